@@ -1,0 +1,91 @@
+"""Which T frames of a video are candidates for a sampler.
+
+Three rules, all returning sorted frame indices into a video of ``num_frames`` frames:
+
+- ``"uniform"``: TSN segment centres, ``floor((i + 0.5) * F / T)`` for ``i < T`` (test mode).
+- ``"jitter"``: one random frame per equal segment (TSN training mode); needs ``rng``.
+- ``"fps"``: one frame every ``1 / fps`` seconds of a video recorded at ``video_fps``.
+
+When the video has fewer frames than asked (``F < T``), ``short_policy`` decides, never a silent modulo:
+``"all"`` returns every frame once (fewer than T candidates), ``"repeat"`` returns T indices with
+repeats (the TSN/mmaction2 behaviour), ``"error"`` raises.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+CandidateMode = Literal["uniform", "jitter", "fps"]
+ShortPolicy = Literal["all", "repeat", "error"]
+
+
+def candidate_indices(
+    num_frames: int,
+    num_candidates: int | None = None,
+    *,
+    mode: CandidateMode = "uniform",
+    fps: float | None = None,
+    video_fps: float | None = None,
+    short_policy: ShortPolicy = "all",
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """Return sorted int64 frame indices of the T candidates of a video of ``num_frames`` frames."""
+    if num_frames < 0:
+        raise ValueError(f"num_frames must be >= 0, got {num_frames}")
+    if mode == "fps":
+        if not fps or fps <= 0 or not video_fps or video_fps <= 0:
+            raise ValueError("mode='fps' needs fps > 0 (the sampling rate) and video_fps > 0 (the video's rate)")
+        step = video_fps / fps
+        indices = np.floor(np.arange(0.0, num_frames, step)).astype(np.int64)
+        return indices if num_candidates is None else indices[:num_candidates]
+    if num_candidates is None or num_candidates < 1:
+        raise ValueError(f"num_candidates (T) must be >= 1 for mode={mode!r}, got {num_candidates}")
+    if num_frames == 0:
+        raise ValueError("the video has no frames: nothing to sample (check that it decodes)")
+    if mode not in ("uniform", "jitter"):
+        raise ValueError(f"unknown candidate mode {mode!r}: use 'uniform', 'jitter' or 'fps'")
+    if num_frames < num_candidates:
+        if short_policy == "all":
+            return np.arange(num_frames, dtype=np.int64)
+        if short_policy == "error":
+            raise ValueError(
+                f"the video has {num_frames} frames, fewer than the {num_candidates} candidates asked; "
+                "lower T or pass short_policy='all' or 'repeat'"
+            )
+        if short_policy != "repeat":
+            raise ValueError(f"unknown short_policy {short_policy!r}: use 'all', 'repeat' or 'error'")
+    edges = np.arange(num_candidates + 1) * (num_frames / num_candidates)
+    if mode == "uniform":
+        offsets = np.full(num_candidates, 0.5)
+    else:
+        if rng is None:
+            raise ValueError("mode='jitter' is random: pass rng=np.random.default_rng(seed)")
+        offsets = rng.random(num_candidates)
+    indices = np.floor(edges[:-1] + offsets * (edges[1:] - edges[:-1])).astype(np.int64)
+    return np.clip(indices, 0, num_frames - 1)
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """What a sampler may look at: the T candidate frames of one video.
+
+    ``frame_indices`` are the candidates' frame numbers in the source video; a sampler's ``select``
+    returns positions into them (``0..T-1``). ``features`` ([T, D] cheap per-frame features) and
+    ``pixels`` ([T, H, W, C] low-resolution frames) are optional; samplers that need one say so.
+    """
+
+    frame_indices: np.ndarray
+    num_frames: int
+    fps: float | None = None
+    features: np.ndarray | None = None
+    pixels: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.frame_indices)
+
+    @classmethod
+    def of_length(cls, num_candidates: int, **kw) -> "Candidates":
+        """Candidates that are simply frames ``0..T-1`` of a T-frame video."""
+        return cls(frame_indices=np.arange(num_candidates), num_frames=num_candidates, **kw)

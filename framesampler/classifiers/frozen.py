@@ -1,0 +1,179 @@
+"""The frozen classifier f_c: per-frame backbone output -> head -> consensus -> class probabilities.
+
+On feature data the backbone output is given (e.g. VGG16 relu6); the head (linear, or a small MLP) is
+trained TSN-style (random frame per segment, consensus, cross-entropy), chosen by validation
+accuracy, saved with its config, and then frozen. ``frame_logits`` scores frames on their own (what
+pi_s needs); ``video_log_probs`` combines any subset of frames with the consensus.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from framesampler.classifiers.consensus import check_consensus, consensus_log_probs
+from framesampler.data.features import VideoSet
+
+HEADS = ("linear", "mlp")
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """Everything needed to rebuild the classifier and to check it matches a dataset."""
+
+    input_dim: int
+    class_ids: list[int]
+    class_names: list[str]
+    head: str = "linear"
+    hidden: int = 512
+    dropout: float = 0.5
+    consensus: str = "avg_logits"
+    backbone: str = "precomputed-features"
+    trained_on: str = ""
+    report: dict = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_ids)
+
+
+class FrameClassifier(nn.Module):
+    """Head over per-frame features plus the consensus; eval mode and no gradients once frozen."""
+
+    def __init__(self, config: ClassifierConfig) -> None:
+        super().__init__()
+        if config.head not in HEADS:
+            raise ValueError(f"unknown head {config.head!r}: use one of {', '.join(HEADS)}")
+        check_consensus(config.consensus)
+        self.config = config
+        layers: list[nn.Module] = [nn.Dropout(config.dropout)]
+        if config.head == "mlp":
+            layers += [nn.Linear(config.input_dim, config.hidden), nn.ReLU(), nn.Dropout(config.dropout)]
+        layers.append(nn.Linear(config.hidden if config.head == "mlp" else config.input_dim, config.num_classes))
+        self.head = nn.Sequential(*layers)
+
+    def frame_logits(self, frames: torch.Tensor) -> torch.Tensor:
+        """Logits [..., C] of each frame alone, frames [..., D]."""
+        if frames.shape[-1] != self.config.input_dim:
+            raise ValueError(f"the classifier takes {self.config.input_dim}-d frame features, got {frames.shape[-1]}-d")
+        return self.head(frames)
+
+    def video_log_probs(self, frames: torch.Tensor) -> torch.Tensor:
+        """Log class probabilities [..., C] of clips of frames [..., K, D] under the consensus."""
+        return consensus_log_probs(self.frame_logits(frames), self.config.consensus)
+
+    def freeze(self) -> "FrameClassifier":
+        self.eval()
+        self.requires_grad_(False)
+        return self
+
+
+def _split_validation(labels: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified split of video indices into (train, validation)."""
+    val = []
+    for c in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == c))
+        val.extend(members[: max(1, int(round(fraction * len(members))))])
+    val_mask = np.zeros(len(labels), bool)
+    val_mask[val] = True
+    return np.flatnonzero(~val_mask), np.flatnonzero(val_mask)
+
+
+def _fit_head(model: FrameClassifier, videos: VideoSet, members: np.ndarray, *, segments: int, epochs: int,
+              batch_size: int, lr: float, seed: int) -> None:
+    """TSN training: each step, one random frame per segment of each video, consensus, cross-entropy."""
+    generator = torch.Generator().manual_seed(seed)
+    refs = torch.from_numpy(videos.refs[members])
+    labels = torch.from_numpy(videos.labels[members])
+    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, epochs)
+    length = refs.shape[1]
+    model.train()
+    for _ in range(epochs):
+        for batch in torch.randperm(len(members), generator=generator).split(batch_size):
+            offsets = torch.rand(len(batch), segments, generator=generator)
+            positions = ((torch.arange(segments) + offsets) * length / segments).long().clamp_(max=length - 1)
+            frames = videos.frames[refs[batch].gather(1, positions)]
+            loss = nn.functional.nll_loss(model.video_log_probs(frames), labels[batch])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+        schedule.step()
+    model.eval()
+
+
+@torch.no_grad()
+def dense_scores(model: FrameClassifier, videos: VideoSet, members: np.ndarray | None = None) -> tuple[float, float]:
+    """(top-1, mean negative log-likelihood) of the classifier on all frames of each video."""
+    members = np.arange(len(videos)) if members is None else members
+    log_probs = model.video_log_probs(videos.frames[torch.from_numpy(videos.refs[members])])
+    labels = torch.from_numpy(videos.labels[members])
+    top1 = (log_probs.argmax(-1) == labels).float().mean().item()
+    return top1, nn.functional.nll_loss(log_probs, labels).item()
+
+
+def train_classifier(train: VideoSet, *, heads: tuple[str, ...] = HEADS, consensus: str = "avg_logits",
+                     segments: int = 3, epochs: int = 30, batch_size: int = 32, lr: float = 1e-3,
+                     val_fraction: float = 0.15, seed: int = 0, trained_on: str = "") -> FrameClassifier:
+    """Train each head kind on the training videos, keep the best by validation top-1 (ties: lower
+    validation NLL), freeze it."""
+    torch.manual_seed(seed)
+    fit, val = _split_validation(train.labels, val_fraction, np.random.default_rng(seed))
+    best, best_key = None, None
+    report = {"validation_top1": {}, "validation_nll": {}, "validation_videos": int(len(val)), "train_videos": int(len(fit))}
+    for head in heads:
+        config = ClassifierConfig(input_dim=train.frames.shape[1], class_ids=list(train.class_ids),
+                                  class_names=list(train.class_names), head=head, consensus=consensus,
+                                  trained_on=trained_on)
+        model = FrameClassifier(config)
+        _fit_head(model, train, fit, segments=segments, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+        top1, nll = dense_scores(model, train, val)
+        report["validation_top1"][head], report["validation_nll"][head] = top1, nll
+        if best is None or (top1, -nll) > best_key:
+            best, best_key = model, (top1, -nll)
+    best.config.report.update(report, chosen_head=best.config.head)
+    return best.freeze()
+
+
+def save_classifier(model: FrameClassifier, directory: str | os.PathLike) -> Path:
+    """Write ``config.json`` and ``weights.pt`` atomically: a reader sees the old or the new, never half."""
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    (staging / "config.json").write_text(json.dumps(asdict(model.config), indent=2))
+    torch.save(model.state_dict(), staging / "weights.pt")
+    if directory.exists():
+        shutil.rmtree(directory)
+    os.replace(staging, directory)
+    return directory
+
+
+def load_classifier(directory: str | os.PathLike) -> FrameClassifier:
+    """Load a frozen classifier saved by ``save_classifier``."""
+    directory = Path(directory)
+    if not (directory / "config.json").is_file() or not (directory / "weights.pt").is_file():
+        raise FileNotFoundError(f"{directory} is not a saved classifier (needs config.json and weights.pt)")
+    config = ClassifierConfig(**json.loads((directory / "config.json").read_text()))
+    model = FrameClassifier(config)
+    model.load_state_dict(torch.load(directory / "weights.pt", weights_only=True))
+    return model.freeze()
+
+
+def cached_classifier(cache_dir: str | os.PathLike, key: dict, train: Callable[[], FrameClassifier]) -> FrameClassifier:
+    """Load the classifier trained for ``key`` from ``cache_dir``, or train, save and return it."""
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    directory = Path(cache_dir) / "classifiers" / digest
+    if (directory / "weights.pt").is_file():
+        return load_classifier(directory)
+    model = train()
+    save_classifier(model, directory)
+    return model

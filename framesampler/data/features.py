@@ -1,0 +1,148 @@
+"""Per-frame feature datasets in the shared ``.npz`` format, and the one video container.
+
+The format (see ``shared/data/README.md``): ``features`` [V, F, D] (uint8 with a per-dimension
+``scale``, dequantised as ``features / 255 * scale``; or float), ``label`` [V] class ids, ``split``
+[V] ``'train' | 'test'``, ``video_id`` [V], ``class_id`` and ``class_name`` (the class list).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REQUIRED_KEYS = ("features", "label", "split", "video_id", "class_id", "class_name")
+DEFAULT_FEATURES_ENV = "FRAMESAMPLER_FEATURES"
+SHARED_FEATURES = Path("shared/data/ucf101-vgg16/ucf101_vgg16_c02-10.npz")
+
+
+@dataclass(frozen=True)
+class FeatureFile:
+    """One loaded feature file: clips of F frames with D-dim features, labels and splits."""
+
+    path: str
+    features: torch.Tensor  # [V, F, D] float32
+    labels: np.ndarray  # [V] int64 class ids
+    split: np.ndarray  # [V] str
+    video_ids: np.ndarray  # [V] str
+    class_names: dict[int, str]
+
+    @property
+    def class_ids(self) -> list[int]:
+        return sorted(self.class_names)
+
+    def clips(self, classes: list[int], split: str) -> np.ndarray:
+        """Indices of the clips of ``split`` whose class is in ``classes``."""
+        return np.flatnonzero(np.isin(self.labels, classes) & (self.split == split))
+
+
+def default_features_path() -> Path:
+    """``$FRAMESAMPLER_FEATURES`` or the shared UCF101 file beside the project (``../shared``)."""
+    if os.environ.get(DEFAULT_FEATURES_ENV):
+        return Path(os.environ[DEFAULT_FEATURES_ENV])
+    for root in (Path.cwd(), Path(__file__).resolve().parents[2]):
+        for base in (root, *root.parents):
+            if (base / SHARED_FEATURES).is_file():
+                return base / SHARED_FEATURES
+    raise FileNotFoundError(
+        f"no default feature file: set ${DEFAULT_FEATURES_ENV} or pass --features PATH "
+        f"(looked for {SHARED_FEATURES} above {Path.cwd()})"
+    )
+
+
+def load_feature_file(path: str | os.PathLike) -> FeatureFile:
+    """Load and validate a feature file; errors say which key or shape is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"feature file {path} does not exist; pass --features with an .npz in the shared format")
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path} is not a readable .npz feature file ({err})") from err
+    missing = [key for key in REQUIRED_KEYS if key not in data.files]
+    if missing:
+        raise ValueError(f"{path} lacks key(s) {', '.join(missing)}; the format needs {', '.join(REQUIRED_KEYS)}")
+    raw = data["features"]
+    if raw.ndim != 3:
+        raise ValueError(f"{path}: 'features' must be [videos, frames, dims], got shape {raw.shape}")
+    features = torch.from_numpy(np.ascontiguousarray(raw)).float()
+    if raw.dtype == np.uint8:
+        if "scale" not in data.files or data["scale"].shape != (raw.shape[2],):
+            raise ValueError(f"{path}: uint8 features need a 'scale' of shape ({raw.shape[2]},)")
+        features.mul_(torch.from_numpy(data["scale"].astype(np.float32) / 255.0))
+    labels, split = data["label"].astype(np.int64), data["split"].astype(str)
+    if not (len(labels) == len(split) == len(data["video_id"]) == raw.shape[0]):
+        raise ValueError(f"{path}: 'label', 'split' and 'video_id' must have one entry per video ({raw.shape[0]})")
+    class_names = {int(c): str(n) for c, n in zip(data["class_id"], data["class_name"])}
+    unknown = sorted(set(labels.tolist()) - set(class_names))
+    if unknown:
+        raise ValueError(f"{path}: labels {unknown} are not listed in 'class_id'")
+    return FeatureFile(str(path), features, labels, split, data["video_id"].astype(str), class_names)
+
+
+def parse_classes(text: str) -> list[int]:
+    """``"2-7"``, ``"2,3,5"`` or ``"2-4,7"`` -> sorted class ids."""
+    classes: set[int] = set()
+    try:
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            low, _, high = part.partition("-")
+            classes.update(range(int(low), int(high or low) + 1))
+    except ValueError:
+        raise ValueError(f"cannot read class list {text!r}: write ids like '2-7' or '2,3,5'") from None
+    if not classes:
+        raise ValueError(f"class list {text!r} is empty")
+    return sorted(classes)
+
+
+@dataclass(frozen=True)
+class VideoSet:
+    """Videos as rows of one shared frame table: video v is ``frames[refs[v]]`` in time order.
+
+    Trimmed clips and built untrimmed videos are the same type; ``labels`` index ``class_ids`` (the
+    classifier's vocabulary); ``action_mask`` marks frames that come from the labeled clip.
+    """
+
+    frames: torch.Tensor  # [M, D]
+    refs: np.ndarray  # [V, L] int64
+    labels: np.ndarray  # [V] int64 in 0..K-1
+    class_ids: list[int]
+    class_names: list[str]
+    video_ids: list[str]
+    action_mask: np.ndarray | None = None  # [V, L] bool
+
+    def __len__(self) -> int:
+        return len(self.refs)
+
+    @property
+    def length(self) -> int:
+        return self.refs.shape[1]
+
+    def video(self, v: int) -> torch.Tensor:
+        """Features [L, D] of video ``v``."""
+        return self.frames[torch.from_numpy(self.refs[v])]
+
+
+def vocabulary_labels(labels: np.ndarray, vocab: list[int]) -> np.ndarray:
+    """Class ids -> positions in ``vocab``."""
+    lookup = {c: i for i, c in enumerate(vocab)}
+    return np.asarray([lookup[int(c)] for c in labels], dtype=np.int64)
+
+
+def trimmed_videos(source: FeatureFile, vocab: list[int], split: str) -> VideoSet:
+    """The clips of ``vocab`` classes in ``split``, as they are (the short, trimmed regime)."""
+    clips = source.clips(vocab, split)
+    if len(clips) == 0:
+        raise ValueError(f"{source.path} has no '{split}' clips of classes {vocab}; check --vocab")
+    num_frames = source.features.shape[1]
+    refs = clips[:, None] * num_frames + np.arange(num_frames)[None, :]
+    return VideoSet(
+        frames=source.features.reshape(-1, source.features.shape[2]),
+        refs=refs.astype(np.int64),
+        labels=vocabulary_labels(source.labels[clips], vocab),
+        class_ids=list(vocab),
+        class_names=[source.class_names[c] for c in vocab],
+        video_ids=source.video_ids[clips].tolist(),
+        action_mask=np.ones(refs.shape, dtype=bool),
+    )

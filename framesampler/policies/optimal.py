@@ -1,0 +1,238 @@
+"""The optimal policy pi_o (Lee et al., BMVC 2024, Sec. 3): the N-subset the classifier likes best.
+
+Given the frozen classifier's logits on each of the T candidates, the true label y and its consensus,
+``pi_o(V) = argmax_{|S| = N} p(y | consensus(z[S]))``. It reads the label, so it is an oracle: an upper
+bound for samplers, and the target pi_s approximates.
+
+- ``optimal_subset``: exact search over all C(T, N) subsets, vectorised (meet in the middle);
+- ``approximate_optimal_subset``: greedy forward selection then 1-swap local search, for large C(T, N);
+- ``OptimalPolicy``: the sampler ("oracle", alias "optimal"); ``search="auto"`` picks one of the two.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Callable, Literal
+
+import numpy as np
+import torch
+
+from framesampler.candidates import Candidates
+from framesampler.classifiers.consensus import check_consensus, consensus_log_probs
+from framesampler.policies.base import Context, Sampler
+from framesampler.policies.registry import register_sampler
+
+Search = Literal["auto", "exact", "approximate"]
+SEARCHES = ("auto", "exact", "approximate")
+SearchKind = Literal["exact", "approximate"]
+Side = tuple[torch.Tensor, ...]
+
+
+def subset_log_confidence(frame_logits: torch.Tensor, subsets: torch.Tensor, label: int, consensus: str) -> torch.Tensor:
+    """``log p(y | consensus(z[S]))`` [S] of each subset (rows of ``subsets`` [S, N], positions into z [T, C])."""
+    return consensus_log_probs(frame_logits[subsets], consensus)[:, label]
+
+
+def _combinations(t: int, k: int) -> np.ndarray:
+    """All k-subsets of ``range(t)`` as sorted rows [C(t, k), k], in lexicographic order."""
+    flat = np.fromiter(itertools.chain.from_iterable(itertools.combinations(range(t), k)), dtype=np.int64)
+    return flat.reshape(math.comb(t, k), k)
+
+
+def _no_choice(t: int, n: int) -> np.ndarray:
+    """The subset when there is nothing to search: none for N = 0, all T frames for N >= T."""
+    if n < 0:
+        raise ValueError(f"n (frames to select) must be >= 0, got {n}")
+    return np.arange(min(n, t), dtype=np.int64)
+
+
+def _fold(x: torch.Tensor, combos: np.ndarray, op: Callable[..., torch.Tensor], empty: float) -> torch.Tensor:
+    """``op``-reduce the rows of x [T, ...] over each combination [K, k] -> [K, ...], one pass per column."""
+    if combos.shape[1] == 0:
+        return torch.full((1, *x.shape[1:]), empty, dtype=x.dtype)
+    index = torch.from_numpy(combos)
+    out = x[index[:, 0]]
+    for j in range(1, combos.shape[1]):
+        op(out, x[index[:, j]], out=out)
+    return out
+
+
+def _side_avg_logits(z: torch.Tensor, label: int, n: int, combos: np.ndarray) -> Side:
+    # d_tc = (z_tc - z_ty) / N, so log p_y(S) = -log sum_c exp(sum_{t in S} d_tc). A side keeps
+    # exp(s - a) with its row max a (<= 1 everywhere, so the block's GEMM cannot overflow).
+    s = _fold((z - z[:, label : label + 1]) / n, combos, torch.add, 0.0)
+    a = s.amax(dim=1)
+    return s.sub_(a[:, None]).exp_(), a
+
+
+def _block_avg_logits(head: Side, tail: Side, label: int, n: int) -> torch.Tensor:
+    (eh, ah), (et, at) = head, tail
+    return (eh @ et.T).log_().add_(ah[:, None]).add_(at[None, :]).neg_()
+
+
+def _side_avg_probs(z: torch.Tensor, label: int, n: int, combos: np.ndarray) -> Side:
+    return (_fold(torch.softmax(z, dim=-1)[:, label], combos, torch.add, 0.0),)
+
+
+def _block_avg_probs(head: Side, tail: Side, label: int, n: int) -> torch.Tensor:
+    return torch.log((head[0][:, None] + tail[0][None, :]) / n)
+
+
+def _side_max(z: torch.Tensor, label: int, n: int, combos: np.ndarray) -> Side:
+    # The max over an empty side (N = 1 has no tail) is -inf, the identity of max.
+    return (_fold(z, combos, torch.maximum, -math.inf),)
+
+
+def _block_max(head: Side, tail: Side, label: int, n: int) -> torch.Tensor:
+    pooled = torch.maximum(head[0][:, None, :], tail[0][None, :, :])
+    return pooled[..., label] - torch.logsumexp(pooled, dim=-1)
+
+
+_SIDES: dict[str, Callable[..., Side]] = {
+    "avg_logits": _side_avg_logits,
+    "avg_probs": _side_avg_probs,
+    "max": _side_max,
+}
+_BLOCKS: dict[str, Callable[..., torch.Tensor]] = {
+    "avg_logits": _block_avg_logits,
+    "avg_probs": _block_avg_probs,
+    "max": _block_max,
+}
+
+
+def optimal_subset(
+    frame_logits: torch.Tensor, n: int, label: int, consensus: str, *, chunk_elements: int = 8_000_000
+) -> np.ndarray:
+    """Exact pi_o: sorted int64 positions of the N-subset maximising ``p(y | consensus(z[S]))``.
+
+    Meet in the middle over all C(T, N) subsets, no loop per subset: a sorted subset is a head of
+    ``a = ceil(N/2)`` frames and a tail of ``N - a`` frames with ``max(head) < min(tail)``. Heads and
+    tails are enumerated once with per-side aggregates; for each m, the block "heads with max m x tails
+    with min > m" is scored at once (a GEMM for "avg_logits"), in chunks of at most ``chunk_elements``
+    float64 values (64 MB by default). Computed in float64, exact up to rounding while every logit gap
+    ``z_tc - z_ty`` stays below ~700 (the GEMM cannot underflow). N >= T returns all frames, N = 0 none.
+
+    Ties (equal computed scores) go to the first subset in search order: heads by increasing max,
+    then lexicographically by head, then by tail.
+
+    Under "avg_probs", pi_o equals pi_s with importance = true-label confidence: the objective
+    ``(1/N) sum_{t in S} p(y | v_t)`` is a sum of per-frame terms, so its maximum over ``|S| = N``
+    is attained by the N largest terms (swapping any chosen term for a larger unchosen one cannot
+    lower the sum). The search below does not rely on this; the tests check it.
+    """
+    check_consensus(consensus)
+    z = frame_logits.detach().cpu().to(torch.float64)
+    t = z.shape[0]
+    if n <= 0 or n >= t:
+        return _no_choice(t, n)
+    a, b = (n + 1) // 2, n // 2
+    heads = _combinations(t, a)
+    heads = heads[np.argsort(heads[:, -1], kind="stable")]
+    tails = _combinations(t, b)  # lexicographic, hence sorted by min; the empty tail (b = 0) fits every m
+    head_max = heads[:, -1]
+    tail_min = tails[:, 0] if b else np.full(len(tails), t)
+    side, block = _SIDES[consensus], _BLOCKS[consensus]
+    head_side, tail_side = side(z, label, n, heads), side(z, label, n, tails)
+    width = z.shape[1] if consensus == "max" else 1
+    best_score, best = -math.inf, None
+    for m in range(a - 1, t - b):
+        h0, h1 = np.searchsorted(head_max, m, side="left"), np.searchsorted(head_max, m, side="right")
+        t0 = int(np.searchsorted(tail_min, m, side="right"))
+        tail = tuple(x[t0:] for x in tail_side)
+        rows = max(1, chunk_elements // ((len(tails) - t0) * width))
+        for r0 in range(h0, h1, rows):
+            r1 = min(r0 + rows, h1)
+            scores = block(tuple(x[r0:r1] for x in head_side), tail, label, n)
+            flat = int(torch.argmax(scores))
+            score = float(scores.reshape(-1)[flat])
+            if best is None or score > best_score:
+                i, j = divmod(flat, scores.shape[1])
+                best_score, best = score, np.concatenate([heads[r0 + i], tails[t0 + j]])
+    return np.sort(best).astype(np.int64)
+
+
+def _local_search(z: torch.Tensor, subset: np.ndarray, label: int, consensus: str) -> tuple[np.ndarray, float]:
+    """Best-improvement 1-swap hill climbing from ``subset``; returns the local optimum and its value."""
+    t = z.shape[0]
+    score = float(subset_log_confidence(z, torch.from_numpy(subset)[None], label, consensus))
+    while True:
+        outside = np.setdiff1d(np.arange(t), subset)
+        if len(outside) == 0:
+            return subset, score
+        swaps = np.repeat(subset[None], len(subset) * len(outside), axis=0)
+        slot, new = np.divmod(np.arange(len(swaps)), len(outside))
+        swaps[np.arange(len(swaps)), slot] = outside[new]
+        values = subset_log_confidence(z, torch.from_numpy(swaps), label, consensus)
+        i = int(torch.argmax(values))
+        if float(values[i]) <= score + 1e-12:
+            return subset, score
+        subset, score = np.sort(swaps[i]), float(values[i])
+
+
+def approximate_optimal_subset(
+    frame_logits: torch.Tensor, n: int, label: int, consensus: str, *, restarts: int = 0, seed: int = 0
+) -> np.ndarray:
+    """Approximate pi_o: greedy forward selection, then best-improvement 1-swap local search.
+
+    Greedy adds, N times, the frame that most raises ``p(y | consensus(z[S]))`` (all remaining frames
+    scored in one batch); local search then takes the best improving (in, out) swap, all swaps in one
+    batch, until none improves. ``restarts`` more local searches start from random N-subsets (drawn
+    with ``seed``); the best local optimum wins. Never better than ``optimal_subset``; sorted int64
+    positions.
+    """
+    check_consensus(consensus)
+    z = frame_logits.detach().cpu().to(torch.float64)
+    t = z.shape[0]
+    if n <= 0 or n >= t:
+        return _no_choice(t, n)
+    chosen = np.empty(0, dtype=np.int64)
+    for _ in range(n):
+        rest = np.setdiff1d(np.arange(t), chosen)
+        grown = np.concatenate([np.repeat(chosen[None], len(rest), axis=0), rest[:, None]], axis=1)
+        chosen = np.sort(grown[int(torch.argmax(subset_log_confidence(z, torch.from_numpy(grown), label, consensus)))])
+    rng = np.random.default_rng(seed)
+    starts = [chosen] + [np.sort(rng.choice(t, size=n, replace=False)) for _ in range(restarts)]
+    best, best_score = None, -math.inf
+    for start in starts:
+        subset, score = _local_search(z, start, label, consensus)
+        if best is None or score > best_score:
+            best, best_score = subset, score
+    return best.astype(np.int64)
+
+
+def _check_search(search: str) -> None:
+    if search not in SEARCHES:
+        raise ValueError(f"unknown search {search!r}: use 'auto', 'exact' or 'approximate'")
+
+
+def optimal_search_kind(t: int, n: int, search: Search = "auto", max_exact_subsets: int = 10_000_000) -> SearchKind:
+    """Which search ``OptimalPolicy`` runs for N of T frames: "auto" is exact when C(T, N) <= the cap."""
+    _check_search(search)
+    if search != "auto":
+        return search
+    return "exact" if math.comb(t, min(n, t)) <= max_exact_subsets else "approximate"
+
+
+class OptimalPolicy(Sampler):
+    """pi_o (Lee et al. 2024, Sec. 3): the N-subset maximising the consensus's true-label probability."""
+
+    name = "oracle"
+    needs = ("frame_logits", "label")
+
+    def __init__(self, *, search: Search = "auto", max_exact_subsets: int = 10_000_000, **kw) -> None:
+        super().__init__(**kw)
+        _check_search(search)
+        self.search = search
+        self.max_exact_subsets = max_exact_subsets
+
+    def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator) -> np.ndarray:
+        logits = context.frame_logits
+        if logits.shape[0] != len(candidates):
+            raise ValueError(f"context.frame_logits has {logits.shape[0]} rows for {len(candidates)} candidates")
+        kind = optimal_search_kind(len(candidates), k, self.search, self.max_exact_subsets)
+        search = optimal_subset if kind == "exact" else approximate_optimal_subset
+        return search(logits, k, int(context.label), context.consensus)
+
+
+register_sampler("oracle", OptimalPolicy)
+register_sampler("optimal", OptimalPolicy)

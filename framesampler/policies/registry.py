@@ -1,0 +1,34 @@
+"""One name -> factory registry for every sampler, training-free and learned (timm-style).
+
+    create_sampler("semi_optimal", importance="max")   # any registered name, keyword options
+    list_samplers()                                      # sorted names
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from framesampler.policies.base import Sampler
+
+_REGISTRY: dict[str, tuple[Callable[..., Sampler], dict[str, Any]]] = {}
+
+
+def register_sampler(name: str, factory: Callable[..., Sampler], **preset: Any) -> None:
+    """Register ``factory`` under ``name``; ``preset`` keywords are passed unless overridden."""
+    if name in _REGISTRY:
+        raise ValueError(f"a sampler named {name!r} is already registered")
+    _REGISTRY[name] = (factory, preset)
+
+
+def create_sampler(name: str, **kwargs: Any) -> Sampler:
+    """Build the sampler registered as ``name``; its ``.name`` is set to ``name``."""
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown sampler {name!r}; available: {', '.join(list_samplers())}")
+    factory, preset = _REGISTRY[name]
+    sampler = factory(**{**preset, **kwargs})
+    sampler.name = name
+    return sampler
+
+
+def list_samplers() -> list[str]:
+    """Names accepted by ``create_sampler``."""
+    return sorted(_REGISTRY)
