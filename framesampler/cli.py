@@ -34,7 +34,7 @@ def _add_evaluation_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--background-classes", type=_classes, help="background classes (default: with one file, "
                         "its classes outside --vocab, or its last third; with --background, all of that file's classes)")
     parser.add_argument("--length", type=int, default=120, help="frames per untrimmed video (L)")
-    parser.add_argument("--action-frames", type=int, default=25, help="labeled clip frames per untrimmed video")
+    parser.add_argument("--action-frames", type=int, help="labeled clip frames per untrimmed video (default: all)")
     parser.add_argument("--bursts", type=int, default=3, help="pieces the clip is cut into (B)")
     parser.add_argument("--T", "--num-candidates", dest="T", type=int, default=10, help="candidates per video")
     parser.add_argument("--N", "--num-frames", dest="N", type=int, default=6, help="frames the sampler picks")

@@ -1,14 +1,14 @@
 """The untrimmed construction: long videos in which a labeled clip is a few bursts among background.
 
 Each labeled clip of the vocabulary becomes one video of ``length`` frames: ``action_frames`` of its
-real frames (evenly spaced if fewer than the clip has), cut into ``bursts`` contiguous pieces in
+real frames (all by default; evenly spaced if fewer than the clip has), cut into ``bursts`` contiguous pieces in
 order, inserted at random places into a stream of real background frames. The background stream is
 whole clips of out-of-vocabulary classes (same split), concatenated in random order from a random
 start. Deterministic per ``seed``: video i uses ``default_rng([seed, split, i])``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -21,9 +21,15 @@ SPLIT_CODES = {"train": 0, "test": 1}
 @dataclass(frozen=True)
 class UntrimmedConfig:
     length: int = 120
-    action_frames: int = 25
+    action_frames: int | None = None  # None: every frame of the clip
     bursts: int = 3
     seed: int = 0
+
+    def for_clips(self, clip_frames: int) -> "UntrimmedConfig":
+        """This config with ``action_frames`` resolved for clips of ``clip_frames`` frames, validated."""
+        config = replace(self, action_frames=clip_frames if self.action_frames is None else self.action_frames)
+        config.check(clip_frames)
+        return config
 
     def check(self, clip_frames: int) -> None:
         if not 1 <= self.action_frames <= clip_frames:
@@ -71,7 +77,7 @@ def untrimmed_videos(source: FeatureFile, vocab: list[int], split: str, *, backg
     if overlap:
         raise ValueError(f"background classes {overlap} are in the vocabulary; background must be out-of-vocabulary")
     clip_frames = source.features.shape[1]
-    config.check(clip_frames)
+    config = config.for_clips(clip_frames)
     clips = source.clips(vocab, split)
     bg_clips = background.clips(background_classes, split)
     if len(clips) == 0:

@@ -42,7 +42,7 @@ class EvaluationConfig:
     background_classes: list[int] | None = None
     regime: str = "untrimmed"
     length: int = 120
-    action_frames: int = 25
+    action_frames: int | None = None
     bursts: int = 3
     T: int = 10
     N: int = 6

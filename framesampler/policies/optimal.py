@@ -79,13 +79,16 @@ def _block_avg_probs(head: Side, tail: Side, label: int, n: int) -> torch.Tensor
 
 
 def _side_max(z: torch.Tensor, label: int, n: int, combos: np.ndarray) -> Side:
+    # log p_y(S) = z_Sy - log sum_c exp(z_Sc) with z_S = max(head max, tail max), and exp(max(u, v)) =
+    # max(exp u, exp v): a side keeps exp(m - M) and m_y - M, M the video's largest logit (so <= 1).
     # The max over an empty side (N = 1 has no tail) is -inf, the identity of max.
-    return (_fold(z, combos, torch.maximum, -math.inf),)
+    m = _fold(z, combos, torch.maximum, -math.inf) - z.max()
+    return m.exp(), m[:, label]
 
 
 def _block_max(head: Side, tail: Side, label: int, n: int) -> torch.Tensor:
-    pooled = torch.maximum(head[0][:, None, :], tail[0][None, :, :])
-    return pooled[..., label] - torch.logsumexp(pooled, dim=-1)
+    (eh, yh), (et, yt) = head, tail
+    return torch.maximum(yh[:, None], yt[None, :]).sub_(torch.maximum(eh[:, None, :], et[None, :, :]).sum(dim=-1).log_())
 
 
 _SIDES: dict[str, Callable[..., Side]] = {

@@ -1,0 +1,46 @@
+"""Shared fixtures: the real UCF101 feature file and small feature files written in its format."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from framesampler.data.features import SHARED_FEATURES
+
+REAL_FEATURES = Path(__file__).resolve().parents[1].parent / SHARED_FEATURES
+CI = os.environ.get("CI") == "true"
+
+
+def write_feature_file(path: Path, class_ids: list[int], *, clips_per_class: int = 10, frames: int = 8,
+                       dims: int = 16, seed: int = 0) -> Path:
+    """A small file in the shared format: class c lights up feature dimension c % dims (uint8 + scale)."""
+    rng = np.random.default_rng(seed)
+    features, labels, split, ids = [], [], [], []
+    for c in class_ids:
+        for i in range(clips_per_class):
+            clip = rng.random((frames, dims)) * 0.5
+            clip[:, c % dims] += 2.0
+            features.append(clip)
+            labels.append(c)
+            split.append("test" if i % 3 == 0 else "train")
+            ids.append(f"v_{c}_{i}")
+    features = np.stack(features).astype(np.float32)
+    scale = features.max(axis=(0, 1))
+    np.savez(path, features=np.round(features / scale * 255).astype(np.uint8), scale=scale.astype(np.float32),
+             label=np.asarray(labels, np.int16), split=np.asarray(split), video_id=np.asarray(ids),
+             class_id=np.asarray(class_ids, np.int16), class_name=np.asarray([f"class{c}" for c in class_ids]))
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_features() -> Path:
+    if not REAL_FEATURES.is_file():
+        raise FileNotFoundError(f"the shared feature file is missing at {REAL_FEATURES}; tests need ../shared beside the repo")
+    return REAL_FEATURES
+
+
+@pytest.fixture
+def small_features(tmp_path: Path) -> Path:
+    return write_feature_file(tmp_path / "small.npz", [1, 2, 3, 4, 5, 6])
