@@ -16,11 +16,16 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from framesampler.policies.optimal import approximate_optimal_subset, optimal_subset, subset_log_confidence  # noqa: E402
+from framesampler.policies.optimal import (  # noqa: E402
+    approximate_optimal_subset,
+    optimal_subset,
+    subset_log_confidence,
+)
 
 CONSENSUS = "avg_logits"
 
@@ -39,7 +44,7 @@ def naive_loop(logits: torch.Tensor, n: int, label: int, limit: int | None) -> t
     return best, count, time.perf_counter() - start
 
 
-def log_confidence(logits: torch.Tensor, subset, label: int) -> float:
+def log_confidence(logits: torch.Tensor, subset: np.ndarray, label: int) -> float:
     return float(subset_log_confidence(logits.double(), torch.as_tensor(subset)[None], label, CONSENSUS))
 
 

@@ -28,7 +28,9 @@ SearchKind = Literal["exact", "approximate"]
 Side = tuple[torch.Tensor, ...]
 
 
-def subset_log_confidence(frame_logits: torch.Tensor, subsets: torch.Tensor, label: int, consensus: str) -> torch.Tensor:
+def subset_log_confidence(
+    frame_logits: torch.Tensor, subsets: torch.Tensor, label: int, consensus: str
+) -> torch.Tensor:
     """``log p(y | consensus(z[S]))`` [S] of each subset (rows of ``subsets`` [S, N], positions into z [T, C])."""
     return consensus_log_probs(frame_logits[subsets], consensus)[:, label]
 
@@ -88,7 +90,8 @@ def _side_max(z: torch.Tensor, label: int, n: int, combos: np.ndarray) -> Side:
 
 def _block_max(head: Side, tail: Side, label: int, n: int) -> torch.Tensor:
     (eh, yh), (et, yt) = head, tail
-    return torch.maximum(yh[:, None], yt[None, :]).sub_(torch.maximum(eh[:, None, :], et[None, :, :]).sum(dim=-1).log_())
+    mass = torch.maximum(eh[:, None, :], et[None, :, :]).sum(dim=-1)  # sum_c exp(z_Sc - M)
+    return torch.maximum(yh[:, None], yt[None, :]) - mass.log_()
 
 
 _SIDES: dict[str, Callable[..., Side]] = {
@@ -104,7 +107,7 @@ _BLOCKS: dict[str, Callable[..., torch.Tensor]] = {
 
 
 def optimal_subset(
-    frame_logits: torch.Tensor, n: int, label: int, consensus: str, *, chunk_elements: int = 8_000_000
+    frame_logits: torch.Tensor, n: int, label: int, consensus: str, *, chunk_elements: int = 1_000_000
 ) -> np.ndarray:
     """Exact pi_o: sorted int64 positions of the N-subset maximising ``p(y | consensus(z[S]))``.
 
@@ -112,8 +115,9 @@ def optimal_subset(
     ``a = ceil(N/2)`` frames and a tail of ``N - a`` frames with ``max(head) < min(tail)``. Heads and
     tails are enumerated once with per-side aggregates; for each m, the block "heads with max m x tails
     with min > m" is scored at once (a GEMM for "avg_logits"), in chunks of at most ``chunk_elements``
-    float64 values (64 MB by default). Computed in float64, exact up to rounding while every logit gap
-    ``z_tc - z_ty`` stays below ~700 (the GEMM cannot underflow). N >= T returns all frames, N = 0 none.
+    float64 values (8 MB by default; larger chunks are slower, not faster). Computed in float64, exact
+    up to rounding while the video's logits span less than ~700 (no exp underflows to 0). N >= T returns
+    all frames, N = 0 none.
 
     Ties (equal computed scores) go to the first subset in search order: heads by increasing max,
     then lexicographically by head, then by tail.
