@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import torch
 
 CandidateMode = Literal["uniform", "jitter", "fps"]
 ShortPolicy = Literal["all", "repeat", "error"]
@@ -89,3 +90,10 @@ class Candidates:
     def of_length(cls, num_candidates: int, **kw) -> "Candidates":
         """Candidates that are simply frames ``0..T-1`` of a T-frame video."""
         return cls(frame_indices=np.arange(num_candidates), num_frames=num_candidates, **kw)
+
+
+def segment_positions(batch: int, length: int, segments: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """TSN training sampling for a batch: one random position in each of ``segments`` equal parts of
+    ``0..length-1``, for ``batch`` videos at once -> LongTensor [batch, segments] (sorted rows)."""
+    offsets = torch.rand(batch, segments, generator=generator)
+    return ((torch.arange(segments) + offsets) * length / segments).long().clamp_(max=length - 1)

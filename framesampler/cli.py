@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 
 from framesampler.data.features import default_features_path, parse_classes
-from framesampler.eval.evaluate import EvaluationConfig, default_cache_dir, format_table, run
+from framesampler.eval.evaluate import EvaluationConfig, format_table, run
+from framesampler.experiment import default_cache_dir
+from framesampler.learned import LEARNED_NAMES, TrainConfig, TrainSettings, run_training
 from framesampler.policies import TRAINING_FREE, list_samplers
 
 
@@ -26,7 +28,7 @@ def _names(text: str) -> list[str]:
     return names
 
 
-def _add_evaluation_options(parser: argparse.ArgumentParser) -> None:
+def _add_data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--features", type=Path, help="feature file (.npz, shared format); default: the shared UCF101 file")
     parser.add_argument("--background", type=Path, help="file of background clips (default: --features)")
     parser.add_argument("--vocab", type=_classes, help="classifier's classes, e.g. 2-7 or 2,3,5 "
@@ -40,22 +42,48 @@ def _add_evaluation_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--N", "--num-frames", dest="N", type=int, default=6, help="frames the sampler picks")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--consensus", choices=("avg_logits", "avg_probs", "max"), default="avg_logits")
-    parser.add_argument("--oracle-search", choices=("auto", "exact", "approximate"), default="auto",
-                        help="pi_o search: exact enumeration or greedy + swap local search (auto: exact when feasible)")
-    parser.add_argument("--repeats", type=int, default=3, help="runs averaged (construction/random seeds seed..seed+R-1)")
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir(), help="where trained classifiers are kept")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def _add_evaluation_options(parser: argparse.ArgumentParser) -> None:
+    _add_data_options(parser)
+    parser.add_argument("--oracle-search", choices=("auto", "exact", "approximate"), default="auto",
+                        help="pi_o search: exact enumeration or greedy + swap local search (auto: exact when feasible)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs averaged (construction/random seeds seed..seed+R-1)")
+    parser.add_argument("--checkpoint", action="append", default=[], type=str,
+                        help="a trained sampler's directory (repeatable); listed under its sampler's name")
+
+
+def _data_config(args: argparse.Namespace, regime: str) -> dict:
+    return dict(features=str(args.features or default_features_path()),
+                background=str(args.background) if args.background else None, vocab=args.vocab,
+                background_classes=args.background_classes, regime=regime, length=args.length,
+                action_frames=args.action_frames, bursts=args.bursts, seed=args.seed, consensus=args.consensus,
+                cache_dir=str(args.cache_dir))
+
+
 def _config(args: argparse.Namespace, regime: str, policies: list[str]) -> EvaluationConfig:
-    features = args.features or default_features_path()
-    return EvaluationConfig(
-        features=str(features), background=str(args.background) if args.background else None, vocab=args.vocab,
-        background_classes=args.background_classes, regime=regime, length=args.length,
-        action_frames=args.action_frames, bursts=args.bursts, T=args.T, N=args.N, policies=policies,
-        seed=args.seed, consensus=args.consensus, oracle_search=args.oracle_search, repeats=args.repeats,
-        cache_dir=str(args.cache_dir),
-    )
+    return EvaluationConfig(**_data_config(args, regime), T=args.T, N=args.N, policies=policies,
+                            checkpoints=args.checkpoint, oracle_search=args.oracle_search, repeats=args.repeats)
+
+
+def _train(args: argparse.Namespace) -> None:
+    sampler_options = {"width": args.width, "shift_div": args.shift_div, "importance": args.importance,
+                       "temperature": args.temperature, "so_loss": args.so_loss, "margin": args.margin,
+                       "lam": args.lam, "set_log_prob": args.set_log_prob, "entropy_weight": args.entropy_weight}
+    only = {"sosampler": ("importance", "temperature", "so_loss", "margin", "lam"),
+            "ocsampler": ("set_log_prob", "entropy_weight")}
+    given = {k: v for k, v in sampler_options.items()
+             if v is not None and (k in ("width", "shift_div") or k in only[args.sampler])}
+    ignored = [k for k, v in sampler_options.items() if v is not None and k not in given]
+    if ignored:
+        raise ValueError(f"option(s) {', '.join('--' + k.replace('_', '-') for k in ignored)} do not apply to {args.sampler}")
+    config = TrainConfig(**_data_config(args, args.regime), sampler=args.sampler, out=str(args.out), T=args.T, N=args.N,
+                         options=given, settings=TrainSettings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                                                               momentum=args.momentum, weight_decay=args.weight_decay))
+    out = run_training(config, progress=not args.no_progress)
+    print(f"wrote {out} (config.json, weights.pt, train_log.jsonl)")
 
 
 def _evaluate(args: argparse.Namespace) -> dict:
@@ -86,6 +114,31 @@ def build_parser() -> argparse.ArgumentParser:
                           help=f"comma-separated sampler names (default: {','.join(TRAINING_FREE)})")
     evaluate.add_argument("--json", type=Path, help="write the report as JSON here")
     evaluate.set_defaults(handler=_evaluate)
+
+    train = commands.add_parser("train", help="train a learned sampler against the frozen classifier")
+    _add_data_options(train)
+    train.add_argument("--sampler", choices=LEARNED_NAMES, required=True)
+    train.add_argument("--out", type=Path, required=True, help="checkpoint directory to write")
+    train.add_argument("--regime", choices=("trimmed", "untrimmed"), default="untrimmed")
+    defaults = TrainSettings()
+    train.add_argument("--epochs", type=int, default=defaults.epochs)
+    train.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    train.add_argument("--lr", type=float, help="SGD learning rate (default: sosampler 1e-3 as in the paper, ocsampler 1e-2)")
+    train.add_argument("--momentum", type=float, default=defaults.momentum)
+    train.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
+    train.add_argument("--width", type=int, help="encoder width W (default 256)")
+    train.add_argument("--shift-div", type=int, help="temporal shift: 1/shift-div of channels each way (0: none; default 8)")
+    sos = train.add_argument_group("sosampler")
+    sos.add_argument("--importance", choices=("max", "label"), help="teacher confidence (default max)")
+    sos.add_argument("--temperature", type=float, help="teacher softmax temperature (default 1)")
+    sos.add_argument("--so-loss", choices=("rank", "rank_weighted", "mse", "kl"), help="L_SO (default rank, Eq. 3)")
+    sos.add_argument("--margin", type=float, help="ranking margin gamma (default 0.01)")
+    sos.add_argument("--lambda", dest="lam", type=float, help="weight of L_SO against L_LG (default 0.99, Eq. 4)")
+    ocs = train.add_argument_group("ocsampler")
+    ocs.add_argument("--set-log-prob", choices=("auto", "exact", "sorted", "sampled"),
+                     help="log P(set): exact over N! orders, or an approximation (default auto: exact up to N=6)")
+    ocs.add_argument("--entropy-weight", type=float, help="entropy bonus (default 0)")
+    train.set_defaults(handler=_train)
 
     demo = commands.add_parser("demo", help="evaluate every training-free policy on the shared data, trimmed and untrimmed")
     _add_evaluation_options(demo)

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from framesampler.candidates import segment_positions
 from framesampler.classifiers.consensus import check_consensus, consensus_log_probs
 from framesampler.data.features import VideoSet
 
@@ -100,8 +101,7 @@ def _fit_head(model: FrameClassifier, videos: VideoSet, members: np.ndarray, *, 
     model.train()
     for _ in range(epochs):
         for batch in torch.randperm(len(members), generator=generator).split(batch_size):
-            offsets = torch.rand(len(batch), segments, generator=generator)
-            positions = ((torch.arange(segments) + offsets) * length / segments).long().clamp_(max=length - 1)
+            positions = segment_positions(len(batch), length, segments, generator)
             frames = videos.frames[refs[batch].gather(1, positions)]
             loss = nn.functional.nll_loss(model.video_log_probs(frames), labels[batch])
             optimiser.zero_grad()

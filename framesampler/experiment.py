@@ -1,0 +1,101 @@
+"""What ``train`` and ``evaluate`` both start from: the data and the frozen classifier.
+
+``DataConfig`` names a feature file, the vocabulary, the background and the regime; ``prepare``
+loads them, trains (or loads from the cache) the frozen classifier on the vocabulary's trimmed
+training clips, and returns a ``Setup`` whose ``videos(split, seed)`` builds the videos of a split:
+the trimmed clips, or the untrimmed construction with that construction seed.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from framesampler.classifiers.frozen import FrameClassifier, cached_classifier, dense_scores, train_classifier
+from framesampler.data.features import FeatureFile, VideoSet, load_feature_file, trimmed_videos
+from framesampler.data.untrimmed import UntrimmedConfig, untrimmed_videos
+
+REGIMES = ("trimmed", "untrimmed")
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("FRAMESAMPLER_CACHE", Path.home() / ".cache" / "framesampler"))
+
+
+@dataclass
+class DataConfig:
+    """The data and classifier settings shared by ``train`` and ``evaluate``."""
+
+    features: str
+    background: str | None = None
+    vocab: list[int] | None = None
+    background_classes: list[int] | None = None
+    regime: str = "untrimmed"
+    length: int = 120
+    action_frames: int | None = None
+    bursts: int = 3
+    seed: int = 0
+    consensus: str = "avg_logits"
+    cache_dir: str = field(default_factory=lambda: str(default_cache_dir()))
+
+
+@dataclass
+class Setup:
+    classifier: FrameClassifier
+    videos: Callable[[str, int], VideoSet]
+    trimmed_test_top1: float
+
+
+def resolve_classes(source: FeatureFile, background: FeatureFile, vocab: list[int] | None,
+                    background_classes: list[int] | None) -> tuple[list[int], list[int]]:
+    """Vocabulary and background classes, with the defaults of ``framesampler evaluate --help``.
+
+    Same file: background = the file's classes outside ``vocab``; with neither given, the last third
+    of the file's classes is background. A different background file: all its classes.
+    """
+    classes = source.class_ids
+    if vocab is not None:
+        unknown = sorted(set(vocab) - set(classes))
+        if unknown:
+            raise ValueError(f"vocabulary classes {unknown} are not in {source.path} (it has {classes})")
+    if background is not source:
+        return vocab or classes, background_classes or background.class_ids
+    if vocab is None and background_classes is None:
+        background_classes = classes[len(classes) - math.ceil(len(classes) / 3):]
+    if vocab is None:
+        vocab = [c for c in classes if c not in background_classes]
+    if background_classes is None:
+        background_classes = [c for c in classes if c not in vocab]
+    if not vocab:
+        raise ValueError("the vocabulary is empty: pass --vocab")
+    return vocab, background_classes
+
+
+def prepare(config: DataConfig) -> Setup:
+    """Load the data, resolve the classes (written back into ``config``) and get the frozen classifier."""
+    if config.regime not in REGIMES:
+        raise ValueError(f"unknown regime {config.regime!r}: use 'trimmed' or 'untrimmed'")
+    source = load_feature_file(config.features)
+    background = source if config.background in (None, config.features) else load_feature_file(config.background)
+    vocab, background_classes = resolve_classes(source, background, config.vocab, config.background_classes)
+    config.vocab, config.background_classes = vocab, background_classes
+    trimmed = {split: trimmed_videos(source, vocab, split) for split in ("train", "test")}
+    stat = Path(config.features).stat()
+    key = {"features": str(Path(config.features).resolve()), "size": stat.st_size, "mtime": stat.st_mtime_ns,
+           "vocab": vocab, "consensus": config.consensus, "seed": config.seed, "version": 1}
+    classifier = cached_classifier(
+        config.cache_dir, key,
+        lambda: train_classifier(trimmed["train"], consensus=config.consensus, seed=config.seed,
+                                 trained_on=config.features),
+    )
+
+    def videos(split: str, seed: int) -> VideoSet:
+        if config.regime == "trimmed":
+            return trimmed[split]
+        shape = UntrimmedConfig(config.length, config.action_frames, config.bursts, seed)
+        return untrimmed_videos(source, vocab, split, background=background,
+                                background_classes=background_classes, config=shape)
+
+    return Setup(classifier, videos, dense_scores(classifier, trimmed["test"])[0])

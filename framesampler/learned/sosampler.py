@@ -1,0 +1,87 @@
+"""SOSampler (Lee et al., BMVC 2024, Sec. 4.2, App. A.1): a light network that learns pi_s.
+
+Teacher: the frozen classifier's confidence in each candidate alone, ``c(v_t)`` ("label": true-label
+probability, "max": highest class probability), as ``p_s = softmax(c / temperature)`` over the T
+candidates. Student: importance head h_s (linear, softmax over T) and frame classifier h_c (linear) on
+the shared encoder f_s. Losses:
+
+- ``L_SO`` (Eq. 3), pairwise ranking with margin gamma over pairs ordered by the teacher:
+  ``sum_{p_i > p_j} max(0, gamma - (q_i - q_j))``, q the student's softmax; ``"rank_weighted"``
+  multiplies each pair by ``|p_i - p_j|`` (the authors' code); ``"mse"`` and ``"kl"`` for the ablation;
+- ``L_LG`` (Eq. 7): cross-entropy of the T-averaged h_c logits with the label;
+- ``L = lambda * L_SO + (1 - lambda) * L_LG`` (Eq. 4), lambda = 0.99.
+
+Inference: top N of h_s, sorted by time (any N: the ranking does not depend on N). Trained with SGD,
+momentum 0.9, weight decay 1e-4, cosine schedule from lr 1e-3 (App. A.3).
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import nn
+
+from framesampler.learned.base import LearnedSampler, TrainingBatch
+from framesampler.policies.registry import register_sampler
+
+SOLoss = Literal["rank", "rank_weighted", "mse", "kl"]
+SO_LOSSES = ("rank", "rank_weighted", "mse", "kl")
+
+
+def teacher_confidence(frame_logits: torch.Tensor, labels: torch.Tensor, importance: str) -> torch.Tensor:
+    """``c(v_t)`` [B, T] from the classifier's frame logits [B, T, C]: true-label or max probability."""
+    probs = torch.softmax(frame_logits, dim=-1)
+    if importance == "max":
+        return probs.amax(dim=-1)
+    if importance == "label":
+        return probs.gather(-1, labels[:, None, None].expand(-1, probs.shape[1], 1)).squeeze(-1)
+    raise ValueError(f"unknown importance {importance!r}: use 'label' or 'max'")
+
+
+def pairwise_ranking_loss(student: torch.Tensor, teacher: torch.Tensor, margin: float, *,
+                          weighted: bool = False) -> torch.Tensor:
+    """Eq. 3: for each pair (i, j) the teacher orders (p_i > p_j), ``max(0, margin - (s_i - s_j))``,
+    times ``|p_i - p_j|`` if ``weighted``; summed over pairs, averaged over the batch. [B, T] inputs."""
+    i, j = torch.triu_indices(student.shape[1], student.shape[1], offset=1)
+    teacher_gap = teacher[:, i] - teacher[:, j]
+    order = torch.sign(teacher_gap)
+    hinge = torch.relu(margin - order * (student[:, i] - student[:, j]))
+    weight = teacher_gap.abs() if weighted else order.abs()
+    return (weight * hinge).sum(dim=1).mean()
+
+
+class SOSampler(LearnedSampler):
+    """SOSampler on the shared feature encoder (see the module docstring)."""
+
+    def __init__(self, *, importance: str = "max", temperature: float = 1.0, so_loss: SOLoss = "rank",
+                 margin: float = 0.01, lam: float = 0.99, **kw) -> None:
+        super().__init__(**kw)
+        if importance not in ("label", "max"):
+            raise ValueError(f"unknown importance {importance!r}: use 'label' or 'max'")
+        if so_loss not in SO_LOSSES:
+            raise ValueError(f"unknown so_loss {so_loss!r}: use one of {', '.join(SO_LOSSES)}")
+        if not 0.0 <= lam <= 1.0 or temperature <= 0:
+            raise ValueError("lam must be in [0, 1] and temperature > 0")
+        self.options.update(importance=importance, temperature=temperature, so_loss=so_loss, margin=margin, lam=lam)
+        self.importance_head = nn.Linear(self.encoder.out_dim, 1)  # h_s
+        self.frame_classifier = nn.Linear(self.encoder.out_dim, kw["num_classes"])  # h_c
+
+    def frame_scores(self, features: torch.Tensor) -> torch.Tensor:
+        return self.importance_head(self.encoder(features)).squeeze(-1)
+
+    def loss(self, batch: TrainingBatch) -> dict[str, torch.Tensor]:
+        o = self.options
+        hidden = self.encoder(batch.features)
+        student = torch.softmax(self.importance_head(hidden).squeeze(-1), dim=-1)
+        teacher = torch.softmax(teacher_confidence(batch.frame_logits, batch.labels, o["importance"]) / o["temperature"], dim=-1)
+        if o["so_loss"] in ("rank", "rank_weighted"):
+            so = pairwise_ranking_loss(student, teacher, o["margin"], weighted=o["so_loss"] == "rank_weighted")
+        elif o["so_loss"] == "mse":
+            so = nn.functional.mse_loss(student, teacher)
+        else:
+            so = nn.functional.kl_div(student.clamp_min(1e-12).log(), teacher, reduction="batchmean")
+        lg = nn.functional.cross_entropy(self.frame_classifier(hidden).mean(dim=1), batch.labels)
+        return {"loss": o["lam"] * so + (1 - o["lam"]) * lg, "L_SO": so, "L_LG": lg}
+
+
+register_sampler("sosampler", SOSampler)
