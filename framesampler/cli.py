@@ -8,7 +8,8 @@ from pathlib import Path
 
 from framesampler.data.features import default_features_path, parse_classes
 from framesampler.eval.evaluate import EvaluationConfig, format_table, run
-from framesampler.experiment import default_cache_dir
+from framesampler.eval.experiments import EXPERIMENTS, markdown, run_experiments
+from framesampler.experiment import DataConfig, default_cache_dir
 from framesampler.learned import LEARNED_NAMES, TrainConfig, TrainSettings, run_training
 from framesampler.policies import TRAINING_FREE, list_samplers
 
@@ -38,16 +39,20 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--length", type=int, default=120, help="frames per untrimmed video (L)")
     parser.add_argument("--action-frames", type=int, help="labeled clip frames per untrimmed video (default: all)")
     parser.add_argument("--bursts", type=int, default=3, help="pieces the clip is cut into (B)")
-    parser.add_argument("--T", "--num-candidates", dest="T", type=int, default=10, help="candidates per video")
-    parser.add_argument("--N", "--num-frames", dest="N", type=int, default=6, help="frames the sampler picks")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--consensus", choices=("avg_logits", "avg_probs", "max"), default="avg_logits")
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir(), help="where trained classifiers are kept")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def _add_budget_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--T", "--num-candidates", dest="T", type=int, default=10, help="candidates per video")
+    parser.add_argument("--N", "--num-frames", dest="N", type=int, default=6, help="frames the sampler picks")
+
+
 def _add_evaluation_options(parser: argparse.ArgumentParser) -> None:
     _add_data_options(parser)
+    _add_budget_options(parser)
     parser.add_argument("--oracle-search", choices=("auto", "exact", "approximate"), default="auto",
                         help="pi_o search: exact enumeration or greedy + swap local search (auto: exact when feasible)")
     parser.add_argument("--repeats", type=int, default=3, help="runs averaged (construction/random seeds seed..seed+R-1)")
@@ -86,6 +91,14 @@ def _train(args: argparse.Namespace) -> None:
     print(f"wrote {out} (config.json, weights.pt, train_log.jsonl)")
 
 
+def _experiments(args: argparse.Namespace) -> None:
+    settings = TrainSettings(epochs=args.epochs)
+    results = run_experiments(DataConfig(**_data_config(args, "untrimmed")), args.which, seeds=args.seeds,
+                              settings=settings, out=args.out, progress=not args.no_progress)
+    print(markdown(results))
+    print(f"wrote {args.out}/experiments.json, experiments.md" + (", top1_vs_nt.png" if "large" in results else ""))
+
+
 def _evaluate(args: argparse.Namespace) -> dict:
     report = run(_config(args, args.regime, args.policies), progress=not args.no_progress)
     print(format_table(report))
@@ -117,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a learned sampler against the frozen classifier")
     _add_data_options(train)
+    _add_budget_options(train)
     train.add_argument("--sampler", choices=LEARNED_NAMES, required=True)
     train.add_argument("--out", type=Path, required=True, help="checkpoint directory to write")
     train.add_argument("--regime", choices=("trimmed", "untrimmed"), default="untrimmed")
@@ -139,6 +153,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help="log P(set): exact over N! orders, or an approximation (default auto: exact up to N=6)")
     ocs.add_argument("--entropy-weight", type=float, help="entropy bonus (default 0)")
     train.set_defaults(handler=_train)
+
+    experiments = commands.add_parser("experiments", help="the learned-sampler tables of Lee et al. 2024 (Tab. 3, 5, 6, 7, Fig. 4, cost)")
+    _add_data_options(experiments)
+    experiments.add_argument("--which", type=lambda text: [w.strip() for w in text.split(",") if w.strip()],
+                             default=list(EXPERIMENTS), help=f"comma-separated, from {','.join(EXPERIMENTS)} (default: all)")
+    experiments.add_argument("--seeds", type=int, default=3, help="seeds averaged per number")
+    experiments.add_argument("--epochs", type=int, default=TrainSettings().epochs, help="training epochs per sampler")
+    experiments.add_argument("--out", type=Path, default=Path("experiments"), help="output directory (checkpoints are reused)")
+    experiments.set_defaults(handler=_experiments)
 
     demo = commands.add_parser("demo", help="evaluate every training-free policy on the shared data, trimmed and untrimmed")
     _add_evaluation_options(demo)

@@ -42,3 +42,11 @@ def test_encoder_macs_per_frame_ignore_the_shift():
     shifted = macs_per_frame(MobileNetV2Encoder(0.5), frames)
     assert shifted == macs_per_frame(MobileNetV2Encoder(0.5, shift_div=None), frames)
     assert shifted == count_macs(MobileNetV2(0.5), torch.zeros(1, 3, 64, 64))
+
+
+def test_vgg16_relu6_matches_the_published_cost():
+    from framesampler.eval.cost import vgg16_relu6_macs
+
+    # VGG16 is 15.47 GMACs at 224 px with fc7 and fc8 (4096*4096 + 4096*1000 = 20.9 M) included
+    assert vgg16_relu6_macs() == pytest.approx(15.47e9 - 20.9e6, rel=0.002)
+    assert vgg16_relu6_macs(crops=5) == 5 * vgg16_relu6_macs()

@@ -25,7 +25,7 @@ from tqdm import tqdm
 from framesampler.candidates import segment_positions
 from framesampler.classifiers.frozen import FrameClassifier
 from framesampler.data.features import VideoSet
-from framesampler.experiment import DataConfig, prepare
+from framesampler.experiment import DataConfig, Setup, prepare
 from framesampler.learned.base import LearnedSampler, TrainingBatch, save_checkpoint
 from framesampler.policies.registry import create_sampler
 
@@ -43,6 +43,7 @@ class TrainSettings:
 
 
 def _save_atomically(obj: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     torch.save(obj, partial)
     os.replace(partial, path)
@@ -118,25 +119,32 @@ class TrainConfig(DataConfig):
     settings: TrainSettings = field(default_factory=TrainSettings)
 
 
-def run_training(config: TrainConfig, *, progress: bool = True) -> Path:
-    """Prepare the data and classifier, train the sampler, write its checkpoint to ``config.out``."""
-    if config.sampler not in LEARNED_NAMES:
-        raise ValueError(f"unknown learned sampler {config.sampler!r}: use one of {', '.join(LEARNED_NAMES)}")
-    setup = prepare(config)
+def train_and_save(setup: Setup, sampler_name: str, options: dict, *, T: int, N: int, seed: int,
+                   settings: TrainSettings, out: Path, extra: dict | None = None, progress: bool = True) -> LearnedSampler:
+    """Train ``sampler_name`` against ``setup``'s classifier on its training videos (construction seed
+    ``seed + epoch``) and write the checkpoint to ``out``; resumes from ``out``.resume.pt if present."""
+    if sampler_name not in LEARNED_NAMES:
+        raise ValueError(f"unknown learned sampler {sampler_name!r}: use one of {', '.join(LEARNED_NAMES)}")
     classifier = setup.classifier
     options = {"input_dim": classifier.config.input_dim, "num_classes": classifier.config.num_classes,
-               "seed": config.seed, **config.options}
-    if config.sampler == "ocsampler":
-        options.setdefault("N", config.N)
-    sampler = create_sampler(config.sampler, **options)
-    out = Path(config.out)
+               "seed": seed, **options}
+    if sampler_name == "ocsampler":
+        options.setdefault("N", N)
+    sampler = create_sampler(sampler_name, **options)
     state_path = out.with_name(out.name + ".resume.pt")
     start = time.perf_counter()
-    log = train_sampler(sampler, lambda epoch: setup.videos("train", config.seed + epoch), classifier, T=config.T,
-                        settings=config.settings, seed=config.seed, state_path=state_path, progress=progress)
-    extra = {"data": {k: v for k, v in asdict(config).items() if k not in ("options", "settings", "out", "sampler")},
-             "training": {**asdict(config.settings), "lr": config.settings.lr or sampler.default_lr,
-                          "seconds": round(time.perf_counter() - start, 1)}}
-    save_checkpoint(sampler, out, T=config.T, N=config.N, classifier=classifier, extra=extra, log=log)
+    log = train_sampler(sampler, lambda epoch: setup.videos("train", seed + epoch), classifier, T=T,
+                        settings=settings, seed=seed, state_path=state_path, progress=progress)
+    training = {**asdict(settings), "lr": settings.lr or sampler.default_lr, "seconds": round(time.perf_counter() - start, 1)}
+    save_checkpoint(sampler, out, T=T, N=N, classifier=classifier, extra={**(extra or {}), "training": training}, log=log)
     state_path.unlink(missing_ok=True)
-    return out
+    return sampler
+
+
+def run_training(config: TrainConfig, *, progress: bool = True) -> Path:
+    """Prepare the data and classifier, train the sampler, write its checkpoint to ``config.out``."""
+    setup = prepare(config)
+    data = {k: v for k, v in asdict(config).items() if k not in ("options", "settings", "out", "sampler")}
+    train_and_save(setup, config.sampler, config.options, T=config.T, N=config.N, seed=config.seed,
+                   settings=config.settings, out=Path(config.out), extra={"data": data}, progress=progress)
+    return Path(config.out)

@@ -1,0 +1,163 @@
+"""The learned-sampler experiments of Lee et al. 2024: Tables 3, 5, 6, 7, Figure 4 and the cost table.
+
+Every number is the mean over ``seeds`` runs (each seed trains the learned samplers anew and builds
+its own untrimmed test construction) with the standard deviation as ``<metric>_std``. Trained
+checkpoints are kept under ``out/checkpoints`` and reused, so an interrupted run picks up where it
+stopped. Results go to ``out/experiments.json``, ``out/experiments.md`` and ``out/top1_vs_nt.png``.
+
+- ``small`` (Tab. 3): N/T = 6/10, training-free policies, pi_s, pi_o, OCSampler, SOSampler;
+- ``large`` (Tab. 5, Fig. 4): N/T in 8/30, 16/60, 32/100: uniform, pi_s, pi_o, OCSampler, SOSampler;
+- ``loss`` (Tab. 6): SOSampler with each L_SO, label vs max teacher, with and without L_LG, at 6/10;
+- ``nt`` (Tab. 7): N in 2, 4, 6, 8 at T = 10 and T in 6, 10, 16, 24 at N = 6 (SOSampler);
+- ``cost``: sampler and classifier MACs per video at each N/T of ``large``.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from framesampler.eval.cost import count_macs, vgg16_relu6_macs
+from framesampler.eval.evaluate import evaluate, summarise
+from framesampler.experiment import DataConfig, Setup, prepare
+from framesampler.learned import TrainSettings, load_checkpoint, train_and_save
+from framesampler.policies import create_sampler
+
+EXPERIMENTS = ("small", "large", "loss", "nt", "cost")
+LARGE_NT = ((8, 30), (16, 60), (32, 100))
+LOSS_VARIANTS = {
+    "rank, max": {"so_loss": "rank", "importance": "max"},
+    "rank, label": {"so_loss": "rank", "importance": "label"},
+    "rank_weighted, max": {"so_loss": "rank_weighted", "importance": "max"},
+    "rank_weighted, label": {"so_loss": "rank_weighted", "importance": "label"},
+    "mse, max": {"so_loss": "mse", "importance": "max"},
+    "mse, label": {"so_loss": "mse", "importance": "label"},
+    "kl, max": {"so_loss": "kl", "importance": "max"},
+    "rank, max, no L_LG": {"so_loss": "rank", "importance": "max", "lam": 1.0},
+}
+
+
+class Runner:
+    """Trains (or reuses) learned samplers and evaluates them with training-free policies over seeds."""
+
+    def __init__(self, setup: Setup, *, seeds: int, settings: TrainSettings, out: Path, progress: bool) -> None:
+        self.setup, self.seeds, self.settings, self.out, self.progress = setup, seeds, settings, out, progress
+
+    def learned(self, kind: str, options: dict, *, T: int, N: int, seed: int):
+        """The trained sampler for these settings, from its checkpoint when one exists."""
+        tag = "-".join(f"{k}={v}" for k, v in sorted(options.items()))
+        name = f"{kind}-T{T}" + (f"-N{N}" if kind == "ocsampler" else "") + (f"-{tag}" if tag else "") + f"-s{seed}"
+        directory = self.out / "checkpoints" / name.replace(" ", "")
+        if (directory / "weights.pt").is_file():
+            return load_checkpoint(directory, self.setup.classifier)
+        return train_and_save(self.setup, kind, dict(options), T=T, N=N, seed=seed, settings=self.settings,
+                              out=directory, progress=self.progress)
+
+    def compare(self, T: int, N: int, policies: tuple[str, ...], learned: dict[str, tuple[str, dict]]) -> dict:
+        runs = []
+        for seed in range(self.seeds):
+            samplers = {name: create_sampler(name, seed=seed) for name in policies}
+            for name, (kind, options) in learned.items():
+                samplers[name] = self.learned(kind, options, T=T, N=N, seed=seed)
+            runs.append(evaluate(self.setup.videos("test", seed), self.setup.classifier, samplers, T=T, N=N,
+                                 seed=seed, progress=False))
+        return summarise(runs)
+
+
+BOTH = {"ocsampler": ("ocsampler", {}), "sosampler": ("sosampler", {})}
+
+
+def cost_table(setup: Setup, runner: Runner) -> dict:
+    """MACs per video: sampler (f_s + head on T candidates) and classifier (N frames), and dense T."""
+    sampler = runner.learned("sosampler", {}, T=LARGE_NT[0][1], N=LARGE_NT[0][0], seed=0)
+    backbone = vgg16_relu6_macs(crops=5)
+    per_frame = backbone + count_macs(setup.classifier.head, torch.zeros(1, setup.classifier.config.input_dim))
+    rows = {}
+    for n, t in LARGE_NT:
+        rows[f"{n}/{t}"] = {"sampler_gmacs": t * sampler.macs_per_frame() / 1e9, "classifier_gmacs": n * per_frame / 1e9,
+                            "dense_gmacs": t * per_frame / 1e9, "sampler_over_classifier": t * sampler.macs_per_frame() / (n * per_frame)}
+    return {"classifier_gmacs_per_frame": per_frame / 1e9, "sampler_mmacs_per_frame": sampler.macs_per_frame() / 1e6,
+            "note": "classifier frame = VGG16 relu6 on 5 crops of 224 px (how the features were made) + head; "
+                    "on these features f_s reads that same vector, so in deployment it needs its own cheap input",
+            "per_video": rows}
+
+
+def run_experiments(data: DataConfig, which: list[str], *, seeds: int = 3, settings: TrainSettings = TrainSettings(),
+                    out: Path = Path("experiments"), progress: bool = True) -> dict:
+    unknown = sorted(set(which) - set(EXPERIMENTS))
+    if unknown:
+        raise ValueError(f"unknown experiment(s) {', '.join(unknown)}; choose from {', '.join(EXPERIMENTS)}")
+    setup = prepare(data)
+    out.mkdir(parents=True, exist_ok=True)
+    runner = Runner(setup, seeds=seeds, settings=settings, out=out, progress=progress)
+    results: dict = {"config": {**asdict(data), "seeds": seeds, "training": asdict(settings)}}
+    if "small" in which:
+        results["small"] = {"6/10": runner.compare(10, 6, ("uniform", "random", "dense", "semi_optimal_label",
+                                                             "semi_optimal_max", "oracle"), BOTH)}
+    if "large" in which:
+        results["large"] = {f"{n}/{t}": runner.compare(t, n, ("uniform", "semi_optimal_max", "semi_optimal_label",
+                                                                "oracle"), BOTH) for n, t in LARGE_NT}
+    if "loss" in which:
+        rows = {}
+        for label, options in LOSS_VARIANTS.items():
+            rows[label] = runner.compare(10, 6, (), {"sosampler": ("sosampler", options)})["sosampler"]
+        results["loss"] = {"6/10": rows}
+    if "nt" in which:
+        results["N at T=10"] = {f"{n}/10": runner.compare(10, n, ("uniform", "semi_optimal_max"), {"sosampler": BOTH["sosampler"]})
+                                for n in (2, 4, 6, 8)}
+        results["T at N=6"] = {f"6/{t}": runner.compare(t, 6, ("uniform", "semi_optimal_max"), {"sosampler": BOTH["sosampler"]})
+                               for t in (6, 10, 16, 24)}
+    if "cost" in which:
+        results["cost"] = cost_table(setup, runner)
+    (out / "experiments.json").write_text(json.dumps(results, indent=2))
+    (out / "experiments.md").write_text(markdown(results))
+    if "large" in results:
+        plot_top1_vs_nt(results["large"], out / "top1_vs_nt.png")
+    return results
+
+
+def markdown(results: dict) -> str:
+    """The results as markdown tables (mean ± std over seeds)."""
+    lines = [f"Seeds: {results['config']['seeds']}; data: {results['config']['features']} "
+             f"({results['config']['regime']}, L={results['config']['length']}, vocab {results['config']['vocab']})", ""]
+    for section, tables in results.items():
+        if section in ("config", "cost"):
+            continue
+        for nt, rows in tables.items():
+            lines += [f"### {section}: N/T = {nt}", "", "| sampler | top-1 | mAP | fidelity |", "| --- | --- | --- | --- |"]
+            for name, row in rows.items():
+                cells = ["-" if row[m] is None else f"{row[m]:.3f} ± {row[m + '_std']:.3f}" for m in ("top1", "mAP", "fidelity")]
+                lines.append(f"| {name} | {' | '.join(cells)} |")
+            lines.append("")
+    if "cost" in results:
+        cost = results["cost"]
+        lines += ["### cost (GMACs per video)", "", f"classifier per frame: {cost['classifier_gmacs_per_frame']:.2f} G; "
+                  f"sampler per frame: {cost['sampler_mmacs_per_frame']:.2f} M. {cost['note']}", "",
+                  "| N/T | sampler | classifier (N frames) | dense (T frames) | sampler / classifier |", "| --- | --- | --- | --- | --- |"]
+        for nt, row in cost["per_video"].items():
+            lines.append(f"| {nt} | {row['sampler_gmacs']:.4f} | {row['classifier_gmacs']:.1f} | {row['dense_gmacs']:.1f} | "
+                         f"{row['sampler_over_classifier']:.2e} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_top1_vs_nt(large: dict, path: Path) -> None:
+    """Figure 4: top-1 against N/T for each sampler, with the seed spread as error bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = list(large)
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for name in large[labels[0]]:
+        axis.errorbar(labels, [large[nt][name]["top1"] for nt in labels], yerr=[large[nt][name]["top1_std"] for nt in labels],
+                      marker="o", capsize=3, label=name)
+    axis.set_xlabel("N/T")
+    axis.set_ylabel("top-1")
+    axis.set_title("Untrimmed UCF101 features: top-1 against N/T")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
