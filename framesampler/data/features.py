@@ -146,3 +146,20 @@ def trimmed_videos(source: FeatureFile, vocab: list[int], split: str) -> VideoSe
         video_ids=source.video_ids[clips].tolist(),
         action_mask=np.ones(refs.shape, dtype=bool),
     )
+
+
+def write_feature_subset(path: str | os.PathLike, classes: list[int], out: str | os.PathLike,
+                         keep: np.ndarray | None = None) -> Path:
+    """Write the clips of ``classes`` (and ``keep``, a [V] mask, if given) of a feature file to ``out``
+    in the same format, stored values unchanged: e.g. to make a second file with other classes."""
+    data = np.load(path, allow_pickle=False)
+    mask = np.isin(data["label"], classes) & (True if keep is None else keep)
+    if not mask.any():
+        raise ValueError(f"{path} has no clips of classes {classes}")
+    listed = np.isin(data["class_id"], classes)
+    arrays = {key: data[key][mask] for key in ("features", "label", "split", "video_id")}
+    arrays.update(class_id=data["class_id"][listed], class_name=data["class_name"][listed])
+    if "scale" in data.files:
+        arrays["scale"] = data["scale"]
+    np.savez(out, **arrays)
+    return Path(out)
