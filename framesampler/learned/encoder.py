@@ -4,7 +4,7 @@
 It reads the given per-frame vector (on the shared UCF101 data, the VGG16 relu6 feature the
 classifier's head also reads), so it measures the *sampling policy*, not a saving in backbone cost:
 in a deployment f_s runs on its own cheap input (the pixel encoder in ``learned/mobilenet.py``).
-Its own cost is ``D*W + W*W`` multiply-accumulates per frame (``macs_per_frame``), e.g. 1.1 M for
+Its own cost is ``D*W + W*W`` multiply-accumulates per frame, e.g. 1.1 M for
 D = 4096, W = 256, against ~15.5 G for the VGG16 frame the classifier needs.
 """
 from __future__ import annotations
@@ -31,6 +31,3 @@ class FeatureEncoder(nn.Module):
         if self.shift_div:
             hidden = shift_segments(hidden, fold_div=self.shift_div)
         return self.mix(hidden)
-
-    def macs_per_frame(self) -> int:
-        return self.input_dim * self.out_dim + self.out_dim * self.out_dim

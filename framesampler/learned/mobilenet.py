@@ -10,6 +10,7 @@ e.g. ``MobileNetV2Encoder.net``); the shift adds no parameters and no names.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -128,3 +129,17 @@ class MobileNetV2Encoder(nn.Module):
             raise ValueError(f"expected pixels of shape [B, T, 3, H, W], got {tuple(pixels.shape)}")
         b, t = pixels.shape[:2]
         return self.net.forward_features(pixels.flatten(0, 1), num_segments=t).reshape(b, t, self.out_dim)
+
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def normalise_pixels(pixels: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """Frames [T, H, W, 3] (uint8 0-255) -> float [T, 3, H, W] normalised with ImageNet mean and std."""
+    frames = torch.as_tensor(np.asarray(pixels))
+    if frames.dim() != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"expected frames of shape [T, H, W, 3], got {tuple(frames.shape)}")
+    frames = frames.permute(0, 3, 1, 2).float().div_(255.0)
+    mean, std = torch.tensor(IMAGENET_MEAN)[:, None, None], torch.tensor(IMAGENET_STD)[:, None, None]
+    return (frames - mean) / std
