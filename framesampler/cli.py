@@ -10,7 +10,7 @@ from framesampler.data.features import default_features_path, parse_classes
 from framesampler.eval.evaluate import EvaluationConfig, format_table, run
 from framesampler.eval.experiments import EXPERIMENTS, markdown, run_experiments
 from framesampler.experiment import DataConfig, default_cache_dir
-from framesampler.learned import LEARNED_NAMES, TrainConfig, TrainSettings, run_training
+from framesampler.learned import TrainConfig, TrainSettings, learned_sampler_names, run_training
 from framesampler.policies import TRAINING_FREE, list_samplers
 
 
@@ -73,20 +73,27 @@ def _config(args: argparse.Namespace, regime: str, policies: list[str]) -> Evalu
                             checkpoints=args.checkpoint, oracle_search=args.oracle_search, repeats=args.repeats)
 
 
+def _option(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"--option takes KEY=VALUE, got {text!r}")
+    try:
+        return key.replace("-", "_"), json.loads(value)
+    except json.JSONDecodeError:
+        return key.replace("-", "_"), value
+
+
+SAMPLER_FLAGS = ("width", "shift_div", "importance", "temperature", "so_loss", "margin", "lam", "set_log_prob",
+                 "entropy_weight")
+
+
 def _train(args: argparse.Namespace) -> None:
-    sampler_options = {"width": args.width, "shift_div": args.shift_div, "importance": args.importance,
-                       "temperature": args.temperature, "so_loss": args.so_loss, "margin": args.margin,
-                       "lam": args.lam, "set_log_prob": args.set_log_prob, "entropy_weight": args.entropy_weight}
-    only = {"sosampler": ("importance", "temperature", "so_loss", "margin", "lam"),
-            "ocsampler": ("set_log_prob", "entropy_weight")}
-    given = {k: v for k, v in sampler_options.items()
-             if v is not None and (k in ("width", "shift_div") or k in only[args.sampler])}
-    ignored = [k for k, v in sampler_options.items() if v is not None and k not in given]
-    if ignored:
-        raise ValueError(f"option(s) {', '.join('--' + k.replace('_', '-') for k in ignored)} do not apply to {args.sampler}")
+    options = {k: getattr(args, k) for k in SAMPLER_FLAGS if getattr(args, k) is not None}
+    options.update(dict(args.option))
     config = TrainConfig(**_data_config(args, args.regime), sampler=args.sampler, out=str(args.out), T=args.T, N=args.N,
-                         options=given, settings=TrainSettings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                                                               momentum=args.momentum, weight_decay=args.weight_decay))
+                         options=options, settings=TrainSettings(epochs=args.epochs, batch_size=args.batch_size,
+                                                                 lr=args.lr, momentum=args.momentum,
+                                                                 weight_decay=args.weight_decay))
     out = run_training(config, progress=not args.no_progress)
     print(f"wrote {out} (config.json, weights.pt, train_log.jsonl)")
 
@@ -131,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a learned sampler against the frozen classifier")
     _add_data_options(train)
     _add_budget_options(train)
-    train.add_argument("--sampler", choices=LEARNED_NAMES, required=True)
+    train.add_argument("--sampler", choices=learned_sampler_names(), required=True)
     train.add_argument("--out", type=Path, required=True, help="checkpoint directory to write")
     train.add_argument("--regime", choices=("trimmed", "untrimmed"), default="untrimmed")
     defaults = TrainSettings()
@@ -152,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     ocs.add_argument("--set-log-prob", choices=("auto", "exact", "sorted", "sampled"),
                      help="log P(set): exact over N! orders, or an approximation (default auto: exact up to N=6)")
     ocs.add_argument("--entropy-weight", type=float, help="entropy bonus (default 0)")
+    train.add_argument("--option", type=_option, action="append", default=[], metavar="KEY=VALUE",
+                       help="any other option of the sampler's constructor (value read as JSON when it parses)")
     train.set_defaults(handler=_train)
 
     experiments = commands.add_parser("experiments", help="the learned-sampler tables of Lee et al. 2024 (Tab. 3, 5, 6, 7, Fig. 4, cost)")

@@ -27,9 +27,13 @@ from framesampler.classifiers.frozen import FrameClassifier
 from framesampler.data.features import VideoSet
 from framesampler.experiment import DataConfig, Setup, prepare
 from framesampler.learned.base import LearnedSampler, TrainingBatch, save_checkpoint
-from framesampler.policies.registry import create_sampler
+from framesampler.policies.registry import create_sampler, list_samplers
 
-LEARNED_NAMES = ("sosampler", "ocsampler")
+
+def learned_sampler_names() -> list[str]:
+    """Registered samplers that are trained (subclasses of ``LearnedSampler``)."""
+    return list_samplers(LearnedSampler)
+
 
 
 @dataclass(frozen=True)
@@ -123,8 +127,8 @@ def train_and_save(setup: Setup, sampler_name: str, options: dict, *, T: int, N:
                    settings: TrainSettings, out: Path, extra: dict | None = None, progress: bool = True) -> LearnedSampler:
     """Train ``sampler_name`` against ``setup``'s classifier on its training videos (construction seed
     ``seed + epoch``) and write the checkpoint to ``out``; resumes from ``out``.resume.pt if present."""
-    if sampler_name not in LEARNED_NAMES:
-        raise ValueError(f"unknown learned sampler {sampler_name!r}: use one of {', '.join(LEARNED_NAMES)}")
+    if sampler_name not in learned_sampler_names():
+        raise ValueError(f"unknown learned sampler {sampler_name!r}: use one of {', '.join(learned_sampler_names())}")
     classifier = setup.classifier
     options = {"input_dim": classifier.config.input_dim, "num_classes": classifier.config.num_classes,
                "seed": seed, **options}

@@ -24,11 +24,15 @@ def create_sampler(name: str, **kwargs: Any) -> Sampler:
     if name not in _REGISTRY:
         raise ValueError(f"unknown sampler {name!r}; available: {', '.join(list_samplers())}")
     factory, preset = _REGISTRY[name]
-    sampler = factory(**{**preset, **kwargs})
+    try:
+        sampler = factory(**{**preset, **kwargs})
+    except TypeError as err:
+        raise ValueError(f"sampler {name!r} cannot take these options ({err}); check the option names") from None
     sampler.name = name
     return sampler
 
 
-def list_samplers() -> list[str]:
-    """Names accepted by ``create_sampler``."""
-    return sorted(_REGISTRY)
+def list_samplers(kind: type | None = None) -> list[str]:
+    """Names accepted by ``create_sampler``; with ``kind``, only those whose factory is a subclass of it."""
+    return sorted(name for name, (factory, _) in _REGISTRY.items()
+                  if kind is None or (isinstance(factory, type) and issubclass(factory, kind)))
