@@ -31,10 +31,8 @@ LOSS_VARIANTS = {
     "rank, max": {"so_loss": "rank", "importance": "max"},
     "rank, label": {"so_loss": "rank", "importance": "label"},
     "rank_weighted, max": {"so_loss": "rank_weighted", "importance": "max"},
-    "rank_weighted, label": {"so_loss": "rank_weighted", "importance": "label"},
     "mse, max": {"so_loss": "mse", "importance": "max"},
     "mse, label": {"so_loss": "mse", "importance": "label"},
-    "kl, max": {"so_loss": "kl", "importance": "max"},
     "rank, max, no L_LG": {"so_loss": "rank", "importance": "max", "lam": 1.0},
 }
 
