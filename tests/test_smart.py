@@ -1,0 +1,130 @@
+"""SMART's equations on hand-computed cases, the pairing, the final score and the selector ablation."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import framesampler.learned.smart  # noqa: F401  (registers "smart")
+from framesampler import Candidates, create_sampler
+from framesampler.learned import TrainingBatch
+from framesampler.learned.smart import (later_frame_pairing, pair_features, relation_weights,
+                                        running_weighted_mean, self_attention)
+
+
+def linear(weights: list[float], bias: float) -> nn.Linear:
+    layer = nn.Linear(len(weights), 1)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor([weights]))
+        layer.bias.fill_(bias)
+    return layer
+
+
+def smart(**kw):
+    return create_sampler("smart", **{"input_dim": 6, "num_classes": 3, "width": 4, "dropout": 0.0, "mlp_hidden": 5,
+                                      "lstm_hidden": 3, **kw})
+
+
+def batch(b=2, t=5, d=6):
+    torch.manual_seed(0)
+    return TrainingBatch(torch.rand(b, t, d), torch.randn(b, t, 3), torch.arange(b) % 3, "avg_logits")
+
+
+def test_eq1_self_attention_on_three_frames():
+    x = torch.tensor([[[0.0], [1.0], [2.0]]])
+    partner = later_frame_pairing(3, random=False)  # midpoints: 0 -> 1, 1 -> 2, last -> itself
+    assert partner.tolist() == [[1, 2, 2]]
+    z = pair_features(x, partner)
+    assert z.tolist() == [[[0, 1], [1, 2], [2, 2]]]
+    # Z u + b = [0, 0, ln 3]  ->  alpha = [1/2, 1/2, 3/4];  Z' = (.5*[0,1] + .5*[1,2] + .75*[2,2]) / 1.75
+    alpha, z_global = self_attention(z, linear([math.log(3), -math.log(3)], math.log(3)))
+    assert alpha.tolist()[0] == pytest.approx([0.5, 0.5, 0.75])
+    assert z_global.tolist()[0] == pytest.approx([8 / 7, 12 / 7])
+
+
+def test_eq2_relation_weights_and_eq3_running_mean():
+    z = torch.tensor([[[1.0], [3.0]]])
+    beta = relation_weights(z, torch.tensor([[2.0]]), linear([1.0, -1.0], 0.0))  # sigmoid(Z_i - Z')
+    assert beta.tolist()[0] == pytest.approx([1 / (1 + math.e), math.e / (1 + math.e)])
+    omega = running_weighted_mean(torch.tensor([[[2.0], [6.0]]]), torch.tensor([[1.0, 3.0]]))
+    assert omega.flatten().tolist() == pytest.approx([2.0, (2 + 18) / 4])
+
+
+def test_pairing_picks_later_frames_and_the_last_frame_itself():
+    t = 6
+    partners = later_frame_pairing(t, random=True, generator=torch.Generator().manual_seed(0), batch=2000)
+    i = torch.arange(t)
+    assert (partners[:, :-1] > i[:-1]).all() and (partners < t).all() and (partners[:, -1] == t - 1).all()
+    assert set(partners[:, 0].tolist()) == set(range(1, t))  # every later frame is drawn
+    fixed = later_frame_pairing(t, random=False, batch=2)
+    assert fixed.tolist() == [[3, 3, 4, 4, 5, 5]] * 2  # (i + T) // 2
+
+
+def test_weights_shapes_and_ranges_and_eq5():
+    sampler = smart()
+    x = sampler.encoder(batch().features)
+    out = sampler.global_selector(x, later_frame_pairing(5, random=False, batch=2))
+    for w in (out.alpha, out.beta, out.lam, out.gamma):
+        assert w.shape == (2, 5) and ((w > 0) & (w < 1)).all()
+    assert torch.allclose(out.gamma, out.beta * out.lam)
+    assert out.logits.shape == (2, 3)
+
+
+def test_final_score_is_delta_times_gamma_and_the_ablation_scores():
+    features = batch().features
+    both, single, global_ = smart(), smart(selector="single"), smart(selector="global")  # same seed, same weights
+    both.eval()
+    with torch.no_grad():
+        x = both.encoder(features)
+        delta = torch.sigmoid(both.single(x)).squeeze(-1)
+        gamma = both.global_selector(x, later_frame_pairing(5, random=False, batch=2)).gamma
+        assert torch.allclose(both.frame_scores(features), delta * gamma)
+        assert torch.allclose(single.eval().frame_scores(features), delta)
+        assert torch.allclose(global_.eval().frame_scores(features), gamma)
+
+
+def test_losses_single_regression_and_eq7_classification():
+    data = batch()
+    sampler = smart(global_weight=0.5)
+    torch.manual_seed(3)
+    losses = sampler.loss(data)
+    x = sampler.encoder(data.features)
+    target = torch.softmax(data.frame_logits, -1)[torch.arange(2)[:, None], torch.arange(5), data.labels[:, None]]
+    expected = nn.functional.mse_loss(torch.sigmoid(sampler.single(x)).squeeze(-1), target)
+    assert losses["L_single"].item() == pytest.approx(expected.item())
+    torch.manual_seed(3)  # the same random pairing as in loss
+    logits = sampler.global_selector(x, later_frame_pairing(5, random=True, batch=2)).logits
+    assert losses["L_global"].item() == pytest.approx(nn.functional.cross_entropy(logits, data.labels).item())
+    assert losses["loss"].item() == pytest.approx(losses["L_single"].item() + 0.5 * losses["L_global"].item())
+    bce = smart(single_loss="bce").loss(data)["L_single"]
+    assert bce.item() == pytest.approx(nn.functional.binary_cross_entropy_with_logits(
+        sampler.single(x).squeeze(-1), target).item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("selector, trained, untouched", [("single", "single", "global_selector"),
+                                                          ("global", "global_selector", "single")])
+def test_ablation_trains_only_its_selector(selector, trained, untouched):
+    sampler = smart(selector=selector)
+    losses = sampler.loss(batch())
+    assert set(losses) == {"loss", "L_single" if selector == "single" else "L_global"}
+    losses["loss"].backward()
+    assert all(p.grad is not None for p in getattr(sampler, trained).parameters())
+    assert all(p.grad is None for p in getattr(sampler, untouched).parameters())
+
+
+def test_select_is_deterministic_top_n():
+    sampler = smart()
+    candidates = Candidates.of_length(9, features=np.random.default_rng(0).random((9, 6)).astype(np.float32))
+    chosen = sampler.select(candidates, 4)
+    assert chosen.tolist() == sampler.select(candidates, 4).tolist()
+    assert chosen.tolist() == sorted(np.argsort(-sampler.scores(candidates), kind="stable")[:4].tolist())
+
+
+@pytest.mark.parametrize("option, match", [({"selector": "local"}, "unknown selector"),
+                                           ({"single_loss": "l1"}, "unknown single_loss"),
+                                           ({"global_weight": 0.0}, "global_weight must be > 0"),
+                                           ({"lstm_hidden": 0}, "lstm_hidden")])
+def test_bad_options_raise(option, match):
+    with pytest.raises(ValueError, match=match):
+        smart(**option)
