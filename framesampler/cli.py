@@ -8,7 +8,7 @@ from pathlib import Path
 
 from framesampler.data.features import default_features_path, parse_classes
 from framesampler.eval.evaluate import EvaluationConfig, format_table, run
-from framesampler.eval.experiments import EXPERIMENTS, markdown, run_experiments
+from framesampler.eval.experiments import DEFAULT_EXPERIMENTS, EXPERIMENTS, markdown, run_experiments
 from framesampler.experiment import DataConfig, default_cache_dir
 from framesampler.learned import TrainConfig, TrainSettings, learned_sampler_names, run_training
 from framesampler.policies import TRAINING_FREE, list_samplers
@@ -166,7 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     experiments = commands.add_parser("experiments", help="the learned-sampler tables of Lee et al. 2024 (Tab. 3, 5, 6, 7, Fig. 4, cost)")
     _add_data_options(experiments)
     experiments.add_argument("--which", type=lambda text: [w.strip() for w in text.split(",") if w.strip()],
-                             default=list(EXPERIMENTS), help=f"comma-separated, from {','.join(EXPERIMENTS)} (default: all)")
+                             default=list(DEFAULT_EXPERIMENTS),
+                             help=f"comma-separated, from {','.join(EXPERIMENTS)} (default: {','.join(DEFAULT_EXPERIMENTS)})")
     experiments.add_argument("--seeds", type=int, default=3, help="seeds averaged per number")
     experiments.add_argument("--epochs", type=int, default=TrainSettings().epochs, help="training epochs per sampler")
     experiments.add_argument("--out", type=Path, default=Path("experiments"), help="output directory (checkpoints are reused)")

@@ -9,7 +9,10 @@ stopped. Results go to ``out/experiments.json``, ``out/experiments.md`` and ``ou
 - ``large`` (Tab. 5, Fig. 4): N/T in 8/30, 16/60, 32/100: uniform, pi_s, pi_o, OCSampler, SOSampler;
 - ``loss`` (Tab. 6): SOSampler with each L_SO, label vs max teacher, with and without L_LG, at 6/10;
 - ``nt`` (Tab. 7): N in 2, 4, 6, 8 at T = 10 and T in 6, 10, 16, 24 at N = 6 (SOSampler);
-- ``cost``: sampler and classifier MACs per video at each N/T of ``large``.
+- ``cost``: sampler and classifier MACs per video at each N/T of ``large``;
+- ``peers`` (not run by default): at 8/30, SCSampler with each objective (SCSampler Tab. 4), SMART with
+  each selector (SMART Tab. 1) and AdaFrame at its adaptive budget for mu in 0.2, 0.5, 0.7 and 1.01
+  (AdaFrame Fig. 3), next to uniform, random, pi_s and SOSampler.
 """
 from __future__ import annotations
 
@@ -25,7 +28,8 @@ from framesampler.experiment import DataConfig, Setup, prepare
 from framesampler.learned import TrainSettings, load_checkpoint, train_and_save
 from framesampler.policies import create_sampler
 
-EXPERIMENTS = ("small", "large", "loss", "nt", "cost")
+EXPERIMENTS = ("small", "large", "loss", "nt", "cost", "peers")
+DEFAULT_EXPERIMENTS = ("small", "large", "loss", "nt", "cost")
 LARGE_NT = ((8, 30), (16, 60), (32, 100))
 LOSS_VARIANTS = {
     "rank, max": {"so_loss": "rank", "importance": "max"},
@@ -34,6 +38,15 @@ LOSS_VARIANTS = {
     "mse, max": {"so_loss": "mse", "importance": "max"},
     "mse, label": {"so_loss": "mse", "importance": "label"},
     "rank, max, no L_LG": {"so_loss": "rank", "importance": "max", "lam": 1.0},
+}
+PEERS = {
+    "scsampler (AC)": ("scsampler", {"objective": "ac"}),
+    "scsampler (SAL-CL)": ("scsampler", {"objective": "sal_cl"}),
+    "scsampler (SAL-RANK)": ("scsampler", {"objective": "sal_rank"}),
+    "smart (single)": ("smart", {"selector": "single"}),
+    "smart (global)": ("smart", {"selector": "global"}),
+    "smart (both)": ("smart", {"selector": "both"}),
+    **{f"adaframe (mu={mu})": ("adaframe", {}, {"threshold": mu}) for mu in (0.2, 0.5, 0.7, 1.01)},
 }
 
 
@@ -53,12 +66,15 @@ class Runner:
         return train_and_save(self.setup, kind, dict(options), T=T, N=N, seed=seed, settings=self.settings,
                               out=directory, progress=self.progress)
 
-    def compare(self, T: int, N: int, policies: tuple[str, ...], learned: dict[str, tuple[str, dict]]) -> dict:
+    def compare(self, T: int, N: int, policies: tuple[str, ...], learned: dict[str, tuple]) -> dict:
+        """``learned``: name -> (kind, options) or (kind, options, attributes set after loading)."""
         runs = []
         for seed in range(self.seeds):
             samplers = {name: create_sampler(name, seed=seed) for name in policies}
-            for name, (kind, options) in learned.items():
+            for name, (kind, options, *attributes) in learned.items():
                 samplers[name] = self.learned(kind, options, T=T, N=N, seed=seed)
+                for attribute, value in (attributes[0] if attributes else {}).items():
+                    setattr(samplers[name], attribute, value)
             runs.append(evaluate(self.setup.videos("test", seed), self.setup.classifier, samplers, T=T, N=N,
                                  seed=seed, progress=False))
         return summarise(runs)
@@ -82,7 +98,7 @@ def cost_table(setup: Setup, runner: Runner) -> dict:
             "per_video": rows}
 
 
-def run_experiments(data: DataConfig, which: list[str], *, seeds: int = 3, settings: TrainSettings = TrainSettings(),
+def run_experiments(data: DataConfig, which: list[str] | tuple[str, ...] = DEFAULT_EXPERIMENTS, *, seeds: int = 3, settings: TrainSettings = TrainSettings(),
                     out: Path = Path("experiments"), progress: bool = True) -> dict:
     unknown = sorted(set(which) - set(EXPERIMENTS))
     if unknown:
@@ -107,6 +123,9 @@ def run_experiments(data: DataConfig, which: list[str], *, seeds: int = 3, setti
                                 for n in (2, 4, 6, 8)}
         results["T at N=6"] = {f"6/{t}": runner.compare(t, 6, ("uniform", "semi_optimal_max"), {"sosampler": BOTH["sosampler"]})
                                for t in (6, 10, 16, 24)}
+    if "peers" in which:
+        results["peers"] = {"8/30": runner.compare(30, 8, ("uniform", "random", "semi_optimal_max"),
+                                                   {"sosampler": BOTH["sosampler"], **PEERS})}
     if "cost" in which:
         results["cost"] = cost_table(setup, runner)
     (out / "experiments.json").write_text(json.dumps(results, indent=2))
@@ -124,10 +143,11 @@ def markdown(results: dict) -> str:
         if section in ("config", "cost"):
             continue
         for nt, rows in tables.items():
-            lines += [f"### {section}: N/T = {nt}", "", "| sampler | top-1 | mAP | fidelity |", "| --- | --- | --- | --- |"]
+            lines += [f"### {section}: N/T = {nt}", "", "| sampler | top-1 | mAP | fidelity | frames |",
+                      "| --- | --- | --- | --- | --- |"]
             for name, row in rows.items():
                 cells = ["-" if row[m] is None else f"{row[m]:.3f} ± {row[m + '_std']:.3f}" for m in ("top1", "mAP", "fidelity")]
-                lines.append(f"| {name} | {' | '.join(cells)} |")
+                lines.append(f"| {name} | {' | '.join(cells)} | {row['frames']:.2f} |")
             lines.append("")
     if "cost" in results:
         cost = results["cost"]
