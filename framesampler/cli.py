@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = TrainSettings()
     train.add_argument("--epochs", type=int, default=defaults.epochs)
     train.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    train.add_argument("--lr", type=float, help="SGD learning rate (default: sosampler 1e-3 as in the paper, ocsampler 1e-2)")
+    train.add_argument("--lr", type=float, help="SGD learning rate (default: the sampler's own; sosampler 1e-3 as in the paper, the others 1e-2)")
     train.add_argument("--momentum", type=float, default=defaults.momentum)
     train.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
     train.add_argument("--width", type=int, help="encoder width W (default 256)")

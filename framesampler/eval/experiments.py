@@ -27,6 +27,7 @@ from framesampler.eval.evaluate import evaluate, summarise
 from framesampler.experiment import DataConfig, Setup, prepare
 from framesampler.learned import TrainSettings, load_checkpoint, train_and_save
 from framesampler.policies import create_sampler
+from framesampler.policies.registry import sampler_factory
 
 EXPERIMENTS = ("small", "large", "loss", "nt", "cost", "peers")
 DEFAULT_EXPERIMENTS = ("small", "large", "loss", "nt", "cost")
@@ -59,7 +60,8 @@ class Runner:
     def learned(self, kind: str, options: dict, *, T: int, N: int, seed: int):
         """The trained sampler for these settings, from its checkpoint when one exists."""
         tag = "-".join(f"{k}={v}" for k, v in sorted(options.items()))
-        name = f"{kind}-T{T}" + (f"-N{N}" if kind == "ocsampler" else "") + (f"-{tag}" if tag else "") + f"-s{seed}"
+        trained_for_n = getattr(sampler_factory(kind), "budget_option", None) is not None
+        name = f"{kind}-T{T}" + (f"-N{N}" if trained_for_n else "") + (f"-{tag}" if tag else "") + f"-s{seed}"
         directory = self.out / "checkpoints" / name.replace(" ", "")
         if (directory / "weights.pt").is_file():
             return load_checkpoint(directory, self.setup.classifier)

@@ -53,6 +53,7 @@ class LearnedSampler(nn.Module, Sampler):
 
     needs = ("features",)
     default_lr = 1e-3
+    budget_option: str | None = None  # the constructor option that takes N, for samplers trained for one N
 
     def __init__(self, *, input_dim: int, num_classes: int, encoder: str = "features", width: int = 256,
                  width_mult: float = 1.0, resolution: int = 128, shift_div: int = 8, dropout: float = 0.5,

@@ -53,6 +53,7 @@ class OCSampler(LearnedSampler):
     """
 
     default_lr = 1e-2
+    budget_option = "N"
 
     def __init__(self, *, N: int = 8, set_log_prob: str = "auto", exact_max_n: int = 6,
                  entropy_weight: float = 0.0, **kw) -> None:

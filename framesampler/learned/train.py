@@ -27,7 +27,7 @@ from framesampler.classifiers.frozen import FrameClassifier
 from framesampler.data.features import VideoSet
 from framesampler.experiment import DataConfig, Setup, prepare
 from framesampler.learned.base import LearnedSampler, TrainingBatch, save_checkpoint
-from framesampler.policies.registry import create_sampler, list_samplers
+from framesampler.policies.registry import create_sampler, list_samplers, sampler_factory
 
 
 def learned_sampler_names() -> list[str]:
@@ -132,8 +132,9 @@ def train_and_save(setup: Setup, sampler_name: str, options: dict, *, T: int, N:
     classifier = setup.classifier
     options = {"input_dim": classifier.config.input_dim, "num_classes": classifier.config.num_classes,
                "seed": seed, **options}
-    if sampler_name == "ocsampler":
-        options.setdefault("N", N)
+    budget = getattr(sampler_factory(sampler_name), "budget_option", None)
+    if budget:
+        options.setdefault(budget, N)
     sampler = create_sampler(sampler_name, **options)
     state_path = out.with_name(out.name + ".resume.pt")
     start = time.perf_counter()

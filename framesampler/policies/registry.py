@@ -21,15 +21,20 @@ def register_sampler(name: str, factory: Callable[..., Sampler], **preset: Any) 
 
 def create_sampler(name: str, **kwargs: Any) -> Sampler:
     """Build the sampler registered as ``name``; its ``.name`` is set to ``name``."""
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown sampler {name!r}; available: {', '.join(list_samplers())}")
-    factory, preset = _REGISTRY[name]
+    factory, preset = sampler_factory(name), _REGISTRY[name][1]
     try:
         sampler = factory(**{**preset, **kwargs})
     except TypeError as err:
         raise ValueError(f"sampler {name!r} cannot take these options ({err}); check the option names") from None
     sampler.name = name
     return sampler
+
+
+def sampler_factory(name: str) -> Callable[..., Sampler]:
+    """The class or function registered as ``name``."""
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown sampler {name!r}; available: {', '.join(list_samplers())}")
+    return _REGISTRY[name][0]
 
 
 def list_samplers(kind: type | None = None) -> list[str]:

@@ -1,0 +1,185 @@
+"""AdaFrame's equations on hand-computed cases, its adaptive lookahead stop, select's contract, options."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import framesampler.learned.adaframe  # noqa: F401  (registration, until learned/__init__ imports it)
+from framesampler import Candidates, create_sampler
+from framesampler.classifiers.consensus import consensus_probs
+from framesampler.learned import TrainingBatch
+from framesampler.learned.adaframe import (default_patience, discounted_returns, location_to_index, lookahead_stop,
+                                           margin_rewards, memory_attention, memory_positions, policy_loss,
+                                           prediction_margins, seen_consensus_probs, utility_loss)
+
+
+def small(**options):
+    return create_sampler("adaframe", input_dim=8, num_classes=3, width=4, dropout=0.0, **options)
+
+
+def test_eq4_reward_is_the_gain_over_the_best_earlier_margin():
+    margins = torch.tensor([[0.1, -0.2, 0.3, 0.25, 0.6]])
+    # best before: -, .1, .1, .3, .3 -> gains: 0 (first step), max(0, -.3), .2, max(0, -.05), .3
+    assert margin_rewards(margins)[0].tolist() == pytest.approx([0.0, 0.0, 0.2, 0.0, 0.3])
+
+
+def test_margin_is_true_class_over_best_other():
+    probs = torch.tensor([[[0.5, 0.3, 0.2], [0.1, 0.6, 0.3]]])
+    assert prediction_margins(probs, torch.tensor([1]))[0].tolist() == pytest.approx([0.3 - 0.5, 0.6 - 0.3])
+    assert prediction_margins(probs, torch.tensor([0]))[0].tolist() == pytest.approx([0.5 - 0.3, 0.1 - 0.6])
+
+
+def test_discounted_returns_gamma_0_9_by_hand():
+    rewards = torch.tensor([[0.0, 0.0, 0.2, 0.0, 0.3]])
+    # R5 = .3; R4 = .9 * .3 = .27; R3 = .2 + .9 * .27 = .443; R2 = .3987; R1 = .35883
+    assert discounted_returns(rewards, 0.9)[0].tolist() == pytest.approx([0.35883, 0.3987, 0.443, 0.27, 0.3])
+
+
+def test_location_to_index_rounds_and_clamps():
+    locations = torch.tensor([0.0, 1.0, 0.1, 0.51, -0.3, 1.2])
+    # round(l * 29): 0, 29, 2.9 -> 3, 14.79 -> 15; out of [0, 1] clamps to the ends
+    assert location_to_index(locations, 30).tolist() == [0, 29, 3, 15, 0, 29]
+    assert location_to_index(torch.tensor([0.5]), 31).tolist() == [15]
+
+
+def test_memory_positions_spread_uniformly():
+    assert memory_positions(30, 5).tolist() == [3, 9, 15, 21, 27]
+    assert memory_positions(4, 16).tolist() == [0, 1, 2, 3]  # never more memory frames than candidates
+
+
+def test_eq1_memory_attention_is_a_softmax_over_the_memory():
+    query, keys = torch.tensor([[1.0, 0.0]]), torch.tensor([[[1.0, 0.0], [0.0, 0.0]]])
+    assert memory_attention(query, keys)[0].tolist() == pytest.approx([math.e / (1 + math.e), 1 / (1 + math.e)])
+    torch.manual_seed(0)
+    weights = memory_attention(torch.randn(3, 8), torch.randn(3, 5, 8))
+    assert weights.shape == (3, 5) and torch.allclose(weights.sum(-1), torch.ones(3)) and (weights >= 0).all()
+
+
+def test_eq9_policy_loss_uses_the_utility_as_a_detached_baseline():
+    log_probs = torch.tensor([[1.0, 2.0]], requires_grad=True)
+    utilities = torch.tensor([[0.2, 0.3]], requires_grad=True)
+    loss = policy_loss(log_probs, torch.tensor([[0.5, 0.1]]), utilities)
+    assert loss.item() == pytest.approx(-(1.0 * 0.3 + 2.0 * -0.2))
+    loss.backward()
+    assert utilities.grad is None or not utilities.grad.any()
+    assert log_probs.grad[0].tolist() == pytest.approx([-0.3, 0.2])
+
+
+def test_eq7_utility_loss_by_hand():
+    assert utility_loss(torch.tensor([[0.5, 0.1]]), torch.tensor([[0.2, 0.3]])).item() == pytest.approx(0.065)
+
+
+@pytest.mark.parametrize("kind", ["avg_logits", "avg_probs", "max"])
+def test_classifier_prediction_counts_each_frame_looked_at_once(kind):
+    torch.manual_seed(0)
+    logits = torch.randn(1, 6, 4)
+    probs = seen_consensus_probs(logits, torch.tensor([[2, 5, 2, 0]]), kind)
+    for step, seen in enumerate([[2], [2, 5], [2, 5], [0, 2, 5]]):
+        assert torch.allclose(probs[0, step], consensus_probs(logits[0, seen], kind), atol=1e-6)
+
+
+def test_default_patience():
+    assert default_patience(8, 0.5) == 5 and default_patience(8, 0.2) == 5
+    assert default_patience(8, 0.7) == 8 and default_patience(9, 1.01) == 9
+
+
+def test_lookahead_stops_at_the_first_confident_step():
+    confidence = torch.tensor([0.3, 0.8, 0.9, 0.95])
+    utility = torch.tensor([0.5, 0.6, 0.7, 0.8])
+    assert lookahead_stop(confidence, utility, 0.5, 3) == 2
+    assert lookahead_stop(confidence, utility, 0.85, 3) == 3
+    assert lookahead_stop(confidence, utility, 1.01, 4) == 4  # mu above 1: all K
+
+
+def test_lookahead_stops_when_the_utility_has_not_risen_for_p_steps():
+    confidence = torch.full((8,), 0.3)
+    falling = torch.tensor([0.5, 0.4, 0.3, 0.2, 0.1, 0.0, -0.1, -0.2])
+    # the best utility is at step 1; steps 2, 3, 4 do not beat it: stop after step 4 with p = 3
+    assert lookahead_stop(confidence, falling, 0.9, 3) == 4
+    rising = torch.tensor([0.5, 0.4, 0.6, 0.2, 0.1, 0.0, 0.7, 0.0])  # new best at step 3, none in 4-6
+    assert lookahead_stop(confidence, rising, 0.9, 3) == 6
+    # p = K (mu >= 0.7) never stops on the utility within K steps
+    assert lookahead_stop(confidence, falling, 0.9, default_patience(8, 0.9)) == 8
+
+
+def test_loss_is_the_sum_of_its_parts_and_trains_every_head():
+    torch.manual_seed(0)
+    batch = TrainingBatch(torch.rand(4, 7, 8), torch.randn(4, 7, 3), torch.tensor([0, 1, 2, 0]), "avg_logits")
+    for selection in ("pointer", "gaussian"):
+        for reward in ("classifier", "agent"):
+            sampler = small(K=3, memory_frames=4, selection=selection, reward=reward, episodes=2)
+            losses = sampler.loss(batch)
+            assert losses["loss"].item() == pytest.approx(
+                losses["L_cls"].item() + losses["L_sel"].item() + losses["L_utl"].item(), rel=1e-5)
+            losses["loss"].backward()
+            for head in (sampler.selection, sampler.utility, sampler.prediction, sampler.memory_query):
+                assert head.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("selection", ["pointer", "gaussian"])
+def test_select_returns_at_most_n_sorted_unique_positions(selection):
+    torch.manual_seed(0)
+    sampler = small(selection=selection, threshold=1.01)
+    rng = np.random.default_rng(0)
+    for t, n in [(10, 4), (10, 10), (5, 8), (30, 8), (1, 1)]:
+        picked = sampler.select(Candidates.of_length(t, features=rng.random((t, 8))), n)
+        assert picked.dtype == np.int64 and len(picked) <= min(n, t)
+        assert (np.diff(picked) > 0).all() and ((picked >= 0) & (picked < t)).all()
+    assert len(sampler.select(Candidates.of_length(10, features=rng.random((10, 8))), 0)) == 0
+
+
+def test_repeated_looks_count_once_and_a_confident_agent_stops_early():
+    sampler = small(selection="gaussian", threshold=1.01)
+    torch.nn.init.zeros_(sampler.selection.weight)
+    torch.nn.init.zeros_(sampler.selection.bias)  # location sigmoid(0) = 0.5 at every step
+    candidates = Candidates.of_length(11, features=np.random.default_rng(0).random((11, 8)))
+    assert sampler.select(candidates, 6).tolist() == [5]
+    confident = small(threshold=0.5)
+    torch.nn.init.zeros_(confident.prediction.weight)
+    with torch.no_grad():
+        confident.prediction.bias.copy_(torch.tensor([10.0, 0.0, 0.0]))  # f_p is sure from the first step
+    assert len(confident.select(candidates, 6)) == 1
+
+
+def test_threshold_is_settable_and_survives_a_rebuild_from_options():
+    torch.manual_seed(0)
+    sampler = small(memory_frames=5)
+    sampler.threshold = 0.2
+    rebuilt = create_sampler("adaframe", **sampler.options)
+    rebuilt.load_state_dict(sampler.state_dict())
+    candidates = Candidates.of_length(12, features=np.random.default_rng(1).random((12, 8)))
+    assert rebuilt.threshold == 0.2
+    assert rebuilt.select(candidates, 5).tolist() == sampler.select(candidates, 5).tolist()
+    with pytest.raises(ValueError, match="threshold"):
+        sampler.threshold = 0.0
+
+
+def test_scores_is_refused_for_a_sequential_agent():
+    with pytest.raises(TypeError, match="rule"):
+        small().scores(Candidates.of_length(4, features=np.zeros((4, 8))))
+
+
+@pytest.mark.parametrize("options, match", [
+    (dict(K=0), "K, memory_frames and episodes"),
+    (dict(memory_frames=0), "K, memory_frames and episodes"),
+    (dict(episodes=0), "K, memory_frames and episodes"),
+    (dict(selection="uniform"), "unknown selection"),
+    (dict(reward="label"), "unknown reward"),
+    (dict(patience=0), "patience"),
+    (dict(gamma=1.5), "gamma"),
+    (dict(location_std=0.0), "location_std"),
+    (dict(first_location=2.0), "first_location"),
+    (dict(policy_weight=-1.0), "policy_weight"),
+    (dict(threshold=-0.1), "threshold"),
+])
+def test_bad_options_raise(options, match):
+    with pytest.raises(ValueError, match=match):
+        small(**options)
+
+
+def test_bad_stop_arguments_raise():
+    with pytest.raises(ValueError, match="threshold must be > 0"):
+        lookahead_stop(torch.ones(3), torch.ones(3), 0.0, 2)
+    with pytest.raises(ValueError, match="patience >= 1"):
+        lookahead_stop(torch.ones(3), torch.ones(3), 0.5, 0)
