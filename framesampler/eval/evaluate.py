@@ -1,8 +1,8 @@
 """The experiment of Lee et al. 2024, Tables 1-2: every sampler against the same frozen classifier.
 
-``prepare`` builds the test videos (trimmed clips or the untrimmed construction) and the frozen
-classifier (trained on the vocabulary's trimmed training clips, cached on disk); ``evaluate``
-runs each sampler on the T uniform candidates of every test video, classifies the N chosen frames
+``run`` takes the test videos and the frozen classifier from ``framesampler.experiment.prepare``
+(trimmed clips or the untrimmed construction; the classifier trained on the vocabulary's trimmed
+training clips, cached on disk), adds any trained checkpoints, and ``evaluate`` runs each sampler on the T uniform candidates of every test video, classifies the N chosen frames
 with the classifier's consensus, and reports top-1, mAP, fidelity to pi_o and frames used.
 """
 from __future__ import annotations

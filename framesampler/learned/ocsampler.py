@@ -16,7 +16,6 @@ Inference: top N of the policy, sorted by time.
 from __future__ import annotations
 
 import itertools
-import math
 
 import torch
 from torch import nn
