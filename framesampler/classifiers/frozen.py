@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -23,6 +21,7 @@ from torch import nn
 from framesampler.candidates import segment_positions
 from framesampler.classifiers.consensus import check_consensus, consensus_log_probs
 from framesampler.data.features import VideoSet
+from framesampler.storage import atomic_directory
 
 HEADS = ("linear", "mlp")
 
@@ -146,15 +145,10 @@ def train_classifier(train: VideoSet, *, heads: tuple[str, ...] = HEADS, consens
 
 def save_classifier(model: FrameClassifier, directory: str | os.PathLike) -> Path:
     """Write ``config.json`` and ``weights.pt`` atomically: a reader sees the old or the new, never half."""
-    directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    (staging / "config.json").write_text(json.dumps(asdict(model.config), indent=2))
-    torch.save(model.state_dict(), staging / "weights.pt")
-    if directory.exists():
-        shutil.rmtree(directory)
-    os.replace(staging, directory)
-    return directory
+    with atomic_directory(directory) as staging:
+        (staging / "config.json").write_text(json.dumps(asdict(model.config), indent=2))
+        torch.save(model.state_dict(), staging / "weights.pt")
+    return Path(directory)
 
 
 def load_classifier(directory: str | os.PathLike) -> FrameClassifier:

@@ -14,8 +14,6 @@ import hashlib
 import io
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ from framesampler.eval.cost import count_macs
 from framesampler.learned.encoder import FeatureEncoder
 from framesampler.learned.mobilenet import MobileNetV2Encoder, normalise_pixels
 from framesampler.policies.base import Context, Sampler
+from framesampler.storage import atomic_directory
 
 
 @dataclass
@@ -110,19 +109,14 @@ def save_checkpoint(sampler: LearnedSampler, directory: str | os.PathLike, *, T:
                     classifier: FrameClassifier, extra: dict | None = None, log: list[dict] | None = None) -> Path:
     """Write ``config.json``, ``weights.pt`` and ``train_log.jsonl`` atomically into ``directory``
     (replacing it): a reader sees the old checkpoint or the new one, never a mix."""
-    directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
     config = {"sampler": sampler.name, "options": sampler.options, "T": T, "N": N,
               "macs_per_frame": sampler.macs_per_frame(), "classifier": classifier_fingerprint(classifier),
               **(extra or {})}
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    (staging / "config.json").write_text(json.dumps(config, indent=2))
-    torch.save(sampler.state_dict(), staging / "weights.pt")
-    (staging / "train_log.jsonl").write_text("".join(json.dumps(row) + "\n" for row in log or []))
-    if directory.exists():
-        shutil.rmtree(directory)
-    os.replace(staging, directory)
-    return directory
+    with atomic_directory(directory) as staging:
+        (staging / "config.json").write_text(json.dumps(config, indent=2))
+        torch.save(sampler.state_dict(), staging / "weights.pt")
+        (staging / "train_log.jsonl").write_text("".join(json.dumps(row) + "\n" for row in log or []))
+    return Path(directory)
 
 
 def load_checkpoint(directory: str | os.PathLike, classifier: FrameClassifier | None = None) -> LearnedSampler:

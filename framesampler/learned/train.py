@@ -12,7 +12,6 @@ with the same ``state_path`` resumes after the last finished epoch.
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -27,6 +26,7 @@ from framesampler.classifiers.frozen import FrameClassifier
 from framesampler.data.features import VideoSet
 from framesampler.experiment import DataConfig, Setup, prepare
 from framesampler.learned.base import LearnedSampler, TrainingBatch, save_checkpoint
+from framesampler.storage import save_atomically
 from framesampler.policies.registry import create_sampler, list_samplers, sampler_factory
 
 
@@ -44,13 +44,6 @@ class TrainSettings:
     momentum: float = 0.9
     weight_decay: float = 1e-4
     grad_clip: float = 40.0
-
-
-def _save_atomically(obj: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    torch.save(obj, partial)
-    os.replace(partial, path)
 
 
 def train_sampler(sampler: LearnedSampler, videos: Callable[[int], VideoSet], classifier: FrameClassifier, *,
@@ -102,7 +95,7 @@ def train_sampler(sampler: LearnedSampler, videos: Callable[[int], VideoSet], cl
         bar.update()
         bar.set_postfix(loss=f"{totals['loss']:.4f}")
         if state_path is not None:
-            _save_atomically({"sampler": sampler.state_dict(), "optimiser": optimiser.state_dict(),
+            save_atomically({"sampler": sampler.state_dict(), "optimiser": optimiser.state_dict(),
                               "schedule": schedule.state_dict(), "generator": generator.get_state(),
                               "torch_rng": torch.get_rng_state(), "log": log, "settings": asdict(settings),
                               "options": sampler.options, "T": T}, state_path)
