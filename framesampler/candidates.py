@@ -87,7 +87,7 @@ class Candidates:
         return len(self.frame_indices)
 
     @classmethod
-    def of_length(cls, num_candidates: int, **kw) -> "Candidates":
+    def of_length(cls, num_candidates: int, **kw) -> Candidates:
         """Candidates that are simply frames ``0..T-1`` of a T-frame video."""
         return cls(frame_indices=np.arange(num_candidates), num_frames=num_candidates, **kw)
 

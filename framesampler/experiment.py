@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from framesampler.classifiers.frozen import FrameClassifier, cached_classifier, dense_scores, train_classifier
 from framesampler.data.features import FeatureFile, VideoSet, load_feature_file, trimmed_videos

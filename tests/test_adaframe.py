@@ -6,15 +6,26 @@ import pytest
 import torch
 
 import framesampler.learned.adaframe  # noqa: F401  (registration, until learned/__init__ imports it)
-from framesampler import Candidates, create_sampler
+from framesampler import Candidates, Context, create_sampler
 from framesampler.classifiers.consensus import consensus_probs
 from framesampler.learned import TrainingBatch
-from framesampler.learned.adaframe import (default_patience, discounted_returns, location_to_index, lookahead_stop,
-                                           margin_rewards, memory_attention, memory_positions, policy_loss,
-                                           prediction_margins, seen_consensus_probs, utility_loss)
+from framesampler.learned.adaframe import (
+    default_patience,
+    discounted_returns,
+    location_to_index,
+    lookahead_stop,
+    margin_rewards,
+    memory_attention,
+    memory_positions,
+    policy_loss,
+    prediction_margins,
+    seen_consensus_probs,
+    utility_loss,
+)
 
 
 def small(**options):
+    options.setdefault("confidence", "agent")
     return create_sampler("adaframe", input_dim=8, num_classes=3, width=4, dropout=0.0, **options)
 
 
@@ -142,6 +153,21 @@ def test_repeated_looks_count_once_and_a_confident_agent_stops_early():
     assert len(confident.select(candidates, 6)) == 1
 
 
+def test_classifier_confidence_stops_when_the_frozen_classifier_is_sure_of_the_frames_seen():
+    sampler = small(selection="gaussian", confidence="classifier", threshold=0.6)
+    torch.nn.init.zeros_(sampler.selection.weight)
+    with torch.no_grad():
+        sampler.selection.bias.fill_(10.0)  # after the first (middle) frame, look at the last one
+    candidates = Candidates.of_length(11, features=np.random.default_rng(0).random((11, 8)))
+    unsure = torch.zeros(11, 3)
+    sure = unsure.clone()
+    sure[5] = torch.tensor([5.0, 0.0, 0.0])  # softmax max 0.987 > 0.6 on the first frame looked at
+    assert sampler.select(candidates, 4, context=Context(frame_logits=sure)).tolist() == [5]
+    assert sampler.select(candidates, 4, context=Context(frame_logits=unsure)).tolist() == [5, 10]
+    with pytest.raises(ValueError, match="frame_logits"):
+        sampler.select(candidates, 4)
+
+
 def test_threshold_is_settable_and_survives_a_rebuild_from_options():
     torch.manual_seed(0)
     sampler = small(memory_frames=5)
@@ -166,6 +192,7 @@ def test_scores_is_refused_for_a_sequential_agent():
     (dict(episodes=0), "K, memory_frames and episodes"),
     (dict(selection="uniform"), "unknown selection"),
     (dict(reward="label"), "unknown reward"),
+    (dict(confidence="label"), "unknown confidence"),
     (dict(patience=0), "patience"),
     (dict(gamma=1.5), "gamma"),
     (dict(location_std=0.0), "location_std"),

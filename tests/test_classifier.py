@@ -2,8 +2,7 @@ import pytest
 import torch
 
 from framesampler.classifiers.consensus import consensus_probs
-from framesampler.classifiers.frozen import (cached_classifier, dense_scores, load_classifier, save_classifier,
-                                             train_classifier)
+from framesampler.classifiers.frozen import cached_classifier, dense_scores, load_classifier, save_classifier, train_classifier
 from framesampler.data.features import load_feature_file, trimmed_videos
 
 

@@ -21,6 +21,8 @@ def test_experiments_write_tables_and_reuse_checkpoints(tmp_path, small_features
     stamps = {p: (tmp_path / "out" / "checkpoints" / p / "weights.pt").stat().st_mtime_ns for p in checkpoints}
     assert main(args) == 0
     assert stamps == {p: (tmp_path / "out" / "checkpoints" / p / "weights.pt").stat().st_mtime_ns for p in checkpoints}
+    assert main([*args[:4], "cost", *args[5:]]) == 0  # a later run of one section keeps the others
+    assert set(json.loads((tmp_path / "out" / "experiments.json").read_text())) == {"config", "small", "cost"}
     assert main(["experiments", "--which", "bogus", "--features", str(small_features),
                  "--cache-dir", str(tmp_path / "cache")]) == 2
     assert "unknown experiment" in capsys.readouterr().err

@@ -8,9 +8,17 @@ import torch
 
 from framesampler import Candidates, Context, create_sampler
 from framesampler.learned import TrainingBatch
-from framesampler.learned.scsampler import (SCHEMES, ac_saliency, action_classification_loss, combine_saliency,
-                                            oracle_saliency_labels, resolve_k_train, saliency_classification_loss,
-                                            saliency_ranking_loss, strided_positions)
+from framesampler.learned.scsampler import (
+    SCHEMES,
+    ac_saliency,
+    action_classification_loss,
+    combine_saliency,
+    oracle_saliency_labels,
+    resolve_k_train,
+    saliency_classification_loss,
+    saliency_ranking_loss,
+    strided_positions,
+)
 
 
 def test_ac_loss_is_cross_entropy_on_every_frame_and_saliency_is_the_max_probability():

@@ -9,8 +9,7 @@ from torch import nn
 import framesampler.learned.smart  # noqa: F401  (registers "smart")
 from framesampler import Candidates, create_sampler
 from framesampler.learned import TrainingBatch
-from framesampler.learned.smart import (later_frame_pairing, pair_features, relation_weights,
-                                        running_weighted_mean, self_attention)
+from framesampler.learned.smart import later_frame_pairing, pair_features, relation_weights, running_weighted_mean, self_attention
 
 
 def linear(weights: list[float], bias: float) -> nn.Linear:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -71,7 +71,7 @@ class FrameClassifier(nn.Module):
         """Log class probabilities [..., C] of clips of frames [..., K, D] under the consensus."""
         return consensus_log_probs(self.frame_logits(frames), self.config.consensus)
 
-    def freeze(self) -> "FrameClassifier":
+    def freeze(self) -> FrameClassifier:
         self.eval()
         self.requires_grad_(False)
         return self

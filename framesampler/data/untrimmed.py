@@ -25,7 +25,7 @@ class UntrimmedConfig:
     bursts: int = 3
     seed: int = 0
 
-    def for_clips(self, clip_frames: int) -> "UntrimmedConfig":
+    def for_clips(self, clip_frames: int) -> UntrimmedConfig:
         """This config with ``action_frames`` resolved for clips of ``clip_frames`` frames, validated."""
         config = replace(self, action_frames=clip_frames if self.action_frames is None else self.action_frames)
         config.check(clip_frames)

@@ -19,9 +19,9 @@ from framesampler.candidates import Candidates, candidate_indices
 from framesampler.classifiers.consensus import consensus_probs
 from framesampler.classifiers.frozen import FrameClassifier
 from framesampler.data.features import VideoSet
+from framesampler.eval.metrics import mean_average_precision, sampling_fidelity, top1
 from framesampler.experiment import DataConfig, prepare
 from framesampler.learned import load_checkpoint
-from framesampler.eval.metrics import mean_average_precision, sampling_fidelity, top1
 from framesampler.policies import TRAINING_FREE, Context, Sampler, create_sampler
 from framesampler.policies.optimal import OptimalPolicy, optimal_search_kind
 

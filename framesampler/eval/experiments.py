@@ -3,7 +3,8 @@
 Every number is the mean over ``seeds`` runs (each seed trains the learned samplers anew and builds
 its own untrimmed test construction) with the standard deviation as ``<metric>_std``. Trained
 checkpoints are kept under ``out/checkpoints`` and reused, so an interrupted run picks up where it
-stopped. Results go to ``out/experiments.json``, ``out/experiments.md`` and ``out/top1_vs_nt.png``.
+stopped. Results go to ``out/experiments.json``, ``out/experiments.md`` and ``out/top1_vs_nt.png``; a run with the
+same data, seeds and training settings (wherever its classifier cache lives) keeps the sections of earlier runs it does not recompute.
 
 - ``small`` (Tab. 3): N/T = 6/10, training-free policies, pi_s, pi_o, OCSampler, SOSampler;
 - ``large`` (Tab. 5, Fig. 4): N/T in 8/30, 16/60, 32/100: uniform, pi_s, pi_o, OCSampler, SOSampler;
@@ -16,6 +17,7 @@ stopped. Results go to ``out/experiments.json``, ``out/experiments.md`` and ``ou
 """
 from __future__ import annotations
 
+import inspect
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -51,6 +53,17 @@ PEERS = {
 }
 
 
+def option_defaults(factory: type) -> dict:
+    """Keyword defaults of a sampler class's constructors along its MRO (options equal to them do not
+    name a checkpoint apart from the default one)."""
+    defaults: dict = {}
+    for cls in reversed(factory.__mro__):
+        if "__init__" in vars(cls):
+            defaults.update({name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()
+                             if p.default is not inspect.Parameter.empty})
+    return defaults
+
+
 class Runner:
     """Trains (or reuses) learned samplers and evaluates them with training-free policies over seeds."""
 
@@ -59,7 +72,8 @@ class Runner:
 
     def learned(self, kind: str, options: dict, *, T: int, N: int, seed: int):
         """The trained sampler for these settings, from its checkpoint when one exists."""
-        tag = "-".join(f"{k}={v}" for k, v in sorted(options.items()))
+        defaults = option_defaults(sampler_factory(kind))
+        tag = "-".join(f"{k}={v}" for k, v in sorted(options.items()) if defaults.get(k, inspect.Parameter.empty) != v)
         trained_for_n = getattr(sampler_factory(kind), "budget_option", None) is not None
         name = f"{kind}-T{T}" + (f"-N{N}" if trained_for_n else "") + (f"-{tag}" if tag else "") + f"-s{seed}"
         directory = self.out / "checkpoints" / name.replace(" ", "")
@@ -108,7 +122,8 @@ def run_experiments(data: DataConfig, which: list[str] | tuple[str, ...] = DEFAU
     setup = prepare(data)
     out.mkdir(parents=True, exist_ok=True)
     runner = Runner(setup, seeds=seeds, settings=settings, out=out, progress=progress)
-    results: dict = {"config": {**asdict(data), "seeds": seeds, "training": asdict(settings)}}
+    config = {**asdict(data), "seeds": seeds, "training": asdict(settings)}
+    results = previous_results(out / "experiments.json", config)
     if "small" in which:
         results["small"] = {"6/10": runner.compare(10, 6, ("uniform", "random", "dense", "semi_optimal_label",
                                                              "semi_optimal_max", "oracle"), BOTH)}
@@ -135,6 +150,19 @@ def run_experiments(data: DataConfig, which: list[str] | tuple[str, ...] = DEFAU
     if "large" in results:
         plot_top1_vs_nt(results["large"], out / "top1_vs_nt.png")
     return results
+
+
+def previous_results(path: Path, config: dict) -> dict:
+    """The sections of an earlier run into the same folder with the same config (a new run replaces
+    only the sections it computes), else just the config."""
+    def comparable(c: dict) -> dict:
+        return {k: v for k, v in c.items() if k != "cache_dir"}
+
+    if path.is_file():
+        previous = json.loads(path.read_text())
+        if comparable(previous.get("config", {})) == comparable(json.loads(json.dumps(config))):
+            return previous
+    return {"config": config}
 
 
 def markdown(results: dict) -> str:

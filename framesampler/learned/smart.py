@@ -179,9 +179,9 @@ class SMARTSampler(LearnedSampler):
     def macs_per_frame(self) -> int:
         """The encoder plus, per frame, the single-frame MLP and/or the global selector's U, V, LSTM and w
         (the selectors ``selector`` scores with; the Eq. 6 classifier runs only in training)."""
-        w, h, l = self.encoder.out_dim, self.options["mlp_hidden"], self.options["lstm_hidden"]
+        w, h, lstm = self.encoder.out_dim, self.options["mlp_hidden"], self.options["lstm_hidden"]
         single = w * h + h if self.options["selector"] != "global" else 0
-        global_ = 2 * w + 4 * w + 4 * l * (2 * w + l) + l if self.options["selector"] != "single" else 0
+        global_ = 2 * w + 4 * w + 4 * lstm * (2 * w + lstm) + lstm if self.options["selector"] != "single" else 0
         return super().macs_per_frame() - w + single + global_
 
 

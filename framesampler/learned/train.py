@@ -14,9 +14,9 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 from tqdm import tqdm
@@ -26,8 +26,8 @@ from framesampler.classifiers.frozen import FrameClassifier
 from framesampler.data.features import VideoSet
 from framesampler.experiment import DataConfig, Setup, prepare
 from framesampler.learned.base import LearnedSampler, TrainingBatch, save_checkpoint
-from framesampler.storage import save_atomically
 from framesampler.policies.registry import create_sampler, list_samplers, sampler_factory
+from framesampler.storage import save_atomically
 
 
 def learned_sampler_names() -> list[str]:
