@@ -1,0 +1,55 @@
+from pathlib import Path
+
+import pytest
+
+from framesampler.data.manifest import ManifestEntry, class_names, read_manifest
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_video_list_with_comments_relative_and_absolute_paths(tmp_path):
+    (tmp_path / "lists").mkdir()
+    manifest = write(tmp_path / "lists" / "train.txt",
+                     "# path label\n\nvideos/a.mp4 3\n  /data/b.avi\tjumping  \n# skipped\nc.mkv 10\n")
+    assert read_manifest(manifest) == [
+        ManifestEntry(tmp_path / "lists" / "videos" / "a.mp4", "3"),
+        ManifestEntry(Path("/data/b.avi"), "jumping"),
+        ManifestEntry(tmp_path / "lists" / "c.mkv", "10"),
+    ]
+
+
+def test_csv_by_suffix_or_by_header_with_extra_columns_and_quoted_commas(tmp_path):
+    text = 'id,Label,path\n1,run,"clips/a, take 2.mp4"\n\n2,walk,/abs/b.mp4\n'
+    for name in ("set.csv", "set.txt"):
+        entries = read_manifest(write(tmp_path / name, text))
+        assert entries == [ManifestEntry(tmp_path / "clips" / "a, take 2.mp4", "run"),
+                           ManifestEntry(Path("/abs/b.mp4"), "walk")]
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("a.txt", "a.mp4 1\n\nb.mp4\n", "line 3: expected 'path label'"),
+    ("a.txt", "# header\na.mp4 1 extra\n", "line 2: expected 'path label'"),
+    ("a.csv", "path,label\na.mp4,1\nb.mp4\n", "line 3: expected 2 CSV fields"),
+    ("a.csv", "path,label\n,1\n", "line 2: empty path or label"),
+    ("a.csv", "file,class\na.mp4,1\n", "line 1: the CSV header must name 'path' and 'label'"),
+    ("a.txt", "# nothing here\n\n", "lists no videos"),
+])
+def test_malformed_manifests_name_the_line(tmp_path, name, text, message):
+    with pytest.raises(ValueError, match=message):
+        read_manifest(write(tmp_path / name, text))
+
+
+def test_missing_manifest(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not found"):
+        read_manifest(tmp_path / "nope.txt")
+
+
+def test_class_names_sort_numbers_as_numbers():
+    def entries(*labels):
+        return [ManifestEntry(Path(f"{i}.mp4"), label) for i, label in enumerate(labels)]
+
+    assert class_names(entries("10", "2", "2", "0")) == ["0", "2", "10"]
+    assert class_names(entries("walk", "10", "run")) == ["10", "run", "walk"]
