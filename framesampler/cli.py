@@ -12,6 +12,7 @@ from framesampler.eval.experiments import DEFAULT_EXPERIMENTS, EXPERIMENTS, mark
 from framesampler.experiment import DataConfig, default_cache_dir
 from framesampler.learned import TrainConfig, TrainSettings, learned_sampler_names, run_training
 from framesampler.policies import TRAINING_FREE, list_samplers
+from framesampler.video.decode import VideoError
 
 
 def _classes(text: str) -> list[int]:
@@ -123,13 +124,62 @@ def _demo(args: argparse.Namespace) -> None:
         args.json.write_text(json.dumps(reports, indent=2))
 
 
+def _extract(args: argparse.Namespace) -> None:
+    from framesampler.data.manifest import read_manifest
+    from framesampler.video.extract import ExtractConfig, extract, split_entries, write_dataset
+
+    entries = read_manifest(args.manifest)
+    splits = {"train": entries, "test": read_manifest(args.test)} if args.test \
+        else split_entries(entries, args.test_fraction, seed=args.seed)
+    config = ExtractConfig(T=args.T, short_policy=args.short, classifier_resolution=args.classifier_size,
+                           sampler_resolution=args.sampler_size, sampler_stages=args.sampler_stages or None,
+                           backend=args.backend)
+    report = extract(splits, config, cache_dir=args.cache_dir, progress=not args.no_progress)
+    for _, reason in report.failed:
+        print(f"skipped: {reason}", file=sys.stderr)
+    out = write_dataset(report, args.out)
+    counts = {split: sum(1 for _, s, _ in report.done if s == split) for split in splits}
+    print(f"extracted {len(report.done)} videos ({', '.join(f'{n} {s}' for s, n in counts.items())}), "
+          f"skipped {len(report.failed)}; cache {report.cache}; wrote {out}")
+
+
+def _sample(args: argparse.Namespace) -> None:
+    from framesampler.video.pipeline import load_pipeline
+
+    pipeline = load_pipeline(args.sampler, T=args.T, N=args.N, dataset=args.dataset, cache_dir=args.cache_dir,
+                             reread=args.reread, seed=args.seed)
+    result = pipeline(args.video)
+    summary = result.summary()
+    print(f"{result.path}: {result.num_frames} frames at {result.fps:.2f} fps; {args.sampler} chose {len(result.chosen)} "
+          f"of {len(result.candidates)} candidates")
+    for row in summary["chosen"]:
+        score = "" if row["score"] is None else f"  score {row['score']:.4f}"
+        print(f"  frame {row['frame']:>7}  {row['time']:>9.3f} s{score}")
+    best = summary["prediction"][0]
+    print(f"prediction: {best['class']} ({best['prob']:.3f}); GMACs sampler {summary['gmacs']['sampler']:.3f}, "
+          f"classifier {summary['gmacs']['classifier']:.3f}")
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=2))
+    if args.sheet:
+        from framesampler.report.sheet import contact_sheet
+        from framesampler.video.decode import read_frames
+
+        frames = read_frames(args.video, result.candidates, size=160)
+        scores = None if result.scores is None else result.scores.tolist()
+        labels = [f"#{i} {i / result.fps:.2f}s" for i in result.candidates]
+        contact_sheet(frames, args.sheet, chosen=result.chosen.tolist(), labels=labels, scores=scores,
+                      title=f"{Path(result.path).name}: {args.sampler}, N={len(result.chosen)} of T={len(result.candidates)}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="framesampler", description=__import__("framesampler").__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     evaluate = commands.add_parser("evaluate", help="compare samplers on a feature dataset (Lee et al. 2024, Tables 1-2)")
     _add_evaluation_options(evaluate)
-    evaluate.add_argument("--regime", choices=("trimmed", "untrimmed"), default="untrimmed")
+    evaluate.add_argument("--regime", choices=("trimmed", "untrimmed"),
+                          help="trimmed clips as they are, or the untrimmed construction (default: untrimmed for "
+                          "a feature file, trimmed (as they are) for a video dataset from `extract`)")
     evaluate.add_argument("--policies", type=_names, default=list(TRAINING_FREE),
                           help=f"comma-separated sampler names (default: {','.join(TRAINING_FREE)})")
     evaluate.add_argument("--json", type=Path, help="write the report as JSON here")
@@ -140,7 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_budget_options(train)
     train.add_argument("--sampler", choices=learned_sampler_names(), required=True)
     train.add_argument("--out", type=Path, required=True, help="checkpoint directory to write")
-    train.add_argument("--regime", choices=("trimmed", "untrimmed"), default="untrimmed")
+    train.add_argument("--regime", choices=("trimmed", "untrimmed"),
+                       help="default: untrimmed for a feature file, trimmed (as they are) for a video dataset")
     defaults = TrainSettings()
     train.add_argument("--epochs", type=int, default=defaults.epochs)
     train.add_argument("--batch-size", type=int, default=defaults.batch_size)
@@ -178,6 +229,40 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--json", type=Path, help="write both reports as JSON here")
     demo.set_defaults(handler=_demo)
 
+    extract = commands.add_parser("extract", help="decode a labeled video collection once into a video dataset "
+                                  "(sampler and classifier features per candidate) for train and evaluate")
+    extract.add_argument("manifest", type=Path, help='"path label" lines (mmaction2 video list) or a CSV with path,label')
+    extract.add_argument("--test", type=Path, help="a second manifest for the test split (default: split the first)")
+    extract.add_argument("--test-fraction", type=float, default=0.3, help="share of each class held out for test")
+    extract.add_argument("--out", type=Path, required=True, help="the video dataset (.npz) to write")
+    extract.add_argument("--T", "--num-candidates", dest="T", type=int, default=32, help="candidates per video")
+    extract.add_argument("--short", choices=("error", "repeat"), default="error",
+                         help="a video with fewer frames than T: report and skip it, or repeat frames")
+    extract.add_argument("--classifier-size", type=int, default=224, help="classifier resolution (px)")
+    extract.add_argument("--sampler-size", type=int, default=128, help="sampler resolution (px)")
+    extract.add_argument("--sampler-stages", type=int, default=4,
+                         help="pretrained stages in the sampler's backbone (0: the whole network)")
+    extract.add_argument("--backend", choices=("pyav", "decord", "torchcodec"), default="pyav")
+    extract.add_argument("--seed", type=int, default=0, help="seed of the train/test split")
+    extract.add_argument("--cache-dir", type=Path, default=default_cache_dir(), help="where per-video results are kept")
+    extract.add_argument("--no-progress", action="store_true")
+    extract.set_defaults(handler=_extract)
+
+    sample = commands.add_parser("sample", help="choose N of T candidate frames of a video file and classify them")
+    sample.add_argument("video", type=Path)
+    sample.add_argument("--sampler", default="uniform", help="a sampler name or a trained checkpoint directory")
+    _add_budget_options(sample)
+    sample.set_defaults(T=32, N=8)
+    sample.add_argument("--dataset", type=Path, help="video dataset whose frozen classifier to use (default: the "
+                        "checkpoint's; without either, the backbone's ImageNet head)")
+    sample.add_argument("--reread", choices=("memory", "decode"), default="memory",
+                        help="the chosen frames at classifier resolution: kept from one decode, or decoded again")
+    sample.add_argument("--json", type=Path, help="write indices, timestamps, scores, prediction, times, GMACs here")
+    sample.add_argument("--sheet", type=Path, help="write a contact sheet of the candidates, the chosen marked (.png)")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--cache-dir", type=Path, default=default_cache_dir())
+    sample.set_defaults(handler=_sample)
+
     samplers = commands.add_parser("samplers", help="list the registered sampler names")
     samplers.set_defaults(handler=lambda args: print("\n".join(list_samplers())))
     return parser
@@ -187,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.handler(args)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, VideoError) as err:
         print(f"framesampler: error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -32,7 +32,7 @@ class DataConfig:
     background: str | None = None
     vocab: list[int] | None = None
     background_classes: list[int] | None = None
-    regime: str = "untrimmed"
+    regime: str | None = None  # None: "trimmed" for a video dataset from ``extract``, else "untrimmed"
     length: int = 120
     action_frames: int | None = None
     bursts: int = 3
@@ -46,6 +46,7 @@ class Setup:
     classifier: FrameClassifier
     videos: Callable[[str, int], VideoSet]
     trimmed_test_top1: float
+    sampler_input_dim: int
 
 
 def resolve_classes(source: FeatureFile, background: FeatureFile, vocab: list[int] | None,
@@ -74,10 +75,19 @@ def resolve_classes(source: FeatureFile, background: FeatureFile, vocab: list[in
 
 
 def prepare(config: DataConfig) -> Setup:
-    """Load the data, resolve the classes (written back into ``config``) and get the frozen classifier."""
+    """Load the data, resolve the regime and the classes (written back into ``config``) and get the
+    frozen classifier. A video dataset (from ``framesampler extract``: it has ``sampler_features``) holds
+    real videos: they are used as they are (regime "trimmed") with all their classes."""
+    source = load_feature_file(config.features)
+    real_videos = source.sampler_features is not None
+    config.regime = config.regime or ("trimmed" if real_videos else "untrimmed")
     if config.regime not in REGIMES:
         raise ValueError(f"unknown regime {config.regime!r}: use 'trimmed' or 'untrimmed'")
-    source = load_feature_file(config.features)
+    if real_videos and config.regime == "untrimmed":
+        raise ValueError(f"{config.features} is a dataset of real videos (from `framesampler extract`): they are "
+                         "used as they are; drop --regime untrimmed (the construction is for feature clips)")
+    if real_videos and config.vocab is None and config.background is None:
+        config.vocab = source.class_ids
     background = source if config.background in (None, config.features) else load_feature_file(config.background)
     vocab, background_classes = resolve_classes(source, background, config.vocab, config.background_classes)
     config.vocab, config.background_classes = vocab, background_classes
@@ -98,4 +108,5 @@ def prepare(config: DataConfig) -> Setup:
         return untrimmed_videos(source, vocab, split, background=background,
                                 background_classes=background_classes, config=shape)
 
-    return Setup(classifier, videos, dense_scores(classifier, trimmed["test"])[0])
+    sampler_input = trimmed["test"].sampler_input
+    return Setup(classifier, videos, dense_scores(classifier, trimmed["test"])[0], sampler_input.shape[1])

@@ -26,7 +26,7 @@ def test_manifests_list_every_video_with_a_two_thirds_train_split(dataset):
     train, test = read_manifest(dataset.parent / "train.txt"), read_manifest(dataset.parent / "test.txt")
     assert len(entries) == 9 and len(train) == 6 and len(test) == 3
     assert set(train + test) == set(entries)
-    assert class_names(entries) == ["0", "1", "2"] and class_names(test) == ["0", "1", "2"]
+    assert class_names(entries) == ["disc", "square", "triangle"] == class_names(test)
     for entry in entries:
         meta = probe(entry.path)
         assert (meta.num_frames, meta.width, meta.height, meta.fps) == (24, 96, 96, 8.0)
@@ -34,7 +34,7 @@ def test_manifests_list_every_video_with_a_two_thirds_train_split(dataset):
 
 def test_the_class_shows_in_one_burst_and_nowhere_else(dataset):
     for entry in read_manifest(dataset):
-        label = int(entry.label)
+        label = [name for name, _ in CLASSES].index(entry.label)
         shown = class_pixels(read_frames(entry.path, np.arange(24)), label)
         burst = np.flatnonzero(shown > 0.05)
         assert len(burst) == 6 and np.all(np.diff(burst) == 1), (entry.path, shown.round(3))

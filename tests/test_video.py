@@ -123,6 +123,19 @@ def test_reader_reads_one_open_video_at_two_resolutions_and_resize_agrees(videos
         reader.frames([0])
 
 
+def test_frames_decoded_once_convert_at_any_size_like_a_fresh_read(videos):
+    indices = [900, 3, 250, 3, 1188]  # across keyframes, out of order, repeated
+    with VideoReader(BOTTLE) as reader:
+        decoded = reader.decode(indices)
+        more = reader.frames([600, 700], size=64)  # decoding other frames must not disturb the kept ones
+        low = decoded.to_array(size=128, crop=112)
+        full = decoded.to_array(size=224, crop=224, positions=[4, 0])
+        assert more.shape == (2, 64, 114, 3)
+        assert np.array_equal(low, reader.frames(indices, size=128, crop=112))
+        assert np.array_equal(full, reader.frames([1188, 900], size=224, crop=224))
+    assert decoded.to_array(positions=[]).shape == (0, 360, 640, 3)
+
+
 def test_transforms_keep_the_input_type_and_crop_the_centre():
     frames = np.zeros((2, 40, 60, 3), np.uint8)
     frames[:, 10:30, 20:40] = 255

@@ -195,7 +195,8 @@ class PretrainedBackbone(nn.Module):
         x = frames.to(self.device).permute(0, 3, 1, 2).float()
         h, w = x.shape[-2:]
         size = (r, max(r, round(w * r / h))) if h <= w else (max(r, round(h * r / w)), r)
-        x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+        if (h, w) != size:
+            x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
         top, left = (size[0] - r) // 2, (size[1] - r) // 2
         return (x[:, :, top:top + r, left:left + r] - LITE_MEAN) / LITE_STD
 

@@ -28,6 +28,7 @@ class FeatureFile:
     split: np.ndarray  # [V] str
     video_ids: np.ndarray  # [V] str
     class_names: dict[int, str]
+    sampler_features: torch.Tensor | None = None  # [V, F, D_s]: the sampler's own cheap input, when it has one
 
     @property
     def class_ids(self) -> list[int]:
@@ -79,7 +80,13 @@ def load_feature_file(path: str | os.PathLike) -> FeatureFile:
     unknown = sorted(set(labels.tolist()) - set(class_names))
     if unknown:
         raise ValueError(f"{path}: labels {unknown} are not listed in 'class_id'")
-    return FeatureFile(str(path), features, labels, split, data["video_id"].astype(str), class_names)
+    sampler_features = None
+    if "sampler_features" in data.files:
+        sampler_features = torch.from_numpy(data["sampler_features"]).float()
+        if sampler_features.shape[:2] != raw.shape[:2]:
+            raise ValueError(f"{path}: 'sampler_features' must be [videos, frames, dims] with {raw.shape[:2]} "
+                             f"videos and frames like 'features', got {tuple(sampler_features.shape)}")
+    return FeatureFile(str(path), features, labels, split, data["video_id"].astype(str), class_names, sampler_features)
 
 
 def parse_classes(text: str) -> list[int]:
@@ -111,6 +118,7 @@ class VideoSet:
     class_names: list[str]
     video_ids: list[str]
     action_mask: np.ndarray | None = None  # [V, L] bool
+    sampler_frames: torch.Tensor | None = None  # [M, D_s]: what samplers read, when not ``frames``
 
     def __len__(self) -> int:
         return len(self.refs)
@@ -118,6 +126,11 @@ class VideoSet:
     @property
     def length(self) -> int:
         return self.refs.shape[1]
+
+    @property
+    def sampler_input(self) -> torch.Tensor:
+        """The frame table samplers read: ``sampler_frames`` when the data has its own sampler input."""
+        return self.frames if self.sampler_frames is None else self.sampler_frames
 
     def video(self, v: int) -> torch.Tensor:
         """Features [L, D] of video ``v``."""
@@ -145,6 +158,8 @@ def trimmed_videos(source: FeatureFile, vocab: list[int], split: str) -> VideoSe
         class_names=[source.class_names[c] for c in vocab],
         video_ids=source.video_ids[clips].tolist(),
         action_mask=np.ones(refs.shape, dtype=bool),
+        sampler_frames=None if source.sampler_features is None
+        else source.sampler_features.reshape(-1, source.sampler_features.shape[2]),
     )
 
 

@@ -7,7 +7,7 @@ colour (a red disc, a green square, ...) drifts across the frame as well. A unif
 often misses the burst; a sampler that scores each frame finds it.
 
 Written as H.264 (yuv420p) mp4 with PyAV, with ``manifest.txt`` (every video), ``train.txt`` and
-``test.txt`` ("path label" lines, paths relative to ``out_dir``, labels the class numbers). Video ``i``
+``test.txt`` ("path label" lines, paths relative to ``out_dir``, labels the shape names: disc, square, ...). Video ``i``
 of class ``k`` uses ``numpy.random.default_rng([seed, k, i])``; every third video (``i % 3 == 2``) is
 in the test split.
 """
@@ -50,8 +50,8 @@ def write_synthetic_videos(out_dir: str | os.PathLike, *, classes: int = 3, vide
             name = f"videos/{CLASSES[label][0]}_{i:03d}.mp4"
             rng = np.random.default_rng([seed, label, i])
             _write_mp4(out_dir / name, _video(rng, label, num_frames, size, action_fraction), fps)
-            lines["manifest"].append(f"{name} {label}")
-            lines["test" if i % 3 == 2 else "train"].append(f"{name} {label}")
+            lines["manifest"].append(f"{name} {CLASSES[label][0]}")
+            lines["test" if i % 3 == 2 else "train"].append(f"{name} {CLASSES[label][0]}")
     for split, entries in lines.items():
         (out_dir / f"{split}.txt").write_text("".join(line + "\n" for line in entries))
     return out_dir / "manifest.txt"

@@ -52,7 +52,7 @@ def evaluate(videos: VideoSet, classifier: FrameClassifier, samplers: dict[str, 
     for v in tqdm(range(len(videos)), desc="videos", disable=not progress or None, file=sys.stderr):
         positions = candidate_indices(videos.length, T)
         rows = torch.from_numpy(videos.refs[v, positions])
-        candidates = Candidates(positions, videos.length, features=videos.frames[rows].numpy())
+        candidates = Candidates(positions, videos.length, features=videos.sampler_input[rows].numpy())
         context = Context(frame_logits=table_logits[rows], label=int(videos.labels[v]), consensus=consensus)
         optimal.append(oracle.select(candidates, N, context=context))
         for name, sampler in samplers.items():

@@ -82,7 +82,7 @@ def train_sampler(sampler: LearnedSampler, videos: Callable[[int], VideoSet], cl
         totals: dict[str, float] = {}
         for batch in torch.randperm(len(refs), generator=generator).split(settings.batch_size):
             rows = refs[batch].gather(1, segment_positions(len(batch), refs.shape[1], T, generator))
-            losses = sampler.loss(TrainingBatch(epoch_videos.frames[rows], table_logits[rows], labels[batch],
+            losses = sampler.loss(TrainingBatch(epoch_videos.sampler_input[rows], table_logits[rows], labels[batch],
                                                 classifier.config.consensus))
             optimiser.zero_grad()
             losses["loss"].backward()
@@ -123,7 +123,7 @@ def train_and_save(setup: Setup, sampler_name: str, options: dict, *, T: int, N:
     if sampler_name not in learned_sampler_names():
         raise ValueError(f"unknown learned sampler {sampler_name!r}: use one of {', '.join(learned_sampler_names())}")
     classifier = setup.classifier
-    options = {"input_dim": classifier.config.input_dim, "num_classes": classifier.config.num_classes,
+    options = {"input_dim": setup.sampler_input_dim, "num_classes": classifier.config.num_classes,
                "seed": seed, **options}
     budget = getattr(sampler_factory(sampler_name), "budget_option", None)
     if budget:

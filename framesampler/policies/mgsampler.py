@@ -71,6 +71,7 @@ class MGSampler(Sampler):
         if mu <= 0:
             raise ValueError(f"mu (the smoothing exponent) must be > 0, got {mu}")
         self.motion, self.mu = motion, mu
+        self.needs = {"image": ("pixels",), "feature": ("features",)}.get(motion, ())
 
     def motion_scores(self, candidates: Candidates) -> np.ndarray:
         use_pixels = self.motion == "image" or (self.motion == "auto" and candidates.pixels is not None)

@@ -22,7 +22,7 @@ import importlib
 import importlib.util
 import itertools
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,13 +109,24 @@ class VideoReader:
             return np.zeros((0, crop or height, crop or width, 3), np.uint8)
         wanted = np.unique(indices)
         if self.backend == "pyav":
-            decoded = self._source.read(wanted, width, height)
+            decoded = self._source.read(wanted, lambda frame: _to_rgb(frame, width, height))
         elif self.backend == "decord":
             decoded = self._decord(wanted, width, height)
         else:
             decoded = self._torchcodec(wanted, size)
         batch = np.stack([decoded[i] for i in indices.tolist()])
         return batch if crop is None else np.ascontiguousarray(center_crop(batch, crop))
+
+    def decode(self, indices: Sequence[int] | np.ndarray) -> DecodedFrames:
+        """Frames ``indices`` decoded once and kept in the decoder's format (PyAV only): convert them, or any
+        of them, at any size later with ``DecodedFrames.to_array`` without decoding again."""
+        if self._source is None:
+            raise ValueError(f"the VideoReader of {self.path} is closed: open a new one")
+        if self.backend != "pyav":
+            raise ValueError(f"decode() keeps PyAV frames; backend {self.backend!r} has only frames()")
+        indices = self._check_indices(indices)
+        decoded = self._source.read(np.unique(indices), lambda frame: frame)
+        return DecodedFrames([decoded[i] for i in indices.tolist()], self.metadata)
 
     def close(self) -> None:
         """Release the file; further reads raise."""
@@ -162,6 +173,32 @@ class VideoReader:
         return dict(zip(wanted.tolist(), frames if size is None else resize_short_side(frames, size)))
 
 
+class DecodedFrames:
+    """Decoded frames of one video in the order asked, converted to RGB arrays on demand."""
+
+    def __init__(self, frames: list[av.VideoFrame], metadata: VideoMetadata) -> None:
+        self.frames, self.metadata = frames, metadata
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def to_array(self, *, size: int | None = None, crop: int | None = None,
+                 positions: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
+        """uint8 RGB ``[n, H, W, 3]`` of the frames at ``positions`` (default: all), resized (shorter side
+        ``size``) by swscale and centre-cropped like ``VideoReader.frames``."""
+        meta = self.metadata
+        width, height = (meta.width, meta.height) if size is None else output_size(meta.width, meta.height, size)
+        chosen = range(len(self.frames)) if positions is None else np.asarray(positions, dtype=np.int64).tolist()
+        if not chosen:
+            return np.zeros((0, crop or height, crop or width, 3), np.uint8)
+        batch = np.stack([_to_rgb(self.frames[p], width, height) for p in chosen])
+        return batch if crop is None else np.ascontiguousarray(center_crop(batch, crop))
+
+
+def _to_rgb(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
+    return frame.to_ndarray(width=width, height=height, format="rgb24")
+
+
 class _PyAVSource:
     """An open container, its video stream and the exact frame index (sorted pts, keyframe positions)."""
 
@@ -188,8 +225,8 @@ class _PyAVSource:
         return VideoMetadata(path=self.path, num_frames=count, fps=fps, duration=count / fps if fps else 0.0,
                              width=stream.width, height=stream.height, backend=backend)
 
-    def read(self, wanted: np.ndarray, width: int, height: int) -> dict[int, np.ndarray]:
-        """Decode the sorted unique frame indices ``wanted`` -> {index: uint8 [height, width, 3]}."""
+    def read(self, wanted: np.ndarray, convert: Callable[[av.VideoFrame], object]) -> dict[int, object]:
+        """Decode the sorted unique frame indices ``wanted`` -> {index: convert(frame)}."""
         wanted_set, out = set(wanted.tolist()), {}
         decoded: Iterator[tuple[int, av.VideoFrame]] | None = None
         position = -1
@@ -202,7 +239,7 @@ class _PyAVSource:
             try:
                 for position, frame in decoded:
                     if position in wanted_set and position not in out:
-                        out[position] = frame.to_ndarray(width=width, height=height, format="rgb24")
+                        out[position] = convert(frame)
                     if target in out or position > target + REORDER_WINDOW:
                         break
                 else:

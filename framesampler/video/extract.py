@@ -1,0 +1,181 @@
+"""Decode and score each video of a collection once; train and evaluate many times on the result.
+
+``extract`` reads a labeled collection (``framesampler.data.manifest``), and for every video: picks T
+candidates (``framesampler.candidates``), decodes them at two resolutions, and stores
+
+- ``sampler_features`` [T, D_s]: the sampler's cheap input, a shallow pretrained backbone on low-resolution
+  frames (what a learned sampler's heads read, with a temporal shift across candidates);
+- ``features`` [T, D_c]: the frozen classifier's input, the full pretrained backbone on the frames at
+  classifier resolution (its head is trained on these by ``framesampler.experiment.prepare``).
+
+Each video goes to its own file in the cache, written atomically, under a folder named by a hash of the
+settings (``ExtractConfig.key``): a rerun after a kill skips finished videos, a changed setting starts a new
+folder, and nothing already cached is ever rewritten. A video that cannot be read is reported with its
+one-line reason and skipped. ``write_dataset`` gathers the videos into one ``.npz`` in the shared feature
+format (plus ``sampler_features``, ``frame_indices``, ``fps``, ``num_frames``, ``path``), which ``train``
+and ``evaluate`` take as ``--features``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from framesampler.candidates import candidate_indices
+from framesampler.classifiers.pretrained import PretrainedBackbone
+from framesampler.data.manifest import ManifestEntry, class_names
+from framesampler.video.decode import VideoError, VideoReader
+from framesampler.video.pipeline import PipelineConfig
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ExtractConfig(PipelineConfig):
+    """What a cached video depends on (the pipeline's resolutions and backbones, T, the short-video
+    policy); any change gives a new cache folder."""
+
+    T: int = 32
+    short_policy: str = "error"
+
+    def key(self) -> str:
+        text = json.dumps({**asdict(self), "version": FORMAT_VERSION}, sort_keys=True)
+        return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+    def pipeline(self) -> PipelineConfig:
+        return PipelineConfig(**{f.name: getattr(self, f.name) for f in fields(PipelineConfig)})
+
+
+class Extractor:
+    """The two frozen backbones of an ``ExtractConfig``, built once and used for every video. The T
+    candidates are decoded once and converted at both resolutions, exactly as ``Pipeline`` does."""
+
+    def __init__(self, config: ExtractConfig) -> None:
+        self.config = config
+        self.classifier_backbone = PretrainedBackbone(config.backbone, resolution=config.classifier_resolution)
+        self.sampler_backbone = PretrainedBackbone(config.backbone, resolution=config.sampler_resolution,
+                                                   stages=config.sampler_stages)
+
+    def __call__(self, path: Path) -> dict[str, np.ndarray]:
+        """The cached arrays of one video; raises ``VideoError`` (one line) when it cannot be read."""
+        c = self.config
+        with VideoReader(path, backend=c.backend) as reader:
+            meta = reader.metadata
+            try:
+                indices = candidate_indices(meta.num_frames, c.T, short_policy=c.short_policy)
+            except ValueError as err:
+                raise VideoError(path, str(err), "extract with a smaller --T or --short repeat") from err
+            decoded = reader.decode(indices)
+            full = decoded.to_array(size=c.classifier_resolution, crop=c.classifier_resolution)
+            low = decoded.to_array(size=c.sampler_resolution, crop=c.sampler_resolution)
+        return {
+            "frame_indices": indices,
+            "num_frames": np.int64(meta.num_frames),
+            "fps": np.float64(meta.fps),
+            "features": self.classifier_backbone.features(full).numpy().astype(np.float16),
+            "sampler_features": self.sampler_backbone.features(low).numpy().astype(np.float16),
+        }
+
+
+def video_key(path: Path) -> str:
+    """A cache file name for a video: its resolved path, size and modification time."""
+    stat = path.stat()
+    text = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    return hashlib.sha1(text.encode()).hexdigest()[:20]
+
+
+def save_npz_atomically(arrays: dict[str, np.ndarray], path: Path) -> None:
+    """``np.savez`` to ``path`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial.npz")
+    np.savez(partial, **arrays)
+    os.replace(partial, path)
+
+
+@dataclass
+class ExtractReport:
+    """Per entry of the manifest(s): the cache file of each video read, and ``(path, reason)`` of each not."""
+
+    done: list[tuple[ManifestEntry, str, Path]]  # entry, split, cache file
+    failed: list[tuple[str, str]]
+    cache: Path
+    config: ExtractConfig
+
+
+def extract(splits: dict[str, list[ManifestEntry]], config: ExtractConfig, *, cache_dir: str | os.PathLike,
+            progress: bool = True) -> ExtractReport:
+    """Cache every video of every split (``{"train": entries, "test": entries}``); see the module docstring."""
+    cache = Path(cache_dir) / "videos" / config.key()
+    cache.mkdir(parents=True, exist_ok=True)
+    (cache / "config.json").write_text(json.dumps(asdict(config), indent=2))
+    extractor: Extractor | None = None
+    done, failed = [], []
+    work = [(split, entry) for split, entries in splits.items() for entry in entries]
+    for split, entry in tqdm(work, desc="extract", unit="video", disable=not progress or None, file=sys.stderr):
+        try:
+            if not entry.path.is_file():
+                raise VideoError(entry.path, "no such file", "fix the path in the manifest")
+            target = cache / f"{video_key(entry.path)}.npz"
+            if not target.is_file():
+                extractor = extractor or Extractor(config)
+                save_npz_atomically(extractor(entry.path), target)
+            done.append((entry, split, target))
+        except VideoError as err:
+            failed.append((str(entry.path), str(err)))
+    return ExtractReport(done, failed, cache, config)
+
+
+def write_dataset(report: ExtractReport, out: str | os.PathLike) -> Path:
+    """One ``.npz`` of the extracted videos in the shared feature format (class ids 0..K-1 in the order of
+    ``class_names``); written atomically."""
+    if not report.done:
+        raise ValueError("no video could be read: nothing to write (see the reasons reported above)")
+    names = class_names([entry for entry, _, _ in report.done])
+    cached = [np.load(target) for _, _, target in report.done]
+    arrays = {
+        "features": np.stack([c["features"] for c in cached]),
+        "sampler_features": np.stack([c["sampler_features"] for c in cached]),
+        "frame_indices": np.stack([c["frame_indices"] for c in cached]),
+        "num_frames": np.array([c["num_frames"] for c in cached]),
+        "fps": np.array([c["fps"] for c in cached]),
+        "label": np.array([names.index(entry.label) for entry, _, _ in report.done], dtype=np.int16),
+        "split": np.array([split for _, split, _ in report.done]),
+        "video_id": np.array([entry.path.stem for entry, _, _ in report.done]),
+        "path": np.array([str(entry.path) for entry, _, _ in report.done]),
+        "class_id": np.arange(len(names), dtype=np.int16),
+        "class_name": np.array(names),
+        "extract_config": np.array(json.dumps(asdict(report.config))),
+    }
+    out = Path(out)
+    save_npz_atomically(arrays, out)
+    return out
+
+
+def split_entries(entries: list[ManifestEntry], test_fraction: float, seed: int = 0) -> dict[str, list[ManifestEntry]]:
+    """A deterministic split stratified by label: about ``test_fraction`` of each class to test (at least
+    one video of each class with two or more stays in train)."""
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    rng = np.random.default_rng(seed)
+    splits: dict[str, list[ManifestEntry]] = {"train": [], "test": []}
+    for label in class_names(entries):
+        group = [e for e in entries if e.label == label]
+        order = rng.permutation(len(group))
+        n_test = min(len(group) - 1, max(1, round(test_fraction * len(group)))) if len(group) > 1 else 0
+        for rank, i in enumerate(order):
+            splits["test" if rank < n_test else "train"].append(group[i])
+    return splits
+
+
+def dataset_config(path: str | os.PathLike) -> ExtractConfig | None:
+    """The ``ExtractConfig`` a video dataset was made with (None for a plain feature file)."""
+    with np.load(path, allow_pickle=False) as data:
+        if "extract_config" not in data.files:
+            return None
+        return ExtractConfig(**json.loads(str(data["extract_config"])))

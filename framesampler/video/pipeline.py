@@ -1,0 +1,237 @@
+"""From a video file to a classified video: the two-resolution pipeline.
+
+    decode T candidates -> sampler on them at low resolution -> the N chosen at classifier resolution
+    -> frozen classifier on those N only -> consensus
+
+Stages, each timed (``SampledVideo.seconds``):
+
+- ``decode_candidates``: the T candidates in one forward pass (``framesampler.video.decode``), converted
+  to the sampler's resolution by swscale. With ``reread="memory"`` (the default) the decoded frames are
+  kept, and the chosen N are converted again at classifier resolution; with ``"decode"`` only the
+  low-resolution arrays are kept and the chosen N are decoded again.
+- ``sampler``: what the sampler reads, made from the candidates (a shallow pretrained backbone's features
+  at ``sampler_resolution``, low-resolution pixels, or per-frame class scores), and its ``select``.
+- ``decode_chosen``: the N chosen frames at classifier resolution (converted from memory, or decoded again).
+- ``classifier``: the frozen classifier (backbone + head) on the N frames and its consensus.
+
+Samplers that read nothing (uniform, dense) skip the sampler stage. A sampler that reads
+``frame_logits`` (semi_optimal, AdaFrame) gets the classifier's logits on the candidates at the sampler's
+resolution (the full backbone at low resolution; ImageNet logits when no trained head is given).
+``SampledVideo.macs`` counts multiply-accumulates per video for the sampler and the classifier separately
+(``framesampler.eval.cost``).
+"""
+from __future__ import annotations
+
+import json
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from framesampler.candidates import Candidates, candidate_indices
+from framesampler.classifiers.consensus import consensus_probs
+from framesampler.classifiers.frozen import FrameClassifier
+from framesampler.classifiers.pretrained import PretrainedBackbone, imagenet_classes
+from framesampler.eval.cost import count_macs
+from framesampler.learned.base import LearnedSampler
+from framesampler.policies.base import Context, Sampler
+from framesampler.video.decode import VideoReader
+
+REREADS = ("memory", "decode")
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Resolutions and backbones of the two paths (a video dataset records the ones it was made with)."""
+
+    classifier_resolution: int = 224
+    sampler_resolution: int = 128
+    sampler_stages: int | None = 4
+    backbone: str = "efficientnet_lite0"
+    backend: str = "pyav"
+
+
+class PixelClassifier:
+    """The frozen classifier on pixels: pretrained backbone -> trained head (or ImageNet's) -> consensus."""
+
+    def __init__(self, backbone: PretrainedBackbone, head: FrameClassifier | None = None) -> None:
+        self.backbone, self.head = backbone, head
+        self.class_names = list(head.config.class_names) if head is not None else imagenet_classes()
+        self.consensus = head.config.consensus if head is not None else "avg_logits"
+
+    @torch.no_grad()
+    def frame_logits(self, frames: np.ndarray) -> torch.Tensor:
+        """Class logits [n, C] of uint8 frames [n, H, W, 3]."""
+        if self.head is None:
+            return self.backbone.logits(frames)
+        return self.head.frame_logits(self.backbone.features(frames))
+
+    def macs_per_frame(self) -> int:
+        """Backbone and head on one frame."""
+        head = self.head.head if self.head is not None else self.backbone.classifier
+        return self.backbone.macs_per_frame() + count_macs(head, torch.zeros(1, self.backbone.out_dim))
+
+
+@dataclass
+class SampledVideo:
+    """One video through the pipeline; ``chosen`` are positions into ``candidates`` (frame indices)."""
+
+    path: str
+    num_frames: int
+    fps: float
+    candidates: np.ndarray
+    chosen: np.ndarray
+    scores: np.ndarray | None
+    probs: np.ndarray
+    class_names: list[str]
+    seconds: dict[str, float] = field(default_factory=dict)
+    macs: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def frame_indices(self) -> np.ndarray:
+        return self.candidates[self.chosen]
+
+    @property
+    def timestamps(self) -> np.ndarray:
+        return self.frame_indices / self.fps
+
+    def summary(self, top: int = 5) -> dict:
+        """JSON-ready: the chosen frames (index, time in s, score), the prediction, stage times, GMACs."""
+        order = np.argsort(-self.probs)[:top]
+        return {
+            "video": self.path, "num_frames": self.num_frames, "fps": self.fps,
+            "T": len(self.candidates), "N": len(self.chosen), "candidates": self.candidates.tolist(),
+            "chosen": [{"position": int(p), "frame": int(self.candidates[p]), "time": round(float(self.candidates[p] / self.fps), 3),
+                        "score": None if self.scores is None else float(self.scores[p])} for p in self.chosen],
+            "prediction": [{"class": self.class_names[i], "prob": float(self.probs[i])} for i in order],
+            "seconds": {k: round(v, 4) for k, v in self.seconds.items()},
+            "gmacs": {k: v / 1e9 for k, v in self.macs.items()},
+        }
+
+
+class Pipeline:
+    """``pipeline(path)`` -> ``SampledVideo`` for one sampler at T candidates and budget N."""
+
+    def __init__(self, sampler: Sampler, *, T: int, N: int, config: PipelineConfig = PipelineConfig(),
+                 head: FrameClassifier | None = None, reread: str = "memory") -> None:
+        if reread not in REREADS:
+            raise ValueError(f"unknown reread {reread!r}: use one of {', '.join(REREADS)}")
+        self.sampler, self.T, self.N, self.config, self.reread = sampler, T, N, config, reread
+        c = config
+        self.classifier = PixelClassifier(PretrainedBackbone(c.backbone, resolution=c.classifier_resolution), head)
+        needs = set(sampler.needs)
+        self.sampler_backbone = PretrainedBackbone(c.backbone, resolution=c.sampler_resolution, stages=c.sampler_stages) \
+            if "features" in needs else None
+        self.frame_scorer = PixelClassifier(PretrainedBackbone(c.backbone, resolution=c.sampler_resolution), head) \
+            if "frame_logits" in needs else None
+        if isinstance(sampler, LearnedSampler) and self.sampler_backbone is not None \
+                and sampler.options["input_dim"] != self.sampler_backbone.out_dim:
+            raise ValueError(f"the sampler reads {sampler.options['input_dim']}-d features but this pipeline's sampler "
+                             f"backbone gives {self.sampler_backbone.out_dim}-d: use the settings of the dataset it was "
+                             "trained on")
+
+    def sampler_macs(self, num_candidates: int) -> float:
+        """MACs of the sampler stage for one video."""
+        total = 0.0
+        if self.sampler_backbone is not None:
+            total += num_candidates * self.sampler_backbone.macs_per_frame()
+        if self.frame_scorer is not None:
+            total += num_candidates * self.frame_scorer.macs_per_frame()
+        if isinstance(self.sampler, LearnedSampler):
+            total += num_candidates * self.sampler.macs_per_frame()
+        return total
+
+    @torch.no_grad()
+    def __call__(self, path: str | Path, *, rng: np.random.Generator | None = None) -> SampledVideo:
+        c, seconds = self.config, {}
+
+        @contextmanager
+        def stage(name: str):
+            start = time.perf_counter()
+            yield
+            seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
+
+        reads_candidates = bool(set(self.sampler.needs) & {"features", "pixels", "frame_logits"})
+        with VideoReader(path, backend=c.backend) as reader:
+            meta = reader.metadata
+            indices = candidate_indices(meta.num_frames, self.T)
+            decoded, low = None, None
+            with stage("decode_candidates"):
+                if reads_candidates and self.reread == "memory":
+                    decoded = reader.decode(indices)
+                    low = decoded.to_array(size=c.sampler_resolution, crop=c.sampler_resolution)
+                elif reads_candidates:
+                    low = reader.frames(indices, size=c.sampler_resolution, crop=c.sampler_resolution)
+            with stage("sampler"):
+                candidates, context = self._sampler_input(indices, meta.num_frames, meta.fps, low)
+                chosen = self.sampler.select(candidates, self.N, context=context, rng=rng or np.random.default_rng(0))
+            scores = self._scores(candidates, context)
+            with stage("decode_chosen"):
+                full = dict(size=c.classifier_resolution, crop=c.classifier_resolution)
+                frames = decoded.to_array(positions=chosen, **full) if decoded is not None \
+                    else reader.frames(indices[chosen], **full)
+        with stage("classifier"):
+            logits = self.classifier.frame_logits(frames)
+            probs = consensus_probs(logits, self.classifier.consensus).numpy()
+        macs = {"sampler": self.sampler_macs(len(indices)) if reads_candidates else 0.0,
+                "classifier": float(len(chosen) * self.classifier.macs_per_frame())}
+        macs["total"] = macs["sampler"] + macs["classifier"]
+        return SampledVideo(str(path), meta.num_frames, meta.fps, indices, chosen, scores, probs,
+                            self.classifier.class_names, seconds, macs)
+
+    def _sampler_input(self, indices: np.ndarray, num_frames: int, fps: float,
+                       frames: np.ndarray | None) -> tuple[Candidates, Context]:
+        needs = set(self.sampler.needs)
+        features = self.sampler_backbone.features(frames).numpy() if "features" in needs else None
+        pixels = frames if "pixels" in needs else None
+        logits = self.frame_scorer.frame_logits(frames) if "frame_logits" in needs else None
+        consensus = self.frame_scorer.consensus if self.frame_scorer is not None else "avg_logits"
+        return (Candidates(indices, num_frames, fps=fps, features=features, pixels=pixels),
+                Context(frame_logits=logits, consensus=consensus))
+
+    def _scores(self, candidates: Candidates, context: Context) -> np.ndarray | None:
+        """The sampler's per-candidate scores, when it has them (a fixed rule or a sequential agent has none)."""
+        try:
+            return np.asarray(self.sampler.scores(candidates, context), dtype=np.float64)
+        except TypeError:
+            return None
+
+
+def load_pipeline(sampler: str, *, T: int, N: int, dataset: str | Path | None = None, cache_dir: str | Path | None = None,
+                  reread: str = "memory", seed: int = 0) -> Pipeline:
+    """A pipeline for a registered sampler name or a trained checkpoint directory.
+
+    The classifier head and the resolutions come from the video dataset (``framesampler extract``) that
+    the checkpoint was trained on, or from ``dataset``; with neither, the classifier is the pretrained
+    backbone's own ImageNet head. ``mgsampler`` reads image differences of the low-resolution candidates.
+    """
+    from framesampler.experiment import DataConfig, default_cache_dir, prepare
+    from framesampler.learned import load_checkpoint
+    from framesampler.policies import create_sampler
+    from framesampler.video.extract import dataset_config
+
+    checkpoint = Path(sampler)
+    data = None
+    if (checkpoint / "config.json").is_file():
+        data = json.loads((checkpoint / "config.json").read_text()).get("data")
+        if data is None or dataset_config(data["features"]) is None:
+            raise ValueError(f"checkpoint {checkpoint} was not trained on a video dataset from `framesampler extract`, "
+                             "so it cannot read video frames: train it with --features DATASET.npz")
+    elif dataset is not None:
+        data = {"features": str(dataset)}
+    head, config = None, PipelineConfig()
+    if data is not None:
+        data = {**data, "cache_dir": str(cache_dir or data.get("cache_dir") or default_cache_dir())}
+        config = dataset_config(data["features"])
+        if config is None:
+            raise ValueError(f"{data['features']} is a feature file, not a video dataset from `framesampler extract`")
+        head = prepare(DataConfig(**{f.name: data[f.name] for f in fields(DataConfig) if f.name in data})).classifier
+        config = config.pipeline()
+    if (checkpoint / "config.json").is_file():
+        chosen = load_checkpoint(checkpoint, head)
+    else:
+        chosen = create_sampler(sampler, seed=seed, **({"motion": "image"} if sampler == "mgsampler" else {}))
+    return Pipeline(chosen, T=T, N=N, config=config, head=head, reread=reread)
