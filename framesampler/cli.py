@@ -171,6 +171,37 @@ def _sample(args: argparse.Namespace) -> None:
                       title=f"{Path(result.path).name}: {args.sampler}, N={len(result.chosen)} of T={len(result.candidates)}")
 
 
+def _independence(args: argparse.Namespace) -> None:
+    from framesampler.eval.independence import plot_relevance_density, relevance_by_rate
+
+    result = relevance_by_rate(args.videos, args.fps, resolution=args.resolution, max_frames_per_video=args.max_frames)
+    summary = result.summary()
+    for row in summary["failed"]:
+        print(f"skipped: {row['reason']}", file=sys.stderr)
+    if not result.videos:
+        raise ValueError("no video could be read (see the reasons above)")
+    print(f"relevance of consecutive candidates (Lee et al. Eq. 1), bandwidth {summary['bandwidth']:.3f}, "
+          f"{len(result.videos)} video(s)")
+    print(f"{'fps':>6}{'mean':>9}{'median':>9}{'pairs':>8}")
+    for rate, row in summary["rates"].items():
+        cells = "".join("        -" if row[k] is None else f"{row[k]:>9.3f}" for k in ("mean", "median"))
+        print(f"{rate:>6}{cells}{row['pairs']:>8}")
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=2))
+    if args.plot:
+        plot_relevance_density(result, args.plot)
+
+
+def _rates(text: str) -> list[float]:
+    try:
+        rates = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"cannot read rates {text!r}: write them like 0.5,1,2,5,10") from None
+    if not rates or min(rates) <= 0:
+        raise argparse.ArgumentTypeError(f"rates must be positive frames per second, got {text!r}")
+    return [int(r) if r.is_integer() else r for r in rates]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="framesampler", description=__import__("framesampler").__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -262,6 +293,16 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--cache-dir", type=Path, default=default_cache_dir())
     sample.set_defaults(handler=_sample)
+
+    independence = commands.add_parser("independence", help="how related consecutive candidate frames are at each "
+                                       "sampling rate (Lee et al. 2024, Sec. 4.1, Eq. 1, Fig. 1)")
+    independence.add_argument("videos", type=Path, nargs="+")
+    independence.add_argument("--fps", type=_rates, default=[0.5, 1, 2, 5, 10], help="sampling rates (default 0.5,1,2,5,10)")
+    independence.add_argument("--plot", type=Path, help="write the kernel density of the relevance per rate (.png)")
+    independence.add_argument("--json", type=Path, help='write {"rates": {rate: {"mean", "median", "pairs"}}, ...}')
+    independence.add_argument("--resolution", type=int, default=160, help="backbone resolution (px)")
+    independence.add_argument("--max-frames", type=int, default=300, help="candidates per video and rate, from the start")
+    independence.set_defaults(handler=_independence)
 
     samplers = commands.add_parser("samplers", help="list the registered sampler names")
     samplers.set_defaults(handler=lambda args: print("\n".join(list_samplers())))

@@ -1,0 +1,110 @@
+"""The pixel path end to end on synthetic videos: extract -> train the classifier -> train SOSampler ->
+evaluate -> sample, with bad videos in the manifest, an interrupted extraction and a changed setting."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from framesampler.cli import main
+from framesampler.data.manifest import read_manifest
+from framesampler.data.synthetic import write_synthetic_videos
+from framesampler.video import probe
+from framesampler.video.extract import ExtractConfig, Extractor, extract, split_entries
+
+SIZE = ["--classifier-size", "160", "--sampler-size", "96"]
+
+
+@pytest.fixture(scope="module")
+def collection(tmp_path_factory) -> Path:
+    """Synthetic train/test manifests, the train one with five broken entries appended."""
+    root = tmp_path_factory.mktemp("pixels")
+    manifest = write_synthetic_videos(root / "videos", classes=3, videos_per_class=12, num_frames=48, size=128)
+    videos = manifest.parent
+    good = videos / "videos" / "disc_000.mp4"
+    (videos / "empty.mp4").write_bytes(b"")
+    (videos / "notes.mp4").write_text("not a video\n")
+    (videos / "cut.mp4").write_bytes(good.read_bytes()[: good.stat().st_size // 3])
+    write_synthetic_videos(root / "short", classes=1, videos_per_class=1, num_frames=8, size=64)
+    shutil.copy(root / "short" / "videos" / "disc_000.mp4", videos / "short.mp4")
+    with (videos / "train.txt").open("a") as lines:
+        lines.write("empty.mp4 disc\nnotes.mp4 square\ncut.mp4 disc\nshort.mp4 disc\nmissing.mp4 triangle\n")
+    return videos
+
+
+def test_synthetic_videos_go_through_extract_train_evaluate_and_sample(collection, tmp_path, capsys):
+    cache, data = ["--cache-dir", str(tmp_path / "cache")], tmp_path / "data.npz"
+    extract_args = ["extract", str(collection / "train.txt"), "--test", str(collection / "test.txt"), "--out", str(data),
+                    "--T", "16", *SIZE, *cache, "--no-progress"]
+    assert main(extract_args) == 0
+    out, err = capsys.readouterr()
+    assert "extracted 36 videos (24 train, 12 test), skipped 5" in out
+    for name in ("empty.mp4", "notes.mp4", "cut.mp4", "short.mp4", "missing.mp4"):  # one line each, with the reason
+        assert len([line for line in err.splitlines() if name in line]) == 1, err
+    assert "fewer than the 16 candidates" in err and "empty" in err
+
+    stored = np.load(data)
+    assert stored["features"].shape == (36, 16, 1280) and stored["sampler_features"].shape == (36, 16, 80)
+    assert list(stored["class_name"]) == ["disc", "square", "triangle"]
+
+    cached = sorted((tmp_path / "cache" / "videos").glob("*/*.npz"))
+    stamps = {p: p.stat().st_mtime_ns for p in cached}
+    assert len(cached) == 36 and main(extract_args) == 0  # a rerun reads the cache and rewrites nothing
+    assert {p: p.stat().st_mtime_ns for p in cached} == stamps
+
+    train = ["train", "--features", str(data), "--sampler", "sosampler", "--T", "16", "--N", "3", *cache, "--no-progress"]
+    assert main([*train, "--out", str(tmp_path / "sos")]) == 0
+    report = tmp_path / "report.json"
+    assert main(["evaluate", "--features", str(data), "--T", "16", "--N", "3", "--policies", "uniform,random",
+                 "--checkpoint", str(tmp_path / "sos"), "--repeats", "1", "--json", str(report), *cache, "--no-progress"]) == 0
+    policies = json.loads(report.read_text())["policies"]
+    assert policies["sosampler"]["top1"] > policies["uniform"]["top1"] + 0.15, policies
+    assert json.loads(report.read_text())["config"]["regime"] == "trimmed"  # real videos are used as they are
+
+    video = collection / "videos" / "triangle_002.mp4"
+    sample = tmp_path / "sample.json"
+    assert main(["sample", str(video), "--sampler", str(tmp_path / "sos"), "--T", "16", "--N", "3", "--json", str(sample),
+                 "--sheet", str(tmp_path / "sheet.png"), *cache]) == 0
+    chosen = json.loads(sample.read_text())
+    fps = probe(video).fps
+    assert len(chosen["chosen"]) == 3 and chosen["prediction"][0]["class"] in ("disc", "square", "triangle")
+    assert all(row["time"] == pytest.approx(row["frame"] / fps, abs=1e-3) for row in chosen["chosen"])
+    assert chosen["gmacs"]["sampler"] > 0 and chosen["gmacs"]["classifier"] > 0
+    assert (tmp_path / "sheet.png").stat().st_size > 10_000
+
+
+def test_an_interrupted_extraction_resumes_and_a_changed_setting_starts_afresh(collection, tmp_path, monkeypatch):
+    entries = read_manifest(collection / "test.txt")[:4]
+    config = ExtractConfig(T=8, classifier_resolution=96, sampler_resolution=64, sampler_stages=2)
+    calls, interrupt = [], True
+    original = Extractor.__call__
+
+    def interrupted(self, path):
+        calls.append(path)
+        if len(calls) == 3 and interrupt:
+            raise KeyboardInterrupt
+        return original(self, path)
+
+    monkeypatch.setattr(Extractor, "__call__", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        extract({"test": entries}, config, cache_dir=tmp_path, progress=False)
+    folder = tmp_path / "videos" / config.key()
+    assert len(list(folder.glob("*.npz"))) == 2 and not list(folder.glob("*partial*"))
+    calls.clear()
+    interrupt = False
+    report = extract({"test": entries}, config, cache_dir=tmp_path, progress=False)
+    assert len(report.done) == 4 and len(calls) == 2  # only the two unfinished videos were decoded
+    changed = extract({"test": entries[:1]}, ExtractConfig(**{**config.__dict__, "T": 6}), cache_dir=tmp_path, progress=False)
+    assert changed.cache != report.cache and len(calls) == 3
+
+
+def test_split_entries_is_stratified_and_deterministic(collection):
+    entries = read_manifest(collection / "test.txt")
+    splits = split_entries(entries, 0.5, seed=1)
+    assert splits == split_entries(entries, 0.5, seed=1)
+    assert sorted(e.label for e in splits["test"]) == ["disc", "disc", "square", "square", "triangle", "triangle"]
+    with pytest.raises(ValueError, match="test_fraction"):
+        split_entries(entries, 1.0)
