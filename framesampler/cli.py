@@ -270,8 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument("--short", choices=("error", "repeat"), default="error",
                          help="a video with fewer frames than T: report and skip it, or repeat frames")
     extract.add_argument("--classifier-size", type=int, default=224, help="classifier resolution (px)")
-    extract.add_argument("--sampler-size", type=int, default=128, help="sampler resolution (px)")
-    extract.add_argument("--sampler-stages", type=int, default=4,
+    extract.add_argument("--sampler-size", type=int, default=64, help="sampler resolution (px)")
+    extract.add_argument("--sampler-stages", type=int, default=5,
                          help="pretrained stages in the sampler's backbone (0: the whole network)")
     extract.add_argument("--backend", choices=("pyav", "decord", "torchcodec"), default="pyav")
     extract.add_argument("--seed", type=int, default=0, help="seed of the train/test split")

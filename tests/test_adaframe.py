@@ -25,7 +25,6 @@ from framesampler.learned.adaframe import (
 
 
 def small(**options):
-    options.setdefault("confidence", "agent")
     return create_sampler("adaframe", input_dim=8, num_classes=3, width=4, dropout=0.0, **options)
 
 
@@ -153,19 +152,24 @@ def test_repeated_looks_count_once_and_a_confident_agent_stops_early():
     assert len(confident.select(candidates, 6)) == 1
 
 
-def test_classifier_confidence_stops_when_the_frozen_classifier_is_sure_of_the_frames_seen():
-    sampler = small(selection="gaussian", confidence="classifier", threshold=0.6)
+def test_agreement_stops_only_when_the_frozen_classifier_backs_the_agents_class():
+    sampler = small(selection="gaussian", confidence="agreement", threshold=0.6)
     torch.nn.init.zeros_(sampler.selection.weight)
+    torch.nn.init.zeros_(sampler.prediction.weight)
     with torch.no_grad():
         sampler.selection.bias.fill_(10.0)  # after the first (middle) frame, look at the last one
+        sampler.prediction.bias.copy_(torch.tensor([5.0, 0.0, 0.0]))  # f_p: class 0 at 0.987 from the start
     candidates = Candidates.of_length(11, features=np.random.default_rng(0).random((11, 8)))
-    unsure = torch.zeros(11, 3)
-    sure = unsure.clone()
-    sure[5] = torch.tensor([5.0, 0.0, 0.0])  # softmax max 0.987 > 0.6 on the first frame looked at
-    assert sampler.select(candidates, 4, context=Context(frame_logits=sure)).tolist() == [5]
-    assert sampler.select(candidates, 4, context=Context(frame_logits=unsure)).tolist() == [5, 10]
+    backs, disagrees = torch.zeros(11, 3), torch.zeros(11, 3)
+    backs[5] = torch.tensor([5.0, 0.0, 0.0])  # the classifier on the first frame looked at: class 0 at 0.987
+    disagrees[5] = torch.tensor([0.0, 5.0, 0.0])  # sure too, but of class 1: class 0 gets 0.007
+    assert sampler.select(candidates, 4, context=Context(frame_logits=backs)).tolist() == [5]
+    assert sampler.select(candidates, 4, context=Context(frame_logits=disagrees)).tolist() == [5, 10]
     with pytest.raises(ValueError, match="frame_logits"):
         sampler.select(candidates, 4)
+    agent = small(selection="gaussian", threshold=0.6)
+    agent.load_state_dict(sampler.state_dict())
+    assert agent.select(candidates, 4).tolist() == [5]  # f_p alone is sure at once
 
 
 def test_threshold_is_settable_and_survives_a_rebuild_from_options():

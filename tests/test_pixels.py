@@ -15,7 +15,7 @@ from framesampler.data.synthetic import write_synthetic_videos
 from framesampler.video import probe
 from framesampler.video.extract import ExtractConfig, Extractor, extract, split_entries
 
-SIZE = ["--classifier-size", "160", "--sampler-size", "96"]
+SIZE = ["--classifier-size", "160"]
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_synthetic_videos_go_through_extract_train_evaluate_and_sample(collectio
     assert "fewer than the 16 candidates" in err and "empty" in err
 
     stored = np.load(data)
-    assert stored["features"].shape == (36, 16, 1280) and stored["sampler_features"].shape == (36, 16, 80)
+    assert stored["features"].shape == (36, 16, 1280) and stored["sampler_features"].shape == (36, 16, 112)
     assert list(stored["class_name"]) == ["disc", "square", "triangle"]
 
     cached = sorted((tmp_path / "cache" / "videos").glob("*/*.npz"))

@@ -196,7 +196,7 @@ class DecodedFrames:
 
 
 def _to_rgb(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
-    return frame.to_ndarray(width=width, height=height, format="rgb24")
+    return frame.to_ndarray(width=width, height=height, format="rgb24", interpolation="AREA")
 
 
 class _PyAVSource:
