@@ -50,3 +50,17 @@ def test_vgg16_relu6_matches_the_published_cost():
     # VGG16 is 15.47 GMACs at 224 px with fc7 and fc8 (4096*4096 + 4096*1000 = 20.9 M) included
     assert vgg16_relu6_macs() == pytest.approx(15.47e9 - 20.9e6, rel=0.002)
     assert vgg16_relu6_macs(crops=5) == 5 * vgg16_relu6_macs()
+
+
+def test_sampler_cost_per_candidate_charges_what_each_sampler_reads():
+    from framesampler.eval.cost import sampler_macs_per_candidate
+    from framesampler.policies import create_sampler
+
+    def cost(sampler):
+        return sampler_macs_per_candidate(sampler, features_macs=100.0, scorer_macs=1000.0)
+
+    assert cost(create_sampler("uniform")) == 0.0
+    assert cost(create_sampler("semi_optimal_max")) == 1000.0
+    assert cost(create_sampler("mgsampler")) == 100.0 and cost(create_sampler("mgsampler", motion="image")) == 0.0
+    learned = create_sampler("sosampler", input_dim=8, num_classes=3, width=4)
+    assert cost(learned) == 100.0 + learned.macs_per_frame() > 100.0

@@ -60,7 +60,8 @@ def test_synthetic_videos_go_through_extract_train_evaluate_and_sample(collectio
     report = tmp_path / "report.json"
     assert main(["evaluate", "--features", str(data), "--T", "16", "--N", "3", "--policies", "uniform,random",
                  "--checkpoint", str(tmp_path / "sos"), "--repeats", "1", "--json", str(report), *cache, "--no-progress"]) == 0
-    policies = json.loads(report.read_text())["policies"]
+    policies, cost = json.loads(report.read_text())["policies"], json.loads(report.read_text())["cost"]
+    assert cost["uniform"]["sampler_gmacs"] == 0 < cost["sosampler"]["sampler_gmacs"] < cost["uniform"]["classifier_gmacs"]
     assert policies["sosampler"]["top1"] > policies["uniform"]["top1"] + 0.15, policies
     assert json.loads(report.read_text())["config"]["regime"] == "trimmed"  # real videos are used as they are
 

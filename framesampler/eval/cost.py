@@ -75,3 +75,13 @@ def vgg16_relu6_macs(size: int = 224, crops: int = 1) -> int:
     """MACs of the VGG16 relu6 feature of one frame from ``crops`` crops of ``size`` px (the shared
     UCF101 file averaged 5 crops of 224)."""
     return crops * count_macs(vgg16_relu6(), torch.empty(1, 3, size, size, device="meta"))
+
+
+def sampler_macs_per_candidate(sampler: Any, *, features_macs: float, scorer_macs: float) -> float:
+    """MACs a sampler spends on each of the T candidates: the cheap backbone when it reads features
+    (``features_macs``), the per-frame classifier when it reads class scores (``scorer_macs``), and a
+    learned sampler's own network (its ``macs_per_frame``). Rules that read nothing cost 0."""
+    reads = set(getattr(sampler, "reads", sampler.needs))
+    total = features_macs if "features" in reads else 0.0
+    total += scorer_macs if "frame_logits" in reads else 0.0
+    return total + (sampler.macs_per_frame() if hasattr(sampler, "macs_per_frame") else 0.0)

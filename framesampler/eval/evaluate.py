@@ -117,14 +117,37 @@ def run(config: EvaluationConfig, *, progress: bool = True) -> dict:
                     for name in config.policies}
         runs.append(evaluate(videos, classifier, {**samplers, **learned}, T=config.T, N=config.N, seed=seed,
                              oracle_search=config.oracle_search, progress=progress))
+    summary = summarise(runs)
+    cost = video_cost({**samplers, **learned}, summary, config, classifier, min(config.T, length))
     return {
         "config": {**asdict(config), "videos": num_videos,
                    "oracle": optimal_search_kind(min(config.T, length), config.N, config.oracle_search)},
         "classifier": {"head": classifier.config.head, "consensus": classifier.config.consensus,
                        "classes": classifier.config.class_names, "trimmed_test_top1_all_frames": setup.trimmed_test_top1,
                        **classifier.config.report},
-        "policies": summarise(runs),
+        "policies": summary,
+        **({"cost": cost} if cost else {}),
     }
+
+
+def video_cost(samplers: dict[str, Sampler], summary: dict, config: EvaluationConfig, classifier: FrameClassifier,
+               num_candidates: int) -> dict | None:
+    """GMACs per video of each sampler on a video dataset (``framesampler extract``): its sampler on the T
+    candidates and the classifier on the frames it chose (None for a plain feature file, whose backbone
+    is unknown). A sampler that reads class scores is charged the classifier on every candidate."""
+    from framesampler.classifiers.pretrained import PretrainedBackbone
+    from framesampler.eval.cost import count_macs, sampler_macs_per_candidate
+    from framesampler.video.extract import dataset_config
+
+    extracted = dataset_config(config.features)
+    if extracted is None:
+        return None
+    backbone = PretrainedBackbone(extracted.backbone, resolution=extracted.classifier_resolution)
+    frame = backbone.macs_per_frame() + count_macs(classifier.head, torch.zeros(1, classifier.config.input_dim))
+    cheap = PretrainedBackbone(extracted.backbone, resolution=extracted.sampler_resolution,
+                               stages=extracted.sampler_stages).macs_per_frame()
+    return {name: {"sampler_gmacs": num_candidates * sampler_macs_per_candidate(sampler, features_macs=cheap, scorer_macs=frame) / 1e9,
+                   "classifier_gmacs": summary[name]["frames"] * frame / 1e9} for name, sampler in samplers.items()}
 
 
 def format_table(report: dict) -> str:
@@ -133,12 +156,14 @@ def format_table(report: dict) -> str:
     lines = [f"{config['regime']} regime, T={config['T']}, N={config['N']}, {config['videos']} test videos, "
              f"classifier: {report['classifier']['head']} head, {report['classifier']['consensus']} consensus, "
              f"oracle: {config['oracle']}; mean ± std over {config['repeats']} run(s)",
-             f"{'policy':<20}{'top-1':>15}{'mAP':>15}{'fidelity':>15}{'frames':>8}"]
+             f"{'policy':<20}{'top-1':>15}{'mAP':>15}{'fidelity':>15}{'frames':>8}"
+             + (f"{'GMACs sampler':>15}{'classifier':>12}" if "cost" in report else "")]
 
     def cell(row: dict, metric: str) -> str:
         return "-" if row[metric] is None else f"{row[metric]:.3f} ± {row[metric + '_std']:.3f}"
 
     for name, row in report["policies"].items():
+        cost = report.get("cost", {}).get(name)
         lines.append(f"{name:<20}{cell(row, 'top1'):>15}{cell(row, 'mAP'):>15}{cell(row, 'fidelity'):>15}"
-                     f"{row['frames']:>8.1f}")
+                     f"{row['frames']:>8.1f}" + (f"{cost['sampler_gmacs']:>15.3f}{cost['classifier_gmacs']:>12.3f}" if cost else ""))
     return "\n".join(lines)

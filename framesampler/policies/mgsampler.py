@@ -72,6 +72,7 @@ class MGSampler(Sampler):
             raise ValueError(f"mu (the smoothing exponent) must be > 0, got {mu}")
         self.motion, self.mu = motion, mu
         self.needs = {"image": ("pixels",), "feature": ("features",)}.get(motion, ())
+        self.reads = ("pixels",) if motion == "image" else ("features",)  # what it costs: auto reads features on feature data
 
     def motion_scores(self, candidates: Candidates) -> np.ndarray:
         use_pixels = self.motion == "image" or (self.motion == "auto" and candidates.pixels is not None)

@@ -35,7 +35,7 @@ from framesampler.candidates import Candidates, candidate_indices
 from framesampler.classifiers.consensus import consensus_probs
 from framesampler.classifiers.frozen import FrameClassifier
 from framesampler.classifiers.pretrained import PretrainedBackbone, imagenet_classes
-from framesampler.eval.cost import count_macs
+from framesampler.eval.cost import count_macs, sampler_macs_per_candidate
 from framesampler.learned.base import LearnedSampler
 from framesampler.policies.base import Context, Sampler
 from framesampler.video.decode import VideoReader
@@ -140,14 +140,9 @@ class Pipeline:
 
     def sampler_macs(self, num_candidates: int) -> float:
         """MACs of the sampler stage for one video."""
-        total = 0.0
-        if self.sampler_backbone is not None:
-            total += num_candidates * self.sampler_backbone.macs_per_frame()
-        if self.frame_scorer is not None:
-            total += num_candidates * self.frame_scorer.macs_per_frame()
-        if isinstance(self.sampler, LearnedSampler):
-            total += num_candidates * self.sampler.macs_per_frame()
-        return total
+        return num_candidates * sampler_macs_per_candidate(
+            self.sampler, features_macs=self.sampler_backbone.macs_per_frame() if self.sampler_backbone else 0.0,
+            scorer_macs=self.frame_scorer.macs_per_frame() if self.frame_scorer else 0.0)
 
     @torch.no_grad()
     def __call__(self, path: str | Path, *, rng: np.random.Generator | None = None) -> SampledVideo:
