@@ -13,7 +13,9 @@ same data, seeds and training settings (wherever its classifier cache lives) kee
 - ``cost``: sampler and classifier MACs per video at each N/T of ``large``;
 - ``peers`` (not run by default): at 8/30, SCSampler with each objective (SCSampler Tab. 4), SMART with
   each selector (SMART Tab. 1) and AdaFrame at its adaptive budget for mu in 0.2, 0.5, 0.7 and 1.01
-  (AdaFrame Fig. 3), next to uniform, random, pi_s and SOSampler.
+  (AdaFrame Fig. 3), next to uniform, random, pi_s and SOSampler;
+- ``large_peers`` (not run by default): ``large``'s N/T with SCSampler, SMART and AdaFrame (default
+  options; AdaFrame at its adaptive budget, mu = 0.7) beside SOSampler and OCSampler.
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ from framesampler.learned import TrainSettings, load_checkpoint, train_and_save
 from framesampler.policies import create_sampler
 from framesampler.policies.registry import sampler_factory
 
-EXPERIMENTS = ("small", "large", "loss", "nt", "cost", "peers")
+EXPERIMENTS = ("small", "large", "loss", "nt", "cost", "peers", "large_peers")
 DEFAULT_EXPERIMENTS = ("small", "large", "loss", "nt", "cost")
 LARGE_NT = ((8, 30), (16, 60), (32, 100))
 LOSS_VARIANTS = {
@@ -143,6 +145,10 @@ def run_experiments(data: DataConfig, which: list[str] | tuple[str, ...] = DEFAU
     if "peers" in which:
         results["peers"] = {"8/30": runner.compare(30, 8, ("uniform", "random", "semi_optimal_max"),
                                                    {"sosampler": BOTH["sosampler"], **PEERS})}
+    if "large_peers" in which:
+        peers = {"scsampler": ("scsampler", {}), "smart": ("smart", {}), "adaframe": ("adaframe", {})}
+        results["large_peers"] = {f"{n}/{t}": runner.compare(t, n, ("uniform", "semi_optimal_max"), {**BOTH, **peers})
+                                  for n, t in LARGE_NT}
     if "cost" in which:
         results["cost"] = cost_table(setup, runner)
     (out / "experiments.json").write_text(json.dumps(results, indent=2))
