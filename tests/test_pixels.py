@@ -109,3 +109,33 @@ def test_split_entries_is_stratified_and_deterministic(collection):
     assert sorted(e.label for e in splits["test"]) == ["disc", "disc", "square", "square", "triangle", "triangle"]
     with pytest.raises(ValueError, match="test_fraction"):
         split_entries(entries, 1.0)
+
+
+REAL_VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
+
+
+@pytest.mark.parametrize("sampler", ["uniform", "mgsampler", "semi_optimal_max"])
+def test_training_free_samplers_sample_a_real_video_with_the_imagenet_head(sampler, tmp_path, capsys):
+    out = tmp_path / "cup.json"
+    assert main(["sample", str(REAL_VIDEOS / "opencv-doc" / "cup.mp4"), "--sampler", sampler, "--T", "12", "--N", "4",
+                 "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    frames = [row["frame"] for row in result["chosen"]]
+    assert len(frames) == 4 and frames == sorted(set(frames)) and set(frames) <= set(result["candidates"])
+    assert (result["chosen"][0]["score"] is None) == (sampler != "semi_optimal_max")
+    assert result["gmacs"]["classifier"] == pytest.approx(4 * 0.3852, rel=0.01)  # Lite0 + its ImageNet layer
+    assert (result["gmacs"]["sampler"] > 0) == (sampler == "semi_optimal_max")
+    assert len(result["prediction"]) == 5
+    assert main(["sample", str(tmp_path / "missing.mp4")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_independence_command_writes_the_summary_and_the_plot(tmp_path):
+    out, plot = tmp_path / "fig1.json", tmp_path / "fig1.png"
+    video = REAL_VIDEOS / "intel-sample-videos" / "car-detection.mp4"
+    assert main(["independence", str(video), str(tmp_path / "gone.mp4"), "--fps", "1,5", "--max-frames", "20",
+                 "--resolution", "96", "--json", str(out), "--plot", str(plot)]) == 0
+    summary = json.loads(out.read_text())
+    assert set(summary["rates"]) == {"1", "5"} and summary["rates"]["5"]["pairs"] == 19
+    assert summary["rates"]["5"]["mean"] > summary["rates"]["1"]["mean"]
+    assert len(summary["failed"]) == 1 and plot.stat().st_size > 0
