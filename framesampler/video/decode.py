@@ -28,6 +28,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from framesampler.video.transforms import center_crop, output_size, resize_short_side
 
@@ -109,7 +110,7 @@ class VideoReader:
             return np.zeros((0, crop or height, crop or width, 3), np.uint8)
         wanted = np.unique(indices)
         if self.backend == "pyav":
-            decoded = self._source.read(wanted, lambda frame: _to_rgb(frame, width, height))
+            decoded = self._source.read(wanted, lambda frame: _to_rgb(self._source.reformatter, frame, width, height))
         elif self.backend == "decord":
             decoded = self._decord(wanted, width, height)
         else:
@@ -191,12 +192,16 @@ class DecodedFrames:
         chosen = range(len(self.frames)) if positions is None else np.asarray(positions, dtype=np.int64).tolist()
         if not chosen:
             return np.zeros((0, crop or height, crop or width, 3), np.uint8)
-        batch = np.stack([_to_rgb(self.frames[p], width, height) for p in chosen])
+        reformatter = VideoReformatter()
+        batch = np.stack([_to_rgb(reformatter, self.frames[p], width, height) for p in chosen])
         return batch if crop is None else np.ascontiguousarray(center_crop(batch, crop))
 
 
-def _to_rgb(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
-    return frame.to_ndarray(width=width, height=height, format="rgb24", interpolation="AREA")
+def _to_rgb(reformatter: VideoReformatter, frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
+    """RGB at ``width`` x ``height`` with swscale's area filter. One reformatter is reused for a run of
+    conversions: it keeps its scaler set up, where ``VideoFrame.to_ndarray`` builds a new one per call
+    (0.2 ms against 4-9 ms a frame here)."""
+    return reformatter.reformat(frame, width=width, height=height, format="rgb24", interpolation="AREA").to_ndarray()
 
 
 class _PyAVSource:
@@ -215,6 +220,7 @@ class _PyAVSource:
             self.container.close()
             raise
         self.position = {pts: i for i, pts in enumerate(self.pts.tolist())}
+        self.reformatter = VideoReformatter()
 
     def metadata(self, backend: str) -> VideoMetadata:
         count, stream = len(self.pts), self.stream
