@@ -15,8 +15,9 @@ Stages, each timed (``SampledVideo.seconds``):
 - ``classifier``: the frozen classifier (backbone + head) on the N frames and its consensus.
 
 Samplers that read nothing (uniform, dense) skip the sampler stage. A sampler that reads
-``frame_logits`` (semi_optimal, AdaFrame) gets the classifier's logits on the candidates at the sampler's
-resolution (the full backbone at low resolution; ImageNet logits when no trained head is given).
+``frame_logits`` (semi_optimal, AdaFrame's ``confidence="agreement"``) gets the frozen classifier's logits
+on every candidate at classifier resolution: that is pi_s itself, at the cost of T classifier frames (the
+reference SOSampler learns to imitate cheaply), and its chosen frames need no second conversion.
 ``SampledVideo.macs`` counts multiply-accumulates per video for the sampler and the classifier separately
 (``framesampler.eval.cost``).
 """
@@ -26,6 +27,7 @@ import json
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -130,8 +132,6 @@ class Pipeline:
         needs = set(sampler.needs)
         self.sampler_backbone = PretrainedBackbone(c.backbone, resolution=c.sampler_resolution, stages=c.sampler_stages) \
             if "features" in needs else None
-        self.frame_scorer = PixelClassifier(PretrainedBackbone(c.backbone, resolution=c.sampler_resolution), head) \
-            if "frame_logits" in needs else None
         if isinstance(sampler, LearnedSampler) and self.sampler_backbone is not None \
                 and sampler.options["input_dim"] != self.sampler_backbone.out_dim:
             raise ValueError(f"the sampler reads {sampler.options['input_dim']}-d features but this pipeline's sampler "
@@ -142,7 +142,7 @@ class Pipeline:
         """MACs of the sampler stage for one video."""
         return num_candidates * sampler_macs_per_candidate(
             self.sampler, features_macs=self.sampler_backbone.macs_per_frame() if self.sampler_backbone else 0.0,
-            scorer_macs=self.frame_scorer.macs_per_frame() if self.frame_scorer else 0.0)
+            scorer_macs=self.classifier.macs_per_frame())
 
     @torch.no_grad()
     def __call__(self, path: str | Path, *, rng: np.random.Generator | None = None) -> SampledVideo:
@@ -154,43 +154,46 @@ class Pipeline:
             yield
             seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
 
-        reads_candidates = bool(set(self.sampler.needs) & {"features", "pixels", "frame_logits"})
+        needs, full = set(self.sampler.needs), {"size": c.classifier_resolution, "crop": c.classifier_resolution}
         with VideoReader(path, backend=c.backend) as reader:
             meta = reader.metadata
             indices = candidate_indices(meta.num_frames, self.T)
-            decoded, low = None, None
+            decoded = low = high = None
             with stage("decode_candidates"):
-                if reads_candidates and self.reread == "memory":
+                if needs and self.reread == "memory":
                     decoded = reader.decode(indices)
-                    low = decoded.to_array(size=c.sampler_resolution, crop=c.sampler_resolution)
-                elif reads_candidates:
-                    low = reader.frames(indices, size=c.sampler_resolution, crop=c.sampler_resolution)
+                read = decoded.to_array if decoded is not None else partial(reader.frames, indices)
+                if needs & {"features", "pixels"}:
+                    low = read(size=c.sampler_resolution, crop=c.sampler_resolution)
+                if "frame_logits" in needs:
+                    high = read(**full)
             with stage("sampler"):
-                candidates, context = self._sampler_input(indices, meta.num_frames, meta.fps, low)
+                candidates, context = self._sampler_input(indices, meta.num_frames, meta.fps, low, high)
                 chosen = self.sampler.select(candidates, self.N, context=context, rng=rng or np.random.default_rng(0))
             scores = self._scores(candidates, context)
             with stage("decode_chosen"):
-                full = dict(size=c.classifier_resolution, crop=c.classifier_resolution)
-                frames = decoded.to_array(positions=chosen, **full) if decoded is not None \
-                    else reader.frames(indices[chosen], **full)
+                if high is not None:
+                    frames = high[chosen]
+                elif decoded is not None:
+                    frames = decoded.to_array(positions=chosen, **full)
+                else:
+                    frames = reader.frames(indices[chosen], **full)
         with stage("classifier"):
             logits = self.classifier.frame_logits(frames)
             probs = consensus_probs(logits, self.classifier.consensus).numpy()
-        macs = {"sampler": self.sampler_macs(len(indices)) if reads_candidates else 0.0,
+        macs = {"sampler": self.sampler_macs(len(indices)),
                 "classifier": float(len(chosen) * self.classifier.macs_per_frame())}
         macs["total"] = macs["sampler"] + macs["classifier"]
         return SampledVideo(str(path), meta.num_frames, meta.fps, indices, chosen, scores, probs,
                             self.classifier.class_names, seconds, macs)
 
-    def _sampler_input(self, indices: np.ndarray, num_frames: int, fps: float,
-                       frames: np.ndarray | None) -> tuple[Candidates, Context]:
+    def _sampler_input(self, indices: np.ndarray, num_frames: int, fps: float, low: np.ndarray | None,
+                       high: np.ndarray | None) -> tuple[Candidates, Context]:
         needs = set(self.sampler.needs)
-        features = self.sampler_backbone.features(frames).numpy() if "features" in needs else None
-        pixels = frames if "pixels" in needs else None
-        logits = self.frame_scorer.frame_logits(frames) if "frame_logits" in needs else None
-        consensus = self.frame_scorer.consensus if self.frame_scorer is not None else "avg_logits"
-        return (Candidates(indices, num_frames, fps=fps, features=features, pixels=pixels),
-                Context(frame_logits=logits, consensus=consensus))
+        features = self.sampler_backbone.features(low).numpy() if "features" in needs else None
+        logits = self.classifier.frame_logits(high) if "frame_logits" in needs else None
+        return (Candidates(indices, num_frames, fps=fps, features=features, pixels=low if "pixels" in needs else None),
+                Context(frame_logits=logits, consensus=self.classifier.consensus))
 
     def _scores(self, candidates: Candidates, context: Context) -> np.ndarray | None:
         """The sampler's per-candidate scores, when it has them (a fixed rule or a sequential agent has none)."""
