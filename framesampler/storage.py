@@ -28,9 +28,21 @@ def atomic_directory(directory: str | os.PathLike) -> Iterator[Path]:
     os.replace(staging, directory)
 
 
+@contextmanager
+def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` to write; on success it replaces ``path``, on error it is
+    removed and ``path`` is left as it was."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        yield partial
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 def save_atomically(obj: object, path: Path) -> None:
     """``torch.save`` to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    torch.save(obj, partial)
-    os.replace(partial, path)
+    with atomic_file(path) as partial:
+        torch.save(obj, partial)

@@ -136,14 +136,15 @@ def video_cost(samplers: dict[str, Sampler], summary: dict, config: EvaluationCo
     candidates and the classifier on the frames it chose (None for a plain feature file, whose backbone
     is unknown). A sampler that reads class scores is charged the classifier on every candidate."""
     from framesampler.classifiers.pretrained import PretrainedBackbone
-    from framesampler.eval.cost import count_macs, sampler_macs_per_candidate
+    from framesampler.eval.cost import sampler_macs_per_candidate
     from framesampler.video.extract import dataset_config
+    from framesampler.video.pipeline import PixelClassifier
 
     extracted = dataset_config(config.features)
     if extracted is None:
         return None
-    backbone = PretrainedBackbone(extracted.backbone, resolution=extracted.classifier_resolution)
-    frame = backbone.macs_per_frame() + count_macs(classifier.head, torch.zeros(1, classifier.config.input_dim))
+    frame = PixelClassifier(PretrainedBackbone(extracted.backbone, resolution=extracted.classifier_resolution),
+                            classifier).macs_per_frame()
     cheap = PretrainedBackbone(extracted.backbone, resolution=extracted.sampler_resolution,
                                stages=extracted.sampler_stages).macs_per_frame()
     return {name: {"sampler_gmacs": num_candidates * sampler_macs_per_candidate(sampler, features_macs=cheap, scorer_macs=frame) / 1e9,

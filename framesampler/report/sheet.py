@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from framesampler.storage import atomic_file
+
 CHOSEN_COLOR = "#e6550d"
 OTHER_COLOR = "#9e9e9e"
 MAX_TILE_PX = 200
@@ -81,12 +83,6 @@ def contact_sheet(frames: np.ndarray, path: str | os.PathLike, *, chosen: Sequen
             fig.text((left + image_w / 2) / fig_w, 1 - (top + image_h + 3) / fig_h, "\n".join(caption), ha="center", va="top",
                      fontsize=font, color=CHOSEN_COLOR if is_chosen else "black", fontweight="bold" if is_chosen else "normal")
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
+    with atomic_file(path) as partial:
         fig.savefig(partial, format="png", facecolor="white")
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
-    return path
+    return Path(path)

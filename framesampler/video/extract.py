@@ -30,6 +30,7 @@ from tqdm import tqdm
 from framesampler.candidates import candidate_indices
 from framesampler.classifiers.pretrained import PretrainedBackbone
 from framesampler.data.manifest import ManifestEntry, class_names
+from framesampler.storage import atomic_file
 from framesampler.video.decode import VideoError, VideoReader
 from framesampler.video.pipeline import PipelineConfig
 
@@ -91,11 +92,9 @@ def video_key(path: Path) -> str:
 
 
 def save_npz_atomically(arrays: dict[str, np.ndarray], path: Path) -> None:
-    """``np.savez`` to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial.npz")
-    np.savez(partial, **arrays)
-    os.replace(partial, path)
+    """``np.savez`` to ``path`` through ``framesampler.storage.atomic_file``."""
+    with atomic_file(path) as partial, partial.open("wb") as file:
+        np.savez(file, **arrays)
 
 
 @dataclass

@@ -97,14 +97,6 @@ class SampledVideo:
     seconds: dict[str, float] = field(default_factory=dict)
     macs: dict[str, float] = field(default_factory=dict)
 
-    @property
-    def frame_indices(self) -> np.ndarray:
-        return self.candidates[self.chosen]
-
-    @property
-    def timestamps(self) -> np.ndarray:
-        return self.frame_indices / self.fps
-
     def summary(self, top: int = 5) -> dict:
         """JSON-ready: the chosen frames (index, time in s, score), the prediction, stage times, GMACs."""
         order = np.argsort(-self.probs)[:top]
@@ -137,12 +129,11 @@ class Pipeline:
             raise ValueError(f"the sampler reads {sampler.options['input_dim']}-d features but this pipeline's sampler "
                              f"backbone gives {self.sampler_backbone.out_dim}-d: use the settings of the dataset it was "
                              "trained on")
+        self.frame_macs = self.classifier.macs_per_frame()  # counted once: count_macs runs a forward pass
+        self.candidate_macs = sampler_macs_per_candidate(
+            sampler, features_macs=self.sampler_backbone.macs_per_frame() if self.sampler_backbone else 0.0,
+            scorer_macs=self.frame_macs)
 
-    def sampler_macs(self, num_candidates: int) -> float:
-        """MACs of the sampler stage for one video."""
-        return num_candidates * sampler_macs_per_candidate(
-            self.sampler, features_macs=self.sampler_backbone.macs_per_frame() if self.sampler_backbone else 0.0,
-            scorer_macs=self.classifier.macs_per_frame())
 
     @torch.no_grad()
     def __call__(self, path: str | Path, *, rng: np.random.Generator | None = None) -> SampledVideo:
@@ -181,8 +172,7 @@ class Pipeline:
         with stage("classifier"):
             logits = self.classifier.frame_logits(frames)
             probs = consensus_probs(logits, self.classifier.consensus).numpy()
-        macs = {"sampler": self.sampler_macs(len(indices)),
-                "classifier": float(len(chosen) * self.classifier.macs_per_frame())}
+        macs = {"sampler": float(len(indices) * self.candidate_macs), "classifier": float(len(chosen) * self.frame_macs)}
         macs["total"] = macs["sampler"] + macs["classifier"]
         return SampledVideo(str(path), meta.num_frames, meta.fps, indices, chosen, scores, probs,
                             self.classifier.class_names, seconds, macs)
