@@ -75,6 +75,8 @@ class Candidates:
     ``frame_indices`` are the candidates' frame numbers in the source video; a sampler's ``select``
     returns positions into them (``0..T-1``). ``features`` ([T, D] cheap per-frame features) and
     ``pixels`` ([T, H, W, C] low-resolution frames) are optional; samplers that need one say so.
+    ``motion`` ([T]) is the image motion into each candidate, ``sum |I_t - I_{t-1}|`` over the low-resolution
+    pixels of consecutive candidates, when it was measured upstream (a video dataset stores it instead of pixels).
     """
 
     frame_indices: np.ndarray
@@ -82,6 +84,7 @@ class Candidates:
     fps: float | None = None
     features: np.ndarray | None = None
     pixels: np.ndarray | None = None
+    motion: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.frame_indices)

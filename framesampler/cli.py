@@ -74,7 +74,8 @@ def _data_config(args: argparse.Namespace, regime: str) -> dict:
 
 def _config(args: argparse.Namespace, regime: str, policies: list[str]) -> EvaluationConfig:
     return EvaluationConfig(**_data_config(args, regime), T=args.T, N=args.N, policies=policies,
-                            checkpoints=args.checkpoint, oracle_search=args.oracle_search, repeats=args.repeats)
+                            checkpoints=args.checkpoint, oracle_search=args.oracle_search, repeats=args.repeats,
+                            timed=getattr(args, "timed", False))
 
 
 def _option(text: str) -> tuple[str, object]:
@@ -128,7 +129,7 @@ def _demo(args: argparse.Namespace) -> None:
 
 
 def _extract(args: argparse.Namespace) -> None:
-    from framesampler.app.extract import extract, write_dataset
+    from framesampler.app.extract import extract_dataset
     from framesampler.data.dataset import ExtractConfig
     from framesampler.data.manifest import read_manifest, split_entries
 
@@ -138,13 +139,17 @@ def _extract(args: argparse.Namespace) -> None:
     config = ExtractConfig(T=args.T, short_policy=args.short, classifier_resolution=args.classifier_size,
                            sampler_resolution=args.sampler_size, sampler_stages=args.sampler_stages or None,
                            backend=args.backend)
-    report = extract(splits, config, cache_dir=args.cache_dir, progress=not args.no_progress)
-    for _, reason in report.failed:
+    segments = args.manifest.parent / "segments.json"
+    result = extract_dataset(splits, config, args.out, cache_dir=args.cache_dir,
+                             segments=segments if segments.is_file() else None, progress=not args.no_progress)
+    for _, reason in result.failed:
         print(f"skipped: {reason}", file=sys.stderr)
-    out = write_dataset(report, args.out)
+    report = result.videos
     counts = {split: sum(1 for _, s, _ in report.done if s == split) for split in splits}
-    print(f"extracted {len(report.done)} videos ({', '.join(f'{n} {s}' for s, n in counts.items())}), "
-          f"skipped {len(report.failed)}; cache {report.cache}; wrote {out}")
+    trimmed = f" and {len(result.trimmed.done)} source clips (the classifier's training data; in-burst labels " \
+              f"from {segments})" if result.trimmed else ""
+    print(f"extracted {len(report.done)} videos ({', '.join(f'{n} {s}' for s, n in counts.items())}){trimmed}, "
+          f"skipped {len(result.failed)}; cache {report.cache}; wrote {result.out}")
 
 
 def _construct(args: argparse.Namespace) -> None:
@@ -246,6 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--policies", type=_names, default=list(TRAINING_FREE),
                           help=f"comma-separated sampler names (default: {','.join(TRAINING_FREE)})")
     evaluate.add_argument("--json", type=Path, help="write the report as JSON here")
+    evaluate.add_argument("--timed", action="store_true", help="also run the real two-resolution pipeline of every "
+                          "policy on every test video file (a video dataset): seconds_per_video and gmacs per policy")
     evaluate.set_defaults(handler=_evaluate)
 
     train = commands.add_parser("train", help="train a learned sampler against the frozen classifier")

@@ -1,14 +1,27 @@
 """``framesampler evaluate``: prepare the data and the frozen classifier (``framesampler.app.prepare``),
 add trained checkpoints, run the evaluation loop (``framesampler.eval.evaluate``) ``repeats`` times, and
-report means, spreads and the cost per video."""
+report means, spreads and the cost per video.
+
+``timed`` (a video dataset only) also runs the real two-resolution pipeline (``framesampler.app.pipeline``) of
+every policy on every test video file and adds per policy ``seconds_per_video`` (wall time of the whole call,
+opening and decoding included, mean over the test videos, after one untimed warm-up call), ``gmacs`` (sampler +
+classifier per video), the mean seconds of each stage (``stage_seconds``) and ``pipeline_top1``, the top-1 of
+the pipeline's own predictions (what the cached features stand for)."""
 from __future__ import annotations
 
+import sys
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+from tqdm import tqdm
+
 from framesampler.app.prepare import DataConfig, prepare
 from framesampler.classifiers.frozen import FrameClassifier
+from framesampler.data.features import vocabulary_labels
 from framesampler.eval.evaluate import evaluate, summarise
+from framesampler.eval.metrics import top1
 from framesampler.learned import load_checkpoint
 from framesampler.policies import TRAINING_FREE, Sampler, create_sampler
 from framesampler.policies.optimal import optimal_search_kind
@@ -24,6 +37,7 @@ class EvaluationConfig(DataConfig):
     checkpoints: list[str] = field(default_factory=list)
     oracle_search: str = "auto"
     repeats: int = 3
+    timed: bool = False
 
 
 def named_checkpoints(directories: list[str], classifier: FrameClassifier, taken: set[str]) -> dict[str, Sampler]:
@@ -47,16 +61,17 @@ def run(config: EvaluationConfig, *, progress: bool = True) -> dict:
     setup = prepare(config)
     classifier = setup.classifier
     learned = named_checkpoints(config.checkpoints, classifier, taken=set(config.policies))
-    oracle_options = {"search": config.oracle_search}
     runs, num_videos, length = [], 0, 0
     for seed in range(config.seed, config.seed + config.repeats):
         videos = setup.videos("test", seed)
         num_videos, length = len(videos), videos.length
-        samplers = {name: create_sampler(name, seed=seed, **(oracle_options if name in ("oracle", "optimal") else {}))
-                    for name in config.policies}
+        samplers = {name: create_policy(name, config, seed) for name in config.policies}
         runs.append(evaluate(videos, classifier, {**samplers, **learned}, T=config.T, N=config.N, seed=seed,
                              oracle_search=config.oracle_search, progress=progress))
     summary = summarise(runs)
+    if config.timed:
+        for name, row in timed_pipeline({**samplers, **learned}, classifier, config, progress=progress).items():
+            summary[name].update(row)
     cost = video_cost({**samplers, **learned}, summary, config, classifier, min(config.T, length))
     return {
         "config": {**asdict(config), "videos": num_videos,
@@ -66,7 +81,56 @@ def run(config: EvaluationConfig, *, progress: bool = True) -> dict:
                        **classifier.config.report},
         "policies": summary,
         **({"cost": cost} if cost else {}),
+        **({"timed": {"note": "seconds_per_video: wall time of the pipeline per test video file, decoding included"}}
+           if config.timed else {}),
     }
+
+
+def create_policy(name: str, config: EvaluationConfig, seed: int) -> Sampler:
+    """A training-free policy with the evaluation's options: the oracle's search, and on a video dataset
+    the options it has on video files (``mgsampler`` on image differences)."""
+    from framesampler.app.pipeline import PIXEL_OPTIONS
+    from framesampler.data.dataset import dataset_config
+
+    options = {"search": config.oracle_search} if name in ("oracle", "optimal") else {}
+    if dataset_config(config.features) is not None:
+        options.update(PIXEL_OPTIONS.get(name, {}))
+    return create_sampler(name, seed=seed, **options)
+
+
+def timed_pipeline(samplers: dict[str, Sampler], classifier: FrameClassifier, config: EvaluationConfig, *,
+                   progress: bool = True) -> dict[str, dict]:
+    """Per sampler: the real pipeline on every test video file (see the module docstring)."""
+    from framesampler.app.pipeline import Pipeline
+    from framesampler.data.dataset import dataset_config
+
+    extracted = dataset_config(config.features)
+    if extracted is None:
+        raise ValueError(f"--timed runs the pipeline on video files, but {config.features} is a feature file: "
+                         "use a video dataset from `framesampler extract`")
+    with np.load(config.features, allow_pickle=False) as data:
+        test = (data["split"].astype(str) == "test") & np.isin(data["label"], config.vocab)
+        paths = data["path"].astype(str)[test]
+        labels = vocabulary_labels(data["label"][test], config.vocab)
+    results = {}
+    for name, sampler in samplers.items():
+        pipeline = Pipeline(sampler, T=config.T, N=config.N, config=extracted.pipeline(), head=classifier)
+        rng = np.random.default_rng(config.seed)
+        pipeline(paths[0], rng=np.random.default_rng(config.seed), label=int(labels[0]))  # warm-up, not counted
+        seconds, macs, stages, probs = [], [], {}, []
+        for path, label in tqdm(list(zip(paths, labels)), desc=f"timed {name}", disable=not progress or None,
+                                file=sys.stderr):
+            start = time.perf_counter()
+            result = pipeline(path, rng=rng, label=int(label))
+            seconds.append(time.perf_counter() - start)
+            macs.append(result.macs["total"])
+            probs.append(result.probs)
+            for stage, value in result.seconds.items():
+                stages.setdefault(stage, []).append(value)
+        results[name] = {"seconds_per_video": float(np.mean(seconds)), "gmacs": float(np.mean(macs)) / 1e9,
+                         "stage_seconds": {stage: float(np.mean(values)) for stage, values in stages.items()},
+                         "pipeline_top1": top1(np.stack(probs), labels)}
+    return results
 
 
 def video_cost(samplers: dict[str, Sampler], summary: dict, config: EvaluationConfig, classifier: FrameClassifier,

@@ -12,8 +12,13 @@ Each video goes to its own file in the cache, written atomically, under a folder
 settings (``ExtractConfig.key``): a rerun after a kill skips finished videos, a changed setting starts a new
 folder, and nothing already cached is ever rewritten. A video that cannot be read is reported with its
 one-line reason and skipped. ``write_dataset`` gathers the videos into one ``.npz`` in the shared feature
-format (plus ``sampler_features``, ``frame_indices``, ``fps``, ``num_frames``, ``path``), which ``train``
-and ``evaluate`` take as ``--features``.
+format (plus ``sampler_features``, ``motion``, ``frame_indices``, ``fps``, ``num_frames``, ``path``), which
+``train`` and ``evaluate`` take as ``--features``.
+
+A folder from ``framesampler construct`` (its ``segments.json`` beside the manifest) adds what its ground truth
+gives (``extract_dataset``): ``in_burst`` [V, T], whether each candidate lies inside an action burst, and the
+source clips of its videos, extracted as they are (``TRIMMED_T`` candidates each) under ``trimmed_*`` keys:
+the frozen classifier is trained on those trimmed clips, never on the long videos.
 """
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ import hashlib
 import json
 import os
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,10 +34,14 @@ from tqdm import tqdm
 
 from framesampler.candidates import candidate_indices
 from framesampler.classifiers.pretrained import PretrainedBackbone
+from framesampler.data.construct import burst_mask
 from framesampler.data.dataset import ExtractConfig
 from framesampler.data.manifest import ManifestEntry, class_names
+from framesampler.policies.mgsampler import image_motion
 from framesampler.storage import atomic_file
 from framesampler.video.decode import VideoError, VideoReader
+
+TRIMMED_T = 16  # candidates per source clip of a constructed folder: the frozen classifier's training frames
 
 
 class Extractor:
@@ -63,6 +72,7 @@ class Extractor:
             "fps": np.float64(meta.fps),
             "features": self.classifier_backbone.features(full).numpy().astype(np.float16),
             "sampler_features": self.sampler_backbone.features(low).numpy().astype(np.float16),
+            "motion": image_motion(low).astype(np.float32),
         }
 
 
@@ -112,27 +122,73 @@ def extract(splits: dict[str, list[ManifestEntry]], config: ExtractConfig, *, ca
     return ExtractReport(done, failed, cache, config)
 
 
-def write_dataset(report: ExtractReport, out: str | os.PathLike) -> Path:
+def write_dataset(report: ExtractReport, out: str | os.PathLike, *, trimmed: ExtractReport | None = None,
+                  in_burst: np.ndarray | None = None) -> Path:
     """One ``.npz`` of the extracted videos in the shared feature format (class ids 0..K-1 in the order of
-    ``class_names``); written atomically."""
+    ``class_names``), with a constructed folder's ``in_burst`` and ``trimmed_*`` clips; written atomically."""
     if not report.done:
         raise ValueError("no video could be read: nothing to write (see the reasons reported above)")
     names = class_names([entry for entry, _, _ in report.done])
-    cached = [np.load(target) for _, _, target in report.done]
     arrays = {
-        "features": np.stack([c["features"] for c in cached]),
-        "sampler_features": np.stack([c["sampler_features"] for c in cached]),
-        "frame_indices": np.stack([c["frame_indices"] for c in cached]),
+        **_video_arrays(report, names),
+        "class_id": np.arange(len(names), dtype=np.int16),
+        "class_name": np.array(names),
+        "extract_config": np.array(json.dumps(asdict(report.config))),
+    }
+    if in_burst is not None:
+        arrays["in_burst"] = in_burst
+    if trimmed is not None:
+        arrays.update({f"trimmed_{key}": value for key, value in _video_arrays(trimmed, names).items()})
+    out = Path(out)
+    save_npz_atomically(arrays, out)
+    return out
+
+
+def _video_arrays(report: ExtractReport, names: list[str]) -> dict[str, np.ndarray]:
+    cached = [np.load(target) for _, _, target in report.done]
+    return {
+        **{key: np.stack([c[key] for c in cached]) for key in ("features", "sampler_features", "motion", "frame_indices")},
         "num_frames": np.array([c["num_frames"] for c in cached]),
         "fps": np.array([c["fps"] for c in cached]),
         "label": np.array([names.index(entry.label) for entry, _, _ in report.done], dtype=np.int16),
         "split": np.array([split for _, split, _ in report.done]),
         "video_id": np.array([entry.path.stem for entry, _, _ in report.done]),
         "path": np.array([str(entry.path) for entry, _, _ in report.done]),
-        "class_id": np.arange(len(names), dtype=np.int16),
-        "class_name": np.array(names),
-        "extract_config": np.array(json.dumps(asdict(report.config))),
     }
-    out = Path(out)
-    save_npz_atomically(arrays, out)
-    return out
+
+
+@dataclass
+class DatasetReport:
+    """What ``extract_dataset`` read and wrote; ``trimmed`` only for a constructed folder."""
+
+    videos: ExtractReport
+    out: Path
+    trimmed: ExtractReport | None = None
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+def extract_dataset(splits: dict[str, list[ManifestEntry]], config: ExtractConfig, out: str | os.PathLike, *,
+                    cache_dir: str | os.PathLike, segments: Path | None = None, progress: bool = True) -> DatasetReport:
+    """``extract`` then ``write_dataset``; with a constructed folder's ``segments.json``, also the in-burst
+    label of every candidate and the source clips (see the module docstring)."""
+    report = extract(splits, config, cache_dir=cache_dir, progress=progress)
+    if segments is None or not report.done:
+        return DatasetReport(report, write_dataset(report, out), failed=report.failed)
+    listed = json.loads(Path(segments).read_text())["videos"]
+    folder = Path(segments).resolve().parent
+    in_burst, clips = [], {}
+    for entry, split, target in report.done:
+        name = entry.path.resolve().relative_to(folder).as_posix() if entry.path.resolve().is_relative_to(folder) else None
+        if name not in listed:
+            raise ValueError(f"{entry.path} is not a video of {segments}: extract the manifests that construct wrote")
+        with np.load(target) as cached:
+            in_burst.append(burst_mask(listed[name]["bursts"], cached["frame_indices"]))
+        clips.setdefault(listed[name]["clip"], (listed[name]["label"], split))
+    clip_splits = {split: [ManifestEntry(Path(path), label) for path, (label, s) in clips.items() if s == split]
+                   for split in splits}
+    trimmed = extract({split: entries for split, entries in clip_splits.items() if entries},
+                      replace(config, T=TRIMMED_T, short_policy="repeat"), cache_dir=cache_dir, progress=progress)
+    if not trimmed.done:
+        raise ValueError(f"none of the source clips listed in {segments} could be read: the classifier has no training data")
+    written = write_dataset(report, out, trimmed=trimmed, in_burst=np.stack(in_burst))
+    return DatasetReport(report, written, trimmed, report.failed + trimmed.failed)

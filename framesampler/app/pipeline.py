@@ -45,6 +45,7 @@ from framesampler.policies.base import Context, Sampler
 from framesampler.video.decode import VideoReader
 
 REREADS = ("memory", "decode")
+PIXEL_OPTIONS = {"mgsampler": {"motion": "image"}}  # training-free samplers' options on video files
 
 
 @dataclass
@@ -101,7 +102,8 @@ class Pipeline:
 
 
     @torch.no_grad()
-    def __call__(self, path: str | Path, *, rng: np.random.Generator | None = None) -> SampledVideo:
+    def __call__(self, path: str | Path, *, rng: np.random.Generator | None = None, label: int | None = None) -> SampledVideo:
+        """Sample and classify one video; ``label`` (the true class) only for the oracles that read it."""
         c, seconds = self.config, {}
 
         @contextmanager
@@ -124,7 +126,7 @@ class Pipeline:
                 if "frame_logits" in needs:
                     high = read(**full)
             with stage("sampler"):
-                candidates, context = self._sampler_input(indices, meta.num_frames, meta.fps, low, high)
+                candidates, context = self._sampler_input(indices, meta.num_frames, meta.fps, low, high, label)
                 chosen = self.sampler.select(candidates, self.N, context=context, rng=rng or np.random.default_rng(0))
             scores = self._scores(candidates, context)
             with stage("decode_chosen"):
@@ -143,12 +145,12 @@ class Pipeline:
                             self.classifier.class_names, seconds, macs)
 
     def _sampler_input(self, indices: np.ndarray, num_frames: int, fps: float, low: np.ndarray | None,
-                       high: np.ndarray | None) -> tuple[Candidates, Context]:
+                       high: np.ndarray | None, label: int | None) -> tuple[Candidates, Context]:
         needs = set(self.sampler.needs)
         features = self.sampler_backbone.features(low).numpy() if "features" in needs else None
         logits = self.classifier.frame_logits(high) if "frame_logits" in needs else None
         return (Candidates(indices, num_frames, fps=fps, features=features, pixels=low if "pixels" in needs else None),
-                Context(frame_logits=logits, consensus=self.classifier.consensus))
+                Context(frame_logits=logits, label=label, consensus=self.classifier.consensus))
 
     def _scores(self, candidates: Candidates, context: Context) -> np.ndarray | None:
         """The sampler's per-candidate scores, when it has them (a fixed rule or a sequential agent has none)."""
@@ -190,5 +192,5 @@ def load_pipeline(sampler: str, *, T: int, N: int, dataset: str | Path | None = 
     if (checkpoint / "config.json").is_file():
         chosen = load_checkpoint(checkpoint, head)
     else:
-        chosen = create_sampler(sampler, seed=seed, **({"motion": "image"} if sampler == "mgsampler" else {}))
+        chosen = create_sampler(sampler, seed=seed, **PIXEL_OPTIONS.get(sampler, {}))
     return Pipeline(chosen, T=T, N=N, config=config, head=head, reread=reread)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from framesampler.classifiers.frozen import FrameClassifier, cached_classifier, dense_scores, train_classifier
-from framesampler.data.features import FeatureFile, VideoSet, load_feature_file, trimmed_videos
+from framesampler.data.features import FeatureFile, VideoSet, has_trimmed_clips, load_feature_file, trimmed_videos
 from framesampler.data.untrimmed import UntrimmedConfig, untrimmed_videos
 
 REGIMES = ("trimmed", "untrimmed")
@@ -77,7 +77,9 @@ def resolve_classes(source: FeatureFile, background: FeatureFile, vocab: list[in
 def prepare(config: DataConfig) -> Setup:
     """Load the data, resolve the regime and the classes (written back into ``config``) and get the
     frozen classifier. A video dataset (from ``framesampler extract``: it has ``sampler_features``) holds
-    real videos: they are used as they are (regime "trimmed") with all their classes."""
+    real videos: they are used as they are (regime "trimmed") with all their classes. When it was made from a
+    ``framesampler construct`` folder, the classifier is trained on the source clips it holds as ``trimmed_*``
+    (the vocabulary's trimmed clips), and its long videos carry their in-burst labels as ``action_mask``."""
     source = load_feature_file(config.features)
     real_videos = source.sampler_features is not None
     config.regime = config.regime or ("trimmed" if real_videos else "untrimmed")
@@ -92,12 +94,15 @@ def prepare(config: DataConfig) -> Setup:
     vocab, background_classes = resolve_classes(source, background, config.vocab, config.background_classes)
     config.vocab, config.background_classes = vocab, background_classes
     trimmed = {split: trimmed_videos(source, vocab, split) for split in ("train", "test")}
+    clips = load_feature_file(config.features, prefix="trimmed_") if real_videos and has_trimmed_clips(config.features) \
+        else None
+    classifier_data = trimmed if clips is None else {split: trimmed_videos(clips, vocab, split) for split in ("train", "test")}
     stat = Path(config.features).stat()
     key = {"features": str(Path(config.features).resolve()), "size": stat.st_size, "mtime": stat.st_mtime_ns,
            "vocab": vocab, "consensus": config.consensus, "seed": config.seed, "version": 1}
     classifier = cached_classifier(
         config.cache_dir, key,
-        lambda: train_classifier(trimmed["train"], consensus=config.consensus, seed=config.seed,
+        lambda: train_classifier(classifier_data["train"], consensus=config.consensus, seed=config.seed,
                                  trained_on=config.features),
     )
 
@@ -109,4 +114,4 @@ def prepare(config: DataConfig) -> Setup:
                                 background_classes=background_classes, config=shape)
 
     sampler_input = trimmed["test"].sampler_input
-    return Setup(classifier, videos, dense_scores(classifier, trimmed["test"])[0], sampler_input.shape[1])
+    return Setup(classifier, videos, dense_scores(classifier, classifier_data["test"])[0], sampler_input.shape[1])

@@ -207,3 +207,12 @@ def write_video(plan: Plan, path: str | os.PathLike, config: ConstructConfig) ->
         finally:
             for reader in readers.values():
                 reader.close()
+
+
+def burst_mask(bursts: list[dict], frame_indices: np.ndarray) -> np.ndarray:
+    """[len(frame_indices)] bool: which frames lie inside one of ``bursts`` (``Plan.summary()["bursts"]``)."""
+    frames = np.asarray(frame_indices)
+    inside = np.zeros(frames.shape, bool)
+    for burst in bursts:
+        inside |= (frames >= burst["first_frame"]) & (frames <= burst["last_frame"])
+    return inside

@@ -26,7 +26,7 @@ class PipelineConfig:
     backend: str = "pyav"
 
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the candidates' image motion is cached too
 
 
 @dataclass(frozen=True)

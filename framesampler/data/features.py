@@ -29,6 +29,8 @@ class FeatureFile:
     video_ids: np.ndarray  # [V] str
     class_names: dict[int, str]
     sampler_features: torch.Tensor | None = None  # [V, F, D_s]: the sampler's own cheap input, when it has one
+    action_mask: np.ndarray | None = None  # [V, F] bool: frames inside an action burst (a constructed video dataset)
+    motion: np.ndarray | None = None  # [V, F]: image motion into each frame from the previous one (video datasets)
 
     @property
     def class_ids(self) -> list[int]:
@@ -61,8 +63,10 @@ def default_features_path() -> Path:
     )
 
 
-def load_feature_file(path: str | os.PathLike) -> FeatureFile:
-    """Load and validate a feature file; errors say which key or shape is wrong."""
+def load_feature_file(path: str | os.PathLike, *, prefix: str = "") -> FeatureFile:
+    """Load and validate a feature file; errors say which key or shape is wrong. ``prefix`` reads a second
+    set of videos stored in the same file under prefixed keys (``trimmed_features``, ``trimmed_label``, ...;
+    ``class_id``, ``class_name`` and ``scale`` are shared)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"feature file {path} does not exist; pass --features with an .npz in the shared format")
@@ -70,10 +74,12 @@ def load_feature_file(path: str | os.PathLike) -> FeatureFile:
         data = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as err:
         raise ValueError(f"{path} is not a readable .npz feature file ({err})") from err
-    missing = [key for key in REQUIRED_KEYS if key not in data.files]
+    key = {name: name if name in ("class_id", "class_name", "scale") else prefix + name
+           for name in (*REQUIRED_KEYS, "scale", "sampler_features", "in_burst", "motion")}
+    missing = [key[name] for name in REQUIRED_KEYS if key[name] not in data.files]
     if missing:
         raise ValueError(f"{path} lacks key(s) {', '.join(missing)}; the format needs {', '.join(REQUIRED_KEYS)}")
-    raw = data["features"]
+    raw = data[key["features"]]
     if raw.ndim != 3:
         raise ValueError(f"{path}: 'features' must be [videos, frames, dims], got shape {raw.shape}")
     features = torch.from_numpy(np.ascontiguousarray(raw)).float()
@@ -81,20 +87,35 @@ def load_feature_file(path: str | os.PathLike) -> FeatureFile:
         if "scale" not in data.files or data["scale"].shape != (raw.shape[2],):
             raise ValueError(f"{path}: uint8 features need a 'scale' of shape ({raw.shape[2]},)")
         features.mul_(torch.from_numpy(data["scale"].astype(np.float32) / 255.0))
-    labels, split = data["label"].astype(np.int64), data["split"].astype(str)
-    if not (len(labels) == len(split) == len(data["video_id"]) == raw.shape[0]):
+    labels, split = data[key["label"]].astype(np.int64), data[key["split"]].astype(str)
+    if not (len(labels) == len(split) == len(data[key["video_id"]]) == raw.shape[0]):
         raise ValueError(f"{path}: 'label', 'split' and 'video_id' must have one entry per video ({raw.shape[0]})")
     class_names = {int(c): str(n) for c, n in zip(data["class_id"], data["class_name"])}
     unknown = sorted(set(labels.tolist()) - set(class_names))
     if unknown:
         raise ValueError(f"{path}: labels {unknown} are not listed in 'class_id'")
     sampler_features = None
-    if "sampler_features" in data.files:
-        sampler_features = torch.from_numpy(data["sampler_features"]).float()
+    if key["sampler_features"] in data.files:
+        sampler_features = torch.from_numpy(data[key["sampler_features"]]).float()
         if sampler_features.shape[:2] != raw.shape[:2]:
             raise ValueError(f"{path}: 'sampler_features' must be [videos, frames, dims] with {raw.shape[:2]} "
                              f"videos and frames like 'features', got {tuple(sampler_features.shape)}")
-    return FeatureFile(str(path), features, labels, split, data["video_id"].astype(str), class_names, sampler_features)
+    per_frame = {}
+    for name in ("in_burst", "motion"):
+        if key[name] in data.files:
+            per_frame[name] = data[key[name]]
+            if per_frame[name].shape != raw.shape[:2]:
+                raise ValueError(f"{path}: '{key[name]}' must be [videos, frames] = {raw.shape[:2]}, "
+                                 f"got {per_frame[name].shape}")
+    return FeatureFile(str(path), features, labels, split, data[key["video_id"]].astype(str), class_names, sampler_features,
+                       action_mask=None if "in_burst" not in per_frame else per_frame["in_burst"].astype(bool),
+                       motion=None if "motion" not in per_frame else per_frame["motion"].astype(np.float64))
+
+
+def has_trimmed_clips(path: str | os.PathLike) -> bool:
+    """Whether a video dataset holds the source clips of a constructed folder (``trimmed_*`` keys)."""
+    with np.load(path, allow_pickle=False) as data:
+        return "trimmed_features" in data.files
 
 
 def parse_classes(text: str) -> list[int]:
@@ -127,6 +148,7 @@ class VideoSet:
     video_ids: list[str]
     action_mask: np.ndarray | None = None  # [V, L] bool
     sampler_frames: torch.Tensor | None = None  # [M, D_s]: what samplers read, when not ``frames``
+    frame_motion: np.ndarray | None = None  # [M]: image motion into each frame from the one before it in its video
 
     def __len__(self) -> int:
         return len(self.refs)
@@ -165,9 +187,10 @@ def trimmed_videos(source: FeatureFile, vocab: list[int], split: str) -> VideoSe
         class_ids=list(vocab),
         class_names=[source.class_names[c] for c in vocab],
         video_ids=source.video_ids[clips].tolist(),
-        action_mask=np.ones(refs.shape, dtype=bool),
+        action_mask=np.ones(refs.shape, dtype=bool) if source.action_mask is None else source.action_mask[clips],
         sampler_frames=None if source.sampler_features is None
         else source.sampler_features.reshape(-1, source.sampler_features.shape[2]),
+        frame_motion=None if source.motion is None else source.motion.reshape(-1),
     )
 
 

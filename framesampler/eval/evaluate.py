@@ -17,7 +17,7 @@ from framesampler.candidates import Candidates, candidate_indices
 from framesampler.classifiers.consensus import consensus_probs
 from framesampler.classifiers.frozen import FrameClassifier
 from framesampler.data.features import VideoSet
-from framesampler.eval.metrics import mean_average_precision, sampling_fidelity, top1
+from framesampler.eval.metrics import in_burst_fraction, mean_average_precision, sampling_fidelity, top1
 from framesampler.policies import Context, Sampler
 from framesampler.policies.optimal import OptimalPolicy
 
@@ -25,7 +25,8 @@ from framesampler.policies.optimal import OptimalPolicy
 @torch.no_grad()
 def evaluate(videos: VideoSet, classifier: FrameClassifier, samplers: dict[str, Sampler], *, T: int, N: int,
              seed: int = 0, oracle_search: str = "auto", progress: bool = True) -> dict[str, dict]:
-    """Per sampler: {"top1", "mAP", "fidelity" (null when it does not pick N), "frames"}."""
+    """Per sampler: {"top1", "mAP", "fidelity" (null when it does not pick N), "in_burst" (null without an
+    action mask), "frames"}. Candidates carry the stored image motion when all of a video's frames are candidates."""
     consensus = classifier.config.consensus
     table_logits = classifier.frame_logits(videos.frames)
     oracle = OptimalPolicy(search=oracle_search)
@@ -33,10 +34,11 @@ def evaluate(videos: VideoSet, classifier: FrameClassifier, samplers: dict[str, 
     probs = {name: [] for name in samplers}
     chosen: dict[str, list[np.ndarray]] = {name: [] for name in samplers}
     optimal = []
+    positions = candidate_indices(videos.length, T)
     for v in tqdm(range(len(videos)), desc="videos", disable=not progress or None, file=sys.stderr):
-        positions = candidate_indices(videos.length, T)
         rows = torch.from_numpy(videos.refs[v, positions])
-        candidates = Candidates(positions, videos.length, features=videos.sampler_input[rows].numpy())
+        motion = videos.frame_motion[rows.numpy()] if videos.frame_motion is not None and len(positions) == videos.length else None
+        candidates = Candidates(positions, videos.length, features=videos.sampler_input[rows].numpy(), motion=motion)
         context = Context(frame_logits=table_logits[rows], label=int(videos.labels[v]), consensus=consensus)
         optimal.append(oracle.select(candidates, N, context=context))
         for name, sampler in samplers.items():
@@ -52,6 +54,7 @@ def evaluate(videos: VideoSet, classifier: FrameClassifier, samplers: dict[str, 
             "top1": top1(scores, videos.labels),
             "mAP": mean_average_precision(scores, videos.labels),
             "fidelity": sampling_fidelity(chosen[name], optimal) if picks_n else None,
+            "in_burst": None if videos.action_mask is None else in_burst_fraction(chosen[name], videos.action_mask[:, positions]),
             "frames": float(np.mean([len(s) for s in chosen[name]])),
         }
     return results
@@ -62,7 +65,7 @@ def summarise(runs: list[dict[str, dict]]) -> dict[str, dict]:
     summary = {}
     for name in runs[0]:
         row: dict = {}
-        for metric in ("top1", "mAP", "fidelity", "frames"):
+        for metric in ("top1", "mAP", "fidelity", "in_burst", "frames"):
             values = [run[name][metric] for run in runs]
             row[metric] = None if values[0] is None else float(np.mean(values))
             if metric != "frames":

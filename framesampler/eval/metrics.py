@@ -6,6 +6,8 @@
   scores form one threshold). Classes with no positive video are left out.
 - ``sampling_fidelity``: ``E |S_t ∩ S_o| / N`` against the optimal policy's subsets (Lee et al. 2024,
   Table 2).
+- ``in_burst_fraction``: the share of all chosen frames that lie inside an action burst of an untrimmed
+  video (the ground truth of the construction): the pixel-level analogue of fidelity.
 """
 from __future__ import annotations
 
@@ -50,3 +52,14 @@ def sampling_fidelity(selected: Sequence[np.ndarray], optimal: Sequence[np.ndarr
     if len(selected) != len(optimal) or not selected:
         raise ValueError("fidelity needs one selected and one optimal subset per video")
     return float(np.mean([len(np.intersect1d(s, o)) / max(len(o), 1) for s, o in zip(selected, optimal)]))
+
+
+def in_burst_fraction(selected: Sequence[np.ndarray], inside: Sequence[np.ndarray]) -> float:
+    """Chosen frames inside a burst over all chosen frames, pooled over videos; ``selected[v]`` are
+    positions into ``inside[v]`` ([T] bool, per candidate)."""
+    if len(selected) != len(inside) or not selected:
+        raise ValueError("in_burst needs one selection and one inside-burst mask per video")
+    chosen = sum(len(s) for s in selected)
+    if chosen == 0:
+        raise ValueError("in_burst of zero chosen frames is undefined")
+    return float(sum(int(np.asarray(m, bool)[np.asarray(s, np.int64)].sum()) for s, m in zip(selected, inside)) / chosen)

@@ -92,14 +92,18 @@ class Sampler:
         short_policy: SelectShortPolicy = "all",
     ) -> np.ndarray:
         """Sorted unique int64 positions (into ``candidates``) of the chosen frames."""
+        self._check_inputs(candidates, context)
+        k = check_budget(len(candidates), n, short_policy)
+        chosen = self._select(candidates, k, context, self.rng if rng is None else rng)
+        return np.sort(np.asarray(chosen, dtype=np.int64))
+
+    def _check_inputs(self, candidates: Candidates, context: Context | None) -> None:
+        """Raise a clear error when something in ``needs`` was not given."""
         for what in self.needs:
             source = candidates if what in ("features", "pixels") else context
             if source is None or getattr(source, what) is None:
                 where = "candidates" if source is candidates else "context"
                 raise ValueError(f"sampler {self.name!r} needs {where}.{what}; none was given")
-        k = check_budget(len(candidates), n, short_policy)
-        chosen = self._select(candidates, k, context, self.rng if rng is None else rng)
-        return np.sort(np.asarray(chosen, dtype=np.int64))
 
     def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator) -> np.ndarray:
         return top_n_sorted(self.scores(candidates, context), k)

@@ -61,8 +61,9 @@ def motion_guided_positions(motion: np.ndarray, k: int, *, mu: float = 0.5, rng:
 
 
 class MGSampler(Sampler):
-    """Motion-guided sampler; ``motion="image"`` reads ``candidates.pixels``, ``"feature"`` reads
-    ``candidates.features``, ``"auto"`` uses pixels when present."""
+    """Motion-guided sampler; ``motion="image"`` reads ``candidates.pixels`` (or their image motion
+    ``candidates.motion`` when it was measured upstream), ``"feature"`` reads ``candidates.features``,
+    ``"auto"`` uses the image when present."""
 
     def __init__(self, *, motion: Literal["auto", "image", "feature"] = "auto", mu: float = 0.5, **kw) -> None:
         super().__init__(**kw)
@@ -74,8 +75,15 @@ class MGSampler(Sampler):
         self.needs = {"image": ("pixels",), "feature": ("features",)}.get(motion, ())
         self.reads = ("pixels",) if motion == "image" else ("features",)  # what it costs: auto reads features on feature data
 
+    def _check_inputs(self, candidates: Candidates, context: Context | None) -> None:
+        if candidates.motion is None:  # a measured image motion stands in for the pixels
+            super()._check_inputs(candidates, context)
+
     def motion_scores(self, candidates: Candidates) -> np.ndarray:
-        use_pixels = self.motion == "image" or (self.motion == "auto" and candidates.pixels is not None)
+        has_image = candidates.pixels is not None or candidates.motion is not None
+        use_pixels = self.motion == "image" or (self.motion == "auto" and has_image)
+        if use_pixels and candidates.motion is not None:
+            return np.asarray(candidates.motion, dtype=np.float64)
         source = candidates.pixels if use_pixels else candidates.features
         if source is None:
             raise ValueError(

@@ -8,16 +8,19 @@ def format_table(report: dict) -> str:
     lines = [f"{config['regime']} regime, T={config['T']}, N={config['N']}, {config['videos']} test videos, "
              f"classifier: {report['classifier']['head']} head, {report['classifier']['consensus']} consensus, "
              f"oracle: {config['oracle']}; mean ± std over {config['repeats']} run(s)",
-             f"{'policy':<20}{'top-1':>15}{'mAP':>15}{'fidelity':>15}{'frames':>8}"
-             + (f"{'GMACs sampler':>15}{'classifier':>12}" if "cost" in report else "")]
+             f"{'policy':<20}{'top-1':>15}{'mAP':>15}{'fidelity':>15}{'in-burst':>15}{'frames':>8}"
+             + (f"{'GMACs sampler':>15}{'classifier':>12}" if "cost" in report else "")
+             + (f"{'s/video':>10}{'GMACs':>8}" if "timed" in report else "")]
 
     def cell(row: dict, metric: str) -> str:
-        return "-" if row[metric] is None else f"{row[metric]:.3f} ± {row[metric + '_std']:.3f}"
+        return "-" if row.get(metric) is None else f"{row[metric]:.3f} ± {row[metric + '_std']:.3f}"
 
     for name, row in report["policies"].items():
         cost = report.get("cost", {}).get(name)
         lines.append(f"{name:<20}{cell(row, 'top1'):>15}{cell(row, 'mAP'):>15}{cell(row, 'fidelity'):>15}"
-                     f"{row['frames']:>8.1f}" + (f"{cost['sampler_gmacs']:>15.3f}{cost['classifier_gmacs']:>12.3f}" if cost else ""))
+                     f"{cell(row, 'in_burst'):>15}{row['frames']:>8.1f}"
+                     + (f"{cost['sampler_gmacs']:>15.3f}{cost['classifier_gmacs']:>12.3f}" if cost else "")
+                     + (f"{row['seconds_per_video']:>10.3f}{row['gmacs']:>8.2f}" if "seconds_per_video" in row else ""))
     return "\n".join(lines)
 
 
@@ -29,10 +32,11 @@ def markdown(results: dict) -> str:
         if section in ("config", "cost"):
             continue
         for nt, rows in tables.items():
-            lines += [f"### {section}: N/T = {nt}", "", "| sampler | top-1 | mAP | fidelity | frames |",
-                      "| --- | --- | --- | --- | --- |"]
+            lines += [f"### {section}: N/T = {nt}", "", "| sampler | top-1 | mAP | fidelity | in-burst | frames |",
+                      "| --- | --- | --- | --- | --- | --- |"]
             for name, row in rows.items():
-                cells = ["-" if row[m] is None else f"{row[m]:.3f} ± {row[m + '_std']:.3f}" for m in ("top1", "mAP", "fidelity")]
+                cells = ["-" if row.get(m) is None else f"{row[m]:.3f} ± {row[m + '_std']:.3f}"
+                         for m in ("top1", "mAP", "fidelity", "in_burst")]
                 lines.append(f"| {name} | {' | '.join(cells)} | {row['frames']:.2f} |")
             lines.append("")
     if "cost" in results:
