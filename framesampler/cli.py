@@ -104,11 +104,23 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _experiments(args: argparse.Namespace) -> None:
+    data = DataConfig(**_data_config(args, "untrimmed"))
+    if args.data is not None:
+        from framesampler.app.experiments import PIXELS_T
+        from framesampler.app.extract import folder_dataset
+
+        features, failed = (args.data, []) if args.data.is_file() else \
+            folder_dataset(args.data, T=PIXELS_T, cache_dir=args.cache_dir, progress=not args.no_progress)
+        for _, reason in failed:
+            print(f"skipped: {reason}", file=sys.stderr)
+        data.features, data.regime = str(features), None
     settings = TrainSettings(epochs=args.epochs)
-    results = run_experiments(DataConfig(**_data_config(args, "untrimmed")), args.which, seeds=args.seeds,
-                              settings=settings, out=args.out, progress=not args.no_progress)
+    results = run_experiments(data, args.which, seeds=args.seeds, settings=settings, out=args.out,
+                              progress=not args.no_progress)
     print(markdown(results))
-    print(f"wrote {args.out}/experiments.json, experiments.md" + (", top1_vs_nt.png" if "large" in results else ""))
+    plots = [name for section, name in (("large", "top1_vs_nt.png"), ("pixels", "top1_vs_seconds.png"),
+                                        ("pixels", "top1_vs_gmacs.png")) if section in results]
+    print(f"wrote {args.out}/experiments.json, experiments.md" + "".join(f", {name}" for name in plots))
 
 
 def _evaluate(args: argparse.Namespace) -> dict:
@@ -292,6 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     experiments.add_argument("--seeds", type=int, default=3, help="seeds averaged per number")
     experiments.add_argument("--epochs", type=int, default=TrainSettings().epochs, help="training epochs per sampler")
     experiments.add_argument("--out", type=Path, default=Path("experiments"), help="output directory (checkpoints are reused)")
+    experiments.add_argument("--data", type=Path, help="real videos for --which pixels: a folder from `framesampler "
+                             "construct` (extracted at T=64 into it on first use) or a video dataset (.npz) from `extract`")
     experiments.set_defaults(handler=_experiments)
 
     demo = commands.add_parser("demo", help="evaluate every training-free policy on the shared data, trimmed and untrimmed")

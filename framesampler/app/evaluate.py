@@ -65,12 +65,14 @@ def run(config: EvaluationConfig, *, progress: bool = True) -> dict:
     for seed in range(config.seed, config.seed + config.repeats):
         videos = setup.videos("test", seed)
         num_videos, length = len(videos), videos.length
-        samplers = {name: create_policy(name, config, seed) for name in config.policies}
+        samplers = {name: create_policy(name, seed=seed, features=config.features, oracle_search=config.oracle_search)
+                    for name in config.policies}
         runs.append(evaluate(videos, classifier, {**samplers, **learned}, T=config.T, N=config.N, seed=seed,
                              oracle_search=config.oracle_search, progress=progress))
     summary = summarise(runs)
     if config.timed:
-        for name, row in timed_pipeline({**samplers, **learned}, classifier, config, progress=progress).items():
+        for name, row in timed_pipeline({**samplers, **learned}, classifier, features=config.features, vocab=config.vocab,
+                                        T=config.T, N=config.N, seed=config.seed, progress=progress).items():
             summary[name].update(row)
     cost = video_cost({**samplers, **learned}, summary, config, classifier, min(config.T, length))
     return {
@@ -86,51 +88,52 @@ def run(config: EvaluationConfig, *, progress: bool = True) -> dict:
     }
 
 
-def create_policy(name: str, config: EvaluationConfig, seed: int) -> Sampler:
+def create_policy(name: str, *, seed: int, features: str, oracle_search: str = "auto") -> Sampler:
     """A training-free policy with the evaluation's options: the oracle's search, and on a video dataset
     the options it has on video files (``mgsampler`` on image differences)."""
     from framesampler.app.pipeline import PIXEL_OPTIONS
     from framesampler.data.dataset import dataset_config
 
-    options = {"search": config.oracle_search} if name in ("oracle", "optimal") else {}
-    if dataset_config(config.features) is not None:
+    options = {"search": oracle_search} if name in ("oracle", "optimal") else {}
+    if dataset_config(features) is not None:
         options.update(PIXEL_OPTIONS.get(name, {}))
     return create_sampler(name, seed=seed, **options)
 
 
-def timed_pipeline(samplers: dict[str, Sampler], classifier: FrameClassifier, config: EvaluationConfig, *,
-                   progress: bool = True) -> dict[str, dict]:
-    """Per sampler: the real pipeline on every test video file (see the module docstring)."""
+def timed_pipeline(samplers: dict[str, Sampler], classifier: FrameClassifier, *, features: str, vocab: list[int],
+                   T: int, N: int, seed: int = 0, progress: bool = True) -> dict[str, dict]:
+    """Per sampler: the real pipeline on every test video file of the video dataset ``features`` (see the
+    module docstring)."""
     from framesampler.app.pipeline import Pipeline
     from framesampler.data.dataset import dataset_config
 
-    extracted = dataset_config(config.features)
+    extracted = dataset_config(features)
     if extracted is None:
-        raise ValueError(f"--timed runs the pipeline on video files, but {config.features} is a feature file: "
+        raise ValueError(f"--timed runs the pipeline on video files, but {features} is a feature file: "
                          "use a video dataset from `framesampler extract`")
-    with np.load(config.features, allow_pickle=False) as data:
-        test = (data["split"].astype(str) == "test") & np.isin(data["label"], config.vocab)
+    with np.load(features, allow_pickle=False) as data:
+        test = (data["split"].astype(str) == "test") & np.isin(data["label"], vocab)
         paths = data["path"].astype(str)[test]
-        labels = vocabulary_labels(data["label"][test], config.vocab)
-    results = {}
-    for name, sampler in samplers.items():
-        pipeline = Pipeline(sampler, T=config.T, N=config.N, config=extracted.pipeline(), head=classifier)
-        rng = np.random.default_rng(config.seed)
-        pipeline(paths[0], rng=np.random.default_rng(config.seed), label=int(labels[0]))  # warm-up, not counted
-        seconds, macs, stages, probs = [], [], {}, []
-        for path, label in tqdm(list(zip(paths, labels)), desc=f"timed {name}", disable=not progress or None,
-                                file=sys.stderr):
+        labels = vocabulary_labels(data["label"][test], vocab)
+    pipelines = {name: Pipeline(sampler, T=T, N=N, config=extracted.pipeline(), head=classifier)
+                 for name, sampler in samplers.items()}
+    rngs = {name: np.random.default_rng(seed) for name in samplers}
+    for name, pipeline in pipelines.items():
+        pipeline(paths[0], rng=np.random.default_rng(seed), label=int(labels[0]))  # warm-up, not counted
+    seconds, macs, probs = ({name: [] for name in samplers} for _ in range(3))
+    stages: dict[str, dict[str, list[float]]] = {name: {} for name in samplers}
+    for path, label in tqdm(list(zip(paths, labels)), desc="timed", disable=not progress or None, file=sys.stderr):
+        for name, pipeline in pipelines.items():  # policies take turns on each video: the same load for all
             start = time.perf_counter()
-            result = pipeline(path, rng=rng, label=int(label))
-            seconds.append(time.perf_counter() - start)
-            macs.append(result.macs["total"])
-            probs.append(result.probs)
+            result = pipeline(path, rng=rngs[name], label=int(label))
+            seconds[name].append(time.perf_counter() - start)
+            macs[name].append(result.macs["total"])
+            probs[name].append(result.probs)
             for stage, value in result.seconds.items():
-                stages.setdefault(stage, []).append(value)
-        results[name] = {"seconds_per_video": float(np.mean(seconds)), "gmacs": float(np.mean(macs)) / 1e9,
-                         "stage_seconds": {stage: float(np.mean(values)) for stage, values in stages.items()},
-                         "pipeline_top1": top1(np.stack(probs), labels)}
-    return results
+                stages[name].setdefault(stage, []).append(value)
+    return {name: {"seconds_per_video": float(np.mean(seconds[name])), "gmacs": float(np.mean(macs[name])) / 1e9,
+                   "stage_seconds": {stage: float(np.mean(values)) for stage, values in stages[name].items()},
+                   "pipeline_top1": top1(np.stack(probs[name]), labels)} for name in samplers}
 
 
 def video_cost(samplers: dict[str, Sampler], summary: dict, config: EvaluationConfig, classifier: FrameClassifier,

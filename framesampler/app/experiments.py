@@ -15,28 +15,34 @@ same data, seeds and training settings (wherever its classifier cache lives) kee
   each selector (SMART Tab. 1) and AdaFrame at its adaptive budget for mu in 0.2, 0.5, 0.7 and 1.01
   (AdaFrame Fig. 3), next to uniform, random, pi_s and SOSampler;
 - ``large_peers`` (not run by default): ``large``'s N/T with SCSampler, SMART and AdaFrame (default
-  options; AdaFrame at its adaptive budget, mu = 0.7) beside SOSampler and OCSampler.
+  options; AdaFrame at its adaptive budget, mu = 0.7) beside SOSampler and OCSampler;
+- ``pixels`` (not run by default; a video dataset from ``framesampler construct`` + ``extract``, issue 11):
+  uniform at N in 2, 4, 8, 16, 32 of T = 64, and every sampler (training-free and learned) at T = 64 -> N
+  in 4, 8, each also through the real pipeline on every test video file (``seconds_per_video``, ``gmacs``;
+  the learned samplers of seed 0), plotted as top-1 against seconds per video and against GMACs.
+
+The sections made of comparisons alone are data (``SECTIONS``: per N/T, the policies and learned samplers).
 """
 from __future__ import annotations
 
 import inspect
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
+from framesampler.app.evaluate import create_policy, timed_pipeline
 from framesampler.app.prepare import DataConfig, Setup, prepare
 from framesampler.app.train import train_and_save
 from framesampler.cost import count_macs, vgg16_relu6_macs
 from framesampler.eval.evaluate import evaluate, summarise
 from framesampler.learned import TrainSettings, load_checkpoint
-from framesampler.policies import create_sampler
 from framesampler.policies.registry import sampler_factory
-from framesampler.report.plots import plot_top1_vs_nt
+from framesampler.report.plots import plot_top1_vs_cost, plot_top1_vs_nt
 from framesampler.report.tables import markdown
 
-EXPERIMENTS = ("small", "large", "loss", "nt", "cost", "peers", "large_peers")
+EXPERIMENTS = ("small", "large", "loss", "nt", "cost", "peers", "large_peers", "pixels")
 DEFAULT_EXPERIMENTS = ("small", "large", "loss", "nt", "cost")
 LARGE_NT = ((8, 30), (16, 60), (32, 100))
 LOSS_VARIANTS = {
@@ -69,11 +75,24 @@ def option_defaults(factory: type) -> dict:
     return defaults
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """One table: training-free ``policies`` and ``learned`` samplers (name -> (kind, options) or (kind,
+    options, attributes set after loading)) at T candidates and budget N; ``timed`` adds the real pipeline."""
+
+    T: int
+    N: int
+    policies: tuple[str, ...] = ()
+    learned: dict[str, tuple] = field(default_factory=dict)
+    timed: bool = False
+
+
 class Runner:
     """Trains (or reuses) learned samplers and evaluates them with training-free policies over seeds."""
 
-    def __init__(self, setup: Setup, *, seeds: int, settings: TrainSettings, out: Path, progress: bool) -> None:
-        self.setup, self.seeds, self.settings, self.out, self.progress = setup, seeds, settings, out, progress
+    def __init__(self, setup: Setup, data: DataConfig, *, seeds: int, settings: TrainSettings, out: Path,
+                 progress: bool) -> None:
+        self.setup, self.data, self.seeds, self.settings, self.out, self.progress = setup, data, seeds, settings, out, progress
 
     def learned(self, kind: str, options: dict, *, T: int, N: int, seed: int):
         """The trained sampler for these settings, from its checkpoint when one exists."""
@@ -87,21 +106,48 @@ class Runner:
         return train_and_save(self.setup, kind, dict(options), T=T, N=N, seed=seed, settings=self.settings,
                               out=directory, progress=self.progress)
 
-    def compare(self, T: int, N: int, policies: tuple[str, ...], learned: dict[str, tuple]) -> dict:
-        """``learned``: name -> (kind, options) or (kind, options, attributes set after loading)."""
-        runs = []
+    def compare(self, T: int, N: int, policies: tuple[str, ...], learned: dict[str, tuple], *, timed: bool = False) -> dict:
+        """Mean and spread over seeds of each sampler (see ``Comparison``); timed: seed 0's samplers through
+        the real pipeline too (``framesampler.app.evaluate.timed_pipeline``)."""
+        runs, first = [], {}
         for seed in range(self.seeds):
-            samplers = {name: create_sampler(name, seed=seed) for name in policies}
+            samplers = {name: create_policy(name, seed=seed, features=self.data.features) for name in policies}
             for name, (kind, options, *attributes) in learned.items():
                 samplers[name] = self.learned(kind, options, T=T, N=N, seed=seed)
                 for attribute, value in (attributes[0] if attributes else {}).items():
                     setattr(samplers[name], attribute, value)
             runs.append(evaluate(self.setup.videos("test", seed), self.setup.classifier, samplers, T=T, N=N,
                                  seed=seed, progress=False))
-        return summarise(runs)
+            first = first or samplers
+        summary = summarise(runs)
+        if timed:
+            for name, row in timed_pipeline(first, self.setup.classifier, features=self.data.features, vocab=self.data.vocab,
+                                            T=T, N=N, progress=self.progress).items():
+                summary[name].update(row)
+        return summary
 
 
 BOTH = {"ocsampler": ("ocsampler", {}), "sosampler": ("sosampler", {})}
+PEER_DEFAULTS = {"scsampler": ("scsampler", {}), "smart": ("smart", {}), "adaframe": ("adaframe", {})}
+PIXELS_T = 64
+PIXEL_POLICIES = ("uniform", "random", "dense", "frameexit", "mgsampler", "semi_optimal_label", "semi_optimal_max", "oracle")
+
+
+def tables(nt: list[tuple[int, int]], policies: tuple[str, ...], learned: dict[str, tuple] | None = None, *,
+           timed: bool = False) -> dict[str, Comparison]:
+    """One ``Comparison`` per (N, T), keyed "N/T"."""
+    return {f"{n}/{t}": Comparison(t, n, policies, learned or {}, timed) for n, t in nt}
+
+
+SECTIONS: dict[str, dict[str, Comparison]] = {
+    "small": tables([(6, 10)], ("uniform", "random", "dense", "semi_optimal_label", "semi_optimal_max", "oracle"), BOTH),
+    "large": tables(list(LARGE_NT), ("uniform", "semi_optimal_max", "semi_optimal_label", "oracle"), BOTH),
+    "peers": tables([(8, 30)], ("uniform", "random", "semi_optimal_max"), {"sosampler": BOTH["sosampler"], **PEERS}),
+    "large_peers": tables(list(LARGE_NT), ("uniform", "semi_optimal_max"), {**BOTH, **PEER_DEFAULTS}),
+    "pixels": {key: comparison for n in (2, 4, 8, 16, 32) for key, comparison in
+               tables([(n, PIXELS_T)], PIXEL_POLICIES if n in (4, 8) else ("uniform",),
+                      {**BOTH, **PEER_DEFAULTS} if n in (4, 8) else None, timed=True).items()},
+}
 
 
 def cost_table(setup: Setup, runner: Runner) -> dict:
@@ -126,15 +172,12 @@ def run_experiments(data: DataConfig, which: list[str] | tuple[str, ...] = DEFAU
         raise ValueError(f"unknown experiment(s) {', '.join(unknown)}; choose from {', '.join(EXPERIMENTS)}")
     setup = prepare(data)
     out.mkdir(parents=True, exist_ok=True)
-    runner = Runner(setup, seeds=seeds, settings=settings, out=out, progress=progress)
+    runner = Runner(setup, data, seeds=seeds, settings=settings, out=out, progress=progress)
     config = {**asdict(data), "seeds": seeds, "training": asdict(settings)}
     results = previous_results(out / "experiments.json", config)
-    if "small" in which:
-        results["small"] = {"6/10": runner.compare(10, 6, ("uniform", "random", "dense", "semi_optimal_label",
-                                                             "semi_optimal_max", "oracle"), BOTH)}
-    if "large" in which:
-        results["large"] = {f"{n}/{t}": runner.compare(t, n, ("uniform", "semi_optimal_max", "semi_optimal_label",
-                                                                "oracle"), BOTH) for n, t in LARGE_NT}
+    for section in (s for s in which if s in SECTIONS):
+        results[section] = {nt: runner.compare(c.T, c.N, c.policies, c.learned, timed=c.timed)
+                            for nt, c in SECTIONS[section].items()}
     if "loss" in which:
         rows = {}
         for label, options in LOSS_VARIANTS.items():
@@ -145,19 +188,15 @@ def run_experiments(data: DataConfig, which: list[str] | tuple[str, ...] = DEFAU
                                 for n in (2, 4, 6, 8)}
         results["T at N=6"] = {f"6/{t}": runner.compare(t, 6, ("uniform", "semi_optimal_max"), {"sosampler": BOTH["sosampler"]})
                                for t in (6, 10, 16, 24)}
-    if "peers" in which:
-        results["peers"] = {"8/30": runner.compare(30, 8, ("uniform", "random", "semi_optimal_max"),
-                                                   {"sosampler": BOTH["sosampler"], **PEERS})}
-    if "large_peers" in which:
-        peers = {"scsampler": ("scsampler", {}), "smart": ("smart", {}), "adaframe": ("adaframe", {})}
-        results["large_peers"] = {f"{n}/{t}": runner.compare(t, n, ("uniform", "semi_optimal_max"), {**BOTH, **peers})
-                                  for n, t in LARGE_NT}
     if "cost" in which:
         results["cost"] = cost_table(setup, runner)
     (out / "experiments.json").write_text(json.dumps(results, indent=2))
     (out / "experiments.md").write_text(markdown(results))
     if "large" in results:
         plot_top1_vs_nt(results["large"], out / "top1_vs_nt.png")
+    if "pixels" in results:
+        plot_top1_vs_cost(results["pixels"], "seconds_per_video", out / "top1_vs_seconds.png")
+        plot_top1_vs_cost(results["pixels"], "gmacs", out / "top1_vs_gmacs.png")
     return results
 
 

@@ -192,3 +192,22 @@ def extract_dataset(splits: dict[str, list[ManifestEntry]], config: ExtractConfi
         raise ValueError(f"none of the source clips listed in {segments} could be read: the classifier has no training data")
     written = write_dataset(report, out, trimmed=trimmed, in_burst=np.stack(in_burst))
     return DatasetReport(report, written, trimmed, report.failed + trimmed.failed)
+
+
+def folder_dataset(folder: str | os.PathLike, *, T: int, cache_dir: str | os.PathLike,
+                   progress: bool = True) -> tuple[Path, list[tuple[str, str]]]:
+    """The video dataset of a ``framesampler construct`` folder at T candidates, ``folder/dataset-T<T>.npz``,
+    extracted (``extract_dataset``) when it is not there yet; and the videos skipped doing so."""
+    from framesampler.data.manifest import read_manifest
+
+    folder = Path(folder)
+    out = folder / f"dataset-T{T}.npz"
+    if out.is_file():
+        return out, []
+    if not (folder / "segments.json").is_file():
+        raise ValueError(f"{folder} is not a folder from `framesampler construct` (no segments.json): pass its folder "
+                         "or a video dataset (.npz) from `framesampler extract`")
+    splits = {split: read_manifest(folder / f"{split}.txt") for split in ("train", "test")}
+    report = extract_dataset(splits, ExtractConfig(T=T), out, cache_dir=cache_dir, segments=folder / "segments.json",
+                             progress=progress)
+    return out, report.failed

@@ -5,7 +5,7 @@ background vectors; this one writes real video files, so the whole pipeline (dec
 measured on them. A long video of ``length`` seconds at ``fps`` frames per second holds one labeled clip
 of the vocabulary:
 
-- the clip is resampled in time to ``fps`` (output frame j shows the clip's frame nearest to time j / fps),
+- the clip is resampled in time to ``fps`` (output frame j shows the clip's frame on screen at time j / fps),
   and all its frames are cut into ``bursts`` contiguous pieces, kept in order;
 - the rest is background footage: a stream of random segments of at most ``segment`` seconds, each from
   a source drawn with probability proportional to its duration. Sources are clips of classes outside the
@@ -89,10 +89,11 @@ class Source:
         return (self.stop - self.first) / self.fps
 
     def frames_at(self, fps: float) -> np.ndarray:
-        """Source frame indices of the usable part resampled to ``fps``: output frame j shows the frame
-        nearest to time j / fps (at least one frame)."""
+        """Source frame indices of the usable part resampled to ``fps``: output frame j shows the frame on
+        screen at time j / fps (the last one starting at or before it; at least one frame)."""
         count = max(1, round((self.stop - self.first) * fps / self.fps))
-        return np.minimum(self.first + np.round(np.arange(count) * self.fps / fps).astype(np.int64), self.stop - 1)
+        offsets = np.floor(np.arange(count) * self.fps / fps + 1e-9).astype(np.int64)
+        return np.minimum(self.first + offsets, self.stop - 1)
 
 
 @dataclass(frozen=True)

@@ -23,3 +23,34 @@ def plot_top1_vs_nt(large: dict, path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
+
+
+def plot_top1_vs_cost(section: dict, cost: str, path: Path) -> None:
+    """Top-1 against a cost per video (``"seconds_per_video"`` or ``"gmacs"``) for each sampler of a timed
+    section ({"N/T": {sampler: row}}): one line per sampler through its budgets, each point labelled by N,
+    the seed spread as vertical error bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(dict.fromkeys(name for rows in section.values() for name in rows))
+    figure, axis = plt.subplots(figsize=(8, 5.5))
+    for name in names:
+        points = [(nt.split("/")[0], rows[name]) for nt, rows in section.items() if name in rows and cost in rows[name]]
+        if not points:
+            continue
+        line = axis.errorbar([row[cost] for _, row in points], [row["top1"] for _, row in points],
+                             yerr=[row["top1_std"] for _, row in points], marker="o", capsize=3, label=name)
+        for n, row in points:
+            axis.annotate(n, (row[cost], row["top1"]), textcoords="offset points", xytext=(4, 4), fontsize=7,
+                          color=line[0].get_color())
+    axis.set_xscale("log")
+    axis.set_xlabel({"seconds_per_video": "seconds per video (wall, decoding included; log scale)",
+                     "gmacs": "GMACs per video (sampler + classifier; log scale)"}.get(cost, cost))
+    axis.set_ylabel("top-1")
+    axis.set_title("Constructed untrimmed UCF101 videos: top-1 against cost (points labelled by N)")
+    axis.legend(fontsize=7, ncol=2)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)

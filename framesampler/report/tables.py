@@ -32,12 +32,15 @@ def markdown(results: dict) -> str:
         if section in ("config", "cost"):
             continue
         for nt, rows in tables.items():
-            lines += [f"### {section}: N/T = {nt}", "", "| sampler | top-1 | mAP | fidelity | in-burst | frames |",
-                      "| --- | --- | --- | --- | --- | --- |"]
+            timed = any("seconds_per_video" in row for row in rows.values())
+            lines += [f"### {section}: N/T = {nt}", "", "| sampler | top-1 | mAP | fidelity | in-burst | frames |"
+                      + (" s/video | GMACs | pipeline top-1 |" if timed else ""), "|" + " --- |" * (9 if timed else 6)]
             for name, row in rows.items():
                 cells = ["-" if row.get(m) is None else f"{row[m]:.3f} ± {row[m + '_std']:.3f}"
                          for m in ("top1", "mAP", "fidelity", "in_burst")]
-                lines.append(f"| {name} | {' | '.join(cells)} | {row['frames']:.2f} |")
+                lines.append(f"| {name} | {' | '.join(cells)} | {row['frames']:.2f} |" + (
+                    f" {row['seconds_per_video']:.3f} | {row['gmacs']:.2f} | {row['pipeline_top1']:.3f} |"
+                    if "seconds_per_video" in row else " - | - | - |" if timed else ""))
             lines.append("")
     if "cost" in results:
         cost = results["cost"]
