@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from framesampler.eval.metrics import average_precision, mean_average_precision, sampling_fidelity, top1
+from framesampler.eval.metrics import average_precision, in_burst_fraction, mean_average_precision, sampling_fidelity, top1
 
 
 def test_average_precision_hand_checked():
@@ -33,3 +33,12 @@ def test_fidelity_hand_checked():
     assert sampling_fidelity(selected, optimal) == pytest.approx((2 / 3 + 0) / 2)
     with pytest.raises(ValueError):
         sampling_fidelity(selected, optimal[:1])
+
+
+def test_in_burst_pools_the_chosen_frames_of_all_videos():
+    inside = [np.array([0, 1, 1, 0], bool), np.array([1, 0, 0, 0], bool)]
+    # video 0: 2 of 3 chosen inside; video 1: 0 of 1 -> 2 of 4 pooled (not the mean of 2/3 and 0)
+    assert in_burst_fraction([np.array([1, 2, 3]), np.array([2])], inside) == 0.5
+    assert in_burst_fraction([np.array([1]), np.array([0])], inside) == 1.0
+    with pytest.raises(ValueError, match="zero chosen"):
+        in_burst_fraction([np.array([], np.int64)], inside[:1])

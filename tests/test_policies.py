@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from framesampler import Candidates, Context, create_sampler, list_samplers, top_n_sorted
 from framesampler.policies.fixed import frameexit_order
-from framesampler.policies.mgsampler import motion_guided_positions
+from framesampler.policies.mgsampler import image_motion, motion_guided_positions
 
 TRAINING_FREE = ["uniform", "random", "dense", "frameexit", "mgsampler", "semi_optimal_label",
                  "semi_optimal_max", "oracle"]
@@ -110,6 +110,17 @@ def test_mgsampler_image_and_feature_motion_agree_on_the_moving_part():
     for motion in ("image", "feature"):
         picked = create_sampler("mgsampler", motion=motion).select(candidates, 6)
         assert ((picked >= 10) & (picked <= 20)).sum() >= 4
+
+
+def test_mgsampler_reads_a_stored_image_motion_as_it_reads_the_pixels():
+    pixels = np.random.default_rng(0).integers(0, 255, (24, 8, 8, 3)).astype(np.uint8)
+    pixels[8:12] = 0  # a still stretch
+    from_pixels = create_sampler("mgsampler", motion="image").select(Candidates.of_length(24, pixels=pixels), 5)
+    stored = Candidates.of_length(24, motion=image_motion(pixels))  # what a video dataset keeps instead of pixels
+    for motion in ("image", "auto"):
+        assert create_sampler("mgsampler", motion=motion).select(stored, 5).tolist() == from_pixels.tolist()
+    with pytest.raises(ValueError, match="needs candidates.pixels"):
+        create_sampler("mgsampler", motion="image").select(Candidates.of_length(24), 5)
 
 
 def test_semi_optimal_takes_top_n_of_single_frame_confidence():
