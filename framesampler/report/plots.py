@@ -27,29 +27,31 @@ def plot_top1_vs_nt(large: dict, path: Path) -> None:
 
 def plot_top1_vs_cost(section: dict, cost: str, path: Path) -> None:
     """Top-1 against a cost per video (``"seconds_per_video"`` or ``"gmacs"``) for each sampler of a timed
-    section ({"N/T": {sampler: row}}): one line per sampler through its budgets, each point labelled by N,
-    the seed spread as vertical error bars."""
+    section ({"N/T": {sampler: row}}): one line per sampler through its budgets, each point labelled by the
+    frames it classified, the seed spread as vertical error bars."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     names = list(dict.fromkeys(name for rows in section.values() for name in rows))
+    colours, markers = plt.get_cmap("tab20").colors, "os^vDP*Xhp<>d"
     figure, axis = plt.subplots(figsize=(8, 5.5))
-    for name in names:
-        points = [(nt.split("/")[0], rows[name]) for nt, rows in section.items() if name in rows and cost in rows[name]]
-        if not points:
+    for i, name in enumerate(names):
+        rows = [rows[name] for rows in section.values() if name in rows and cost in rows[name]]
+        if not rows:
             continue
-        line = axis.errorbar([row[cost] for _, row in points], [row["top1"] for _, row in points],
-                             yerr=[row["top1_std"] for _, row in points], marker="o", capsize=3, label=name)
-        for n, row in points:
-            axis.annotate(n, (row[cost], row["top1"]), textcoords="offset points", xytext=(4, 4), fontsize=7,
-                          color=line[0].get_color())
+        colour = colours[(2 * i) % 20 + (2 * i) // 20]
+        axis.errorbar([row[cost] for row in rows], [row["top1"] for row in rows], yerr=[row["top1_std"] for row in rows],
+                      marker=markers[i % len(markers)], color=colour, capsize=3, label=name)
+        for row in rows:
+            axis.annotate(f"{row['frames']:g}", (row[cost], row["top1"]), textcoords="offset points", xytext=(4, 4),
+                          fontsize=7, color=colour)
     axis.set_xscale("log")
     axis.set_xlabel({"seconds_per_video": "seconds per video (wall, decoding included; log scale)",
                      "gmacs": "GMACs per video (sampler + classifier; log scale)"}.get(cost, cost))
     axis.set_ylabel("top-1")
-    axis.set_title("Constructed untrimmed UCF101 videos: top-1 against cost (points labelled by N)")
+    axis.set_title("Constructed untrimmed UCF101 videos: top-1 against cost (points: frames classified)")
     axis.legend(fontsize=7, ncol=2)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
