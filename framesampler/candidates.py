@@ -12,6 +12,7 @@ repeats (the TSN/mmaction2 behaviour), ``"error"`` raises.
 """
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import Literal
 
@@ -57,15 +58,29 @@ def candidate_indices(
             )
         if short_policy != "repeat":
             raise ValueError(f"unknown short_policy {short_policy!r}: use 'all', 'repeat' or 'error'")
-    edges = np.arange(num_candidates + 1) * (num_frames / num_candidates)
     if mode == "uniform":
         offsets = np.full(num_candidates, 0.5)
     else:
         if rng is None:
             raise ValueError("mode='jitter' is random: pass rng=np.random.default_rng(seed)")
         offsets = rng.random(num_candidates)
-    indices = np.floor(edges[:-1] + offsets * (edges[1:] - edges[:-1])).astype(np.int64)
-    return np.clip(indices, 0, num_frames - 1)
+    return segment_points(torch.from_numpy(offsets), num_frames).numpy()
+
+
+class Reads(enum.Flag):
+    """What a sampler reads beyond the candidates' frame numbers (``Sampler.reads``)."""
+
+    NOTHING = 0
+    FEATURES = enum.auto()  # candidates.features: cheap per-frame features
+    PIXELS = enum.auto()  # candidates.pixels: low-resolution frames
+    MOTION = enum.auto()  # candidates.motion: the image motion of those frames, measured upstream (video datasets)
+    FRAME_LOGITS = enum.auto()  # context.frame_logits: the frozen classifier on each candidate alone
+    LABEL = enum.auto()  # context.label: the true class (oracles only)
+
+    def candidate_input(self) -> Reads:
+        """The one candidate input to give: a sampler that reads either pixels or features (MGSampler's
+        ``motion="auto"``) gets the low-resolution pixels, free once decoded; at least one is required."""
+        return Reads.PIXELS if Reads.PIXELS in self else self & Reads.FEATURES
 
 
 @dataclass(frozen=True)
@@ -95,8 +110,15 @@ class Candidates:
         return cls(frame_indices=np.arange(num_candidates), num_frames=num_candidates, **kw)
 
 
+def segment_points(offsets: torch.Tensor, length: int) -> torch.Tensor:
+    """TSN's segments (Wang et al. 2016), the one formula: with ``offsets`` [..., S] in [0, 1), the point
+    ``floor((i + offset_i) * length / S)`` of each of the S equal segments of ``0..length-1`` (int64)."""
+    segments = offsets.shape[-1]
+    points = torch.floor((torch.arange(segments, dtype=torch.float64) + offsets.double()) * length / segments)
+    return points.long().clamp_(0, length - 1)
+
+
 def segment_positions(batch: int, length: int, segments: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """TSN training sampling for a batch: one random position in each of ``segments`` equal parts of
     ``0..length-1``, for ``batch`` videos at once -> LongTensor [batch, segments] (sorted rows)."""
-    offsets = torch.rand(batch, segments, generator=generator)
-    return ((torch.arange(segments) + offsets) * length / segments).long().clamp_(max=length - 1)
+    return segment_points(torch.rand(batch, segments, generator=generator), length)

@@ -19,32 +19,54 @@ same data, seeds and training settings (wherever its classifier cache lives) kee
 - ``pixels`` (not run by default; a video dataset from ``framesampler construct`` + ``extract``, issue 11):
   uniform at N in 2, 4, 8, 16, 32 of T = 64, and every sampler (training-free and learned) at T = 64 -> N
   in 4, 8, each also through the real pipeline on every test video file (``seconds_per_video``, ``gmacs``;
-  the learned samplers of seed 0), plotted as top-1 against seconds per video and against GMACs.
-
-The sections made of comparisons alone are data (``SECTIONS``: per N/T, the policies and learned samplers).
+  the samplers of seed 0), plotted as top-1 against seconds per video and against GMACs.
 """
 from __future__ import annotations
 
-import inspect
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
-from framesampler.app.evaluate import create_policy, timed_pipeline
+from framesampler.app.evaluate import timed_pipeline
 from framesampler.app.prepare import DataConfig, Setup, prepare
 from framesampler.app.train import train_and_save
-from framesampler.cost import count_macs, vgg16_relu6_macs
+from framesampler.classifiers.vgg16 import vgg16_relu6_macs
+from framesampler.cost import count_macs
 from framesampler.eval.evaluate import evaluate, summarise
-from framesampler.learned import TrainSettings, load_checkpoint
+from framesampler.learned import LearnedSampler, TrainSettings, load_checkpoint
+from framesampler.policies import create_sampler
 from framesampler.policies.registry import sampler_factory
 from framesampler.report.plots import plot_top1_vs_cost, plot_top1_vs_nt
 from framesampler.report.tables import markdown
 
-EXPERIMENTS = ("small", "large", "loss", "nt", "cost", "peers", "large_peers", "pixels")
-DEFAULT_EXPERIMENTS = ("small", "large", "loss", "nt", "cost")
 LARGE_NT = ((8, 30), (16, 60), (32, 100))
+
+
+@dataclass(frozen=True)
+class Learned:
+    """A learned sampler in a comparison: its registered ``kind``, training ``options`` (a checkpoint per
+    distinct set), and ``inference`` options set on the trained sampler (its ``inference_options``)."""
+
+    kind: str
+    options: dict = field(default_factory=dict)
+    inference: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One table: training-free ``policies`` and ``learned`` samplers at T candidates and budget N; ``timed``
+    also runs the real pipeline on the test video files (a video dataset)."""
+
+    T: int
+    N: int
+    policies: tuple[str, ...] = ()
+    learned: dict[str, Learned] = field(default_factory=dict)
+    timed: bool = False
+
+
+BOTH = {"ocsampler": Learned("ocsampler"), "sosampler": Learned("sosampler")}
 LOSS_VARIANTS = {
     "rank, max": {"so_loss": "rank", "importance": "max"},
     "rank, label": {"so_loss": "rank", "importance": "label"},
@@ -54,37 +76,38 @@ LOSS_VARIANTS = {
     "rank, max, no L_LG": {"so_loss": "rank", "importance": "max", "lam": 1.0},
 }
 PEERS = {
-    "scsampler (AC)": ("scsampler", {"objective": "ac"}),
-    "scsampler (SAL-CL)": ("scsampler", {"objective": "sal_cl"}),
-    "scsampler (SAL-RANK)": ("scsampler", {"objective": "sal_rank"}),
-    "smart (single)": ("smart", {"selector": "single"}),
-    "smart (global)": ("smart", {"selector": "global"}),
-    "smart (both)": ("smart", {"selector": "both"}),
-    **{f"adaframe (mu={mu})": ("adaframe", {}, {"threshold": mu}) for mu in (0.2, 0.5, 0.7, 1.01)},
+    "scsampler (AC)": Learned("scsampler", {"objective": "ac"}),
+    "scsampler (SAL-CL)": Learned("scsampler", {"objective": "sal_cl"}),
+    "scsampler (SAL-RANK)": Learned("scsampler", {"objective": "sal_rank"}),
+    "smart (single)": Learned("smart", {"selector": "single"}),
+    "smart (global)": Learned("smart", {"selector": "global"}),
+    "smart (both)": Learned("smart", {"selector": "both"}),
+    **{f"adaframe (mu={mu})": Learned("adaframe", inference={"threshold": mu}) for mu in (0.2, 0.5, 0.7, 1.01)},
 }
+SOSAMPLER_ONLY = ("uniform", "semi_optimal_max")
+PEER_DEFAULTS = {"scsampler": Learned("scsampler"), "smart": Learned("smart"), "adaframe": Learned("adaframe")}
+PIXELS_T = 64
+PIXEL_POLICIES = ("uniform", "random", "dense", "frameexit", "mgsampler", "semi_optimal_label", "semi_optimal_max", "oracle")
 
-
-def option_defaults(factory: type) -> dict:
-    """Keyword defaults of a sampler class's constructors along its MRO (options equal to them do not
-    name a checkpoint apart from the default one)."""
-    defaults: dict = {}
-    for cls in reversed(factory.__mro__):
-        if "__init__" in vars(cls):
-            defaults.update({name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()
-                             if p.default is not inspect.Parameter.empty})
-    return defaults
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """One table: training-free ``policies`` and ``learned`` samplers (name -> (kind, options) or (kind,
-    options, attributes set after loading)) at T candidates and budget N; ``timed`` adds the real pipeline."""
-
-    T: int
-    N: int
-    policies: tuple[str, ...] = ()
-    learned: dict[str, tuple] = field(default_factory=dict)
-    timed: bool = False
+# experiment -> {table name -> {"N/T" -> comparison}}; ``cost`` is computed apart (``cost_table``).
+SECTIONS: dict[str, dict[str, dict[str, Comparison]]] = {
+    "small": {"small": {"6/10": Comparison(10, 6, ("uniform", "random", "dense", "semi_optimal_label",
+                                                   "semi_optimal_max", "oracle"), BOTH)}},
+    "large": {"large": {f"{n}/{t}": Comparison(t, n, ("uniform", "semi_optimal_max", "semi_optimal_label", "oracle"), BOTH)
+                        for n, t in LARGE_NT}},
+    "loss": {"loss": {"6/10": Comparison(10, 6, (), {label: Learned("sosampler", options)
+                                                     for label, options in LOSS_VARIANTS.items()})}},
+    "nt": {"N at T=10": {f"{n}/10": Comparison(10, n, SOSAMPLER_ONLY, {"sosampler": BOTH["sosampler"]}) for n in (2, 4, 6, 8)},
+           "T at N=6": {f"6/{t}": Comparison(t, 6, SOSAMPLER_ONLY, {"sosampler": BOTH["sosampler"]}) for t in (6, 10, 16, 24)}},
+    "peers": {"peers": {"8/30": Comparison(30, 8, ("uniform", "random", "semi_optimal_max"),
+                                           {"sosampler": BOTH["sosampler"], **PEERS})}},
+    "large_peers": {"large_peers": {f"{n}/{t}": Comparison(t, n, SOSAMPLER_ONLY, {**BOTH, **PEER_DEFAULTS})
+                                    for n, t in LARGE_NT}},
+    "pixels": {"pixels": {f"{n}/{PIXELS_T}": Comparison(PIXELS_T, n, PIXEL_POLICIES, {**BOTH, **PEER_DEFAULTS}, timed=True)
+                          if n in (4, 8) else Comparison(PIXELS_T, n, ("uniform",), timed=True) for n in (2, 4, 8, 16, 32)}},
+}
+EXPERIMENTS = (*SECTIONS, "cost")
+DEFAULT_EXPERIMENTS = ("small", "large", "loss", "nt", "cost")
 
 
 class Runner:
@@ -94,65 +117,43 @@ class Runner:
                  progress: bool) -> None:
         self.setup, self.data, self.seeds, self.settings, self.out, self.progress = setup, data, seeds, settings, out, progress
 
-    def learned(self, kind: str, options: dict, *, T: int, N: int, seed: int):
-        """The trained sampler for these settings, from its checkpoint when one exists."""
-        defaults = option_defaults(sampler_factory(kind))
-        tag = "-".join(f"{k}={v}" for k, v in sorted(options.items()) if defaults.get(k, inspect.Parameter.empty) != v)
-        trained_for_n = getattr(sampler_factory(kind), "budget_option", None) is not None
-        name = f"{kind}-T{T}" + (f"-N{N}" if trained_for_n else "") + (f"-{tag}" if tag else "") + f"-s{seed}"
+    def learned(self, spec: Learned, *, T: int, N: int, seed: int) -> LearnedSampler:
+        """The trained sampler for these settings, from its checkpoint when one exists. Its directory is
+        named by the options that differ from the sampler's defaults."""
+        factory = sampler_factory(spec.kind)
+        defaults = create_sampler(spec.kind, input_dim=self.setup.sampler_input_dim,
+                                  num_classes=self.setup.classifier.config.num_classes).options
+        tag = "-".join(f"{k}={v}" for k, v in sorted(spec.options.items()) if k not in defaults or defaults[k] != v)
+        name = f"{spec.kind}-T{T}" + (f"-N{N}" if factory.budget_option else "") + (f"-{tag}" if tag else "") + f"-s{seed}"
         directory = self.out / "checkpoints" / name.replace(" ", "")
         if (directory / "weights.pt").is_file():
-            return load_checkpoint(directory, self.setup.classifier)
-        return train_and_save(self.setup, kind, dict(options), T=T, N=N, seed=seed, settings=self.settings,
-                              out=directory, progress=self.progress)
+            sampler = load_checkpoint(directory, self.setup.classifier)
+        else:
+            sampler = train_and_save(self.setup, spec.kind, dict(spec.options), T=T, N=N, seed=seed,
+                                     settings=self.settings, out=directory, progress=self.progress)
+        return sampler.with_inference_options(**spec.inference)
 
-    def compare(self, T: int, N: int, policies: tuple[str, ...], learned: dict[str, tuple], *, timed: bool = False) -> dict:
-        """Mean and spread over seeds of each sampler (see ``Comparison``); timed: seed 0's samplers through
+    def compare(self, comparison: Comparison) -> dict:
+        """Mean and spread over the seeds of every sampler of ``comparison``; timed: seed 0's samplers through
         the real pipeline too (``framesampler.app.evaluate.timed_pipeline``)."""
-        runs, first = [], {}
+        T, N, runs, first = comparison.T, comparison.N, [], {}
         for seed in range(self.seeds):
-            samplers = {name: create_policy(name, seed=seed, features=self.data.features) for name in policies}
-            for name, (kind, options, *attributes) in learned.items():
-                samplers[name] = self.learned(kind, options, T=T, N=N, seed=seed)
-                for attribute, value in (attributes[0] if attributes else {}).items():
-                    setattr(samplers[name], attribute, value)
+            samplers = {name: create_sampler(name, seed=seed) for name in comparison.policies}
+            samplers |= {name: self.learned(spec, T=T, N=N, seed=seed) for name, spec in comparison.learned.items()}
             runs.append(evaluate(self.setup.videos("test", seed), self.setup.classifier, samplers, T=T, N=N,
                                  seed=seed, progress=False))
             first = first or samplers
         summary = summarise(runs)
-        if timed:
-            for name, row in timed_pipeline(first, self.setup.classifier, features=self.data.features, vocab=self.data.vocab,
-                                            T=T, N=N, progress=self.progress).items():
+        if comparison.timed:
+            for name, row in timed_pipeline(first, self.setup.classifier, features=self.data.features,
+                                            vocab=self.data.vocab, T=T, N=N, progress=self.progress).items():
                 summary[name].update(row)
         return summary
 
 
-BOTH = {"ocsampler": ("ocsampler", {}), "sosampler": ("sosampler", {})}
-PEER_DEFAULTS = {"scsampler": ("scsampler", {}), "smart": ("smart", {}), "adaframe": ("adaframe", {})}
-PIXELS_T = 64
-PIXEL_POLICIES = ("uniform", "random", "dense", "frameexit", "mgsampler", "semi_optimal_label", "semi_optimal_max", "oracle")
-
-
-def tables(nt: list[tuple[int, int]], policies: tuple[str, ...], learned: dict[str, tuple] | None = None, *,
-           timed: bool = False) -> dict[str, Comparison]:
-    """One ``Comparison`` per (N, T), keyed "N/T"."""
-    return {f"{n}/{t}": Comparison(t, n, policies, learned or {}, timed) for n, t in nt}
-
-
-SECTIONS: dict[str, dict[str, Comparison]] = {
-    "small": tables([(6, 10)], ("uniform", "random", "dense", "semi_optimal_label", "semi_optimal_max", "oracle"), BOTH),
-    "large": tables(list(LARGE_NT), ("uniform", "semi_optimal_max", "semi_optimal_label", "oracle"), BOTH),
-    "peers": tables([(8, 30)], ("uniform", "random", "semi_optimal_max"), {"sosampler": BOTH["sosampler"], **PEERS}),
-    "large_peers": tables(list(LARGE_NT), ("uniform", "semi_optimal_max"), {**BOTH, **PEER_DEFAULTS}),
-    "pixels": {key: comparison for n in (2, 4, 8, 16, 32) for key, comparison in
-               tables([(n, PIXELS_T)], PIXEL_POLICIES if n in (4, 8) else ("uniform",),
-                      {**BOTH, **PEER_DEFAULTS} if n in (4, 8) else None, timed=True).items()},
-}
-
-
 def cost_table(setup: Setup, runner: Runner) -> dict:
     """MACs per video: sampler (f_s + head on T candidates) and classifier (N frames), and dense T."""
-    sampler = runner.learned("sosampler", {}, T=LARGE_NT[0][1], N=LARGE_NT[0][0], seed=0)
+    sampler = runner.learned(BOTH["sosampler"], T=LARGE_NT[0][1], N=LARGE_NT[0][0], seed=0)
     backbone = vgg16_relu6_macs(crops=5)
     per_frame = backbone + count_macs(setup.classifier.head, torch.zeros(1, setup.classifier.config.input_dim))
     rows = {}
@@ -165,8 +166,9 @@ def cost_table(setup: Setup, runner: Runner) -> dict:
             "per_video": rows}
 
 
-def run_experiments(data: DataConfig, which: list[str] | tuple[str, ...] = DEFAULT_EXPERIMENTS, *, seeds: int = 3, settings: TrainSettings = TrainSettings(),
-                    out: Path = Path("experiments"), progress: bool = True) -> dict:
+def run_experiments(data: DataConfig, which: list[str] | tuple[str, ...] = DEFAULT_EXPERIMENTS, *, seeds: int = 3,
+                    settings: TrainSettings = TrainSettings(), out: Path = Path("experiments"), progress: bool = True) -> dict:
+    """Run the experiments ``which`` (names of ``SECTIONS`` and ``"cost"``) and write their results to ``out``."""
     unknown = sorted(set(which) - set(EXPERIMENTS))
     if unknown:
         raise ValueError(f"unknown experiment(s) {', '.join(unknown)}; choose from {', '.join(EXPERIMENTS)}")
@@ -175,21 +177,12 @@ def run_experiments(data: DataConfig, which: list[str] | tuple[str, ...] = DEFAU
     runner = Runner(setup, data, seeds=seeds, settings=settings, out=out, progress=progress)
     config = {**asdict(data), "seeds": seeds, "training": asdict(settings)}
     results = previous_results(out / "experiments.json", config)
-    for section in (s for s in which if s in SECTIONS):
-        results[section] = {nt: runner.compare(c.T, c.N, c.policies, c.learned, timed=c.timed)
-                            for nt, c in SECTIONS[section].items()}
-    if "loss" in which:
-        rows = {}
-        for label, options in LOSS_VARIANTS.items():
-            rows[label] = runner.compare(10, 6, (), {"sosampler": ("sosampler", options)})["sosampler"]
-        results["loss"] = {"6/10": rows}
-    if "nt" in which:
-        results["N at T=10"] = {f"{n}/10": runner.compare(10, n, ("uniform", "semi_optimal_max"), {"sosampler": BOTH["sosampler"]})
-                                for n in (2, 4, 6, 8)}
-        results["T at N=6"] = {f"6/{t}": runner.compare(t, 6, ("uniform", "semi_optimal_max"), {"sosampler": BOTH["sosampler"]})
-                               for t in (6, 10, 16, 24)}
-    if "cost" in which:
-        results["cost"] = cost_table(setup, runner)
+    for experiment in which:
+        if experiment == "cost":
+            results["cost"] = cost_table(setup, runner)
+            continue
+        for table, comparisons in SECTIONS[experiment].items():
+            results[table] = {label: runner.compare(comparison) for label, comparison in comparisons.items()}
     (out / "experiments.json").write_text(json.dumps(results, indent=2))
     (out / "experiments.md").write_text(markdown(results))
     if "large" in results:

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from framesampler.app.pipeline import decode_candidates
 from framesampler.candidates import candidate_indices
 from framesampler.classifiers.pretrained import PretrainedBackbone
 from framesampler.data.construct import burst_mask
@@ -63,7 +64,7 @@ class Extractor:
                 indices = candidate_indices(meta.num_frames, c.T, short_policy=c.short_policy)
             except ValueError as err:
                 raise VideoError(path, str(err), "extract with a smaller --T or --short repeat") from err
-            decoded = reader.decode(indices)
+            decoded = decode_candidates(reader, indices, keep=True).frames
             full = decoded.to_array(size=c.classifier_resolution, crop=c.classifier_resolution)
             low = decoded.to_array(size=c.sampler_resolution, crop=c.sampler_resolution)
         return {

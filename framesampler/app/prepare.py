@@ -47,6 +47,7 @@ class Setup:
     videos: Callable[[str, int], VideoSet]
     trimmed_test_top1: float
     sampler_input_dim: int
+    extract: dict | None = None  # how a video dataset's inputs were extracted
 
 
 def resolve_classes(source: FeatureFile, background: FeatureFile, vocab: list[int] | None,
@@ -99,7 +100,7 @@ def prepare(config: DataConfig) -> Setup:
     classifier_data = trimmed if clips is None else {split: trimmed_videos(clips, vocab, split) for split in ("train", "test")}
     stat = Path(config.features).stat()
     key = {"features": str(Path(config.features).resolve()), "size": stat.st_size, "mtime": stat.st_mtime_ns,
-           "vocab": vocab, "consensus": config.consensus, "seed": config.seed, "version": 1}
+           "vocab": vocab, "consensus": config.consensus, "seed": config.seed, "version": 2}
     classifier = cached_classifier(
         config.cache_dir, key,
         lambda: train_classifier(classifier_data["train"], consensus=config.consensus, seed=config.seed,
@@ -114,4 +115,5 @@ def prepare(config: DataConfig) -> Setup:
                                 background_classes=background_classes, config=shape)
 
     sampler_input = trimmed["test"].sampler_input
-    return Setup(classifier, videos, dense_scores(classifier, classifier_data["test"])[0], sampler_input.shape[1])
+    return Setup(classifier, videos, dense_scores(classifier, classifier_data["test"])[0], sampler_input.shape[1],
+                 source.extract)

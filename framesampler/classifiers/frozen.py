@@ -21,7 +21,8 @@ from torch import nn
 from framesampler.candidates import segment_positions
 from framesampler.classifiers.consensus import check_consensus, consensus_log_probs
 from framesampler.data.features import VideoSet
-from framesampler.storage import atomic_directory
+from framesampler.data.manifest import stratified_split
+from framesampler.storage import load_module, save_module
 
 HEADS = ("linear", "mlp")
 
@@ -77,17 +78,6 @@ class FrameClassifier(nn.Module):
         return self
 
 
-def _split_validation(labels: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified split of video indices into (train, validation)."""
-    val = []
-    for c in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == c))
-        val.extend(members[: max(1, int(round(fraction * len(members))))])
-    val_mask = np.zeros(len(labels), bool)
-    val_mask[val] = True
-    return np.flatnonzero(~val_mask), np.flatnonzero(val_mask)
-
-
 def _fit_head(model: FrameClassifier, videos: VideoSet, members: np.ndarray, *, segments: int, epochs: int,
               batch_size: int, lr: float, seed: int) -> None:
     """TSN training: each step, one random frame per segment of each video, consensus, cross-entropy."""
@@ -126,7 +116,7 @@ def train_classifier(train: VideoSet, *, heads: tuple[str, ...] = HEADS, consens
     """Train each head kind on the training videos, keep the best by validation top-1 (ties: lower
     validation NLL), freeze it."""
     torch.manual_seed(seed)
-    fit, val = _split_validation(train.labels, val_fraction, np.random.default_rng(seed))
+    fit, val = stratified_split(train.labels, val_fraction, np.random.default_rng(seed))
     best, best_key = None, None
     report = {"validation_top1": {}, "validation_nll": {}, "validation_videos": int(len(val)), "train_videos": int(len(fit))}
     for head in heads:
@@ -145,21 +135,20 @@ def train_classifier(train: VideoSet, *, heads: tuple[str, ...] = HEADS, consens
 
 def save_classifier(model: FrameClassifier, directory: str | os.PathLike) -> Path:
     """Write ``config.json`` and ``weights.pt`` atomically: a reader sees the old or the new, never half."""
-    with atomic_directory(directory) as staging:
-        (staging / "config.json").write_text(json.dumps(asdict(model.config), indent=2))
-        torch.save(model.state_dict(), staging / "weights.pt")
-    return Path(directory)
+    return save_module(directory, asdict(model.config), {"weights.pt": model.state_dict()})
+
+
+def classifier_from_saved(config: dict, weights: dict) -> FrameClassifier:
+    """The frozen classifier of a saved ``ClassifierConfig`` (as a dict) and its state dict."""
+    model = FrameClassifier(ClassifierConfig(**config))
+    model.load_state_dict(weights)
+    return model.freeze()
 
 
 def load_classifier(directory: str | os.PathLike) -> FrameClassifier:
     """Load a frozen classifier saved by ``save_classifier``."""
-    directory = Path(directory)
-    if not (directory / "config.json").is_file() or not (directory / "weights.pt").is_file():
-        raise FileNotFoundError(f"{directory} is not a saved classifier (needs config.json and weights.pt)")
-    config = ClassifierConfig(**json.loads((directory / "config.json").read_text()))
-    model = FrameClassifier(config)
-    model.load_state_dict(torch.load(directory / "weights.pt", weights_only=True))
-    return model.freeze()
+    config, states = load_module(directory, ("weights.pt",), what="saved classifier", make="framesampler train/evaluate")
+    return classifier_from_saved(config, states["weights.pt"])
 
 
 def cached_classifier(cache_dir: str | os.PathLike, key: dict, train: Callable[[], FrameClassifier]) -> FrameClassifier:

@@ -6,6 +6,7 @@ The format (see ``shared/data/README.md``): ``features`` [V, F, D] (uint8 with a
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ class FeatureFile:
     video_ids: np.ndarray  # [V] str
     class_names: dict[int, str]
     sampler_features: torch.Tensor | None = None  # [V, F, D_s]: the sampler's own cheap input, when it has one
+    extract: dict | None = None  # a video dataset's ExtractConfig (``framesampler extract``), as a dict
     action_mask: np.ndarray | None = None  # [V, F] bool: frames inside an action burst (a constructed video dataset)
     motion: np.ndarray | None = None  # [V, F]: image motion into each frame from the previous one (video datasets)
 
@@ -107,8 +109,9 @@ def load_feature_file(path: str | os.PathLike, *, prefix: str = "") -> FeatureFi
             if per_frame[name].shape != raw.shape[:2]:
                 raise ValueError(f"{path}: '{key[name]}' must be [videos, frames] = {raw.shape[:2]}, "
                                  f"got {per_frame[name].shape}")
+    extract = json.loads(str(data["extract_config"])) if "extract_config" in data.files else None
     return FeatureFile(str(path), features, labels, split, data[key["video_id"]].astype(str), class_names, sampler_features,
-                       action_mask=None if "in_burst" not in per_frame else per_frame["in_burst"].astype(bool),
+                       extract, action_mask=None if "in_burst" not in per_frame else per_frame["in_burst"].astype(bool),
                        motion=None if "motion" not in per_frame else per_frame["motion"].astype(np.float64))
 
 

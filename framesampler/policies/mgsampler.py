@@ -16,7 +16,7 @@ from typing import Literal
 
 import numpy as np
 
-from framesampler.candidates import Candidates
+from framesampler.candidates import Candidates, Reads
 from framesampler.policies.base import Context, Sampler
 from framesampler.policies.registry import register_sampler
 
@@ -72,12 +72,12 @@ class MGSampler(Sampler):
         if mu <= 0:
             raise ValueError(f"mu (the smoothing exponent) must be > 0, got {mu}")
         self.motion, self.mu = motion, mu
-        self.needs = {"image": ("pixels",), "feature": ("features",)}.get(motion, ())
-        self.reads = ("pixels",) if motion == "image" else ("features",)  # what it costs: auto reads features on feature data
+        image = Reads.PIXELS | Reads.MOTION
+        self.reads = {"image": image, "feature": Reads.FEATURES}.get(motion, image | Reads.FEATURES)
 
-    def _check_inputs(self, candidates: Candidates, context: Context | None) -> None:
-        if candidates.motion is None:  # a measured image motion stands in for the pixels
-            super()._check_inputs(candidates, context)
+    @property
+    def stochastic(self) -> bool:
+        return self.training
 
     def motion_scores(self, candidates: Candidates) -> np.ndarray:
         has_image = candidates.pixels is not None or candidates.motion is not None
@@ -92,8 +92,13 @@ class MGSampler(Sampler):
             )
         return image_motion(source) if use_pixels else feature_motion(source)
 
-    def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator) -> np.ndarray:
-        return motion_guided_positions(self.motion_scores(candidates), k, mu=self.mu, rng=rng if self.training else None)
+    def scores(self, candidates: Candidates, context: Context | None = None) -> np.ndarray:
+        """The motion of each candidate (``M_t``), which the cumulative bins are cut on."""
+        return self.motion_scores(candidates)
+
+    def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator,
+                scores: np.ndarray | None) -> np.ndarray:
+        return motion_guided_positions(scores, k, mu=self.mu, rng=rng if self.training else None)
 
 
 register_sampler("mgsampler", MGSampler)
