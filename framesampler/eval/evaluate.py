@@ -41,7 +41,8 @@ class EvaluationConfig(DataConfig):
 @torch.no_grad()
 def evaluate(videos: VideoSet, classifier: FrameClassifier, samplers: dict[str, Sampler], *, T: int, N: int,
              seed: int = 0, oracle_search: str = "auto", progress: bool = True) -> dict[str, dict]:
-    """Per sampler: {"top1", "mAP", "fidelity" (null when it does not pick N), "frames"}."""
+    """Per sampler: {"top1", "mAP", "fidelity" (null when it does not pick N), "frames"}. The prediction is
+    the classifier's on the chosen frames, or the sampler's own where it makes one (``Sampler.predict``)."""
     consensus = classifier.config.consensus
     table_logits = classifier.frame_logits(videos.frames)
     oracle = OptimalPolicy(search=oracle_search)
@@ -56,10 +57,14 @@ def evaluate(videos: VideoSet, classifier: FrameClassifier, samplers: dict[str, 
         context = Context(frame_logits=table_logits[rows], label=int(videos.labels[v]), consensus=consensus)
         optimal.append(oracle.select(candidates, N, context=context))
         for name, sampler in samplers.items():
-            picked = optimal[-1] if isinstance(sampler, OptimalPolicy) and sampler.search == oracle_search \
-                else sampler.select(candidates, N, context=context, rng=rng)
+            own = None
+            if isinstance(sampler, OptimalPolicy) and sampler.search == oracle_search:
+                picked = optimal[-1]
+            else:
+                picked, own = sampler.predict(candidates, N, context=context, rng=rng)
             chosen[name].append(picked)
-            probs[name].append(consensus_probs(context.frame_logits[torch.from_numpy(picked)], consensus).numpy())
+            probs[name].append(own if own is not None else
+                               consensus_probs(context.frame_logits[torch.from_numpy(picked)], consensus).numpy())
     results = {}
     for name in samplers:
         scores = np.stack(probs[name])

@@ -92,14 +92,24 @@ class Sampler:
         short_policy: SelectShortPolicy = "all",
     ) -> np.ndarray:
         """Sorted unique int64 positions (into ``candidates``) of the chosen frames."""
-        for what in self.needs:
-            source = candidates if what in ("features", "pixels") else context
-            if source is None or getattr(source, what) is None:
-                where = "candidates" if source is candidates else "context"
-                raise ValueError(f"sampler {self.name!r} needs {where}.{what}; none was given")
+        self.check_needs(candidates, context)
         k = check_budget(len(candidates), n, short_policy)
         chosen = self._select(candidates, k, context, self.rng if rng is None else rng)
         return np.sort(np.asarray(chosen, dtype=np.int64))
+
+    def predict(self, candidates: Candidates, n: int, *, context: Context | None = None,
+                rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """``select``'s positions and the sampler's own video prediction (class probabilities [C]) when it
+        makes one (AdaFrame's f_p), else None: then the frozen classifier decides on the chosen frames."""
+        return self.select(candidates, n, context=context, rng=rng), None
+
+    def check_needs(self, candidates: Candidates, context: Context | None) -> None:
+        """Raise a clear error when an input the sampler reads (``needs``) is missing."""
+        for what in self.needs:
+            source = candidates if what in ("features", "pixels", "next_pixels", "motion") else context
+            if source is None or getattr(source, what, None) is None:
+                where = "candidates" if source is candidates else "context"
+                raise ValueError(f"sampler {self.name!r} needs {where}.{what}; none was given")
 
     def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator) -> np.ndarray:
         return top_n_sorted(self.scores(candidates, context), k)
