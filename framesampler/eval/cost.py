@@ -85,3 +85,15 @@ def sampler_macs_per_candidate(sampler: Any, *, features_macs: float, scorer_mac
     total = features_macs if "features" in reads else 0.0
     total += scorer_macs if "frame_logits" in reads else 0.0
     return total + (sampler.macs_per_frame() if hasattr(sampler, "macs_per_frame") else 0.0)
+
+
+def scored_candidates(sampler: Any, num_candidates: int) -> int:
+    """How many of T candidates a sampler reads: all T unless it says fewer (``scored_candidates(T)``, e.g.
+    SCSampler's "every N clips")."""
+    return sampler.scored_candidates(num_candidates) if hasattr(sampler, "scored_candidates") else num_candidates
+
+
+def sampler_macs_per_video(sampler: Any, num_candidates: int, *, features_macs: float, scorer_macs: float) -> float:
+    """MACs a sampler spends on a video of T candidates: ``sampler_macs_per_candidate`` on each one it reads."""
+    return scored_candidates(sampler, num_candidates) * sampler_macs_per_candidate(
+        sampler, features_macs=features_macs, scorer_macs=scorer_macs)

@@ -141,7 +141,7 @@ def video_cost(samplers: dict[str, Sampler], summary: dict, config: EvaluationCo
     candidates and the classifier on the frames it chose (None for a plain feature file, whose backbone
     is unknown). A sampler that reads class scores is charged the classifier on every candidate."""
     from framesampler.classifiers.pretrained import PretrainedBackbone
-    from framesampler.eval.cost import sampler_macs_per_candidate
+    from framesampler.eval.cost import sampler_macs_per_video
     from framesampler.video.extract import dataset_config
     from framesampler.video.pipeline import PixelClassifier
 
@@ -152,7 +152,7 @@ def video_cost(samplers: dict[str, Sampler], summary: dict, config: EvaluationCo
                             classifier).macs_per_frame()
     cheap = PretrainedBackbone(extracted.backbone, resolution=extracted.sampler_resolution,
                                stages=extracted.sampler_stages).macs_per_frame()
-    return {name: {"sampler_gmacs": num_candidates * sampler_macs_per_candidate(sampler, features_macs=cheap, scorer_macs=frame) / 1e9,
+    return {name: {"sampler_gmacs": sampler_macs_per_video(sampler, num_candidates, features_macs=cheap, scorer_macs=frame) / 1e9,
                    "classifier_gmacs": summary[name]["frames"] * frame / 1e9} for name, sampler in samplers.items()}
 
 

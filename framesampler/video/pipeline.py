@@ -37,7 +37,7 @@ from framesampler.candidates import Candidates, candidate_indices
 from framesampler.classifiers.consensus import consensus_probs
 from framesampler.classifiers.frozen import FrameClassifier
 from framesampler.classifiers.pretrained import PretrainedBackbone, imagenet_classes
-from framesampler.eval.cost import count_macs, sampler_macs_per_candidate
+from framesampler.eval.cost import count_macs, sampler_macs_per_candidate, scored_candidates
 from framesampler.learned.base import LearnedSampler
 from framesampler.policies.base import Context, Sampler
 from framesampler.video.decode import VideoReader
@@ -172,7 +172,7 @@ class Pipeline:
         with stage("classifier"):
             logits = self.classifier.frame_logits(frames)
             probs = consensus_probs(logits, self.classifier.consensus).numpy()
-        macs = {"sampler": float(len(indices) * self.candidate_macs), "classifier": float(len(chosen) * self.frame_macs)}
+        macs = {"sampler": float(scored_candidates(self.sampler, len(indices)) * self.candidate_macs), "classifier": float(len(chosen) * self.frame_macs)}
         macs["total"] = macs["sampler"] + macs["classifier"]
         return SampledVideo(str(path), meta.num_frames, meta.fps, indices, chosen, scores, probs,
                             self.classifier.class_names, seconds, macs)
