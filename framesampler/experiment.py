@@ -38,6 +38,7 @@ class DataConfig:
     bursts: int = 3
     seed: int = 0
     consensus: str = "avg_logits"
+    classifier: str = "frame"  # "frame": head + consensus; "clip": frames interact (classifiers/clip.py)
     cache_dir: str = field(default_factory=lambda: str(default_cache_dir()))
 
 

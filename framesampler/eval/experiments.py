@@ -12,8 +12,9 @@ same data, seeds and training settings (wherever its classifier cache lives) kee
 - ``nt`` (Tab. 7): N in 2, 4, 6, 8 at T = 10 and T in 6, 10, 16, 24 at N = 6 (SOSampler);
 - ``cost``: sampler and classifier MACs per video at each N/T of ``large``;
 - ``peers`` (not run by default): at 8/30, SCSampler with each objective (SCSampler Tab. 4), SMART with
-  each selector (SMART Tab. 1) and AdaFrame at its adaptive budget for mu in 0.2, 0.5, 0.7 and 1.01
-  (AdaFrame Fig. 3), next to uniform, random, pi_s and SOSampler;
+  each selector (SMART Tab. 1) and AdaFrame at its adaptive budget for mu in 0.2, 0.5, 0.7 and all K
+  (AdaFrame Fig. 3), next to uniform, random, pi_s and SOSampler; each beside this project's first
+  reading of it (``SMART_FIRST``, ``ADAFRAME_FIRST``, SCSampler with the temporal shift);
 - ``large_peers`` (not run by default): ``large``'s N/T with SCSampler, SMART and AdaFrame (default
   options; AdaFrame at its adaptive budget, mu = 0.7) beside SOSampler and OCSampler.
 """
@@ -44,14 +45,22 @@ LOSS_VARIANTS = {
     "mse, label": {"so_loss": "mse", "importance": "label"},
     "rank, max, no L_LG": {"so_loss": "rank", "importance": "max", "lam": 1.0},
 }
+SMART_FIRST = {"global_form": "simplified", "pairing": "midpoint", "shift_div": 8}
+ADAFRAME_FIRST = {"selection": "pointer", "reward": "classifier", "memory_frames": 30, "first_location": 0.5,
+                  "stop": "confidence", "prediction": "classifier"}
+ALL_STEPS = 1e9  # an AdaFrame mu no utility drop exceeds: all K steps
 PEERS = {
     "scsampler (AC)": ("scsampler", {"objective": "ac"}),
     "scsampler (SAL-CL)": ("scsampler", {"objective": "sal_cl"}),
     "scsampler (SAL-RANK)": ("scsampler", {"objective": "sal_rank"}),
+    "scsampler (SAL-RANK, first reading: shift)": ("scsampler", {"objective": "sal_rank", "shift_div": 8}),
     "smart (single)": ("smart", {"selector": "single"}),
     "smart (global)": ("smart", {"selector": "global"}),
     "smart (both)": ("smart", {"selector": "both"}),
-    **{f"adaframe (mu={mu})": ("adaframe", {}, {"threshold": mu}) for mu in (0.2, 0.5, 0.7, 1.01)},
+    "smart (both, first reading)": ("smart", {"selector": "both", **SMART_FIRST}),
+    **{f"adaframe (mu={mu})": ("adaframe", {}, {"threshold": mu}) for mu in (0.2, 0.5, 0.7)},
+    "adaframe (all K)": ("adaframe", {}, {"threshold": ALL_STEPS}),
+    **{f"adaframe (first reading, mu={mu})": ("adaframe", ADAFRAME_FIRST, {"threshold": mu}) for mu in (0.2, 0.5, 0.7, 1.01)},
 }
 
 
@@ -162,7 +171,7 @@ def previous_results(path: Path, config: dict) -> dict:
     """The sections of an earlier run into the same folder with the same config (a new run replaces
     only the sections it computes), else just the config."""
     def comparable(c: dict) -> dict:
-        return {k: v for k, v in c.items() if k != "cache_dir"}
+        return {"classifier": "frame", **{k: v for k, v in c.items() if k != "cache_dir"}}
 
     if path.is_file():
         previous = json.loads(path.read_text())
