@@ -73,8 +73,10 @@ class Candidates:
     """What a sampler may look at: the T candidate frames of one video.
 
     ``frame_indices`` are the candidates' frame numbers in the source video; a sampler's ``select``
-    returns positions into them (``0..T-1``). ``features`` ([T, D] cheap per-frame features) and
-    ``pixels`` ([T, H, W, C] low-resolution frames) are optional; samplers that need one say so.
+    returns positions into them (``0..T-1``). ``features`` ([T, D] cheap per-frame features),
+    ``pixels`` ([T, H, W, C] low-resolution frames) and ``next_pixels`` ([T, H, W, C], the video frame
+    right after each candidate, the candidate itself for the last frame; MGSampler's consecutive-frame
+    differences) are optional; samplers that need one say so.
     """
 
     frame_indices: np.ndarray
@@ -82,6 +84,7 @@ class Candidates:
     fps: float | None = None
     features: np.ndarray | None = None
     pixels: np.ndarray | None = None
+    next_pixels: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.frame_indices)

@@ -108,7 +108,7 @@ def test_mgsampler_image_and_feature_motion_agree_on_the_moving_part():
         pixels[t] = np.random.default_rng(t).random((8, 8, 3)) * 255
     candidates = Candidates.of_length(30, pixels=pixels, features=pixels.reshape(30, -1))
     for motion in ("image", "feature"):
-        picked = create_sampler("mgsampler", motion=motion).select(candidates, 6)
+        picked = create_sampler("mgsampler", motion=motion, pairs="candidates").select(candidates, 6)
         assert ((picked >= 10) & (picked <= 20)).sum() >= 4
 
 

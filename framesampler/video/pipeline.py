@@ -149,17 +149,23 @@ class Pipeline:
         with VideoReader(path, backend=c.backend) as reader:
             meta = reader.metadata
             indices = candidate_indices(meta.num_frames, self.T)
-            decoded = low = high = None
+            following = np.minimum(indices + 1, meta.num_frames - 1)  # next_pixels: the frame after each candidate
+            decoded = low = following_low = high = None
             with stage("decode_candidates"):
                 if needs and self.reread == "memory":
-                    decoded = reader.decode(indices)
-                read = decoded.to_array if decoded is not None else partial(reader.frames, indices)
-                if needs & {"features", "pixels"}:
+                    decoded = reader.decode(np.concatenate([indices, following]) if "next_pixels" in needs else indices)
+                read = partial(decoded.to_array, positions=np.arange(len(indices))) if decoded is not None \
+                    else partial(reader.frames, indices)
+                if needs & {"features", "pixels", "next_pixels"}:
                     low = read(size=c.sampler_resolution, crop=c.sampler_resolution)
+                if "next_pixels" in needs:
+                    low_size = {"size": c.sampler_resolution, "crop": c.sampler_resolution}
+                    following_low = decoded.to_array(positions=np.arange(len(indices), 2 * len(indices)), **low_size) \
+                        if decoded is not None else reader.frames(following, **low_size)
                 if "frame_logits" in needs:
                     high = read(**full)
             with stage("sampler"):
-                candidates, context = self._sampler_input(indices, meta.num_frames, meta.fps, low, high)
+                candidates, context = self._sampler_input(indices, meta.num_frames, meta.fps, low, high, following_low)
                 chosen = self.sampler.select(candidates, self.N, context=context, rng=rng or np.random.default_rng(0))
             scores = self._scores(candidates, context)
             with stage("decode_chosen"):
@@ -178,11 +184,12 @@ class Pipeline:
                             self.classifier.class_names, seconds, macs)
 
     def _sampler_input(self, indices: np.ndarray, num_frames: int, fps: float, low: np.ndarray | None,
-                       high: np.ndarray | None) -> tuple[Candidates, Context]:
+                       high: np.ndarray | None, following_low: np.ndarray | None = None) -> tuple[Candidates, Context]:
         needs = set(self.sampler.needs)
         features = self.sampler_backbone.features(low).numpy() if "features" in needs else None
         logits = self.classifier.frame_logits(high) if "frame_logits" in needs else None
-        return (Candidates(indices, num_frames, fps=fps, features=features, pixels=low if "pixels" in needs else None),
+        return (Candidates(indices, num_frames, fps=fps, features=features, pixels=low if "pixels" in needs else None,
+                           next_pixels=following_low),
                 Context(frame_logits=logits, consensus=self.classifier.consensus))
 
     def _scores(self, candidates: Candidates, context: Context) -> np.ndarray | None:
@@ -199,7 +206,8 @@ def load_pipeline(sampler: str, *, T: int, N: int, dataset: str | Path | None = 
 
     The classifier head and the resolutions come from the video dataset (``framesampler extract``) that
     the checkpoint was trained on, or from ``dataset``; with neither, the classifier is the pretrained
-    backbone's own ImageNet head. ``mgsampler`` reads image differences of the low-resolution candidates.
+    backbone's own ImageNet head. ``mgsampler`` reads image differences between each low-resolution
+    candidate and the video frame after it (Eq. 1).
     """
     from framesampler.experiment import DataConfig, default_cache_dir, prepare
     from framesampler.learned import load_checkpoint
