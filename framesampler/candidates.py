@@ -59,12 +59,13 @@ def candidate_indices(
             raise ValueError(f"unknown short_policy {short_policy!r}: use 'all', 'repeat' or 'error'")
     edges = np.arange(num_candidates + 1) * (num_frames / num_candidates)
     if mode == "uniform":
-        offsets = np.full(num_candidates, 0.5)
-    else:
-        if rng is None:
-            raise ValueError("mode='jitter' is random: pass rng=np.random.default_rng(seed)")
-        offsets = rng.random(num_candidates)
-    indices = np.floor(edges[:-1] + offsets * (edges[1:] - edges[:-1])).astype(np.int64)
+        indices = np.floor(edges[:-1] + 0.5 * (edges[1:] - edges[:-1])).astype(np.int64)
+        return np.clip(indices, 0, num_frames - 1)
+    if rng is None:
+        raise ValueError("mode='jitter' is random: pass rng=np.random.default_rng(seed)")
+    # whole-frame segments [floor(e_i), floor(e_i+1)): disjoint, so no frame is drawn twice while F >= T
+    starts, ends = np.floor(edges[:-1]).astype(np.int64), np.floor(edges[1:]).astype(np.int64)
+    indices = starts + np.floor(rng.random(num_candidates) * np.maximum(ends - starts, 1)).astype(np.int64)
     return np.clip(indices, 0, num_frames - 1)
 
 

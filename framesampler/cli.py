@@ -42,6 +42,8 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bursts", type=int, default=3, help="pieces the clip is cut into (B)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--consensus", choices=("avg_logits", "avg_probs", "max"), default="avg_logits")
+    parser.add_argument("--classifier", choices=("frame", "clip"), default="frame",
+                        help="frozen classifier: a per-frame head + consensus, or a clip transformer whose frames interact")
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir(), help="where trained classifiers are kept")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -66,7 +68,7 @@ def _data_config(args: argparse.Namespace, regime: str) -> dict:
                 background=str(args.background) if args.background else None, vocab=args.vocab,
                 background_classes=args.background_classes, regime=regime, length=args.length,
                 action_frames=args.action_frames, bursts=args.bursts, seed=args.seed, consensus=args.consensus,
-                cache_dir=str(args.cache_dir))
+                classifier=args.classifier, cache_dir=str(args.cache_dir))
 
 
 def _config(args: argparse.Namespace, regime: str, policies: list[str]) -> EvaluationConfig:

@@ -13,11 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from framesampler.classifiers.clip import ClipClassifier, clip_scores, load_clip_classifier, save_clip_classifier, train_clip_classifier
 from framesampler.classifiers.frozen import FrameClassifier, cached_classifier, dense_scores, train_classifier
 from framesampler.data.features import FeatureFile, VideoSet, load_feature_file, trimmed_videos
 from framesampler.data.untrimmed import UntrimmedConfig, untrimmed_videos
 
 REGIMES = ("trimmed", "untrimmed")
+CLASSIFIERS = ("frame", "clip")
 
 
 def default_cache_dir() -> Path:
@@ -44,7 +48,7 @@ class DataConfig:
 
 @dataclass
 class Setup:
-    classifier: FrameClassifier
+    classifier: FrameClassifier | ClipClassifier
     videos: Callable[[str, int], VideoSet]
     trimmed_test_top1: float
     sampler_input_dim: int
@@ -96,11 +100,21 @@ def prepare(config: DataConfig) -> Setup:
     stat = Path(config.features).stat()
     key = {"features": str(Path(config.features).resolve()), "size": stat.st_size, "mtime": stat.st_mtime_ns,
            "vocab": vocab, "consensus": config.consensus, "seed": config.seed, "version": 1}
-    classifier = cached_classifier(
-        config.cache_dir, key,
-        lambda: train_classifier(trimmed["train"], consensus=config.consensus, seed=config.seed,
-                                 trained_on=config.features),
-    )
+    if config.classifier == "frame":
+        classifier = cached_classifier(
+            config.cache_dir, key,
+            lambda: train_classifier(trimmed["train"], consensus=config.consensus, seed=config.seed,
+                                     trained_on=config.features),
+        )
+    elif config.classifier == "clip":
+        key = {**key, "consensus": None, "classifier": "clip"}
+        classifier = cached_classifier(
+            config.cache_dir, key,
+            lambda: train_clip_classifier(trimmed["train"], seed=config.seed, trained_on=config.features),
+            load=load_clip_classifier, save=save_clip_classifier,
+        )
+    else:
+        raise ValueError(f"unknown classifier {config.classifier!r}: use one of {', '.join(CLASSIFIERS)}")
 
     def videos(split: str, seed: int) -> VideoSet:
         if config.regime == "trimmed":
@@ -110,4 +124,7 @@ def prepare(config: DataConfig) -> Setup:
                                 background_classes=background_classes, config=shape)
 
     sampler_input = trimmed["test"].sampler_input
-    return Setup(classifier, videos, dense_scores(classifier, trimmed["test"])[0], sampler_input.shape[1])
+    test = trimmed["test"]
+    all_frames = dense_scores(classifier, test)[0] if config.classifier == "frame" else \
+        clip_scores(classifier, test, np.arange(len(test)), test.refs.shape[1])
+    return Setup(classifier, videos, all_frames, sampler_input.shape[1])

@@ -21,6 +21,7 @@ from torch import nn
 from framesampler.candidates import segment_positions
 from framesampler.classifiers.consensus import check_consensus, consensus_log_probs
 from framesampler.data.features import VideoSet
+from framesampler.eval.cost import count_macs
 from framesampler.storage import atomic_directory
 
 HEADS = ("linear", "mlp")
@@ -70,6 +71,15 @@ class FrameClassifier(nn.Module):
     def video_log_probs(self, frames: torch.Tensor) -> torch.Tensor:
         """Log class probabilities [..., C] of clips of frames [..., K, D] under the consensus."""
         return consensus_log_probs(self.frame_logits(frames), self.config.consensus)
+
+    def subset_log_probs(self, frames: torch.Tensor, frame_logits: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+        """``subsets [S, K] -> log probs [S, C]`` of one video's candidates: the consensus of their logits
+        ``frame_logits`` [T, C] (``frames`` [T, D] are not needed again)."""
+        return lambda subsets: consensus_log_probs(frame_logits[subsets], self.config.consensus)
+
+    def macs(self, num_frames: int) -> int:
+        """MACs of the head on K frames (the consensus costs nothing)."""
+        return num_frames * count_macs(self.head, torch.zeros(1, self.config.input_dim))
 
     def freeze(self) -> FrameClassifier:
         self.eval()
@@ -162,12 +172,14 @@ def load_classifier(directory: str | os.PathLike) -> FrameClassifier:
     return model.freeze()
 
 
-def cached_classifier(cache_dir: str | os.PathLike, key: dict, train: Callable[[], FrameClassifier]) -> FrameClassifier:
+def cached_classifier(cache_dir: str | os.PathLike, key: dict, train: Callable[[], nn.Module],
+                      load: Callable[[Path], nn.Module] = load_classifier,
+                      save: Callable[[nn.Module, Path], Path] = save_classifier) -> nn.Module:
     """Load the classifier trained for ``key`` from ``cache_dir``, or train, save and return it."""
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     directory = Path(cache_dir) / "classifiers" / digest
     if (directory / "weights.pt").is_file():
-        return load_classifier(directory)
+        return load(directory)
     model = train()
-    save_classifier(model, directory)
+    save(model, directory)
     return model

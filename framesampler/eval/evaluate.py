@@ -16,7 +16,7 @@ import torch
 from tqdm import tqdm
 
 from framesampler.candidates import Candidates, candidate_indices
-from framesampler.classifiers.consensus import consensus_probs
+from framesampler.classifiers.clip import ClipClassifier
 from framesampler.classifiers.frozen import FrameClassifier
 from framesampler.data.features import VideoSet
 from framesampler.eval.metrics import mean_average_precision, sampling_fidelity, top1
@@ -39,7 +39,7 @@ class EvaluationConfig(DataConfig):
 
 
 @torch.no_grad()
-def evaluate(videos: VideoSet, classifier: FrameClassifier, samplers: dict[str, Sampler], *, T: int, N: int,
+def evaluate(videos: VideoSet, classifier: FrameClassifier | ClipClassifier, samplers: dict[str, Sampler], *, T: int, N: int,
              seed: int = 0, oracle_search: str = "auto", progress: bool = True) -> dict[str, dict]:
     """Per sampler: {"top1", "mAP", "fidelity" (null when it does not pick N), "frames"}. The prediction is
     the classifier's on the chosen frames, or the sampler's own where it makes one (``Sampler.predict``)."""
@@ -54,7 +54,9 @@ def evaluate(videos: VideoSet, classifier: FrameClassifier, samplers: dict[str, 
         positions = candidate_indices(videos.length, T)
         rows = torch.from_numpy(videos.refs[v, positions])
         candidates = Candidates(positions, videos.length, features=videos.sampler_input[rows].numpy())
-        context = Context(frame_logits=table_logits[rows], label=int(videos.labels[v]), consensus=consensus)
+        score = classifier.subset_log_probs(videos.frames[rows], table_logits[rows])
+        context = Context(frame_logits=table_logits[rows], label=int(videos.labels[v]), consensus=consensus,
+                          video_log_probs=score)
         optimal.append(oracle.select(candidates, N, context=context))
         for name, sampler in samplers.items():
             own = None
@@ -63,8 +65,7 @@ def evaluate(videos: VideoSet, classifier: FrameClassifier, samplers: dict[str, 
             else:
                 picked, own = sampler.predict(candidates, N, context=context, rng=rng)
             chosen[name].append(picked)
-            probs[name].append(own if own is not None else
-                               consensus_probs(context.frame_logits[torch.from_numpy(picked)], consensus).numpy())
+            probs[name].append(own if own is not None else score(torch.from_numpy(picked)[None])[0].exp().numpy())
     results = {}
     for name in samplers:
         scores = np.stack(probs[name])

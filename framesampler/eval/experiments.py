@@ -16,7 +16,16 @@ same data, seeds and training settings (wherever its classifier cache lives) kee
   (AdaFrame Fig. 3), next to uniform, random, pi_s and SOSampler; each beside this project's first
   reading of it (``SMART_FIRST``, ``ADAFRAME_FIRST``, SCSampler with the temporal shift);
 - ``large_peers`` (not run by default): ``large``'s N/T with SCSampler, SMART and AdaFrame (default
-  options; AdaFrame at its adaptive budget, mu = 0.7) beside SOSampler and OCSampler.
+  options; AdaFrame at its adaptive budget, mu = 0.7) beside SOSampler and OCSampler;
+- ``table1`` (Lee et al. Tab. 1, not run by default): pi_u, All, pi_s (label, max) and pi_o at 6/10 and 8/30;
+  pi_o is exact where feasible (always at 6/10), greedy + swap search otherwise, and at 6/10 the search
+  is run too ("oracle (search)"): its fidelity is its overlap with the exact pi_o, the gap measured;
+- ``table2`` (Tab. 2, not run by default): sampling fidelity of random, FrameExit, pi_s (max, label) for
+  N = 1..6 at T = 10.
+
+Every row carries GMACs per video (``gmacs``: the sampler's, ``sampler_gmacs``, plus the classifier on
+the frames it chose; see ``video_gmacs``). With ``DataConfig.classifier = "clip"`` the frozen classifier is
+the clip transformer of ``classifiers/clip.py``, whose frames interact.
 """
 from __future__ import annotations
 
@@ -25,26 +34,32 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-import torch
 
-from framesampler.eval.cost import count_macs, vgg16_relu6_macs
+from framesampler.classifiers.clip import ClipClassifier
+from framesampler.classifiers.frozen import FrameClassifier
+from framesampler.eval.cost import sampler_macs_per_video, vgg16_relu6_macs
 from framesampler.eval.evaluate import evaluate, summarise
 from framesampler.experiment import DataConfig, Setup, prepare
 from framesampler.learned import TrainSettings, load_checkpoint, train_and_save
 from framesampler.policies import create_sampler
 from framesampler.policies.registry import sampler_factory
 
-EXPERIMENTS = ("small", "large", "loss", "nt", "cost", "peers", "large_peers")
+EXPERIMENTS = ("small", "large", "loss", "nt", "cost", "peers", "large_peers", "table1", "table2")
 DEFAULT_EXPERIMENTS = ("small", "large", "loss", "nt", "cost")
 LARGE_NT = ((8, 30), (16, 60), (32, 100))
-LOSS_VARIANTS = {
-    "rank, max": {"so_loss": "rank", "importance": "max"},
-    "rank, label": {"so_loss": "rank", "importance": "label"},
-    "rank_weighted, max": {"so_loss": "rank_weighted", "importance": "max"},
-    "mse, max": {"so_loss": "mse", "importance": "max"},
+LOSS_VARIANTS = {  # Tab. 6's rows, then this project's extra ones
+    "mse, label, no L_LG": {"so_loss": "mse", "importance": "label", "lam": 1.0},
     "mse, label": {"so_loss": "mse", "importance": "label"},
-    "rank, max, no L_LG": {"so_loss": "rank", "importance": "max", "lam": 1.0},
+    "rank, label, no L_LG": {"so_loss": "rank", "importance": "label", "lam": 1.0},
+    "rank, label": {"so_loss": "rank", "importance": "label"},
+    "rank, max": {"so_loss": "rank", "importance": "max"},
+    "(extra) rank_weighted, max": {"so_loss": "rank_weighted", "importance": "max"},
+    "(extra) mse, max": {"so_loss": "mse", "importance": "max"},
+    "(extra) rank, max, no L_LG": {"so_loss": "rank", "importance": "max", "lam": 1.0},
 }
+TABLE1 = ("uniform", "dense", "semi_optimal_label", "semi_optimal_max", "oracle")
+ORACLE_SEARCH = ("oracle (search)", "oracle", {"search": "approximate"})
+TABLE2 = ("random", "frameexit", "semi_optimal_max", "semi_optimal_label")
 SMART_FIRST = {"global_form": "simplified", "pairing": "midpoint", "shift_div": 8}
 ADAFRAME_FIRST = {"selection": "pointer", "reward": "classifier", "memory_frames": 30, "first_location": 0.5,
                   "stop": "confidence", "prediction": "classifier"}
@@ -93,18 +108,42 @@ class Runner:
         return train_and_save(self.setup, kind, dict(options), T=T, N=N, seed=seed, settings=self.settings,
                               out=directory, progress=self.progress)
 
-    def compare(self, T: int, N: int, policies: tuple[str, ...], learned: dict[str, tuple]) -> dict:
-        """``learned``: name -> (kind, options) or (kind, options, attributes set after loading)."""
+    def compare(self, T: int, N: int, policies: tuple, learned: dict[str, tuple]) -> dict:
+        """``policies``: registered names, or (label, name, options); ``learned``: name -> (kind, options)
+        or (kind, options, attributes set after loading)."""
         runs = []
         for seed in range(self.seeds):
-            samplers = {name: create_sampler(name, seed=seed) for name in policies}
+            samplers = {}
+            for policy in policies:
+                label, name, options = (policy, policy, {}) if isinstance(policy, str) else policy
+                samplers[label] = create_sampler(name, seed=seed, **options)
             for name, (kind, options, *attributes) in learned.items():
                 samplers[name] = self.learned(kind, options, T=T, N=N, seed=seed)
                 for attribute, value in (attributes[0] if attributes else {}).items():
                     setattr(samplers[name], attribute, value)
             runs.append(evaluate(self.setup.videos("test", seed), self.setup.classifier, samplers, T=T, N=N,
                                  seed=seed, progress=False))
-        return summarise(runs)
+        summary = summarise(runs)
+        for name, row in summary.items():
+            row.update(video_gmacs(samplers[name], self.setup.classifier, T, row["frames"]))
+        return summary
+
+
+def classifier_frame_macs(classifier: FrameClassifier | ClipClassifier, frames: float) -> float:
+    """MACs of the frozen classifier on ``frames`` frames of the shared features: the VGG16 relu6 backbone
+    on 5 crops (how the features were made) per frame, plus the head (or the clip transformer)."""
+    k = max(1, round(frames))
+    return frames * vgg16_relu6_macs(crops=5) + classifier.macs(k) * frames / k
+
+
+def video_gmacs(sampler, classifier: FrameClassifier | ClipClassifier, num_candidates: int, frames: float) -> dict:
+    """GMACs per video: the sampler (its network on the candidates it scores, plus the classifier on every
+    candidate for a sampler that reads per-frame class scores, pi_s and pi_o) and the classifier on the
+    frames chosen. On feature data the sampler's own cheap input is not counted: f_s reads the given vector."""
+    sampler_macs = sampler_macs_per_video(sampler, num_candidates, features_macs=0.0,
+                                          scorer_macs=classifier_frame_macs(classifier, 1))
+    classifier_macs = classifier_frame_macs(classifier, frames)
+    return {"sampler_gmacs": sampler_macs / 1e9, "gmacs": (sampler_macs + classifier_macs) / 1e9}
 
 
 BOTH = {"ocsampler": ("ocsampler", {}), "sosampler": ("sosampler", {})}
@@ -113,8 +152,7 @@ BOTH = {"ocsampler": ("ocsampler", {}), "sosampler": ("sosampler", {})}
 def cost_table(setup: Setup, runner: Runner) -> dict:
     """MACs per video: sampler (f_s + head on T candidates) and classifier (N frames), and dense T."""
     sampler = runner.learned("sosampler", {}, T=LARGE_NT[0][1], N=LARGE_NT[0][0], seed=0)
-    backbone = vgg16_relu6_macs(crops=5)
-    per_frame = backbone + count_macs(setup.classifier.head, torch.zeros(1, setup.classifier.config.input_dim))
+    per_frame = classifier_frame_macs(setup.classifier, 1)
     rows = {}
     for n, t in LARGE_NT:
         rows[f"{n}/{t}"] = {"sampler_gmacs": t * sampler.macs_per_frame() / 1e9, "classifier_gmacs": n * per_frame / 1e9,
@@ -158,6 +196,11 @@ def run_experiments(data: DataConfig, which: list[str] | tuple[str, ...] = DEFAU
         peers = {"scsampler": ("scsampler", {}), "smart": ("smart", {}), "adaframe": ("adaframe", {})}
         results["large_peers"] = {f"{n}/{t}": runner.compare(t, n, ("uniform", "semi_optimal_max"), {**BOTH, **peers})
                                   for n, t in LARGE_NT}
+    if "table1" in which:
+        results["table1"] = {"6/10": runner.compare(10, 6, (*TABLE1, ORACLE_SEARCH), {}),
+                             "8/30": runner.compare(30, 8, TABLE1, {})}
+    if "table2" in which:
+        results["table2"] = {f"{n}/10": runner.compare(10, n, TABLE2, {}) for n in range(1, 7)}
     if "cost" in which:
         results["cost"] = cost_table(setup, runner)
     (out / "experiments.json").write_text(json.dumps(results, indent=2))
@@ -183,16 +226,18 @@ def previous_results(path: Path, config: dict) -> dict:
 def markdown(results: dict) -> str:
     """The results as markdown tables (mean ± std over seeds)."""
     lines = [f"Seeds: {results['config']['seeds']}; data: {results['config']['features']} "
-             f"({results['config']['regime']}, L={results['config']['length']}, vocab {results['config']['vocab']})", ""]
+             f"({results['config']['regime']}, L={results['config']['length']}, vocab {results['config']['vocab']}); "
+             f"classifier: {results['config'].get('classifier', 'frame')}", ""]
     for section, tables in results.items():
         if section in ("config", "cost"):
             continue
         for nt, rows in tables.items():
-            lines += [f"### {section}: N/T = {nt}", "", "| sampler | top-1 | mAP | fidelity | frames |",
-                      "| --- | --- | --- | --- | --- |"]
+            lines += [f"### {section}: N/T = {nt}", "", "| sampler | top-1 | mAP | fidelity | frames | GMACs |",
+                      "| --- | --- | --- | --- | --- | --- |"]
             for name, row in rows.items():
                 cells = ["-" if row[m] is None else f"{row[m]:.3f} ± {row[m + '_std']:.3f}" for m in ("top1", "mAP", "fidelity")]
-                lines.append(f"| {name} | {' | '.join(cells)} | {row['frames']:.2f} |")
+                gmacs = f"{row['gmacs']:.1f}" if "gmacs" in row else "-"
+                lines.append(f"| {name} | {' | '.join(cells)} | {row['frames']:.2f} | {gmacs} |")
             lines.append("")
     if "cost" in results:
         cost = results["cost"]

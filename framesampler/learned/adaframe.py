@@ -306,6 +306,9 @@ class AdaFrame(LearnedSampler):
         if o["reward"] == "agent":
             probs = torch.softmax(episode.logits.detach(), dim=-1)
         else:
+            if batch.clip_log_probs is not None:
+                raise ValueError("reward='classifier' is the consensus of the frames seen so far, which a clip classifier "
+                                 "does not have: use reward='agent' (the paper's, f_p's margin)")
             frame_logits = batch.frame_logits.repeat_interleave(m, dim=0)
             probs = seen_consensus_probs(frame_logits, episode.indices, batch.consensus)
         returns = discounted_returns(margin_rewards(prediction_margins(probs, labels)), o["gamma"])  # Eq. 4

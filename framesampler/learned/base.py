@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import torch
 from torch import nn
 
 from framesampler.candidates import Candidates
+from framesampler.classifiers.consensus import consensus_probs
 from framesampler.classifiers.frozen import FrameClassifier
 from framesampler.eval.cost import count_macs
 from framesampler.learned.encoder import FeatureEncoder
@@ -34,12 +36,20 @@ from framesampler.storage import atomic_directory
 @dataclass
 class TrainingBatch:
     """One batch for ``loss``: candidate features [B, T, D], the frozen classifier's logits on each
-    candidate [B, T, C], labels [B], and the classifier's consensus."""
+    candidate alone [B, T, C], labels [B], and the classifier's consensus; for a classifier whose frames
+    interact (consensus ``"clip"``), ``clip_log_probs`` scores subsets (positions [B, K] -> [B, C])."""
 
     features: torch.Tensor
     frame_logits: torch.Tensor
     labels: torch.Tensor
     consensus: str
+    clip_log_probs: Callable[[torch.Tensor], torch.Tensor] | None = None
+
+    def video_probs(self, positions: torch.Tensor) -> torch.Tensor:
+        """The frozen classifier's class probabilities [B, C] on the candidates ``positions`` [B, K] of each video."""
+        if self.clip_log_probs is not None:
+            return self.clip_log_probs(positions.sort(dim=-1).values).exp()
+        return consensus_probs(self.frame_logits[torch.arange(len(positions))[:, None], positions], self.consensus)
 
 
 ENCODERS = ("features", "mobilenet_v2")

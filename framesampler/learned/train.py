@@ -22,6 +22,7 @@ import torch
 from tqdm import tqdm
 
 from framesampler.candidates import segment_positions
+from framesampler.classifiers.clip import ClipClassifier
 from framesampler.classifiers.frozen import FrameClassifier
 from framesampler.data.features import VideoSet
 from framesampler.experiment import DataConfig, Setup, prepare
@@ -34,6 +35,17 @@ def learned_sampler_names() -> list[str]:
     """Registered samplers that are trained (subclasses of ``LearnedSampler``)."""
     return list_samplers(LearnedSampler)
 
+
+
+def clip_scorer(classifier: FrameClassifier | ClipClassifier, frames: torch.Tensor):
+    """For a clip classifier, ``positions [B, K] -> log probs [B, C]`` on a batch's candidate frames [B, T, D]."""
+    if not isinstance(classifier, ClipClassifier):
+        return None
+
+    @torch.no_grad()
+    def score(positions: torch.Tensor) -> torch.Tensor:
+        return classifier.video_log_probs(frames.gather(1, positions[..., None].expand(-1, -1, frames.shape[-1])))
+    return score
 
 
 @dataclass(frozen=True)
@@ -83,7 +95,7 @@ def train_sampler(sampler: LearnedSampler, videos: Callable[[int], VideoSet], cl
         for batch in torch.randperm(len(refs), generator=generator).split(settings.batch_size):
             rows = refs[batch].gather(1, segment_positions(len(batch), refs.shape[1], T, generator))
             losses = sampler.loss(TrainingBatch(epoch_videos.sampler_input[rows], table_logits[rows], labels[batch],
-                                                classifier.config.consensus))
+                                                classifier.config.consensus, clip_scorer(classifier, epoch_videos.frames[rows])))
             optimiser.zero_grad()
             losses["loss"].backward()
             torch.nn.utils.clip_grad_norm_(sampler.parameters(), settings.grad_clip)

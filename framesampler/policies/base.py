@@ -6,6 +6,7 @@ array; ``n > T`` gives all T positions with ``"all"`` (the default) or raises wi
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,12 +24,15 @@ class Context:
 
     ``frame_logits``: [T, C] logits of the frozen classifier on each candidate alone (pi_s, pi_o).
     ``label``: the true class (pi_o and pi_s "label" use it; they are oracles).
-    ``consensus``: how the classifier combines frames (see ``framesampler.classifiers.consensus``).
+    ``consensus``: how the classifier combines frames (see ``framesampler.classifiers.consensus``), or
+    ``"clip"`` for a classifier whose frames interact: then ``video_log_probs`` (sorted candidate
+    positions [S, K] -> log class probabilities [S, C]) is the only way to score a subset (pi_o).
     """
 
     frame_logits: torch.Tensor | None = None
     label: int | None = None
     consensus: str = "avg_logits"
+    video_log_probs: Callable[[torch.Tensor], torch.Tensor] | None = None
 
 
 def check_budget(num_candidates: int, n: int, short_policy: SelectShortPolicy) -> int:
