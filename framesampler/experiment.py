@@ -15,7 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from framesampler.classifiers.clip import ClipClassifier, clip_scores, load_clip_classifier, save_clip_classifier, train_clip_classifier
+from framesampler.classifiers.clip import (
+    ClipClassifier,
+    clip_scores,
+    load_clip_classifier,
+    save_clip_classifier,
+    train_clip_classifier,
+)
 from framesampler.classifiers.frozen import FrameClassifier, cached_classifier, dense_scores, train_classifier
 from framesampler.data.features import FeatureFile, VideoSet, load_feature_file, trimmed_videos
 from framesampler.data.untrimmed import UntrimmedConfig, untrimmed_videos

@@ -12,7 +12,6 @@ from framesampler.learned import TrainingBatch
 from framesampler.learned.adaframe import (
     default_patience,
     discounted_returns,
-    utility_stop,
     location_to_index,
     lookahead_stop,
     margin_rewards,
@@ -22,6 +21,7 @@ from framesampler.learned.adaframe import (
     prediction_margins,
     seen_consensus_probs,
     utility_loss,
+    utility_stop,
 )
 
 

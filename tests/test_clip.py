@@ -7,14 +7,15 @@ import numpy as np
 import pytest
 import torch
 
+from framesampler.candidates import Candidates
 from framesampler.classifiers.clip import ClipClassifier, load_clip_classifier, save_clip_classifier
 from framesampler.classifiers.frozen import ClassifierConfig
 from framesampler.cli import main
 from framesampler.learned import TrainingBatch
 from framesampler.learned.sosampler import scaled_margin
 from framesampler.policies import Context, create_sampler
-from framesampler.candidates import Candidates
 from framesampler.policies.optimal import exhaustive_subset, search_subset
+from tests.conftest import CI
 
 
 def clip_classifier(seed=0, d=6, classes=3):
@@ -77,7 +78,6 @@ def test_pi_s_is_not_pi_o_under_interaction():
     alone = np.array([5.0, 4.9, 3.0, 0.0])
 
     def value(subsets):
-        redundant = np.isin(0, subsets, ) & np.isin(1, subsets)
         return torch.tensor([alone[s].sum() - 4.0 * (0 in s and 1 in s) for s in subsets])
 
     assert exhaustive_subset(value, 4, 2).tolist() == [0, 2]
@@ -121,18 +121,21 @@ def test_the_ranking_margin_scaled_to_the_papers_total_at_t10():
         create_sampler("sosampler", input_dim=4, num_classes=3, margin_scale="T")
 
 
+@pytest.mark.slow
 def test_tables_1_and_2_with_the_clip_classifier(tmp_path, small_features):
     out = tmp_path / "out"
-    args = ["experiments", "--features", str(small_features), "--which", "table1,table2", "--seeds", "1",
+    which = "table2" if CI else "table1,table2"  # about 5 minutes for both on 2 busy cores
+    args = ["experiments", "--features", str(small_features), "--which", which, "--seeds", "1",
             "--length", "32", "--classifier", "clip", "--out", str(out), "--cache-dir", str(tmp_path / "cache"),
             "--no-progress"]
     assert main(args) == 0
     results = json.loads((out / "experiments.json").read_text())
     assert results["config"]["classifier"] == "clip"
-    small = results["table1"]["6/10"]
-    assert small["oracle"]["fidelity"] == 1.0 and small["oracle"]["top1"] >= small["oracle (search)"]["top1"] - 1e-9
-    assert small["dense"]["gmacs"] > small["uniform"]["gmacs"] > 0
-    assert small["semi_optimal_max"]["sampler_gmacs"] == pytest.approx(10 * small["uniform"]["gmacs"] / 6, rel=0.05)
+    if not CI:
+        small = results["table1"]["6/10"]
+        assert small["oracle"]["fidelity"] == 1.0 and small["oracle"]["top1"] >= small["oracle (search)"]["top1"] - 1e-9
+        assert small["dense"]["gmacs"] > small["uniform"]["gmacs"] > 0
+        assert small["semi_optimal_max"]["sampler_gmacs"] == pytest.approx(10 * small["uniform"]["gmacs"] / 6, rel=0.05)
     assert set(results["table2"]) == {f"{n}/10" for n in range(1, 7)}
     assert results["table2"]["1/10"]["random"]["frames"] == 1.0
     assert "classifier: clip" in (out / "experiments.md").read_text()

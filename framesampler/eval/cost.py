@@ -9,6 +9,7 @@ types contribute nothing, so check a new architecture's count against its publis
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -71,6 +72,7 @@ def vgg16_relu6(device: str | torch.device = "meta") -> nn.Sequential:
     return nn.Sequential(*layers, nn.Flatten(), nn.Linear(512 * 7 * 7, 4096, device=device), nn.ReLU())
 
 
+@functools.cache
 def vgg16_relu6_macs(size: int = 224, crops: int = 1) -> int:
     """MACs of the VGG16 relu6 feature of one frame from ``crops`` crops of ``size`` px (the shared
     UCF101 file averaged 5 crops of 224)."""

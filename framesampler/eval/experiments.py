@@ -34,7 +34,6 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-
 from framesampler.classifiers.clip import ClipClassifier
 from framesampler.classifiers.frozen import FrameClassifier
 from framesampler.eval.cost import sampler_macs_per_video, vgg16_relu6_macs
