@@ -114,13 +114,13 @@ def test_adaptive_inference_stops_by_utility_and_predicts_with_f_p():
         sampler.utility.bias.fill_(-1.0)  # V_t = -1 at every step: 0 - (-1) > mu, one count per step
         sampler.prediction.bias.copy_(torch.tensor([0.0, 2.0, 0.0]))
     candidates = Candidates.of_length(11, features=np.random.default_rng(0).random((11, 8)))
-    chosen, probs = sampler.predict(candidates, 6)  # K = 6: p = K // 2 + 1 = 4 counts, so 4 steps
-    assert chosen.tolist() == [0, 10]
-    assert probs.tolist() == pytest.approx(torch.softmax(torch.tensor([0.0, 2.0, 0.0]), 0).tolist())
+    selection = sampler.choose(candidates, 6)  # K = 6: p = K // 2 + 1 = 4 counts, so 4 steps
+    assert selection.positions.tolist() == [0, 10]
+    assert selection.prediction.tolist() == pytest.approx(torch.softmax(torch.tensor([0.0, 2.0, 0.0]), 0).tolist())
     sampler.options["patience"] = 1
-    assert sampler.predict(candidates, 6)[0].tolist() == [0]  # stops after the first step
+    assert sampler.select(candidates, 6).tolist() == [0]  # stops after the first step
     sampler.options["prediction"] = "classifier"
-    assert sampler.predict(candidates, 6)[1] is None  # the frozen classifier decides
+    assert sampler.choose(candidates, 6).prediction is None  # the frozen classifier decides
 
 
 def test_defaults_are_the_papers():
@@ -221,9 +221,8 @@ def test_threshold_is_settable_and_survives_a_rebuild_from_options():
         sampler.threshold = 0.0
 
 
-def test_scores_is_refused_for_a_sequential_agent():
-    with pytest.raises(TypeError, match="rule"):
-        small().scores(Candidates.of_length(4, features=np.zeros((4, 8))))
+def test_a_sequential_agent_has_no_scores():
+    assert small().scores(Candidates.of_length(4, features=np.zeros((4, 8)))) is None
 
 
 @pytest.mark.parametrize("options, match", [

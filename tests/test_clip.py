@@ -2,14 +2,16 @@
 Tables 1-2 sections with it, and its use in training."""
 import itertools
 import json
+from dataclasses import asdict
 
 import numpy as np
 import pytest
 import torch
 
 from framesampler.candidates import Candidates
-from framesampler.classifiers.clip import ClipClassifier, load_clip_classifier, save_clip_classifier
-from framesampler.classifiers.frozen import ClassifierConfig
+from framesampler.classifiers.clip import ClipClassifier, load_clip_classifier
+from framesampler.classifiers.frozen import ClassifierConfig, save_classifier
+from framesampler.classifiers.saved import any_classifier_from_saved
 from framesampler.cli import main
 from framesampler.learned import TrainingBatch
 from framesampler.learned.sosampler import scaled_margin
@@ -21,8 +23,8 @@ from tests.conftest import CI
 def clip_classifier(seed=0, d=6, classes=3):
     torch.manual_seed(seed)
     config = ClassifierConfig(input_dim=d, class_ids=list(range(classes)), class_names=[f"c{i}" for i in range(classes)],
-                              head="transformer", hidden=8, dropout=0.0, consensus="clip")
-    return ClipClassifier(config, layers=1, heads=2).freeze()
+                              head="transformer", hidden=8, dropout=0.0, consensus="clip", layers=1, heads=2)
+    return ClipClassifier(config).freeze()
 
 
 def test_frames_interact_and_a_frame_alone_is_a_one_frame_clip():
@@ -49,9 +51,11 @@ def test_macs_count_the_linear_layers_and_the_attention_products():
 
 def test_save_and_load_round_trip(tmp_path):
     model = clip_classifier(seed=3)
-    loaded = load_clip_classifier(save_clip_classifier(model, tmp_path / "clip"))
+    loaded = load_clip_classifier(save_classifier(model, tmp_path / "clip"))
     frames = torch.rand(2, 4, 6)
     assert torch.equal(model.clip_logits(frames), loaded.clip_logits(frames)) and loaded.layers == 1
+    rebuilt = any_classifier_from_saved(asdict(model.config), model.state_dict())  # as a checkpoint embeds it
+    assert isinstance(rebuilt, ClipClassifier) and torch.equal(rebuilt.clip_logits(frames), model.clip_logits(frames))
 
 
 def brute_force(value, t, n):

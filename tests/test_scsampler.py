@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from framesampler import Candidates, Context, create_sampler
-from framesampler.eval.cost import sampler_macs_per_video
+from framesampler.candidates import Reads
 from framesampler.learned import TrainingBatch
 from framesampler.learned.scsampler import (
     SCHEMES,
@@ -127,7 +127,7 @@ def test_combination_of_two_samplers_and_bad_options():
     assert create_sampler("sc_combined", first="random", second="uniform").scheme == "union_list"
     # max: [.9, .6, .7, .5] ranks [0, 2, 1, 3]; label: [.1, .6, .7, .5] ranks [3, 1, 0, 2]
     assert combined.select(candidates, 1, context=context).tolist() == [2]
-    assert set(combined.needs) == {"frame_logits", "label"}
+    assert combined.reads == Reads.FRAME_LOGITS | Reads.LABEL
     for scheme in SCHEMES:
         assert len(combine_saliency(HAND_A, HAND_B, 5, scheme)) == 5
     with pytest.raises(ValueError, match="unknown scheme"):
@@ -157,8 +157,7 @@ def test_stride_only_returns_multiples_of_it(stride):
         assert np.all(picked % stride == 0) and len(picked) == min(n, len(scored))
     scores = sampler.scores(candidates)
     assert np.isfinite(scores[scored]).all() and np.isneginf(np.delete(scores, scored)).all()
-    assert sampler.scored_candidates(20) == len(scored)
-    assert sampler_macs_per_video(sampler, 20, features_macs=100, scorer_macs=0) == len(scored) * (100 + sampler.macs_per_frame())
+    assert sampler.candidates_read(20) == len(scored)
 
 
 def test_the_scorer_reads_each_clip_alone_and_a_shift_trains_on_the_strided_spacing():

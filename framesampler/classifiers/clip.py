@@ -14,16 +14,14 @@ as a one-frame clip (what pi_s scores, Lee et al. Sec. 4.1), ``video_log_probs``
 Trained like the per-frame head on the vocabulary's trimmed training clips, TSN-style: each step takes K
 frames, one random frame in each of K equal segments, K drawn uniformly from 1..``max_frames`` per
 batch, so it classifies any clip length it will be shown; AdamW with a cosine schedule, cross-entropy.
-It is cached the same way (``cached_classifier`` with this module's ``load_clip_classifier``).
+It is saved and cached the same way (``save_classifier``, ``cached_classifier`` with
+``load_clip_classifier``); ``framesampler.classifiers.saved`` rebuilds either kind.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Callable
-from dataclasses import asdict
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -31,9 +29,9 @@ from torch import nn
 
 from framesampler.candidates import segment_positions
 from framesampler.classifiers.frozen import ClassifierConfig, _split_validation
+from framesampler.cost import count_macs
 from framesampler.data.features import VideoSet
-from framesampler.eval.cost import count_macs
-from framesampler.storage import atomic_directory
+from framesampler.storage import load_module
 
 CLIP_HEAD = "transformer"
 
@@ -72,13 +70,13 @@ class Block(nn.Module):
 class ClipClassifier(nn.Module):
     """The clip classifier f_c (see the module docstring); ``config.hidden`` is the width d."""
 
-    def __init__(self, config: ClassifierConfig, *, layers: int = 2, heads: int = 4) -> None:
+    def __init__(self, config: ClassifierConfig) -> None:
         super().__init__()
         if config.head != CLIP_HEAD:
             raise ValueError(f"a clip classifier has head {CLIP_HEAD!r}, got {config.head!r}")
-        self.config, self.layers, self.heads = config, layers, heads
+        self.config, self.layers, self.heads = config, config.layers, config.heads
         self.project = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(config.input_dim, config.hidden))
-        self.blocks = nn.ModuleList(Block(config.hidden, heads, config.dropout) for _ in range(layers))
+        self.blocks = nn.ModuleList(Block(config.hidden, config.heads, config.dropout) for _ in range(config.layers))
         self.norm = nn.LayerNorm(config.hidden)
         self.classify = nn.Linear(config.hidden, config.num_classes)
 
@@ -164,32 +162,25 @@ def train_clip_classifier(train: VideoSet, *, width: int = 128, layers: int = 2,
     fit, val = _split_validation(train.labels, val_fraction, np.random.default_rng(seed))
     config = ClassifierConfig(input_dim=train.frames.shape[1], class_ids=list(train.class_ids),
                               class_names=list(train.class_names), head=CLIP_HEAD, hidden=width, dropout=dropout,
-                              consensus="clip", trained_on=trained_on)
-    model = ClipClassifier(config, layers=layers, heads=heads)
+                              consensus="clip", trained_on=trained_on, layers=layers, heads=heads)
+    model = ClipClassifier(config)
     _fit(model, train, fit, max_frames=max_frames, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
     config.report.update({"validation_top1_1_frame": clip_scores(model, train, val, 1),
                           "validation_top1_6_frames": clip_scores(model, train, val, 6),
                           "validation_videos": int(len(val)), "train_videos": int(len(fit)),
-                          "layers": layers, "heads": heads, "max_frames": max_frames, "epochs": epochs})
+                          "max_frames": max_frames, "epochs": epochs})
     return model.freeze()
 
 
-def save_clip_classifier(model: ClipClassifier, directory: str | os.PathLike) -> Path:
-    """Write ``config.json`` (with the layer and head counts) and ``weights.pt`` atomically."""
-    with atomic_directory(directory) as staging:
-        (staging / "config.json").write_text(json.dumps({**asdict(model.config), "layers": model.layers,
-                                                         "heads": model.heads}, indent=2))
-        torch.save(model.state_dict(), staging / "weights.pt")
-    return Path(directory)
+def clip_from_saved(config: dict, weights: dict) -> ClipClassifier:
+    """The frozen clip classifier of a saved ``ClassifierConfig`` (as a dict) and its state dict."""
+    model = ClipClassifier(ClassifierConfig(**config))
+    model.load_state_dict(weights)
+    return model.freeze()
 
 
 def load_clip_classifier(directory: str | os.PathLike) -> ClipClassifier:
-    """Load a frozen clip classifier saved by ``save_clip_classifier``."""
-    directory = Path(directory)
-    if not (directory / "config.json").is_file() or not (directory / "weights.pt").is_file():
-        raise FileNotFoundError(f"{directory} is not a saved clip classifier (needs config.json and weights.pt)")
-    saved = json.loads((directory / "config.json").read_text())
-    layers, heads = saved.pop("layers"), saved.pop("heads")
-    model = ClipClassifier(ClassifierConfig(**saved), layers=layers, heads=heads)
-    model.load_state_dict(torch.load(directory / "weights.pt", weights_only=True))
-    return model.freeze()
+    """Load a frozen clip classifier saved by ``framesampler.classifiers.frozen.save_classifier``."""
+    config, states = load_module(directory, ("weights.pt",), what="saved clip classifier",
+                                 make="framesampler train/evaluate --classifier clip")
+    return clip_from_saved(config, states["weights.pt"])

@@ -20,9 +20,9 @@ from torch import nn
 
 from framesampler.candidates import segment_positions
 from framesampler.classifiers.consensus import check_consensus, consensus_log_probs
+from framesampler.cost import count_macs
 from framesampler.data.features import VideoSet
-from framesampler.eval.cost import count_macs
-from framesampler.storage import atomic_directory
+from framesampler.storage import load_module, save_module
 
 HEADS = ("linear", "mlp")
 
@@ -41,6 +41,8 @@ class ClassifierConfig:
     backbone: str = "precomputed-features"
     trained_on: str = ""
     report: dict = field(default_factory=dict)
+    layers: int = 2  # the clip classifier's (head "transformer") blocks and attention heads
+    heads: int = 4
 
     @property
     def num_classes(self) -> int:
@@ -153,33 +155,31 @@ def train_classifier(train: VideoSet, *, heads: tuple[str, ...] = HEADS, consens
     return best.freeze()
 
 
-def save_classifier(model: FrameClassifier, directory: str | os.PathLike) -> Path:
+def save_classifier(model: nn.Module, directory: str | os.PathLike) -> Path:
     """Write ``config.json`` and ``weights.pt`` atomically: a reader sees the old or the new, never half."""
-    with atomic_directory(directory) as staging:
-        (staging / "config.json").write_text(json.dumps(asdict(model.config), indent=2))
-        torch.save(model.state_dict(), staging / "weights.pt")
-    return Path(directory)
+    return save_module(directory, asdict(model.config), {"weights.pt": model.state_dict()})
+
+
+def classifier_from_saved(config: dict, weights: dict) -> FrameClassifier:
+    """The frozen classifier of a saved ``ClassifierConfig`` (as a dict) and its state dict."""
+    model = FrameClassifier(ClassifierConfig(**config))
+    model.load_state_dict(weights)
+    return model.freeze()
 
 
 def load_classifier(directory: str | os.PathLike) -> FrameClassifier:
     """Load a frozen classifier saved by ``save_classifier``."""
-    directory = Path(directory)
-    if not (directory / "config.json").is_file() or not (directory / "weights.pt").is_file():
-        raise FileNotFoundError(f"{directory} is not a saved classifier (needs config.json and weights.pt)")
-    config = ClassifierConfig(**json.loads((directory / "config.json").read_text()))
-    model = FrameClassifier(config)
-    model.load_state_dict(torch.load(directory / "weights.pt", weights_only=True))
-    return model.freeze()
+    config, states = load_module(directory, ("weights.pt",), what="saved classifier", make="framesampler train/evaluate")
+    return classifier_from_saved(config, states["weights.pt"])
 
 
 def cached_classifier(cache_dir: str | os.PathLike, key: dict, train: Callable[[], nn.Module],
-                      load: Callable[[Path], nn.Module] = load_classifier,
-                      save: Callable[[nn.Module, Path], Path] = save_classifier) -> nn.Module:
+                      load: Callable[[Path], nn.Module] = load_classifier) -> nn.Module:
     """Load the classifier trained for ``key`` from ``cache_dir``, or train, save and return it."""
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     directory = Path(cache_dir) / "classifiers" / digest
     if (directory / "weights.pt").is_file():
         return load(directory)
     model = train()
-    save(model, directory)
+    save_classifier(model, directory)
     return model

@@ -37,8 +37,9 @@ Adaptive lookahead inference (``stop="utility"``, Algorithm 2): run up to K = N 
 deterministically; a counter c grows at each step whose utility is more than mu (``threshold``) below
 the running maximum ``V^max`` (which starts at 0), and inference stops once c reaches the patience
 ``p = K/2 + 1`` if mu < 0.7 else K (``patience`` overrides it). The video prediction is f_p's at the step
-where it stopped (``prediction="agent"``, returned by ``predict``); ``select`` returns the sorted distinct
-candidates looked at (a repeated look counts once), at most N. ``threshold`` can be set after loading.
+where it stopped (``prediction="agent"``); ``select`` returns the sorted distinct
+candidates looked at (a repeated look counts once), at most N, and ``choose`` both (its ``Selection``'s
+``prediction``). ``threshold`` can be set after loading.
 
 Earlier readings, kept as options: ``stop="confidence"`` stops after the first step whose confidence
 exceeds mu, or after p steps without a new utility maximum (the paper says confidence/entropy stopping
@@ -66,10 +67,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from framesampler.candidates import Candidates
+from framesampler.candidates import Candidates, Reads
 from framesampler.classifiers.consensus import check_consensus
+from framesampler.cost import inference
 from framesampler.learned.base import LearnedSampler, TrainingBatch
-from framesampler.policies.base import Context, Sampler, check_budget
+from framesampler.policies.base import Context, Selection
 from framesampler.policies.registry import register_sampler
 
 
@@ -212,6 +214,7 @@ class AdaFrame(LearnedSampler):
 
     default_lr = 1e-2
     budget_option = "K"
+    inference_options = ("threshold",)
 
     def __init__(self, *, K: int = 8, memory_frames: int = 16, selection: str = "gaussian", reward: str = "agent",
                  episodes: int = 4, threshold: float = 0.7, patience: int | None = None, gamma: float = 0.9,
@@ -219,8 +222,6 @@ class AdaFrame(LearnedSampler):
                  utility_weight: float = 1.0, stop: str = "utility", prediction: str = "agent",
                  confidence: str = "agent", **kw) -> None:
         super().__init__(**kw)
-        if self.options["encoder"] != "features":
-            raise ValueError("AdaFrame reads per-frame feature vectors (v_t and its memory): use encoder='features'")
         if K < 1 or memory_frames < 1 or episodes < 1:
             raise ValueError(f"K, memory_frames and episodes must be >= 1, got {K}, {memory_frames} and {episodes}")
         for name, value, allowed in (("selection", selection, SELECTIONS), ("reward", reward, REWARDS),
@@ -239,7 +240,7 @@ class AdaFrame(LearnedSampler):
                             policy_weight=policy_weight, utility_weight=utility_weight, stop=stop,
                             prediction=prediction, confidence=confidence)
         agreement = stop == "confidence" and confidence == "agreement"
-        self.needs = ("features", "frame_logits") if agreement else ("features",)
+        self.reads = Reads.FEATURES | (Reads.FRAME_LOGITS if agreement else Reads.NOTHING)
         self.threshold = threshold
         width = self.encoder.out_dim
         self.frame_projection = nn.Sequential(nn.Dropout(self.options["dropout"]),
@@ -317,19 +318,14 @@ class AdaFrame(LearnedSampler):
         loss = cls + o["policy_weight"] * sel + o["utility_weight"] * utl
         return {"loss": loss, "L_cls": cls, "L_sel": sel, "L_utl": utl, "return": returns[:, 0].mean()}
 
-    def predict(self, candidates: Candidates, n: int, *, context: Context | None = None,
-                rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator,
+                scores: np.ndarray | None) -> Selection:
         """Adaptive lookahead inference: the sorted distinct candidates looked at and, with
         ``prediction="agent"``, f_p's class probabilities [C] at the step where it stopped (Algorithm 2)."""
-        self.check_needs(candidates, context)
-        k = check_budget(len(candidates), n, "all")
         if k == 0:
-            return np.empty(0, dtype=np.int64), None
-        was_training = self.training
-        self.eval()
-        with torch.no_grad():
+            return Selection(np.empty(0, dtype=np.int64))
+        with inference(self):
             episode = self.rollout(self.candidate_input(candidates), k, sample=False)
-        self.train(was_training)
         agent = torch.softmax(episode.logits[0], dim=-1).cpu()
         patience = self.options["patience"] or default_patience(k, self.threshold)
         if self.options["stop"] == "utility":
@@ -342,13 +338,11 @@ class AdaFrame(LearnedSampler):
                 confidence = torch.minimum(confidence, seen.gather(-1, agent.argmax(dim=-1, keepdim=True)).squeeze(-1))
             steps = lookahead_stop(confidence, episode.utilities[0], self.threshold, patience)
         chosen = np.unique(episode.indices[0, :steps].cpu().numpy()).astype(np.int64)
-        return chosen, agent[steps - 1].numpy() if self.options["prediction"] == "agent" else None
+        return Selection(chosen, None, agent[steps - 1].numpy() if self.options["prediction"] == "agent" else None)
 
-    def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator) -> np.ndarray:
-        return self.predict(candidates, k, context=context)[0]
-
-    def scores(self, candidates: Candidates, context: Context | None = None) -> np.ndarray:
-        return Sampler.scores(self, candidates, context)
+    def scores(self, candidates: Candidates, context: Context | None = None) -> None:
+        """None: the agent picks sequentially, it does not rank the candidates."""
+        return None
 
     def macs_per_frame(self) -> int:
         """Multiply-accumulates per candidate, an upper bound: f_s on it as a memory frame plus one agent

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from framesampler.candidates import Candidates
+from framesampler.candidates import Candidates, Reads
 from framesampler.policies.base import Context, Sampler
 from framesampler.policies.registry import register_sampler
 
@@ -150,9 +150,12 @@ class MGSampler(Sampler):
             raise ValueError(f"mu (the smoothing exponent) must be > 0, got {mu}")
         self.motion, self.pairs, self.mu = motion, pairs, mu
         self.conv = shallow_conv(conv_seed) if motion == "conv" else None
-        pixels = ("pixels", "next_pixels") if pairs == "next_frame" else ("pixels",)
-        self.needs = {"feature": ("features",), "auto": ()}.get(motion, pixels)
-        self.reads = ("features",) if motion in ("auto", "feature") else pixels  # what it costs: auto reads features on feature data
+        pixels = Reads.PIXELS | (Reads.NEXT_PIXELS if pairs == "next_frame" else Reads.NOTHING)
+        self.reads = {"feature": Reads.FEATURES, "auto": pixels | Reads.FEATURES}.get(motion, pixels)
+
+    @property
+    def stochastic(self) -> bool:
+        return self.training
 
     def resolved_motion(self, candidates: Candidates) -> str:
         """The motion kind used on these candidates (``"auto"``: image differences when the frames are there)."""
@@ -168,6 +171,9 @@ class MGSampler(Sampler):
                 raise ValueError("mgsampler needs candidates.pixels (and next_pixels) or candidates.features; none was given")
             return feature_motion(candidates.features)
         if self.pairs == "next_frame":
+            if candidates.next_pixels is None:
+                raise ValueError(f"mgsampler (motion={kind!r}) needs candidates.next_pixels, the video frame after each "
+                                 "candidate; none was given (or pass pairs='candidates')")
             frames, following = candidates.pixels, candidates.next_pixels
         else:
             frames, following = candidates.pixels[:-1], candidates.pixels[1:]
@@ -179,8 +185,13 @@ class MGSampler(Sampler):
             motion = conv_difference(frames, following, self.conv)
         return motion if self.pairs == "next_frame" else np.concatenate([[0.0], motion])
 
-    def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator) -> np.ndarray:
-        return motion_guided_positions(self.motion_scores(candidates), k, mu=self.mu, rng=rng if self.training else None)
+    def scores(self, candidates: Candidates, context: Context | None = None) -> np.ndarray:
+        """The motion of each candidate (``M_t``), which the cumulative bins are cut on."""
+        return self.motion_scores(candidates)
+
+    def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator,
+                scores: np.ndarray | None) -> np.ndarray:
+        return motion_guided_positions(scores, k, mu=self.mu, rng=rng if self.training else None)
 
 
 register_sampler("mgsampler", MGSampler)

@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from framesampler.candidates import Candidates
+from framesampler.candidates import Candidates, Reads
 from framesampler.classifiers.consensus import check_consensus, consensus_log_probs
 from framesampler.policies.base import Context, Sampler
 from framesampler.policies.registry import register_sampler
@@ -250,7 +250,7 @@ class OptimalPolicy(Sampler):
     """
 
     name = "oracle"
-    needs = ("frame_logits", "label")
+    reads = Reads.FRAME_LOGITS | Reads.LABEL
 
     def __init__(self, *, search: Search = "auto", max_exact_subsets: int = 10_000_000,
                  max_exact_network_subsets: int = 20_000, **kw) -> None:
@@ -260,7 +260,8 @@ class OptimalPolicy(Sampler):
         self.max_exact_subsets = max_exact_subsets
         self.max_exact_network_subsets = max_exact_network_subsets
 
-    def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator) -> np.ndarray:
+    def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator,
+                scores: np.ndarray | None) -> np.ndarray:
         logits = context.frame_logits
         if logits.shape[0] != len(candidates):
             raise ValueError(f"context.frame_logits has {logits.shape[0]} rows for {len(candidates)} candidates")
@@ -281,4 +282,4 @@ class OptimalPolicy(Sampler):
 
 
 register_sampler("oracle", OptimalPolicy)
-register_sampler("optimal", OptimalPolicy)
+register_sampler("optimal", OptimalPolicy, listed=False)

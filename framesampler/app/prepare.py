@@ -19,7 +19,6 @@ from framesampler.classifiers.clip import (
     ClipClassifier,
     clip_scores,
     load_clip_classifier,
-    save_clip_classifier,
     train_clip_classifier,
 )
 from framesampler.classifiers.frozen import FrameClassifier, cached_classifier, dense_scores, train_classifier
@@ -58,6 +57,7 @@ class Setup:
     videos: Callable[[str, int], VideoSet]
     trimmed_test_top1: float
     sampler_input_dim: int
+    extract: dict | None = None  # how a video dataset's inputs were extracted
 
 
 def resolve_classes(source: FeatureFile, background: FeatureFile, vocab: list[int] | None,
@@ -117,7 +117,7 @@ def prepare(config: DataConfig) -> Setup:
         classifier = cached_classifier(
             config.cache_dir, key,
             lambda: train_clip_classifier(trimmed["train"], seed=config.seed, trained_on=config.features),
-            load=load_clip_classifier, save=save_clip_classifier,
+            load=load_clip_classifier,
         )
     else:
         raise ValueError(f"unknown classifier {config.classifier!r}: use one of {', '.join(CLASSIFIERS)}")
@@ -133,4 +133,4 @@ def prepare(config: DataConfig) -> Setup:
     test = trimmed["test"]
     all_frames = dense_scores(classifier, test)[0] if config.classifier == "frame" else \
         clip_scores(classifier, test, np.arange(len(test)), test.refs.shape[1])
-    return Setup(classifier, videos, all_frames, sampler_input.shape[1])
+    return Setup(classifier, videos, all_frames, sampler_input.shape[1], source.extract)
