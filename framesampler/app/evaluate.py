@@ -6,12 +6,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import torch
-
 from framesampler.app.prepare import DataConfig, prepare
 from framesampler.classifiers.frozen import FrameClassifier
 from framesampler.classifiers.pretrained import backbone_macs
-from framesampler.cost import count_macs, video_macs
+from framesampler.cost import video_macs
 from framesampler.data.dataset import ExtractConfig
 from framesampler.eval.evaluate import evaluate, summarise
 from framesampler.learned import load_checkpoint
@@ -89,8 +87,7 @@ def video_cost(samplers: dict[str, Sampler], summary: dict, extract: dict | None
     if extract is None:
         return None
     config = ExtractConfig(**extract)
-    frame = backbone_macs(config.backbone, config.classifier_resolution, None) + count_macs(
-        classifier.head, torch.zeros(1, classifier.config.input_dim))
+    frame = backbone_macs(config.backbone, config.classifier_resolution, None) + classifier.macs(1)
     cheap = backbone_macs(config.backbone, config.sampler_resolution, config.sampler_stages)
     cost = {}
     for name, sampler in samplers.items():

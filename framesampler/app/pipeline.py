@@ -151,9 +151,12 @@ class Pipeline:
                 else:
                     frames = reader.frames(indices[chosen], **full)
         with stage("classifier"):
-            logits = context.frame_logits[torch.from_numpy(chosen)] if high is not None \
-                else self.classifier.frame_logits(frames)
-            probs = consensus_probs(logits, self.classifier.consensus).numpy()
+            if self.classifier.consensus == "clip":
+                probs = self.classifier.clip_probs(frames)
+            else:
+                logits = context.frame_logits[torch.from_numpy(chosen)] if high is not None \
+                    else self.classifier.frame_logits(frames)
+                probs = consensus_probs(logits, self.classifier.consensus).numpy()
         thumbnails = decoded.to_array(size=self.thumbnails) if self.thumbnails is not None else None
         macs = video_macs(self.sampler, num_candidates=len(indices), num_chosen=len(chosen),
                           classifier_frame=self.frame_macs, cheap_frame=self.cheap_macs)
