@@ -17,6 +17,8 @@ same data, seeds and training settings (wherever its classifier cache lives) kee
   reading of it (``SMART_FIRST``, ``ADAFRAME_FIRST``, SCSampler with the temporal shift);
 - ``large_peers`` (not run by default): ``large``'s N/T with SCSampler, SMART and AdaFrame (default
   options; AdaFrame at its adaptive budget, mu = 0.7) beside SOSampler and OCSampler;
+- ``peers_core`` (not run by default): ``peers`` with only the default of each peer beside its first
+  reading (six trainings per seed instead of eleven), written as the ``peers`` table;
 - ``table1`` (Lee et al. Tab. 1, not run by default): pi_u, All, pi_s (label, max) and pi_o at 6/10 and 8/30;
   pi_o is exact where feasible (always at 6/10), greedy + swap search otherwise, and at 6/10 the search
   is run too ("oracle (search)"): its fidelity is its overlap with the exact pi_o, the gap measured;
@@ -100,6 +102,10 @@ PEERS = {
     **{f"adaframe (first reading, mu={mu})": Learned("adaframe", ADAFRAME_FIRST, {"threshold": mu})
        for mu in (0.2, 0.5, 0.7, 1.01)},
 }
+CORE_PEERS = ("scsampler (SAL-RANK)", "scsampler (SAL-RANK, first reading: shift)", "smart (both)",
+              "smart (both, first reading)", "adaframe (mu=0.2)", "adaframe (mu=0.5)", "adaframe (mu=0.7)",
+              "adaframe (all K)", "adaframe (first reading, mu=0.2)", "adaframe (first reading, mu=0.5)",
+              "adaframe (first reading, mu=0.7)", "adaframe (first reading, mu=1.01)")
 TABLE1 = ("uniform", "dense", "semi_optimal_label", "semi_optimal_max", "oracle")
 ORACLE_SEARCH = {"oracle (search)": ("oracle", {"search": "approximate"})}
 TABLE2 = ("random", "frameexit", "semi_optimal_max", "semi_optimal_label")
@@ -120,6 +126,8 @@ SECTIONS: dict[str, dict[str, dict[str, Comparison]]] = {
     "large_peers": {"large_peers": {f"{n}/{t}": Comparison(t, n, SOSAMPLER_ONLY, {
         **BOTH, "scsampler": Learned("scsampler"), "smart": Learned("smart"), "adaframe": Learned("adaframe")})
         for n, t in LARGE_NT}},
+    "peers_core": {"peers": {"8/30": Comparison(30, 8, ("uniform", "random", "semi_optimal_max"), {
+        name: PEERS[name] for name in CORE_PEERS})}},
     "table1": {"table1": {"6/10": Comparison(10, 6, TABLE1, variants=ORACLE_SEARCH), "8/30": Comparison(30, 8, TABLE1)}},
     "table2": {"table2": {f"{n}/10": Comparison(10, n, TABLE2) for n in range(1, 7)}},
 }
