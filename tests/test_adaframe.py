@@ -221,8 +221,9 @@ def test_threshold_is_settable_and_survives_a_rebuild_from_options():
         sampler.threshold = 0.0
 
 
-def test_a_sequential_agent_has_no_scores():
-    assert small().scores(Candidates.of_length(4, features=np.zeros((4, 8)))) is None
+def test_a_sequential_agent_has_no_scores_and_its_selection_says_so():
+    candidates = Candidates.of_length(4, features=np.zeros((4, 8)))
+    assert small().scores(candidates) is None and small().choose(candidates, 2).scores is None
 
 
 @pytest.mark.parametrize("options, match", [

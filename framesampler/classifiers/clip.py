@@ -28,9 +28,10 @@ import torch
 from torch import nn
 
 from framesampler.candidates import segment_positions
-from framesampler.classifiers.frozen import ClassifierConfig, _split_validation
+from framesampler.classifiers.frozen import ClassifierConfig
 from framesampler.cost import count_macs
 from framesampler.data.features import VideoSet
+from framesampler.data.manifest import stratified_split
 from framesampler.storage import load_module
 
 CLIP_HEAD = "transformer"
@@ -159,7 +160,7 @@ def train_clip_classifier(train: VideoSet, *, width: int = 128, layers: int = 2,
                           val_fraction: float = 0.15, seed: int = 0, trained_on: str = "") -> ClipClassifier:
     """Train the clip classifier on the training videos (a validation share held out for its report), freeze it."""
     torch.manual_seed(seed)
-    fit, val = _split_validation(train.labels, val_fraction, np.random.default_rng(seed))
+    fit, val = stratified_split(train.labels, val_fraction, np.random.default_rng(seed))
     config = ClassifierConfig(input_dim=train.frames.shape[1], class_ids=list(train.class_ids),
                               class_names=list(train.class_names), head=CLIP_HEAD, hidden=width, dropout=dropout,
                               consensus="clip", trained_on=trained_on, layers=layers, heads=heads)
