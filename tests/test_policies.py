@@ -117,3 +117,11 @@ def test_semi_optimal_takes_top_n_of_single_frame_confidence():
     candidates, context = Candidates.of_length(5), Context(frame_logits=logits, label=1)
     assert create_sampler("semi_optimal_label").select(candidates, 2, context=context).tolist() == [2, 3]
     assert create_sampler("semi_optimal_max").select(candidates, 2, context=context).tolist() == [1, 2]
+
+
+def test_pi_s_label_is_pi_o_at_one_frame_even_for_confident_frames():
+    logits = torch.tensor([[25.0, 0.0], [30.0, 0.0], [0.0, 3.0]])  # p(0) = 1 - e^-25, 1 - e^-30: equal in float32
+    context = Context(frame_logits=logits, label=0)
+    candidates = Candidates.of_length(3)
+    assert create_sampler("semi_optimal_label").select(candidates, 1, context=context).tolist() == [1]
+    assert create_sampler("oracle").select(candidates, 1, context=context).tolist() == [1]
