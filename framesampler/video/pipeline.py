@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from functools import partial
@@ -191,6 +192,22 @@ class Pipeline:
             return np.asarray(self.sampler.scores(candidates, context), dtype=np.float64)
         except TypeError:
             return None
+
+    @torch.no_grad()
+    def select(self, read: Callable[..., np.ndarray], indices: np.ndarray, num_frames: int, fps: float | None = None, *,
+               rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """The sampler stage alone, on candidates another library decoded (the integrations' entry point).
+
+        ``read(size=, crop=)`` returns the candidates ``indices`` as uint8 RGB ``[T, H, W, 3]`` at that
+        resolution; it is called only for what the sampler reads, as ``__call__`` would. Returns the chosen
+        positions into ``indices`` and the sampler's per-candidate scores (None for a rule).
+        """
+        c, needs = self.config, set(self.sampler.needs)
+        low = read(size=c.sampler_resolution, crop=c.sampler_resolution) if needs & {"features", "pixels"} else None
+        high = read(size=c.classifier_resolution, crop=c.classifier_resolution) if "frame_logits" in needs else None
+        candidates, context = self._sampler_input(np.asarray(indices), num_frames, fps, low, high)
+        chosen = self.sampler.select(candidates, self.N, context=context, rng=rng or np.random.default_rng(0))
+        return chosen, self._scores(candidates, context)
 
 
 def load_pipeline(sampler: str, *, T: int, N: int, dataset: str | Path | None = None, cache_dir: str | Path | None = None,
