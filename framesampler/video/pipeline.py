@@ -99,13 +99,15 @@ class SampledVideo:
     macs: dict[str, float] = field(default_factory=dict)
 
     def summary(self, top: int = 5) -> dict:
-        """JSON-ready: the chosen frames (index, time in s, score), the prediction, stage times, GMACs."""
+        """JSON-ready: the chosen frames (index, time in s, score), every candidate's score (None for a rule),
+        the prediction, stage times, GMACs."""
         order = np.argsort(-self.probs)[:top]
         return {
             "video": self.path, "num_frames": self.num_frames, "fps": self.fps,
             "T": len(self.candidates), "N": len(self.chosen), "candidates": self.candidates.tolist(),
             "chosen": [{"position": int(p), "frame": int(self.candidates[p]), "time": round(float(self.candidates[p] / self.fps), 3),
                         "score": None if self.scores is None else float(self.scores[p])} for p in self.chosen],
+            "scores": None if self.scores is None else [float(s) for s in self.scores],
             "prediction": [{"class": self.class_names[i], "prob": float(self.probs[i])} for i in order],
             "seconds": {k: round(v, 4) for k, v in self.seconds.items()},
             "gmacs": {k: v / 1e9 for k, v in self.macs.items()},
