@@ -161,7 +161,7 @@ def _sample(args: argparse.Namespace) -> None:
     pipeline = load_pipeline(args.sampler, T=args.T, N=args.N, dataset=args.dataset, cache_dir=args.cache_dir,
                              reread=args.reread, seed=args.seed)
     result = pipeline(args.video)
-    summary = result.summary()
+    summary = {"sampler": args.sampler, **result.summary()}
     print(f"{result.path}: {result.num_frames} frames at {result.fps:.2f} fps; {args.sampler} chose {len(result.chosen)} "
           f"of {len(result.candidates)} candidates")
     for row in summary["chosen"]:
