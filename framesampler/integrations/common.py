@@ -8,7 +8,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from framesampler.video.pipeline import Pipeline, load_pipeline
+from framesampler.app.pipeline import Pipeline, load_pipeline
 from framesampler.video.transforms import center_crop, resize_short_side
 
 SamplerSpec = str | os.PathLike | Pipeline

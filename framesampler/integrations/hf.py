@@ -21,7 +21,7 @@ import numpy as np
 
 from framesampler.integrations.common import SamplerSpec, pipeline_for
 from framesampler.video.decode import read_frames
-from framesampler.video.pipeline import SampledVideo
+from framesampler.app.pipeline import SampledVideo
 
 
 def indices_fn(path: str | os.PathLike, sampler: SamplerSpec, *, T: int, N: int, **options) -> Callable[..., np.ndarray]:

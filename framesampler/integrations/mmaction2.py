@@ -21,7 +21,7 @@ import torch
 
 from framesampler.candidates import candidate_indices
 from framesampler.integrations.common import in_memory, pipeline_for
-from framesampler.video.pipeline import load_pipeline
+from framesampler.app.pipeline import load_pipeline
 
 
 class FrameSamplerSampleFrames:
@@ -65,8 +65,9 @@ class FrameSamplerSampleFrames:
             reader = results["video_reader"]
             total = int(results.get("total_frames") or len(reader))
             candidates = candidate_indices(total, self.num_candidates)
-            chosen, scores = self.pipeline.select(_reader_frames(reader, candidates), candidates, total,
-                                                  results.get("avg_fps"), rng=rng)
+            selection = self.pipeline.select(_reader_frames(reader, candidates), candidates, total,
+                                             results.get("avg_fps"), rng=rng)
+            chosen, scores = selection.positions, selection.scores
         else:
             raise ValueError("FrameSamplerSampleFrames needs results['filename'] (a video path) or the "
                              "results['video_reader'] of an Init step (DecordInit) before it")

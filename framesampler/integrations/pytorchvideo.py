@@ -42,7 +42,7 @@ class FrameSamplerTemporalSubsample(torch.nn.Module):
         if frames.shape[-1] != 3:
             raise ValueError(f"expected 3 colour channels, got a clip of shape {tuple(x.shape)} "
                              f"(temporal_dim={self.temporal_dim - 4})")
-        chosen, _ = self.pipeline.select(in_memory(to_uint8(frames.detach().cpu())), indices, total, self.fps)
+        chosen = self.pipeline.select(in_memory(to_uint8(frames.detach().cpu())), indices, total, self.fps).positions
         return torch.from_numpy(indices[chosen]).to(x.device)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

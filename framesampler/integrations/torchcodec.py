@@ -29,7 +29,7 @@ def clips_at_sampler_indices(decoder: object, sampler: SamplerSpec, *, num_candi
     nhwc = data.shape[-1] == 3 and data.shape[1] != 3
     pipeline = pipeline_for(sampler, T=num_candidates, N=num_frames, **options)
     fps = getattr(decoder.metadata, "average_fps", None)
-    chosen, _ = pipeline.select(in_memory(data if nhwc else data.permute(0, 2, 3, 1)), indices, total, fps)
+    chosen = pipeline.select(in_memory(data if nhwc else data.permute(0, 2, 3, 1)), indices, total, fps).positions
     keep = torch.from_numpy(chosen).to(data.device)
     return FrameBatch(data=data[keep].unsqueeze(1), pts_seconds=candidates.pts_seconds[chosen].unsqueeze(1),
                       duration_seconds=candidates.duration_seconds[chosen].unsqueeze(1))
