@@ -4,9 +4,9 @@
 ``framesampler sample`` once and maps a batch of ``path`` rows to the path, the chosen frame indices,
 their timestamps, the prediction and the full per-video summary (the JSON line ``framesampler batch``
 writes), or the one-line reason a video could not be read. :func:`run_batch_ray` runs it over a list of
-paths, on a local Ray started on loopback only (no dashboard, no usage stats) or, with ``address``, on an
-existing cluster (``"auto"``, ``"HOST:6379"`` or ``"ray://HOST:10001"``) whose workers have framesampler
-installed and see the same paths.
+paths, on a local Ray started on loopback only (no dashboard, no usage stats) or, with ``address`` (or
+``$RAY_ADDRESS``), on an existing cluster (``"auto"``, ``"HOST:6379"`` or ``"ray://HOST:10001"``) whose
+workers have framesampler installed and see the same paths.
 
 The actor pool is sized from the CPUs left after one is kept for Ray Data's own read and bookkeeping
 tasks: on 2 CPUs a pool of 2 actors with one CPU each would starve them.
@@ -67,9 +67,10 @@ def iter_batch_ray(paths: Iterable[str | os.PathLike], sampler: SamplerSpec, *, 
                    address: str | None = None, num_actors: int | None = None, progress: bool = False,
                    **options) -> Iterator[dict]:
     """Per-video summaries (``SampledVideo.summary()`` or ``{"video", "error"}``) as the actors finish them,
-    in no set order. Starts a loopback Ray when ``address`` is None and none is running (and stops it
-    after), else connects to ``address``. ``num_actors``: the pool size (default: the cluster's CPUs less
+    in no set order. Connects to ``address`` (default: ``$RAY_ADDRESS``), or else starts a loopback Ray when
+    none is running (and stops it after). ``num_actors``: the pool size (default: the cluster's CPUs less
     one, at least one); each actor takes one CPU. ``options`` go to ``load_pipeline``."""
+    address = address or os.environ.get("RAY_ADDRESS") or None
     if address is None:
         for key, value in LOOPBACK_ENV.items():  # read when ray is first imported
             os.environ.setdefault(key, value)
