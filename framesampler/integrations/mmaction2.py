@@ -19,9 +19,9 @@ import os
 import numpy as np
 import torch
 
+from framesampler.app.pipeline import load_pipeline
 from framesampler.candidates import candidate_indices
 from framesampler.integrations.common import in_memory, pipeline_for
-from framesampler.app.pipeline import load_pipeline
 
 
 class FrameSamplerSampleFrames:
