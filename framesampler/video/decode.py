@@ -456,17 +456,16 @@ class _PyAVSource:
         container's header states (intact files on the shared data end within one interval of it), or
         when frames are missing between the last two anchors of an otherwise gapless stream (the B-frames
         a cut removed: they come after the last anchor in decoding order)."""
-        if len(pts) < 2:
-            return
         steps = np.diff(pts)
-        frame = float(np.median(steps) * self.stream.time_base)
+        rate = self.stream.average_rate or self.stream.guessed_rate
+        frame = float(np.median(steps) * self.stream.time_base) if steps.size else 1 / float(rate) if rate else 0.0
         container = self.container
         if end is not None and container.duration:
             header_end = ((container.start_time or 0) + container.duration) / av.time_base
             if header_end - end > 1.5 * frame:
                 raise VideoError(self.path, f"the packets end at {end:.2f} s but the header says the video lasts "
                                  f"until {header_end:.2f} s (the file is truncated)", "re-download or re-encode it")
-        holes = np.flatnonzero(steps > 1.5 * np.median(steps))
+        holes = np.flatnonzero(steps > 1.5 * np.median(steps)) if steps.size else steps
         if len(anchors) > 1 and holes.size and holes[0] >= anchors[-2]:
             raise VideoError(self.path, f"frames are missing before the last frame (its timestamps skip {holes.size} "
                              "interval(s) there: the file is truncated)", "re-download or re-encode it")
