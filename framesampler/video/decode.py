@@ -141,12 +141,39 @@ class VideoReader:
         decoded = self._source.read(np.unique(indices), lambda frame: frame, self.strategy)
         return DecodedFrames([decoded[i] for i in indices.tolist()], self.metadata)
 
+    def decode_packets(self, frames: Sequence[int] | np.ndarray, *, packets: str = "only",
+                       **decoder_options: str) -> Iterator[tuple[int, av.VideoFrame]]:
+        """Frames decoded on a second decoder of this video opened with FFmpeg ``decoder_options`` (e.g.
+        ``flags2="+export_mvs"``) -> (frame index, frame) as they come out. ``packets``: ``"only"`` decodes
+        the packets of ``frames`` and none between them, ``"alone"`` each of them as if it were the first
+        of the stream, ``"all"`` every packet they need (the planner's runs; exact frames). A frame whose
+        references were not decoded has wrong pixels but its own bitstream data (motion vectors of a
+        predicted frame, a keyframe's picture) intact."""
+        if self._source is None:
+            raise ValueError(f"the VideoReader of {self.path} is closed: open a new one")
+        if packets not in ("only", "alone", "all"):
+            raise ValueError(f"packets must be 'only', 'alone' or 'all', got {packets!r}")
+        wanted = np.unique(self._check_indices(frames))
+        source = self._source.twin(**decoder_options)
+        try:
+            if packets == "all":
+                yield from source.read(wanted, lambda frame: frame).items()
+            else:
+                yield from source.feed(wanted, source.stream.codec_context, alone=packets == "alone")
+        finally:
+            source.close()
+
     @property
     def index(self) -> PacketIndex:
         """The exact packet index (timestamps, keyframes, predicted frames) that every read plans with."""
         if self._source is None:
             raise ValueError(f"the VideoReader of {self.path} is closed: open a new one")
         return self._source.index
+
+    @property
+    def codec(self) -> str:
+        """FFmpeg's name of the video stream's codec (``h264``, ``mpeg4``, ...)."""
+        return self.index and self._source.stream.codec_context.name
 
     @property
     def keyframes(self) -> np.ndarray:
@@ -341,12 +368,21 @@ class _PyAVSource:
                              "the file is damaged there; pick other frames or re-encode it") from None
         return out
 
-    def feed(self, frames: np.ndarray, codec_context: av.codec.context.CodecContext) -> Iterator[tuple[int, av.VideoFrame]]:
+    def feed(self, frames: np.ndarray, codec_context: av.codec.context.CodecContext, *,
+             alone: bool = False) -> Iterator[tuple[int, av.VideoFrame]]:
         """Decode with ``codec_context`` the packets of the sorted unique ``frames`` only, none between them
         (runs of ``plan_sparse``), then drain and flush the decoder -> (frame index, frame) as they come
-        out (a frame that cannot be decoded is missing)."""
+        out (a frame that cannot be decoded is missing). ``alone``: drain and flush after every packet, so
+        each is decoded as if it were the first of the stream."""
         packets: Iterator[av.Packet] | None = None
         selected, previous = set(frames.tolist()), -1
+
+        def emit(packet: av.Packet | None) -> Iterator[tuple[int, av.VideoFrame]]:
+            nonlocal previous
+            for frame in _decode(codec_context, packet):
+                previous = self.position.get(frame.pts, previous + 1)
+                yield previous, frame
+
         try:
             for run in plan_sparse(frames, self.keyframes).runs:
                 packets = self._packets_from(run.start) if packets is None or run.entry != "skip" \
@@ -354,14 +390,13 @@ class _PyAVSource:
                 for packet in packets:
                     position = self.position.get(packet.pts) if packet.size else None
                     if position in selected:
-                        for frame in _decode(codec_context, packet):
-                            previous = self.position.get(frame.pts, previous + 1)
-                            yield previous, frame
+                        yield from emit(packet)
+                        if alone:
+                            yield from emit(None)
+                            codec_context.flush_buffers()
                     if position is not None and position >= run.stop:
                         break
-            for frame in _decode(codec_context, None):
-                previous = self.position.get(frame.pts, previous + 1)
-                yield previous, frame
+            yield from emit(None)
         except av.FFmpegError as error:
             raise VideoError(self.path, f"reading stopped: {error}", "the file is damaged; re-encode it") from None
         finally:
