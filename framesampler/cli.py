@@ -147,11 +147,11 @@ def _sample(args: argparse.Namespace) -> None:
     from framesampler.video.pipeline import load_pipeline
 
     pipeline = load_pipeline(args.sampler, T=args.T, N=args.N, dataset=args.dataset, cache_dir=args.cache_dir,
-                             reread=args.reread, seed=args.seed)
+                             reread=args.reread, seed=args.seed, candidates=args.candidates, options=dict(args.option))
     result = pipeline(args.video)
     summary = result.summary()
     print(f"{result.path}: {result.num_frames} frames at {result.fps:.2f} fps; {args.sampler} chose {len(result.chosen)} "
-          f"of {len(result.candidates)} candidates")
+          f"of {len(result.candidates)} candidates" + (f"; motion from {result.motion_source}" if result.motion_source else ""))
     for row in summary["chosen"]:
         score = "" if row["score"] is None else f"  score {row['score']:.4f}"
         print(f"  frame {row['frame']:>7}  {row['time']:>9.3f} s{score}")
@@ -200,6 +200,13 @@ def _rates(text: str) -> list[float]:
     if not rates or min(rates) <= 0:
         raise argparse.ArgumentTypeError(f"rates must be positive frames per second, got {text!r}")
     return [int(r) if r.is_integer() else r for r in rates]
+
+
+def _add_view_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--candidates", choices=("uniform", "keyframes"), default="uniform",
+                        help="the T candidates: uniform (TSN centres) or the video's keyframes (decoded alone)")
+    parser.add_argument("--option", type=_option, action="append", default=[], metavar="KEY=VALUE",
+                        help="an option of a named sampler, e.g. motion=mv for mgsampler on the bitstream's motion vectors")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -292,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--sheet", type=Path, help="write a contact sheet of the candidates, the chosen marked (.png)")
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--cache-dir", type=Path, default=default_cache_dir())
+    _add_view_options(sample)
     sample.set_defaults(handler=_sample)
 
     independence = commands.add_parser("independence", help="how related consecutive candidate frames are at each "

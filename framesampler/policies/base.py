@@ -71,7 +71,7 @@ class Sampler:
     """Base of every sampler: validation and the edge policy live here, once.
 
     Subclasses either score (``scores`` -> [T] importance, picked by ``top_n_sorted``) or pick by a
-    rule (override ``_select``). ``needs`` names what they read: ``"features"``/``"pixels"`` on the
+    rule (override ``_select``). ``needs`` names what they read: ``"features"``/``"pixels"``/``"motion"`` on the
     candidates, ``"frame_logits"``/``"label"`` on the context.
     """
 
@@ -93,7 +93,7 @@ class Sampler:
     ) -> np.ndarray:
         """Sorted unique int64 positions (into ``candidates``) of the chosen frames."""
         for what in self.needs:
-            source = candidates if what in ("features", "pixels") else context
+            source = candidates if what in ("features", "pixels", "motion") else context
             if source is None or getattr(source, what) is None:
                 where = "candidates" if source is candidates else "context"
                 raise ValueError(f"sampler {self.name!r} needs {where}.{what}; none was given")

@@ -5,10 +5,11 @@
 
 Stages, each timed (``SampledVideo.seconds``):
 
-- ``decode_candidates``: the T candidates in one forward pass (``framesampler.video.decode``), converted
-  to the sampler's resolution by swscale. With ``reread="memory"`` (the default) the decoded frames are
-  kept, and the chosen N are converted again at classifier resolution; with ``"decode"`` only the
-  low-resolution arrays are kept and the chosen N are decoded again.
+- ``decode_candidates``: the T candidates decoded by the decode planner (``framesampler.video.decode``),
+  converted to the sampler's resolution by swscale. With ``reread="memory"`` (the default) the decoded
+  frames are kept, and the chosen N are converted again at classifier resolution; with ``"decode"`` only
+  the low-resolution arrays are kept and the chosen N are decoded again. A sampler reading motion gets the
+  motion vectors of the candidates here instead (``framesampler.video.bitstream``), no pixels.
 - ``sampler``: what the sampler reads, made from the candidates (a shallow pretrained backbone's features
   at ``sampler_resolution``, low-resolution pixels, or per-frame class scores), and its ``select``.
 - ``decode_chosen``: the N chosen frames at classifier resolution (converted from memory, or decoded again).
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from functools import partial
@@ -40,9 +42,12 @@ from framesampler.classifiers.pretrained import PretrainedBackbone, imagenet_cla
 from framesampler.eval.cost import count_macs, sampler_macs_per_candidate
 from framesampler.learned.base import LearnedSampler
 from framesampler.policies.base import Context, Sampler
-from framesampler.video.decode import VideoReader
+from framesampler.policies.mgsampler import image_motion
+from framesampler.video.bitstream import motion_vectors
+from framesampler.video.decode import DecodedFrames, VideoMetadata, VideoReader
 
 REREADS = ("memory", "decode")
+CANDIDATES = ("uniform", "keyframes")
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,9 @@ class PixelClassifier:
 
 @dataclass
 class SampledVideo:
-    """One video through the pipeline; ``chosen`` are positions into ``candidates`` (frame indices)."""
+    """One video through the pipeline; ``chosen`` are positions into ``candidates`` (frame indices).
+    ``motion_source``: where a sampler reading ``candidates.motion`` got it (motion vectors, or the image
+    differences it fell back to and why)."""
 
     path: str
     num_frames: int
@@ -96,6 +103,7 @@ class SampledVideo:
     class_names: list[str]
     seconds: dict[str, float] = field(default_factory=dict)
     macs: dict[str, float] = field(default_factory=dict)
+    motion_source: str | None = None
 
     def summary(self, top: int = 5) -> dict:
         """JSON-ready: the chosen frames (index, time in s, score), the prediction, stage times, GMACs."""
@@ -108,17 +116,48 @@ class SampledVideo:
             "prediction": [{"class": self.class_names[i], "prob": float(self.probs[i])} for i in order],
             "seconds": {k: round(v, 4) for k, v in self.seconds.items()},
             "gmacs": {k: v / 1e9 for k, v in self.macs.items()},
+            **({} if self.motion_source is None else {"motion": self.motion_source}),
         }
 
 
+@dataclass
+class DecodedVideo:
+    """A video after ``Pipeline.decode``: its candidates and what the sampler reads from them without a
+    network (pixels, motion); for a sampler that needs no network, also its choice and the chosen frames
+    at classifier resolution. Holds at most T decoded frames."""
+
+    path: str
+    metadata: VideoMetadata
+    indices: np.ndarray
+    seconds: dict[str, float]
+    kept: DecodedFrames | None = None
+    low: np.ndarray | None = None
+    high: np.ndarray | None = None
+    motion: np.ndarray | None = None
+    motion_source: str | None = None
+    chosen: np.ndarray | None = None
+    scores: np.ndarray | None = None
+    frames: np.ndarray | None = None
+
+
 class Pipeline:
-    """``pipeline(path)`` -> ``SampledVideo`` for one sampler at T candidates and budget N."""
+    """``pipeline(path)`` -> ``SampledVideo`` for one sampler at T candidates and budget N; the same as
+    ``pipeline.run(pipeline.decode(path))``, whose decode stage needs no network (a batch runner decodes
+    the next videos in background threads while ``run`` uses the networks).
+
+    ``candidates``: ``"uniform"`` (TSN centres) or ``"keyframes"`` (the video's keyframes, decoded alone,
+    see ``candidate_indices``). A sampler reading ``candidates.motion`` (MGSampler ``motion="mv"``) gets
+    the bitstream's motion vectors (``framesampler.video.bitstream``), or, where a stream has none, the
+    image differences of the low-resolution candidates, and ``SampledVideo.motion_source`` says which."""
 
     def __init__(self, sampler: Sampler, *, T: int, N: int, config: PipelineConfig = PipelineConfig(),
-                 head: FrameClassifier | None = None, reread: str = "memory") -> None:
+                 head: FrameClassifier | None = None, reread: str = "memory", candidates: str = "uniform") -> None:
         if reread not in REREADS:
             raise ValueError(f"unknown reread {reread!r}: use one of {', '.join(REREADS)}")
+        if candidates not in CANDIDATES:
+            raise ValueError(f"unknown candidates {candidates!r}: use one of {', '.join(CANDIDATES)}")
         self.sampler, self.T, self.N, self.config, self.reread = sampler, T, N, config, reread
+        self.candidates = candidates
         c = config
         self.classifier = PixelClassifier(PretrainedBackbone(c.backbone, resolution=c.classifier_resolution), head)
         needs = set(sampler.needs)
@@ -134,56 +173,85 @@ class Pipeline:
             sampler, features_macs=self.sampler_backbone.macs_per_frame() if self.sampler_backbone else 0.0,
             scorer_macs=self.frame_macs)
 
-
     @torch.no_grad()
     def __call__(self, path: str | Path, *, rng: np.random.Generator | None = None) -> SampledVideo:
-        c, seconds = self.config, {}
+        return self.run(self.decode(path, rng=rng), rng=rng)
 
-        @contextmanager
-        def stage(name: str):
-            start = time.perf_counter()
-            yield
-            seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
-
-        needs, full = set(self.sampler.needs), {"size": c.classifier_resolution, "crop": c.classifier_resolution}
+    def decode(self, path: str | Path, *, rng: np.random.Generator | None = None) -> DecodedVideo:
+        """The decode stage (no network): candidates, the sampler's pixels or motion; for a sampler that
+        reads no network output, its choice and the chosen frames too. Raises ``VideoError``."""
+        c, needs = self.config, set(self.sampler.needs)
         with VideoReader(path, backend=c.backend) as reader:
             meta = reader.metadata
-            indices = candidate_indices(meta.num_frames, self.T)
-            decoded = low = high = None
-            with stage("decode_candidates"):
-                if needs and self.reread == "memory":
-                    decoded = reader.decode(indices)
-                read = decoded.to_array if decoded is not None else partial(reader.frames, indices)
-                if needs & {"features", "pixels"}:
-                    low = read(size=c.sampler_resolution, crop=c.sampler_resolution)
-                if "frame_logits" in needs:
-                    high = read(**full)
-            with stage("sampler"):
-                candidates, context = self._sampler_input(indices, meta.num_frames, meta.fps, low, high)
-                chosen = self.sampler.select(candidates, self.N, context=context, rng=rng or np.random.default_rng(0))
-            scores = self._scores(candidates, context)
-            with stage("decode_chosen"):
-                if high is not None:
-                    frames = high[chosen]
-                elif decoded is not None:
-                    frames = decoded.to_array(positions=chosen, **full)
-                else:
-                    frames = reader.frames(indices[chosen], **full)
-        with stage("classifier"):
-            logits = self.classifier.frame_logits(frames)
-            probs = consensus_probs(logits, self.classifier.consensus).numpy()
-        macs = {"sampler": float(len(indices) * self.candidate_macs), "classifier": float(len(chosen) * self.frame_macs)}
-        macs["total"] = macs["sampler"] + macs["classifier"]
-        return SampledVideo(str(path), meta.num_frames, meta.fps, indices, chosen, scores, probs,
-                            self.classifier.class_names, seconds, macs)
+            keyframes = reader.keyframes if self.candidates == "keyframes" else None
+            video = DecodedVideo(str(path), meta, candidate_indices(meta.num_frames, self.T, mode=self.candidates,
+                                                                    keyframes=keyframes), {})
+            with _stage(video.seconds, "decode_candidates"):
+                self._decode_candidates(reader, video, needs)
+            if not needs & {"features", "frame_logits"}:
+                self._select(video, rng)
+                with _stage(video.seconds, "decode_chosen"):
+                    video.frames = self._chosen_frames(reader, video)
+        return video
 
-    def _sampler_input(self, indices: np.ndarray, num_frames: int, fps: float, low: np.ndarray | None,
-                       high: np.ndarray | None) -> tuple[Candidates, Context]:
-        needs = set(self.sampler.needs)
-        features = self.sampler_backbone.features(low).numpy() if "features" in needs else None
-        logits = self.classifier.frame_logits(high) if "frame_logits" in needs else None
-        return (Candidates(indices, num_frames, fps=fps, features=features, pixels=low if "pixels" in needs else None),
-                Context(frame_logits=logits, consensus=self.classifier.consensus))
+    @torch.no_grad()
+    def run(self, video: DecodedVideo, *, rng: np.random.Generator | None = None) -> SampledVideo:
+        """The network stages on a decoded video: the sampler's input and choice (if not made yet), the
+        chosen frames, the frozen classifier."""
+        if video.frames is None:
+            self._select(video, rng)
+            with _stage(video.seconds, "decode_chosen"):
+                if video.kept is None and video.high is None:
+                    with VideoReader(video.path, backend=self.config.backend) as reader:
+                        video.frames = self._chosen_frames(reader, video)
+                else:
+                    video.frames = self._chosen_frames(None, video)
+        with _stage(video.seconds, "classifier"):
+            logits = self.classifier.frame_logits(video.frames)
+            probs = consensus_probs(logits, self.classifier.consensus).numpy()
+        macs = {"sampler": float(len(video.indices) * self.candidate_macs),
+                "classifier": float(len(video.chosen) * self.frame_macs)}
+        macs["total"] = macs["sampler"] + macs["classifier"]
+        meta = video.metadata
+        return SampledVideo(video.path, meta.num_frames, meta.fps, video.indices, video.chosen, video.scores, probs,
+                            self.classifier.class_names, video.seconds, macs, video.motion_source)
+
+    def _decode_candidates(self, reader: VideoReader, video: DecodedVideo, needs: set[str]) -> None:
+        c, indices = self.config, video.indices
+        if "motion" in needs:
+            view = motion_vectors(reader, indices)
+            if view.available:
+                video.motion, video.motion_source = view.motion, view.source
+                return
+            video.motion_source = f"image differences of the candidates at {c.sampler_resolution} px ({view.source})"
+        if needs and self.reread == "memory":
+            video.kept = reader.decode(indices)
+        read = video.kept.to_array if video.kept is not None else partial(reader.frames, indices)
+        if needs & {"features", "pixels", "motion"}:
+            video.low = read(size=c.sampler_resolution, crop=c.sampler_resolution)
+        if "frame_logits" in needs:
+            video.high = read(size=c.classifier_resolution, crop=c.classifier_resolution)
+        if "motion" in needs:
+            video.motion = image_motion(video.low)
+
+    def _select(self, video: DecodedVideo, rng: np.random.Generator | None) -> None:
+        with _stage(video.seconds, "sampler"):
+            needs, meta = set(self.sampler.needs), video.metadata
+            features = self.sampler_backbone.features(video.low).numpy() if "features" in needs else None
+            logits = self.classifier.frame_logits(video.high) if "frame_logits" in needs else None
+            candidates = Candidates(video.indices, meta.num_frames, fps=meta.fps, features=features,
+                                    pixels=video.low if "pixels" in needs else None, motion=video.motion)
+            context = Context(frame_logits=logits, consensus=self.classifier.consensus)
+            video.chosen = self.sampler.select(candidates, self.N, context=context, rng=rng or np.random.default_rng(0))
+        video.scores = self._scores(candidates, context)
+
+    def _chosen_frames(self, reader: VideoReader | None, video: DecodedVideo) -> np.ndarray:
+        full = {"size": self.config.classifier_resolution, "crop": self.config.classifier_resolution}
+        if video.high is not None:
+            return video.high[video.chosen]
+        if video.kept is not None:
+            return video.kept.to_array(positions=video.chosen, **full)
+        return reader.frames(video.indices[video.chosen], **full)
 
     def _scores(self, candidates: Candidates, context: Context) -> np.ndarray | None:
         """The sampler's per-candidate scores, when it has them (a fixed rule or a sequential agent has none)."""
@@ -193,13 +261,23 @@ class Pipeline:
             return None
 
 
+@contextmanager
+def _stage(seconds: dict[str, float], name: str) -> Iterator[None]:
+    """Add the wall time of the block to ``seconds[name]``."""
+    start = time.perf_counter()
+    yield
+    seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
+
+
 def load_pipeline(sampler: str, *, T: int, N: int, dataset: str | Path | None = None, cache_dir: str | Path | None = None,
-                  reread: str = "memory", seed: int = 0) -> Pipeline:
-    """A pipeline for a registered sampler name or a trained checkpoint directory.
+                  reread: str = "memory", seed: int = 0, candidates: str = "uniform",
+                  options: dict | None = None) -> Pipeline:
+    """A pipeline for a registered sampler name (built with ``options``) or a trained checkpoint directory.
 
     The classifier head and the resolutions come from the video dataset (``framesampler extract``) that
     the checkpoint was trained on, or from ``dataset``; with neither, the classifier is the pretrained
-    backbone's own ImageNet head. ``mgsampler`` reads image differences of the low-resolution candidates.
+    backbone's own ImageNet head. ``mgsampler`` reads image differences of the low-resolution candidates
+    unless ``options={"motion": "mv"}`` (the bitstream's motion vectors).
     """
     from framesampler.experiment import DataConfig, default_cache_dir, prepare
     from framesampler.learned import load_checkpoint
@@ -226,5 +304,6 @@ def load_pipeline(sampler: str, *, T: int, N: int, dataset: str | Path | None = 
     if (checkpoint / "config.json").is_file():
         chosen = load_checkpoint(checkpoint, head)
     else:
-        chosen = create_sampler(sampler, seed=seed, **({"motion": "image"} if sampler == "mgsampler" else {}))
-    return Pipeline(chosen, T=T, N=N, config=config, head=head, reread=reread)
+        defaults = {"motion": "image"} if sampler == "mgsampler" else {}
+        chosen = create_sampler(sampler, seed=seed, **(defaults | (options or {})))
+    return Pipeline(chosen, T=T, N=N, config=config, head=head, reread=reread, candidates=candidates)
