@@ -16,6 +16,7 @@ repeats (the TSN/mmaction2 behaviour), ``"error"`` raises.
 """
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import Literal
 
@@ -90,6 +91,22 @@ def _keyframe_candidates(num_frames: int, num_candidates: int | None, keyframes:
         raise ValueError(f"the video has {len(keys)} keyframes, fewer than the {num_candidates} candidates asked; "
                          "lower T or pass short_policy='all' or 'repeat'")
     return keys.astype(np.int64)[candidate_indices(len(keys), num_candidates, short_policy=short_policy)]
+
+
+class Reads(enum.Flag):
+    """What a sampler reads beyond the candidates' frame numbers (``Sampler.reads``)."""
+
+    NOTHING = 0
+    FEATURES = enum.auto()  # candidates.features: cheap per-frame features
+    PIXELS = enum.auto()  # candidates.pixels: low-resolution frames
+    FRAME_LOGITS = enum.auto()  # context.frame_logits: the frozen classifier on each candidate alone
+    LABEL = enum.auto()  # context.label: the true class (oracles only)
+    MOTION = enum.auto()  # candidates.motion: motion at each candidate (the bitstream's motion vectors)
+
+    def candidate_input(self) -> Reads:
+        """The one candidate input to give: a sampler that reads either pixels or features (MGSampler's
+        ``motion="auto"``) gets the low-resolution pixels, free once decoded; at least one is required."""
+        return Reads.PIXELS if Reads.PIXELS in self else self & Reads.FEATURES
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from torch import nn
 from framesampler.candidates import segment_positions
 from framesampler.classifiers.consensus import check_consensus, consensus_log_probs
 from framesampler.data.features import VideoSet
-from framesampler.storage import atomic_directory
+from framesampler.storage import load_module, save_module
 
 HEADS = ("linear", "mlp")
 
@@ -145,21 +145,20 @@ def train_classifier(train: VideoSet, *, heads: tuple[str, ...] = HEADS, consens
 
 def save_classifier(model: FrameClassifier, directory: str | os.PathLike) -> Path:
     """Write ``config.json`` and ``weights.pt`` atomically: a reader sees the old or the new, never half."""
-    with atomic_directory(directory) as staging:
-        (staging / "config.json").write_text(json.dumps(asdict(model.config), indent=2))
-        torch.save(model.state_dict(), staging / "weights.pt")
-    return Path(directory)
+    return save_module(directory, asdict(model.config), {"weights.pt": model.state_dict()})
+
+
+def classifier_from_saved(config: dict, weights: dict) -> FrameClassifier:
+    """The frozen classifier of a saved ``ClassifierConfig`` (as a dict) and its state dict."""
+    model = FrameClassifier(ClassifierConfig(**config))
+    model.load_state_dict(weights)
+    return model.freeze()
 
 
 def load_classifier(directory: str | os.PathLike) -> FrameClassifier:
     """Load a frozen classifier saved by ``save_classifier``."""
-    directory = Path(directory)
-    if not (directory / "config.json").is_file() or not (directory / "weights.pt").is_file():
-        raise FileNotFoundError(f"{directory} is not a saved classifier (needs config.json and weights.pt)")
-    config = ClassifierConfig(**json.loads((directory / "config.json").read_text()))
-    model = FrameClassifier(config)
-    model.load_state_dict(torch.load(directory / "weights.pt", weights_only=True))
-    return model.freeze()
+    config, states = load_module(directory, ("weights.pt",), what="saved classifier", make="framesampler train/evaluate")
+    return classifier_from_saved(config, states["weights.pt"])
 
 
 def cached_classifier(cache_dir: str | os.PathLike, key: dict, train: Callable[[], FrameClassifier]) -> FrameClassifier:

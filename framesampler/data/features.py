@@ -6,6 +6,7 @@ The format (see ``shared/data/README.md``): ``features`` [V, F, D] (uint8 with a
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ class FeatureFile:
     video_ids: np.ndarray  # [V] str
     class_names: dict[int, str]
     sampler_features: torch.Tensor | None = None  # [V, F, D_s]: the sampler's own cheap input, when it has one
+    extract: dict | None = None  # a video dataset's ExtractConfig (``framesampler extract``), as a dict
 
     @property
     def class_ids(self) -> list[int]:
@@ -86,7 +88,9 @@ def load_feature_file(path: str | os.PathLike) -> FeatureFile:
         if sampler_features.shape[:2] != raw.shape[:2]:
             raise ValueError(f"{path}: 'sampler_features' must be [videos, frames, dims] with {raw.shape[:2]} "
                              f"videos and frames like 'features', got {tuple(sampler_features.shape)}")
-    return FeatureFile(str(path), features, labels, split, data["video_id"].astype(str), class_names, sampler_features)
+    extract = json.loads(str(data["extract_config"])) if "extract_config" in data.files else None
+    return FeatureFile(str(path), features, labels, split, data["video_id"].astype(str), class_names, sampler_features,
+                       extract)
 
 
 def parse_classes(text: str) -> list[int]:

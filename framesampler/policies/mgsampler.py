@@ -16,7 +16,7 @@ from typing import Literal
 
 import numpy as np
 
-from framesampler.candidates import Candidates
+from framesampler.candidates import Candidates, Reads
 from framesampler.policies.base import Context, Sampler
 from framesampler.policies.registry import register_sampler
 
@@ -73,9 +73,11 @@ class MGSampler(Sampler):
         if mu <= 0:
             raise ValueError(f"mu (the smoothing exponent) must be > 0, got {mu}")
         self.motion, self.mu = motion, mu
-        self.needs = {"image": ("pixels",), "feature": ("features",), "mv": ("motion",)}.get(motion, ())
-        # what it costs: auto reads features on feature data
-        self.reads = {"image": ("pixels",), "mv": ("motion",)}.get(motion, ("features",))
+        self.reads = {"image": Reads.PIXELS, "feature": Reads.FEATURES, "mv": Reads.MOTION}.get(motion, Reads.PIXELS | Reads.FEATURES)
+
+    @property
+    def stochastic(self) -> bool:
+        return self.training
 
     def motion_scores(self, candidates: Candidates) -> np.ndarray:
         if self.motion == "mv":
@@ -92,8 +94,13 @@ class MGSampler(Sampler):
             )
         return image_motion(source) if use_pixels else feature_motion(source)
 
-    def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator) -> np.ndarray:
-        return motion_guided_positions(self.motion_scores(candidates), k, mu=self.mu, rng=rng if self.training else None)
+    def scores(self, candidates: Candidates, context: Context | None = None) -> np.ndarray:
+        """The motion of each candidate (``M_t``), which the cumulative bins are cut on."""
+        return self.motion_scores(candidates)
+
+    def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator,
+                scores: np.ndarray | None) -> np.ndarray:
+        return motion_guided_positions(scores, k, mu=self.mu, rng=rng if self.training else None)
 
 
 register_sampler("mgsampler", MGSampler)

@@ -47,6 +47,7 @@ class Setup:
     videos: Callable[[str, int], VideoSet]
     trimmed_test_top1: float
     sampler_input_dim: int
+    extract: dict | None = None  # how a video dataset's inputs were extracted
 
 
 def resolve_classes(source: FeatureFile, background: FeatureFile, vocab: list[int] | None,
@@ -109,4 +110,4 @@ def prepare(config: DataConfig) -> Setup:
                                 background_classes=background_classes, config=shape)
 
     sampler_input = trimmed["test"].sampler_input
-    return Setup(classifier, videos, dense_scores(classifier, trimmed["test"])[0], sampler_input.shape[1])
+    return Setup(classifier, videos, dense_scores(classifier, trimmed["test"])[0], sampler_input.shape[1], source.extract)

@@ -1,0 +1,184 @@
+"""The learned-sampler experiments of Lee et al. 2024: Tables 3, 5, 6, 7, Figure 4 and the cost table.
+
+Every number is the mean over ``seeds`` runs (each seed trains the learned samplers anew and builds
+its own untrimmed test construction) with the standard deviation as ``<metric>_std``. Trained
+checkpoints are kept under ``out/checkpoints`` and reused, so an interrupted run picks up where it
+stopped. Results go to ``out/experiments.json``, ``out/experiments.md`` and ``out/top1_vs_nt.png``; a run with the
+same data, seeds and training settings (wherever its classifier cache lives) keeps the sections of earlier runs it does not recompute.
+
+- ``small`` (Tab. 3): N/T = 6/10, training-free policies, pi_s, pi_o, OCSampler, SOSampler;
+- ``large`` (Tab. 5, Fig. 4): N/T in 8/30, 16/60, 32/100: uniform, pi_s, pi_o, OCSampler, SOSampler;
+- ``loss`` (Tab. 6): SOSampler with each L_SO, label vs max teacher, with and without L_LG, at 6/10;
+- ``nt`` (Tab. 7): N in 2, 4, 6, 8 at T = 10 and T in 6, 10, 16, 24 at N = 6 (SOSampler);
+- ``cost``: sampler and classifier MACs per video at each N/T of ``large``;
+- ``peers`` (not run by default): at 8/30, SCSampler with each objective (SCSampler Tab. 4), SMART with
+  each selector (SMART Tab. 1) and AdaFrame at its adaptive budget for mu in 0.2, 0.5, 0.7 and 1.01
+  (AdaFrame Fig. 3), next to uniform, random, pi_s and SOSampler;
+- ``large_peers`` (not run by default): ``large``'s N/T with SCSampler, SMART and AdaFrame (default
+  options; AdaFrame at its adaptive budget, mu = 0.7) beside SOSampler and OCSampler.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from framesampler.app.prepare import DataConfig, Setup, prepare
+from framesampler.app.train import train_and_save
+from framesampler.classifiers.vgg16 import vgg16_relu6_macs
+from framesampler.cost import count_macs
+from framesampler.eval.evaluate import evaluate, summarise
+from framesampler.learned import LearnedSampler, TrainSettings, load_checkpoint
+from framesampler.policies import create_sampler
+from framesampler.policies.registry import sampler_factory
+from framesampler.report.plots import plot_top1_vs_nt
+from framesampler.report.tables import markdown
+
+LARGE_NT = ((8, 30), (16, 60), (32, 100))
+
+
+@dataclass(frozen=True)
+class Learned:
+    """A learned sampler in a comparison: its registered ``kind``, training ``options`` (a checkpoint per
+    distinct set), and ``inference`` options set on the trained sampler (its ``inference_options``)."""
+
+    kind: str
+    options: dict = field(default_factory=dict)
+    inference: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One table: training-free ``policies`` and ``learned`` samplers at T candidates and budget N."""
+
+    T: int
+    N: int
+    policies: tuple[str, ...] = ()
+    learned: dict[str, Learned] = field(default_factory=dict)
+
+
+BOTH = {"ocsampler": Learned("ocsampler"), "sosampler": Learned("sosampler")}
+LOSS_VARIANTS = {
+    "rank, max": {"so_loss": "rank", "importance": "max"},
+    "rank, label": {"so_loss": "rank", "importance": "label"},
+    "rank_weighted, max": {"so_loss": "rank_weighted", "importance": "max"},
+    "mse, max": {"so_loss": "mse", "importance": "max"},
+    "mse, label": {"so_loss": "mse", "importance": "label"},
+    "rank, max, no L_LG": {"so_loss": "rank", "importance": "max", "lam": 1.0},
+}
+PEERS = {
+    "scsampler (AC)": Learned("scsampler", {"objective": "ac"}),
+    "scsampler (SAL-CL)": Learned("scsampler", {"objective": "sal_cl"}),
+    "scsampler (SAL-RANK)": Learned("scsampler", {"objective": "sal_rank"}),
+    "smart (single)": Learned("smart", {"selector": "single"}),
+    "smart (global)": Learned("smart", {"selector": "global"}),
+    "smart (both)": Learned("smart", {"selector": "both"}),
+    **{f"adaframe (mu={mu})": Learned("adaframe", inference={"threshold": mu}) for mu in (0.2, 0.5, 0.7, 1.01)},
+}
+SOSAMPLER_ONLY = ("uniform", "semi_optimal_max")
+
+# experiment -> {table name -> {"N/T" -> comparison}}; ``cost`` is computed apart (``cost_table``).
+SECTIONS: dict[str, dict[str, dict[str, Comparison]]] = {
+    "small": {"small": {"6/10": Comparison(10, 6, ("uniform", "random", "dense", "semi_optimal_label",
+                                                   "semi_optimal_max", "oracle"), BOTH)}},
+    "large": {"large": {f"{n}/{t}": Comparison(t, n, ("uniform", "semi_optimal_max", "semi_optimal_label", "oracle"), BOTH)
+                        for n, t in LARGE_NT}},
+    "loss": {"loss": {"6/10": Comparison(10, 6, (), {label: Learned("sosampler", options)
+                                                     for label, options in LOSS_VARIANTS.items()})}},
+    "nt": {"N at T=10": {f"{n}/10": Comparison(10, n, SOSAMPLER_ONLY, {"sosampler": BOTH["sosampler"]}) for n in (2, 4, 6, 8)},
+           "T at N=6": {f"6/{t}": Comparison(t, 6, SOSAMPLER_ONLY, {"sosampler": BOTH["sosampler"]}) for t in (6, 10, 16, 24)}},
+    "peers": {"peers": {"8/30": Comparison(30, 8, ("uniform", "random", "semi_optimal_max"),
+                                           {"sosampler": BOTH["sosampler"], **PEERS})}},
+    "large_peers": {"large_peers": {f"{n}/{t}": Comparison(t, n, SOSAMPLER_ONLY, {
+        **BOTH, "scsampler": Learned("scsampler"), "smart": Learned("smart"), "adaframe": Learned("adaframe")})
+        for n, t in LARGE_NT}},
+}
+EXPERIMENTS = (*SECTIONS, "cost")
+DEFAULT_EXPERIMENTS = ("small", "large", "loss", "nt", "cost")
+
+
+class Runner:
+    """Trains (or reuses) learned samplers and evaluates them with training-free policies over seeds."""
+
+    def __init__(self, setup: Setup, *, seeds: int, settings: TrainSettings, out: Path, progress: bool) -> None:
+        self.setup, self.seeds, self.settings, self.out, self.progress = setup, seeds, settings, out, progress
+
+    def learned(self, spec: Learned, *, T: int, N: int, seed: int) -> LearnedSampler:
+        """The trained sampler for these settings, from its checkpoint when one exists. Its directory is
+        named by the options that differ from the sampler's defaults."""
+        factory = sampler_factory(spec.kind)
+        defaults = create_sampler(spec.kind, input_dim=self.setup.sampler_input_dim,
+                                  num_classes=self.setup.classifier.config.num_classes).options
+        tag = "-".join(f"{k}={v}" for k, v in sorted(spec.options.items()) if k not in defaults or defaults[k] != v)
+        name = f"{spec.kind}-T{T}" + (f"-N{N}" if factory.budget_option else "") + (f"-{tag}" if tag else "") + f"-s{seed}"
+        directory = self.out / "checkpoints" / name.replace(" ", "")
+        if (directory / "weights.pt").is_file():
+            sampler = load_checkpoint(directory, self.setup.classifier)
+        else:
+            sampler = train_and_save(self.setup, spec.kind, dict(spec.options), T=T, N=N, seed=seed,
+                                     settings=self.settings, out=directory, progress=self.progress)
+        return sampler.with_inference_options(**spec.inference)
+
+    def compare(self, comparison: Comparison) -> dict:
+        """Mean and spread over the seeds of every sampler of ``comparison``."""
+        T, N, runs = comparison.T, comparison.N, []
+        for seed in range(self.seeds):
+            samplers = {name: create_sampler(name, seed=seed) for name in comparison.policies}
+            samplers |= {name: self.learned(spec, T=T, N=N, seed=seed) for name, spec in comparison.learned.items()}
+            runs.append(evaluate(self.setup.videos("test", seed), self.setup.classifier, samplers, T=T, N=N,
+                                 seed=seed, progress=False))
+        return summarise(runs)
+
+
+def cost_table(setup: Setup, runner: Runner) -> dict:
+    """MACs per video: sampler (f_s + head on T candidates) and classifier (N frames), and dense T."""
+    sampler = runner.learned(BOTH["sosampler"], T=LARGE_NT[0][1], N=LARGE_NT[0][0], seed=0)
+    backbone = vgg16_relu6_macs(crops=5)
+    per_frame = backbone + count_macs(setup.classifier.head, torch.zeros(1, setup.classifier.config.input_dim))
+    rows = {}
+    for n, t in LARGE_NT:
+        rows[f"{n}/{t}"] = {"sampler_gmacs": t * sampler.macs_per_frame() / 1e9, "classifier_gmacs": n * per_frame / 1e9,
+                            "dense_gmacs": t * per_frame / 1e9, "sampler_over_classifier": t * sampler.macs_per_frame() / (n * per_frame)}
+    return {"classifier_gmacs_per_frame": per_frame / 1e9, "sampler_mmacs_per_frame": sampler.macs_per_frame() / 1e6,
+            "note": "classifier frame = VGG16 relu6 on 5 crops of 224 px (how the features were made) + head; "
+                    "on these features f_s reads that same vector, so in deployment it needs its own cheap input",
+            "per_video": rows}
+
+
+def run_experiments(data: DataConfig, which: list[str] | tuple[str, ...] = DEFAULT_EXPERIMENTS, *, seeds: int = 3,
+                    settings: TrainSettings = TrainSettings(), out: Path = Path("experiments"), progress: bool = True) -> dict:
+    """Run the experiments ``which`` (names of ``SECTIONS`` and ``"cost"``) and write their results to ``out``."""
+    unknown = sorted(set(which) - set(EXPERIMENTS))
+    if unknown:
+        raise ValueError(f"unknown experiment(s) {', '.join(unknown)}; choose from {', '.join(EXPERIMENTS)}")
+    setup = prepare(data)
+    out.mkdir(parents=True, exist_ok=True)
+    runner = Runner(setup, seeds=seeds, settings=settings, out=out, progress=progress)
+    config = {**asdict(data), "seeds": seeds, "training": asdict(settings)}
+    results = previous_results(out / "experiments.json", config)
+    for experiment in which:
+        if experiment == "cost":
+            results["cost"] = cost_table(setup, runner)
+            continue
+        for table, comparisons in SECTIONS[experiment].items():
+            results[table] = {label: runner.compare(comparison) for label, comparison in comparisons.items()}
+    (out / "experiments.json").write_text(json.dumps(results, indent=2))
+    (out / "experiments.md").write_text(markdown(results))
+    if "large" in results:
+        plot_top1_vs_nt(results["large"], out / "top1_vs_nt.png")
+    return results
+
+
+def previous_results(path: Path, config: dict) -> dict:
+    """The sections of an earlier run into the same folder with the same config (a new run replaces
+    only the sections it computes), else just the config."""
+    def comparable(c: dict) -> dict:
+        return {k: v for k, v in c.items() if k != "cache_dir"}
+
+    if path.is_file():
+        previous = json.loads(path.read_text())
+        if comparable(previous.get("config", {})) == comparable(json.loads(json.dumps(config))):
+            return previous
+    return {"config": config}
