@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import av
@@ -232,3 +233,30 @@ def test_a_frame_past_the_end_of_a_damaged_stream_says_truncated(videos, monkeyp
         monkeypatch.setattr(decode, "_decode", failing_last)
         with pytest.raises(VideoError, match=rf"frame {len(reader.index.pts) - 1} could not be decoded: the stream ends before it"):
             reader.frames([len(reader.index.pts) - 1])
+
+
+def test_a_backend_counts_only_if_it_imports_and_decodes(tmp_path, monkeypatch):
+    """A package that imports but crashes (torchcodec's CUDA wheel with the CPU torch here) or decodes
+    nothing is not listed, though importlib finds it; the check runs in a child process."""
+    import importlib.util
+
+    from framesampler.video import decode
+
+    fake = tmp_path / "fake"
+    (fake / "decord").mkdir(parents=True)
+    (fake / "decord" / "__init__.py").write_text("import os\nos.abort()\n")
+    (fake / "torchcodec" / "decoders").mkdir(parents=True)
+    (fake / "torchcodec" / "__init__.py").write_text("")
+    (fake / "torchcodec" / "decoders" / "__init__.py").write_text(
+        "import numpy\nclass VideoDecoder:\n    def __init__(self, path):\n        self.path = path\n"
+        "    def __getitem__(self, i):\n        return numpy.zeros((3, 32, 32))\n")
+    monkeypatch.syspath_prepend(str(fake))
+    monkeypatch.setenv("PYTHONPATH", f"{fake}:{os.environ.get('PYTHONPATH', '')}")
+    decode._decodes.cache_clear()
+    try:
+        assert importlib.util.find_spec("decord") is not None
+        assert decode.list_backends() == ["pyav", "torchcodec"]  # the fake torchcodec decodes a frame
+        with pytest.raises(ValueError, match=r"backend 'decord' is not installed or does not decode here"):
+            VideoReader(BOTTLE, backend="decord")
+    finally:
+        decode._decodes.cache_clear()

@@ -23,10 +23,14 @@ count always comes from the PyAV index, so indices are checked before either lib
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import itertools
 import os
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -69,9 +73,37 @@ class VideoMetadata:
     backend: str
 
 
+# Each optional backend's check: open the video in argv[1] and decode its first frame.
+PROBES = {
+    "decord": "import sys, decord; assert decord.VideoReader(sys.argv[1])[0].shape[-1] == 3",
+    "torchcodec": "import sys; from torchcodec.decoders import VideoDecoder; assert VideoDecoder(sys.argv[1])[0].ndim == 3",
+}
+
+
 def list_backends() -> list[str]:
-    """The decoding backends importable here; ``"pyav"`` always."""
-    return [name for name in BACKENDS if name == "pyav" or importlib.util.find_spec(name) is not None]
+    """The decoding backends usable here: ``"pyav"`` always, an optional one only if it imports *and*
+    decodes a frame (checked once per process in a child process, since a wheel built for another torch
+    can crash the interpreter on import, as torchcodec's PyPI wheel does with the CPU torch here)."""
+    return ["pyav"] + [name for name in BACKENDS if name != "pyav" and _decodes(name)]
+
+
+@functools.cache
+def _decodes(name: str) -> bool:
+    if importlib.util.find_spec(name) is None:
+        return False
+    with tempfile.TemporaryDirectory() as folder:
+        video = Path(folder) / "probe.mp4"
+        with av.open(str(video), "w") as container:
+            stream = container.add_stream("mpeg4", rate=10)
+            stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+            for _ in range(3):
+                container.mux(stream.encode(av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")))
+            container.mux(stream.encode(None))
+        try:
+            return subprocess.run([sys.executable, "-c", PROBES[name], str(video)], capture_output=True,
+                                  timeout=300).returncode == 0
+        except subprocess.TimeoutExpired:
+            return False
 
 
 def probe(path: str | os.PathLike, *, backend: str = "pyav") -> VideoMetadata:
@@ -96,9 +128,9 @@ class VideoReader:
                  thread_type: str = THREAD_TYPE):
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}: use one of {list(BACKENDS)}")
-        if backend not in list_backends():
-            raise ValueError(f"backend {backend!r} is not installed: pip install framesampler[{backend}] "
-                             f"(installed here: {list_backends()})")
+        if backend != "pyav" and backend not in list_backends():
+            raise ValueError(f"backend {backend!r} is not installed or does not decode here: pip install "
+                             f"framesampler[{backend}] (usable here: {list_backends()})")
         if strategy not in STRATEGIES:
             raise ValueError(f"unknown decode strategy {strategy!r}: use one of {', '.join(STRATEGIES)}")
         self.path = str(path)
