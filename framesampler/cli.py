@@ -173,6 +173,17 @@ def _sample(args: argparse.Namespace) -> None:
                       title=f"{Path(result.path).name}: {args.sampler}, N={len(result.chosen)} of T={len(result.candidates)}")
 
 
+def _batch(args: argparse.Namespace) -> None:
+    from framesampler.app.batch import run_batch
+    from framesampler.app.pipeline import load_pipeline
+
+    pipeline = load_pipeline(args.sampler, T=args.T, N=args.N, dataset=args.dataset, cache_dir=args.cache_dir,
+                             reread=args.reread, seed=args.seed, candidates=args.candidates, options=dict(args.option))
+    report = run_batch(pipeline, args.source, args.out, workers=args.workers, progress=not args.no_progress)
+    print(f"wrote {report.done} results and {report.failed} errors to {args.out} "
+          f"({report.skipped} videos were already there)")
+
+
 def _independence(args: argparse.Namespace) -> None:
     from framesampler.eval.independence import plot_relevance_density, relevance_by_rate
 
@@ -303,6 +314,23 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--cache-dir", type=Path, default=default_cache_dir())
     _add_view_options(sample)
     sample.set_defaults(handler=_sample)
+
+    batch = commands.add_parser("batch", help="sample and classify every video of a folder or manifest: one JSON "
+                                "line per video, resumable")
+    batch.add_argument("source", type=Path, help="a folder (walked for video files) or a manifest of videos")
+    batch.add_argument("--sampler", default="uniform", help="a sampler name or a trained checkpoint directory")
+    _add_budget_options(batch)
+    batch.set_defaults(T=32, N=8)
+    batch.add_argument("--out", type=Path, required=True, help="results file (.jsonl), appended to; videos in it are skipped")
+    batch.add_argument("--workers", type=int, default=0,
+                       help="decode the next K videos in background threads while the networks run (memory: K videos)")
+    batch.add_argument("--dataset", type=Path, help="video dataset whose frozen classifier to use (as for sample)")
+    batch.add_argument("--reread", choices=("memory", "decode"), default="memory")
+    batch.add_argument("--seed", type=int, default=0)
+    batch.add_argument("--cache-dir", type=Path, default=default_cache_dir())
+    batch.add_argument("--no-progress", action="store_true")
+    _add_view_options(batch)
+    batch.set_defaults(handler=_batch)
 
     independence = commands.add_parser("independence", help="how related consecutive candidate frames are at each "
                                        "sampling rate (Lee et al. 2024, Sec. 4.1, Eq. 1, Fig. 1)")
