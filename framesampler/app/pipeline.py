@@ -131,19 +131,20 @@ class Pipeline:
     """``pipeline(path)`` -> ``SampledVideo`` for one sampler at T candidates and budget N.
 
     ``candidates``: ``"uniform"`` (TSN centres) or ``"keyframes"`` (the video's keyframes, decoded alone;
-    see ``candidate_indices``). A sampler reading ``candidates.motion`` (MGSampler ``motion="mv"``) gets the
+    see ``candidate_indices``). ``strategy``: the decode planner's (``framesampler.video.planner``;
+    ``"seek"`` is the reader without it). A sampler reading ``candidates.motion`` (MGSampler ``motion="mv"``) gets the
     bitstream's motion vectors or, for a stream without any, the image differences of the low-resolution
     candidates; ``SampledVideo.motion_source`` says which."""
 
     def __init__(self, sampler: Sampler, *, T: int, N: int, config: PipelineConfig = PipelineConfig(),
                  head: FrameClassifier | None = None, reread: str = "memory", thumbnails: int | None = None,
-                 candidates: str = "uniform") -> None:
+                 candidates: str = "uniform", strategy: str = "auto") -> None:
         if reread not in REREADS:
             raise ValueError(f"unknown reread {reread!r}: use one of {', '.join(REREADS)}")
         if candidates not in CANDIDATES:
             raise ValueError(f"unknown candidates {candidates!r}: use one of {', '.join(CANDIDATES)}")
         self.sampler, self.T, self.N, self.config, self.reread, self.thumbnails = sampler, T, N, config, reread, thumbnails
-        self.candidates = candidates
+        self.candidates, self.strategy = candidates, strategy
         self.input = sampler.reads.candidate_input()
         backbone = PretrainedBackbone(config.backbone, resolution=config.classifier_resolution)
         self.classifier = PixelClassifier(backbone, head)
@@ -169,7 +170,7 @@ class Pipeline:
     def decode(self, path: str | Path, *, rng: np.random.Generator | None = None) -> DecodedVideo:
         """The stages that need no network; raises ``VideoError`` for a video that cannot be read."""
         c = self.config
-        with VideoReader(path, backend=c.backend) as reader:
+        with VideoReader(path, backend=c.backend, strategy=self.strategy) as reader:
             meta = reader.metadata
             keyframes = reader.keyframes if self.candidates == "keyframes" else None
             video = DecodedVideo(str(path), meta, candidate_indices(meta.num_frames, self.T, mode=self.candidates,
@@ -193,7 +194,7 @@ class Pipeline:
         if video.frames is None:
             with _stage(video.seconds, "decode_chosen"):
                 if video.kept is None and video.high is None:
-                    with VideoReader(video.path, backend=self.config.backend) as reader:
+                    with VideoReader(video.path, backend=self.config.backend, strategy=self.strategy) as reader:
                         video.frames = self._chosen_frames(reader, video)
                 else:
                     video.frames = self._chosen_frames(None, video)
