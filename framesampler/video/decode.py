@@ -218,18 +218,25 @@ class VideoReader:
 
     def floor(self, indices: Sequence[int] | np.ndarray, *, repeats: int = 1) -> DecodeFloor:
         """The floor of a request: the frames that must be decoded for ``indices`` and the time of the
-        fastest strategy, each strategy timed (best of ``repeats``) decoding them without conversion."""
+        fastest strategy, each strategy timed (best of ``repeats``) decoding them without conversion, with
+        FFmpeg's frame and slice threads (``"AUTO"``) and with slice threads only (``"SLICE"``), each on
+        its own decoder (``"auto/SLICE"``, ...)."""
         if self._source is None:
             raise ValueError(f"the VideoReader of {self.path} is closed: open a new one")
         wanted = np.unique(self._check_indices(indices))
         seconds = {}
-        for strategy in STRATEGIES:
-            times = []
-            for _ in range(repeats):
-                start = time.perf_counter()
-                self._source.read(wanted, lambda frame: None, strategy)
-                times.append(time.perf_counter() - start)
-            seconds[strategy] = min(times)
+        for thread_type in ("AUTO", "SLICE"):
+            source = _PyAVSource(self.path, thread_type=thread_type, index=self._source.index)
+            try:
+                for strategy in STRATEGIES:
+                    times = []
+                    for _ in range(repeats):
+                        start = time.perf_counter()
+                        source.read(wanted, lambda frame: None, strategy)
+                        times.append(time.perf_counter() - start)
+                    seconds[f"{strategy}/{thread_type}"] = min(times)
+            finally:
+                source.close()
         fastest = min(seconds, key=seconds.get)
         return DecodeFloor(floor_frames(wanted, self.keyframes), seconds[fastest], fastest, seconds)
 
