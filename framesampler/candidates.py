@@ -65,15 +65,13 @@ def candidate_indices(
             )
         if short_policy != "repeat":
             raise ValueError(f"unknown short_policy {short_policy!r}: use 'all', 'repeat' or 'error'")
-    edges = np.arange(num_candidates + 1) * (num_frames / num_candidates)
     if mode == "uniform":
         offsets = np.full(num_candidates, 0.5)
     else:
         if rng is None:
             raise ValueError("mode='jitter' is random: pass rng=np.random.default_rng(seed)")
         offsets = rng.random(num_candidates)
-    indices = np.floor(edges[:-1] + offsets * (edges[1:] - edges[:-1])).astype(np.int64)
-    return np.clip(indices, 0, num_frames - 1)
+    return segment_points(torch.from_numpy(offsets), num_frames).numpy()
 
 
 def _keyframe_candidates(num_frames: int, num_candidates: int | None, keyframes: np.ndarray | None,
@@ -136,8 +134,15 @@ class Candidates:
         return cls(frame_indices=np.arange(num_candidates), num_frames=num_candidates, **kw)
 
 
+def segment_points(offsets: torch.Tensor, length: int) -> torch.Tensor:
+    """TSN's segments (Wang et al. 2016), the one formula: with ``offsets`` [..., S] in [0, 1), the point
+    ``floor((i + offset_i) * length / S)`` of each of the S equal segments of ``0..length-1`` (int64)."""
+    segments = offsets.shape[-1]
+    points = torch.floor((torch.arange(segments, dtype=torch.float64) + offsets.double()) * length / segments)
+    return points.long().clamp_(0, length - 1)
+
+
 def segment_positions(batch: int, length: int, segments: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """TSN training sampling for a batch: one random position in each of ``segments`` equal parts of
     ``0..length-1``, for ``batch`` videos at once -> LongTensor [batch, segments] (sorted rows)."""
-    offsets = torch.rand(batch, segments, generator=generator)
-    return ((torch.arange(segments) + offsets) * length / segments).long().clamp_(max=length - 1)
+    return segment_points(torch.rand(batch, segments, generator=generator), length)

@@ -95,7 +95,7 @@ def prepare(config: DataConfig) -> Setup:
     trimmed = {split: trimmed_videos(source, vocab, split) for split in ("train", "test")}
     stat = Path(config.features).stat()
     key = {"features": str(Path(config.features).resolve()), "size": stat.st_size, "mtime": stat.st_mtime_ns,
-           "vocab": vocab, "consensus": config.consensus, "seed": config.seed, "version": 1}
+           "vocab": vocab, "consensus": config.consensus, "seed": config.seed, "version": 2}
     classifier = cached_classifier(
         config.cache_dir, key,
         lambda: train_classifier(trimmed["train"], consensus=config.consensus, seed=config.seed,
