@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,29 +57,44 @@ def shared_videos() -> Path:
 
 
 def measure(pipeline: Pipeline, videos: list[Path], repeats: int) -> dict:
-    """Videos/s over ``repeats`` passes, mean stage seconds, and each video's mean stage seconds."""
+    """Videos/s over ``repeats`` passes (wall clock and this process's CPU time), mean stage seconds, and
+    each video's median stage seconds."""
     for video in videos:  # warm-up: first-call allocations, file cache
         pipeline(video)
-    per_video = {str(v): dict.fromkeys(STAGES, 0.0) for v in videos}
-    start = time.perf_counter()
+    samples = {str(v): {stage: [] for stage in STAGES} for v in videos}
+    start, cpu = time.perf_counter(), time.process_time()
     for _ in range(repeats):
         for video in videos:
-            for stage, seconds in pipeline(video).seconds.items():
-                per_video[str(video)][stage] += seconds / repeats
-    wall = time.perf_counter() - start
+            seconds = pipeline(video).seconds
+            for stage in STAGES:
+                samples[str(video)][stage].append(seconds.get(stage, 0.0))
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     runs = repeats * len(videos)
-    means = {stage: sum(row[stage] for row in per_video.values()) / len(videos) for stage in STAGES}
-    return {"videos_per_s": runs / wall, "seconds_per_video": wall / runs, **means, "per_video": per_video}
+    means = {stage: sum(sum(row[stage]) for row in samples.values()) / runs for stage in STAGES}
+    per_video = {video: {stage: statistics.median(values) for stage, values in row.items()} for video, row in samples.items()}
+    return {"videos_per_s": runs / wall, "videos_per_cpu_s": runs / cpu, "seconds_per_video": wall / runs, **means,
+            "per_video": per_video}
 
 
-def floors(videos: list[Path], T: int, repeats: int) -> dict:
-    out = {}
-    for video in videos:
-        with VideoReader(video) as reader:
-            floor = reader.floor(candidate_indices(reader.metadata.num_frames, T), repeats=repeats)
-            out[str(video)] = {"frames": floor.frames, "seconds": floor.seconds, "strategy": floor.strategy,
-                               "seconds_by_strategy": floor.seconds_by_strategy,
-                               "num_frames": reader.metadata.num_frames, "keyframes": len(reader.keyframes)}
+def decode_against_floor(pipeline: Pipeline, videos: list[Path], T: int, repeats: int) -> dict:
+    """Per video, interleaved so both see the same load: the pipeline's decode_candidates stage and the
+    floor of decoding its candidates (the fastest strategy), medians over ``repeats``."""
+    out = {str(v): {"stage": [], "floor": [], "by_strategy": []} for v in videos}
+    for _ in range(repeats):
+        for video in videos:
+            out[str(video)]["stage"].append(pipeline(video).seconds["decode_candidates"])
+            with VideoReader(video) as reader:
+                indices = candidate_indices(reader.metadata.num_frames, T)
+                floor = reader.floor(indices)
+                out[str(video)] |= {"frames": floor.frames, "num_frames": reader.metadata.num_frames,
+                                    "keyframes": len(reader.keyframes), "plan_frames": reader.plan(indices).frames}
+            out[str(video)]["floor"].append(floor.seconds)
+            out[str(video)]["by_strategy"].append(floor.seconds_by_strategy)
+    for row in out.values():
+        row["stage"], row["floor"] = statistics.median(row["stage"]), statistics.median(row["floor"])
+        row["by_strategy"] = {k: statistics.median(r[k] for r in row["by_strategy"]) for k in row["by_strategy"][0]}
+        row["fastest"] = min(row["by_strategy"], key=row["by_strategy"].get)
+        row["ratio"] = row["stage"] / row["floor"]
     return out
 
 
@@ -155,39 +171,42 @@ def main() -> None:
         f"mgsampler mv {T}->{N}": Pipeline(create_sampler("mgsampler", motion="mv"), T=T, N=N, config=config),
     }
     results = {name: measure(pipeline, videos, args.repeats) for name, pipeline in runs.items()}
-    floor = floors(videos, T, args.repeats)
-    speed = {name: row["videos_per_s"] for name, row in results.items()}
-    sampled = speed[f"sampler {T}->{N}"]
-    ratios = {
-        "sampler_over_dense": sampled / speed[f"dense T={T}"],
-        f"sampler_over_uniform{2 * N}": sampled / speed[f"uniform N={2 * N}"],
-        f"sampler_over_uniform{N}": sampled / speed[f"uniform N={N}"],
-        "sampler_planner_on_over_off": sampled / speed[f"sampler {T}->{N}, planner off"],
-        "uniform_planner_on_over_off": speed[f"uniform N={N}"] / speed[f"uniform N={N}, planner off"],
-        "sampler_keyframes_over_uniform_candidates": speed[f"sampler {T}->{N}, keyframes"] / sampled,
-        "mgsampler_mv_over_image": speed[f"mgsampler mv {T}->{N}"] / speed[f"mgsampler image {T}->{N}"],
-        "decode_candidates_over_floor": {v: results[f"sampler {T}->{N}"]["per_video"][v]["decode_candidates"] / f["seconds"]
-                                         for v, f in floor.items()},
-    }
+    floor = decode_against_floor(runs[f"sampler {T}->{N}"], videos, T, args.repeats)
+    ratios = {}
+    for clock in ("videos_per_s", "videos_per_cpu_s"):
+        speed = {name: row[clock] for name, row in results.items()}
+        sampled = speed[f"sampler {T}->{N}"]
+        ratios["wall" if clock == "videos_per_s" else "cpu"] = {
+            "sampler_over_dense": sampled / speed[f"dense T={T}"],
+            f"sampler_over_uniform{2 * N}": sampled / speed[f"uniform N={2 * N}"],
+            f"sampler_over_uniform{N}": sampled / speed[f"uniform N={N}"],
+            "sampler_planner_on_over_off": sampled / speed[f"sampler {T}->{N}, planner off"],
+            "uniform_planner_on_over_off": speed[f"uniform N={N}"] / speed[f"uniform N={N}, planner off"],
+            "sampler_keyframes_over_uniform_candidates": speed[f"sampler {T}->{N}, keyframes"] / sampled,
+            "mgsampler_mv_over_image": speed[f"mgsampler mv {T}->{N}"] / speed[f"mgsampler image {T}->{N}"],
+        }
+    ratios["decode_candidates_over_floor"] = {v: f["ratio"] for v, f in floor.items()}
     print(f"{len(videos)} videos x {args.repeats} repeats, {args.threads} threads, reread={args.reread}, "
           f"sampler at {args.sampler_size} px with {args.sampler_stages} stages; load average {load_before[0]:.1f} "
-          f"(machine shared with other jobs)")
-    print(f"{'pipeline':<32}{'videos/s':>10}" + "".join(f"{s:>19}" for s in STAGES))
+          f"on {os.cpu_count()} cores (machine shared with other jobs)")
+    print(f"{'pipeline':<32}{'videos/s':>10}{'videos/cpu-s':>14}" + "".join(f"{s:>19}" for s in STAGES))
     for name, row in results.items():
-        print(f"{name:<32}{row['videos_per_s']:>10.2f}" + "".join(f"{row[s]:>19.4f}" for s in STAGES))
-    print(f"\n{'video':<34}{'frames':>8}{'keys':>6}{'floor frames':>14}{'floor s':>9}{'fastest':>12}{'decode_candidates s':>21}{'ratio':>7}")
+        print(f"{name:<32}{row['videos_per_s']:>10.2f}{row['videos_per_cpu_s']:>14.2f}" + "".join(f"{row[s]:>19.4f}" for s in STAGES))
+    print(f"\n{'video':<34}{'frames':>8}{'keys':>6}{'floor frames':>14}{'plan frames':>13}{'floor s':>9}{'fastest':>18}"
+          f"{'decode_candidates s':>21}{'ratio':>7}")
     for video, f in floor.items():
-        stage = results[f"sampler {T}->{N}"]["per_video"][video]["decode_candidates"]
-        print(f"{Path(video).name:<34}{f['num_frames']:>8}{f['keyframes']:>6}{f['frames']:>14}{f['seconds']:>9.3f}"
-              f"{f['strategy']:>12}{stage:>21.3f}{stage / f['seconds']:>7.2f}")
-    print(f"\nsampler / dense: {ratios['sampler_over_dense']:.2f}x (target >= 4); sampler / uniform N={2 * N}: "
-          f"{ratios[f'sampler_over_uniform{2 * N}']:.2f}x (target >= 1.0); sampler / uniform N={N}: "
-          f"{ratios[f'sampler_over_uniform{N}']:.2f}x (goal >= 0.85)")
-    print(f"planner on / off: sampler {ratios['sampler_planner_on_over_off']:.2f}x, uniform N={N} "
-          f"{ratios['uniform_planner_on_over_off']:.2f}x; keyframe candidates / uniform candidates: "
-          f"{ratios['sampler_keyframes_over_uniform_candidates']:.2f}x")
-    print(f"mgsampler mv / image: {ratios['mgsampler_mv_over_image']:.2f}x (target >= 3); decode_candidates / floor: "
-          + ", ".join(f"{Path(v).name} {r:.2f}" for v, r in ratios["decode_candidates_over_floor"].items()) + " (target <= 1.25)")
+        print(f"{Path(video).name:<34}{f['num_frames']:>8}{f['keyframes']:>6}{f['frames']:>14}{f['plan_frames']:>13}"
+              f"{f['floor']:>9.3f}{f['fastest']:>18}{f['stage']:>21.3f}{f['ratio']:>7.2f}")
+    for clock, r in ((c, ratios[c]) for c in ("wall", "cpu")):
+        print(f"\n[{clock}] sampler / dense: {r['sampler_over_dense']:.2f}x (target >= 4); sampler / uniform N={2 * N}: "
+              f"{r[f'sampler_over_uniform{2 * N}']:.2f}x (target >= 1.0); sampler / uniform N={N}: "
+              f"{r[f'sampler_over_uniform{N}']:.2f}x (goal >= 0.85)")
+        print(f"[{clock}] planner on / off: sampler {r['sampler_planner_on_over_off']:.2f}x, uniform N={N} "
+              f"{r['uniform_planner_on_over_off']:.2f}x; keyframe candidates / uniform candidates: "
+              f"{r['sampler_keyframes_over_uniform_candidates']:.2f}x; mgsampler mv / image: "
+              f"{r['mgsampler_mv_over_image']:.2f}x (target >= 3)")
+    print("decode_candidates / floor: " + ", ".join(f"{Path(v).name} {x:.2f}" for v, x in ratios["decode_candidates_over_floor"].items())
+          + " (target <= 1.25)")
     batch = batch_against_processes(root, 32, N) if args.batch else None
     if batch:
         print(f"\nbatch over {batch['files']} files (every shared video + 2 broken), mgsampler T=32 N={N}: "
