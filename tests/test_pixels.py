@@ -191,8 +191,8 @@ def test_mgsampler_on_motion_vectors_and_its_image_fallback(tmp_path):
 
 
 def test_decode_then_run_is_the_pipeline_and_keyframe_candidates(tmp_path):
-    from framesampler.video import VideoReader
     from framesampler.app.pipeline import load_pipeline
+    from framesampler.video import VideoReader
 
     video = REAL_VIDEOS / "intel-sample-videos" / "one-by-one-person-detection.mp4"
     pipeline = load_pipeline("mgsampler", T=16, N=4)

@@ -205,7 +205,9 @@ class VideoReader:
     @property
     def codec(self) -> str:
         """FFmpeg's name of the video stream's codec (``h264``, ``mpeg4``, ...)."""
-        return self.index and self._source.stream.codec_context.name
+        if self._source is None:
+            raise ValueError(f"the VideoReader of {self.path} is closed: open a new one")
+        return self._source.stream.codec_context.name
 
     @property
     def keyframes(self) -> np.ndarray:
