@@ -162,11 +162,12 @@ def _sample(args: argparse.Namespace) -> None:
     from framesampler.app.pipeline import load_pipeline
 
     pipeline = load_pipeline(args.sampler, T=args.T, N=args.N, dataset=args.dataset, cache_dir=args.cache_dir,
-                             reread=args.reread, seed=args.seed, thumbnails=160 if args.sheet else None)
+                             reread=args.reread, seed=args.seed, thumbnails=160 if args.sheet else None,
+                             candidates=args.candidates, options=dict(args.option))
     result = pipeline(args.video)
     summary = {"sampler": args.sampler, **result.summary()}
     print(f"{result.path}: {result.num_frames} frames at {result.fps:.2f} fps; {args.sampler} chose {len(result.chosen)} "
-          f"of {len(result.candidates)} candidates")
+          f"of {len(result.candidates)} candidates" + (f"; motion from {result.motion_source}" if result.motion_source else ""))
     for row in summary["chosen"]:
         score = "" if row["score"] is None else f"  score {row['score']:.4f}"
         print(f"  frame {row['frame']:>7}  {row['time']:>9.3f} s{score}")
@@ -182,6 +183,17 @@ def _sample(args: argparse.Namespace) -> None:
         labels = [f"#{i} {i / result.fps:.2f}s" for i in result.candidates]
         contact_sheet(result.thumbnails, args.sheet, chosen=result.chosen.tolist(), labels=labels, scores=scores,
                       title=f"{Path(result.path).name}: {args.sampler}, N={len(result.chosen)} of T={len(result.candidates)}")
+
+
+def _batch(args: argparse.Namespace) -> None:
+    from framesampler.app.batch import run_batch
+    from framesampler.app.pipeline import load_pipeline
+
+    pipeline = load_pipeline(args.sampler, T=args.T, N=args.N, dataset=args.dataset, cache_dir=args.cache_dir,
+                             reread=args.reread, seed=args.seed, candidates=args.candidates, options=dict(args.option))
+    report = run_batch(pipeline, args.source, args.out, workers=args.workers, progress=not args.no_progress)
+    print(f"wrote {report.done} results and {report.failed} errors to {args.out} "
+          f"({report.skipped} videos were already there)")
 
 
 def _independence(args: argparse.Namespace) -> None:
@@ -219,6 +231,13 @@ def _rates(text: str) -> list[float]:
     if not rates or min(rates) <= 0:
         raise argparse.ArgumentTypeError(f"rates must be positive frames per second, got {text!r}")
     return [int(r) if r.is_integer() else r for r in rates]
+
+
+def _add_view_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--candidates", choices=("uniform", "keyframes"), default="uniform",
+                        help="the T candidates: uniform (TSN centres) or the video's keyframes (decoded alone)")
+    parser.add_argument("--option", type=_option, action="append", default=[], metavar="KEY=VALUE",
+                        help="an option of a named sampler, e.g. motion=mv for mgsampler on the bitstream's motion vectors")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -316,7 +335,25 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--sheet", type=Path, help="write a contact sheet of the candidates, the chosen marked (.png)")
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--cache-dir", type=Path, default=default_cache_dir())
+    _add_view_options(sample)
     sample.set_defaults(handler=_sample)
+
+    batch = commands.add_parser("batch", help="sample and classify every video of a folder or manifest: one JSON "
+                                "line per video, resumable")
+    batch.add_argument("source", type=Path, help="a folder (walked for video files) or a manifest of videos")
+    batch.add_argument("--sampler", default="uniform", help="a sampler name or a trained checkpoint directory")
+    _add_budget_options(batch)
+    batch.set_defaults(T=32, N=8)
+    batch.add_argument("--out", type=Path, required=True, help="results file (.jsonl), appended to; videos in it are skipped")
+    batch.add_argument("--workers", type=int, default=0,
+                       help="decode the next K videos in background threads while the networks run (memory: K videos)")
+    batch.add_argument("--dataset", type=Path, help="video dataset whose frozen classifier to use (as for sample)")
+    batch.add_argument("--reread", choices=("memory", "decode"), default="memory")
+    batch.add_argument("--seed", type=int, default=0)
+    batch.add_argument("--cache-dir", type=Path, default=default_cache_dir())
+    batch.add_argument("--no-progress", action="store_true")
+    _add_view_options(batch)
+    batch.set_defaults(handler=_batch)
 
     independence = commands.add_parser("independence", help="how related consecutive candidate frames are at each "
                                        "sampling rate (Lee et al. 2024, Sec. 4.1, Eq. 1, Fig. 1)")

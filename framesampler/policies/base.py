@@ -123,7 +123,7 @@ class Sampler:
         for flag in (Reads.FRAME_LOGITS, Reads.LABEL):
             if flag in self.reads and (context is None or getattr(context, flag.name.lower()) is None):
                 raise ValueError(f"sampler {self.name!r} needs context.{flag.name.lower()}; none was given")
-        wanted = [flag.name.lower() for flag in (Reads.PIXELS, Reads.FEATURES) if flag in self.reads]
+        wanted = [flag.name.lower() for flag in (Reads.PIXELS, Reads.FEATURES, Reads.MOTION) if flag in self.reads]
         if wanted and all(getattr(candidates, what) is None for what in wanted):
             raise ValueError(f"sampler {self.name!r} needs candidates.{' or candidates.'.join(wanted)}; none was given")
         k = check_budget(len(candidates), n, short_policy)
