@@ -186,12 +186,28 @@ def _sample(args: argparse.Namespace) -> None:
 
 
 def _batch(args: argparse.Namespace) -> None:
+    if args.ray:
+        return _batch_ray(args)
     from framesampler.app.batch import run_batch
     from framesampler.app.pipeline import load_pipeline
 
     pipeline = load_pipeline(args.sampler, T=args.T, N=args.N, dataset=args.dataset, cache_dir=args.cache_dir,
                              reread=args.reread, seed=args.seed, candidates=args.candidates, options=dict(args.option))
     report = run_batch(pipeline, args.source, args.out, workers=args.workers, progress=not args.no_progress)
+    print(f"wrote {report.done} results and {report.failed} errors to {args.out} "
+          f"({report.skipped} videos were already there)")
+
+
+def _batch_ray(args: argparse.Namespace) -> None:
+    from framesampler.app.batch import run_batch
+    from framesampler.integrations.ray import batch_records
+
+    if args.workers:
+        raise ValueError("--workers is for a local run; with --ray the actor pool runs videos in parallel")
+    records = batch_records(args.sampler, T=args.T, N=args.N, address=args.ray_address, dataset=args.dataset,
+                            cache_dir=args.cache_dir, reread=args.reread, seed=args.seed, candidates=args.candidates,
+                            options=dict(args.option))
+    report = run_batch(None, args.source, args.out, progress=not args.no_progress, records=records)
     print(f"wrote {report.done} results and {report.failed} errors to {args.out} "
           f"({report.skipped} videos were already there)")
 
@@ -353,6 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--cache-dir", type=Path, default=default_cache_dir())
     batch.add_argument("--no-progress", action="store_true")
     _add_view_options(batch)
+    batch.add_argument("--ray", action="store_true", help="run on Ray (extra [ray]): an actor pool on this machine's "
+                       "loopback, or on the cluster at --ray-address / $RAY_ADDRESS")
+    batch.add_argument("--ray-address", help="an existing Ray cluster: auto, HOST:6379 or ray://HOST:10001")
     batch.set_defaults(handler=_batch)
 
     independence = commands.add_parser("independence", help="how related consecutive candidate frames are at each "
