@@ -1,31 +1,71 @@
-"""Atomic writes: a reader (or a rerun after an interrupt) sees the old version or the new, never half."""
+"""Atomic writes: a reader (or a rerun after an interrupt) sees the old version or the new, never half.
+
+What is written gets the user's normal permissions (the umask), and an existing directory is replaced
+only when it is one of framesampler's own (see ``atomic_directory``): never a user's folder.
+"""
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import shutil
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 
 
+def is_own_directory(directory: Path, keys: Iterable[str]) -> bool:
+    """Whether ``directory`` is empty or is one framesampler wrote: its ``config.json`` is a JSON object
+    holding every one of ``keys``."""
+    if not any(directory.iterdir()):
+        return True
+    try:
+        config = json.loads((directory / "config.json").read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(config, dict) and all(key in config for key in keys)
+
+
+def check_replaceable(directory: str | os.PathLike, keys: Iterable[str]) -> Path:
+    """Raise ``ValueError`` unless ``directory`` may be (re)written by ``atomic_directory(directory, keys=keys)``:
+    it does not exist, is empty, or is framesampler's own output of this kind. Returns it as an absolute path."""
+    directory = Path(os.path.abspath(directory))
+    keys = tuple(keys)
+    if directory.exists() and not directory.is_dir():
+        raise ValueError(f"{directory} is a file, not a directory: choose another output directory")
+    if directory.is_dir() and not is_own_directory(directory, keys):
+        raise ValueError(f"{directory} already exists and is not a framesampler output of this kind (no config.json "
+                         f"with {', '.join(keys)}): refusing to replace it; choose another output directory")
+    return directory
+
+
 @contextmanager
-def atomic_directory(directory: str | os.PathLike) -> Iterator[Path]:
+def atomic_directory(directory: str | os.PathLike, *, keys: Iterable[str]) -> Iterator[Path]:
     """Yield an empty staging directory beside ``directory``; on success it replaces ``directory``,
-    on error it is removed and ``directory`` is left as it was."""
-    directory = Path(directory)
+    on error it is removed and ``directory`` is left as it was.
+
+    An existing ``directory`` is replaced only if it is empty or framesampler's own output of the same kind
+    (its ``config.json`` holds all of ``keys``, see ``check_replaceable``, which a run calls before its work);
+    anything else raises ``ValueError``, so a user's folder is never deleted. The staging directory (hence the result) has the umask's permissions.
+    """
+    directory = check_replaceable(directory, keys)
     directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    staging = directory.with_name(f".{directory.name}.{secrets.token_hex(4)}.partial")
+    staging.mkdir()  # unlike tempfile.mkdtemp (0700), mkdir honours the umask
     try:
         yield staging
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     if directory.exists():
-        shutil.rmtree(directory)
-    os.replace(staging, directory)
+        old = directory.with_name(f".{directory.name}.{secrets.token_hex(4)}.old")
+        os.replace(directory, old)
+        os.replace(staging, directory)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(staging, directory)
 
 
 @contextmanager
@@ -33,6 +73,8 @@ def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` to write; on success it replaces ``path``, on error it is
     removed and ``path`` is left as it was."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory: give a file name to write")
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from framesampler.data.features import VideoSet
 from framesampler.storage import atomic_directory
 
 HEADS = ("linear", "mlp")
+CLASSIFIER_KEYS = ("input_dim", "class_ids", "class_names", "head", "consensus")  # what marks a saved classifier
 
 
 @dataclass(frozen=True)
@@ -143,31 +145,48 @@ def train_classifier(train: VideoSet, *, heads: tuple[str, ...] = HEADS, consens
     return best.freeze()
 
 
+def non_finite_weights(model: nn.Module) -> list[str]:
+    """Names of the floating-point parameters and buffers of ``model`` holding NaN or inf."""
+    return [name for name, value in model.state_dict().items() if value.is_floating_point() and not value.isfinite().all()]
+
+
 def save_classifier(model: FrameClassifier, directory: str | os.PathLike) -> Path:
-    """Write ``config.json`` and ``weights.pt`` atomically: a reader sees the old or the new, never half."""
-    with atomic_directory(directory) as staging:
+    """Write ``config.json`` and ``weights.pt`` atomically: a reader sees the old or the new, never half.
+    A classifier with non-finite weights is refused (nothing is written)."""
+    bad = non_finite_weights(model)
+    if bad:
+        raise ValueError(f"the classifier trained on {model.config.trained_on or 'these videos'} has non-finite weights "
+                         f"({', '.join(bad)}): not saved; check its features for NaN/inf")
+    with atomic_directory(directory, keys=CLASSIFIER_KEYS) as staging:
         (staging / "config.json").write_text(json.dumps(asdict(model.config), indent=2))
         torch.save(model.state_dict(), staging / "weights.pt")
     return Path(directory)
 
 
 def load_classifier(directory: str | os.PathLike) -> FrameClassifier:
-    """Load a frozen classifier saved by ``save_classifier``."""
+    """Load a frozen classifier saved by ``save_classifier``; one with non-finite weights is refused."""
     directory = Path(directory)
     if not (directory / "config.json").is_file() or not (directory / "weights.pt").is_file():
         raise FileNotFoundError(f"{directory} is not a saved classifier (needs config.json and weights.pt)")
     config = ClassifierConfig(**json.loads((directory / "config.json").read_text()))
     model = FrameClassifier(config)
     model.load_state_dict(torch.load(directory / "weights.pt", weights_only=True))
+    bad = non_finite_weights(model)
+    if bad:
+        raise ValueError(f"the classifier in {directory} has non-finite weights ({', '.join(bad)}): delete it")
     return model.freeze()
 
 
 def cached_classifier(cache_dir: str | os.PathLike, key: dict, train: Callable[[], FrameClassifier]) -> FrameClassifier:
-    """Load the classifier trained for ``key`` from ``cache_dir``, or train, save and return it."""
+    """Load the classifier trained for ``key`` from ``cache_dir``, or train, save and return it. A cached
+    one with non-finite weights (written by an older version) is trained again; none is ever saved."""
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     directory = Path(cache_dir) / "classifiers" / digest
     if (directory / "weights.pt").is_file():
-        return load_classifier(directory)
+        try:
+            return load_classifier(directory)
+        except ValueError as err:
+            print(f"framesampler: {err}; training it again", file=sys.stderr)
     model = train()
     save_classifier(model, directory)
     return model

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from framesampler.candidates import Candidates
-from framesampler.classifiers.frozen import FrameClassifier
+from framesampler.classifiers.frozen import FrameClassifier, non_finite_weights
 from framesampler.eval.cost import count_macs
 from framesampler.learned.encoder import FeatureEncoder
 from framesampler.learned.mobilenet import MobileNetV2Encoder, normalise_pixels
@@ -43,6 +43,7 @@ class TrainingBatch:
 
 
 ENCODERS = ("features", "mobilenet_v2")
+CHECKPOINT_KEYS = ("sampler", "options", "T", "N", "classifier")  # what marks a directory as a checkpoint
 
 
 class LearnedSampler(nn.Module, Sampler):
@@ -74,7 +75,12 @@ class LearnedSampler(nn.Module, Sampler):
     def candidate_input(self, candidates: Candidates) -> torch.Tensor:
         """The encoder's input for one video: features [1, T, D] or normalised pixels [1, T, 3, H, W]."""
         if self.options["encoder"] == "features":
-            return torch.as_tensor(np.asarray(candidates.features), dtype=torch.float32)[None]
+            if candidates.features.shape[1] != self.options["input_dim"]:
+                raise ValueError(f"candidates.features are {candidates.features.shape[1]}-d, but {self.name!r} takes "
+                                 f"{self.options['input_dim']}-d features (its input_dim): give the input it was trained on")
+            return torch.as_tensor(candidates.features, dtype=torch.float32)[None]
+        if candidates.pixels.shape[-1] != 3:
+            raise ValueError(f"candidates.pixels must be RGB frames [T, H, W, 3], got shape {candidates.pixels.shape}")
         return normalise_pixels(candidates.pixels)[None]
 
     def scores(self, candidates: Candidates, context: Context | None = None) -> np.ndarray:
@@ -108,11 +114,16 @@ def classifier_fingerprint(classifier: FrameClassifier) -> dict:
 def save_checkpoint(sampler: LearnedSampler, directory: str | os.PathLike, *, T: int, N: int,
                     classifier: FrameClassifier, extra: dict | None = None, log: list[dict] | None = None) -> Path:
     """Write ``config.json``, ``weights.pt`` and ``train_log.jsonl`` atomically into ``directory``
-    (replacing it): a reader sees the old checkpoint or the new one, never a mix."""
+    (replacing a previous checkpoint, never another folder): a reader sees the old checkpoint or the new
+    one, never a mix. Non-finite weights (a diverged training) are refused, not saved."""
+    bad = non_finite_weights(sampler)
+    if bad:
+        raise ValueError(f"training diverged: {sampler.name} has non-finite weights ({', '.join(bad[:3])}); "
+                         "nothing was saved: lower --lr or check the data for NaN/inf")
     config = {"sampler": sampler.name, "options": sampler.options, "T": T, "N": N,
               "macs_per_frame": sampler.macs_per_frame(), "classifier": classifier_fingerprint(classifier),
               **(extra or {})}
-    with atomic_directory(directory) as staging:
+    with atomic_directory(directory, keys=CHECKPOINT_KEYS) as staging:
         (staging / "config.json").write_text(json.dumps(config, indent=2))
         torch.save(sampler.state_dict(), staging / "weights.pt")
         (staging / "train_log.jsonl").write_text("".join(json.dumps(row) + "\n" for row in log or []))

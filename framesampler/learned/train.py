@@ -25,9 +25,9 @@ from framesampler.candidates import segment_positions
 from framesampler.classifiers.frozen import FrameClassifier
 from framesampler.data.features import VideoSet
 from framesampler.experiment import DataConfig, Setup, prepare
-from framesampler.learned.base import LearnedSampler, TrainingBatch, save_checkpoint
+from framesampler.learned.base import CHECKPOINT_KEYS, LearnedSampler, TrainingBatch, save_checkpoint
 from framesampler.policies.registry import create_sampler, list_samplers, sampler_factory
-from framesampler.storage import save_atomically
+from framesampler.storage import check_replaceable, save_atomically
 
 
 def learned_sampler_names() -> list[str]:
@@ -140,7 +140,9 @@ def train_and_save(setup: Setup, sampler_name: str, options: dict, *, T: int, N:
 
 
 def run_training(config: TrainConfig, *, progress: bool = True) -> Path:
-    """Prepare the data and classifier, train the sampler, write its checkpoint to ``config.out``."""
+    """Prepare the data and classifier, train the sampler, write its checkpoint to ``config.out`` (checked
+    first: it may only replace a previous checkpoint)."""
+    check_replaceable(config.out, CHECKPOINT_KEYS)
     setup = prepare(config)
     data = {k: v for k, v in asdict(config).items() if k not in ("options", "settings", "out", "sampler")}
     train_and_save(setup, config.sampler, config.options, T=config.T, N=config.N, seed=config.seed,

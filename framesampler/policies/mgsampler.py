@@ -16,7 +16,7 @@ from typing import Literal
 
 import numpy as np
 
-from framesampler.candidates import Candidates
+from framesampler.candidates import Candidates, check_positive
 from framesampler.policies.base import Context, Sampler
 from framesampler.policies.registry import register_sampler
 
@@ -68,9 +68,7 @@ class MGSampler(Sampler):
         super().__init__(**kw)
         if motion not in ("auto", "image", "feature"):
             raise ValueError(f"unknown motion {motion!r}: use 'auto', 'image' or 'feature'")
-        if mu <= 0:
-            raise ValueError(f"mu (the smoothing exponent) must be > 0, got {mu}")
-        self.motion, self.mu = motion, mu
+        self.motion, self.mu = motion, check_positive(mu, "mu (the smoothing exponent)")
         self.needs = {"image": ("pixels",), "feature": ("features",)}.get(motion, ())
         self.reads = ("pixels",) if motion == "image" else ("features",)  # what it costs: auto reads features on feature data
 
