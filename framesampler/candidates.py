@@ -59,7 +59,7 @@ def finite_array(value: Any, name: str, *, ndim: int, rows: int | None = None, s
     if rows is not None and len(array) != rows:
         raise ValueError(f"{name} has {len(array)} rows for {rows} candidates: give one row per candidate")
     if array.dtype.kind == "f":
-        bad = np.flatnonzero(~np.isfinite(array.reshape(len(array), -1)).all(axis=1))
+        bad = np.flatnonzero(~np.isfinite(array).all(axis=tuple(range(1, ndim))))
         if len(bad):
             listed = ", ".join(map(str, bad[:10])) + (", ..." if len(bad) > 10 else "")
             raise ValueError(f"{name} holds NaN or inf in row(s) {listed} (of {len(array)}): fix or drop those frames")

@@ -128,8 +128,8 @@ def _extract(args: argparse.Namespace) -> None:
     from framesampler.data.manifest import read_manifest
     from framesampler.video.extract import ExtractConfig, extract, split_entries, write_dataset
 
-    entries = read_manifest(args.manifest)
-    splits = {"train": entries, "test": read_manifest(args.test)} if args.test \
+    entries = read_manifest(args.manifest, dedupe=args.dedupe)
+    splits = {"train": entries, "test": read_manifest(args.test, dedupe=args.dedupe)} if args.test \
         else split_entries(entries, args.test_fraction, seed=args.seed)
     config = ExtractConfig(T=args.T, short_policy=args.short, classifier_resolution=args.classifier_size,
                            sampler_resolution=args.sampler_size, sampler_stages=args.sampler_stages or None,
@@ -264,6 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
                                   "(sampler and classifier features per candidate) for train and evaluate")
     extract.add_argument("manifest", type=Path, help='"path label" lines (mmaction2 video list) or a CSV with path,label')
     extract.add_argument("--test", type=Path, help="a second manifest for the test split (default: split the first)")
+    extract.add_argument("--dedupe", action="store_true",
+                         help="keep a video listed twice with the same label once (default: an error)")
     extract.add_argument("--test-fraction", type=float, default=0.3, help="share of each class held out for test")
     extract.add_argument("--out", type=Path, required=True, help="the video dataset (.npz) to write")
     extract.add_argument("--T", "--num-candidates", dest="T", type=int, default=32, help="candidates per video")

@@ -139,6 +139,8 @@ class Sampler:
         return np.sort(np.asarray(chosen, dtype=np.int64))
 
     def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator) -> np.ndarray:
+        if k == 0:  # nothing to score (T may be 0)
+            return np.empty(0, dtype=np.int64)
         return top_n_sorted(self.scores(candidates, context), k)
 
     def scores(self, candidates: Candidates, context: Context | None = None) -> np.ndarray:

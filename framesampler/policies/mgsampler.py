@@ -23,7 +23,8 @@ from framesampler.policies.registry import register_sampler
 
 def image_motion(pixels: np.ndarray) -> np.ndarray:
     """``M_t = sum |I_t - I_{t-1}|`` over all pixels and channels, ``M_0 = 0``; pixels [T, ...]."""
-    frames = np.asarray(pixels, dtype=np.float32).reshape(len(pixels), -1)
+    frames = np.asarray(pixels, dtype=np.float32)
+    frames = frames.reshape(len(frames), int(np.prod(frames.shape[1:])))
     motion = np.zeros(len(frames))
     motion[1:] = np.abs(np.diff(frames, axis=0)).sum(axis=1)
     return motion
@@ -31,7 +32,8 @@ def image_motion(pixels: np.ndarray) -> np.ndarray:
 
 def feature_motion(features: np.ndarray) -> np.ndarray:
     """``M_t = ||f_t - f_{t-1}||_2`` between consecutive per-frame features, ``M_0 = 0``."""
-    frames = np.asarray(features, dtype=np.float32).reshape(len(features), -1)
+    frames = np.asarray(features, dtype=np.float32)
+    frames = frames.reshape(len(frames), int(np.prod(frames.shape[1:])))
     motion = np.zeros(len(frames))
     motion[1:] = np.linalg.norm(np.diff(frames, axis=0), axis=1)
     return motion

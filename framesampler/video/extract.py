@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from framesampler.candidates import candidate_indices
 from framesampler.classifiers.pretrained import PretrainedBackbone
-from framesampler.data.manifest import ManifestEntry, class_names
+from framesampler.data.manifest import ManifestEntry, check_disjoint, class_names
 from framesampler.storage import atomic_file
 from framesampler.video.decode import VideoError, VideoReader
 from framesampler.video.pipeline import PipelineConfig
@@ -109,7 +109,9 @@ class ExtractReport:
 
 def extract(splits: dict[str, list[ManifestEntry]], config: ExtractConfig, *, cache_dir: str | os.PathLike,
             progress: bool = True) -> ExtractReport:
-    """Cache every video of every split (``{"train": entries, "test": entries}``); see the module docstring."""
+    """Cache every video of every split (``{"train": entries, "test": entries}``); see the module docstring.
+    A video in two splits is refused before any work."""
+    check_disjoint(splits)
     cache = Path(cache_dir) / "videos" / config.key()
     cache.mkdir(parents=True, exist_ok=True)
     (cache / "config.json").write_text(json.dumps(asdict(config), indent=2))
