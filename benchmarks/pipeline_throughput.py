@@ -22,9 +22,10 @@ from pathlib import Path
 
 import torch
 
+from framesampler.app.pipeline import Pipeline
+from framesampler.data.dataset import PipelineConfig
 from framesampler.learned import load_checkpoint
 from framesampler.policies import create_sampler
-from framesampler.video.pipeline import Pipeline, PipelineConfig
 
 VIDEOS = ("intel-sample-videos/one-by-one-person-detection.mp4", "opencv-doc/vtest.avi",
           "intel-sample-videos/bottle-detection.mp4", "intel-sample-videos/car-detection.mp4")

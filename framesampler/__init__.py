@@ -1,7 +1,25 @@
-"""framesampler: choose the N of T candidate frames that let a frozen video classifier decide best."""
-from framesampler import learned  # noqa: F401  (registers the learned samplers)
-from framesampler.candidates import Candidates, candidate_indices
-from framesampler.policies import Context, Sampler, create_sampler, list_samplers, top_n_sorted
+"""framesampler: choose the N of T candidate frames that let a frozen video classifier decide best.
 
-__all__ = ["Candidates", "Context", "Sampler", "candidate_indices", "create_sampler", "list_samplers", "top_n_sorted"]
+The public names load on first use (``import framesampler`` imports neither torch nor a decoder);
+reaching any of them registers every sampler, training-free and learned.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_PUBLIC = {
+    "Candidates": "framesampler.candidates", "candidate_indices": "framesampler.candidates",
+    "Context": "framesampler.policies", "Sampler": "framesampler.policies", "Selection": "framesampler.policies",
+    "create_sampler": "framesampler.policies", "list_samplers": "framesampler.policies",
+    "top_n_sorted": "framesampler.policies", "load_checkpoint": "framesampler.learned",
+}
+__all__ = sorted(_PUBLIC)
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'framesampler' has no attribute {name!r}")
+    importlib.import_module("framesampler.learned")  # registers the learned samplers beside the policies
+    return getattr(importlib.import_module(_PUBLIC[name]), name)

@@ -6,12 +6,14 @@ import json
 import sys
 from pathlib import Path
 
+from framesampler.app.evaluate import EvaluationConfig, run
+from framesampler.app.experiments import DEFAULT_EXPERIMENTS, EXPERIMENTS, run_experiments
+from framesampler.app.prepare import DataConfig, default_cache_dir
+from framesampler.app.train import TrainConfig, run_training
 from framesampler.data.features import default_features_path, parse_classes
-from framesampler.eval.evaluate import EvaluationConfig, format_table, run
-from framesampler.eval.experiments import DEFAULT_EXPERIMENTS, EXPERIMENTS, markdown, run_experiments
-from framesampler.experiment import DataConfig, default_cache_dir
-from framesampler.learned import TrainConfig, TrainSettings, learned_sampler_names, run_training
+from framesampler.learned import TrainSettings, learned_sampler_names
 from framesampler.policies import TRAINING_FREE, list_samplers
+from framesampler.report.tables import format_table, markdown
 from framesampler.video.decode import VideoError
 
 
@@ -125,8 +127,9 @@ def _demo(args: argparse.Namespace) -> None:
 
 
 def _extract(args: argparse.Namespace) -> None:
-    from framesampler.data.manifest import read_manifest
-    from framesampler.video.extract import ExtractConfig, extract, split_entries, write_dataset
+    from framesampler.app.extract import extract, write_dataset
+    from framesampler.data.dataset import ExtractConfig
+    from framesampler.data.manifest import read_manifest, split_entries
 
     entries = read_manifest(args.manifest, dedupe=args.dedupe)
     splits = {"train": entries, "test": read_manifest(args.test, dedupe=args.dedupe)} if args.test \
@@ -144,7 +147,7 @@ def _extract(args: argparse.Namespace) -> None:
 
 
 def _sample(args: argparse.Namespace) -> None:
-    from framesampler.video.pipeline import load_pipeline
+    from framesampler.app.pipeline import load_pipeline
 
     pipeline = load_pipeline(args.sampler, T=args.T, N=args.N, dataset=args.dataset, cache_dir=args.cache_dir,
                              reread=args.reread, seed=args.seed)

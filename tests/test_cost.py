@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from framesampler.eval.cost import count_macs, macs_per_frame
+from framesampler.cost import count_macs, macs_per_frame
 from framesampler.learned.mobilenet import MobileNetV2, MobileNetV2Encoder
 
 
@@ -45,7 +45,7 @@ def test_encoder_macs_per_frame_ignore_the_shift():
 
 
 def test_vgg16_relu6_matches_the_published_cost():
-    from framesampler.eval.cost import vgg16_relu6_macs
+    from framesampler.cost import vgg16_relu6_macs
 
     # VGG16 is 15.47 GMACs at 224 px with fc7 and fc8 (4096*4096 + 4096*1000 = 20.9 M) included
     assert vgg16_relu6_macs() == pytest.approx(15.47e9 - 20.9e6, rel=0.002)
@@ -53,7 +53,7 @@ def test_vgg16_relu6_matches_the_published_cost():
 
 
 def test_sampler_cost_per_candidate_charges_what_each_sampler_reads():
-    from framesampler.eval.cost import sampler_macs_per_candidate
+    from framesampler.cost import sampler_macs_per_candidate
     from framesampler.policies import create_sampler
 
     def cost(sampler):

@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from framesampler.app.extract import Extractor, extract
 from framesampler.cli import main
-from framesampler.data.manifest import read_manifest
+from framesampler.data.dataset import ExtractConfig
+from framesampler.data.manifest import read_manifest, split_entries
 from framesampler.data.synthetic import write_synthetic_videos
 from framesampler.video import probe
-from framesampler.video.extract import ExtractConfig, Extractor, extract, split_entries
 
 SIZE = ["--classifier-size", "160"]
 

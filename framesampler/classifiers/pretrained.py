@@ -6,7 +6,7 @@ no squeeze-excitation, ReLU6, 224 px) in plain torch, loading the ImageNet weigh
 checkpoint in the layout of lukemelas' EfficientNet-PyTorch (``_conv_stem``, ``_blocks.3._bn1`` ...);
 ``_package_key`` renames them onto this module. Convolutions pad like TensorFlow's "SAME" (extra
 padding at the bottom and right), as the weights were trained, at any input size, and are plain
-``nn.Conv2d`` modules, so ``framesampler.eval.cost.count_macs`` sees every one of them. (The architecture
+``nn.Conv2d`` modules, so ``framesampler.cost.count_macs`` sees every one of them. (The architecture
 package ``efficientnet-lite-pytorch`` computes the same function at 224 px, but by default pads for a
 fixed 224 px input, e.g. a 3x3 instead of 4x4 final map at 112 px, and has no stage structure to cut at.)
 """
@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from framesampler.eval.cost import count_macs
+from framesampler.cost import count_macs
 
 IMAGENET_RESOLUTION = 224
 # The TensorFlow EfficientNet-Lite input normalisation, (pixel - 127) / 128 with pixels in 0..255, which the

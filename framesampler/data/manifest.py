@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class ManifestEntry:
@@ -122,3 +124,19 @@ def _cells(line: str) -> list[str]:
 def _is_csv_header(line: str) -> bool:
     cells = [cell.strip().lower() for cell in _cells(line)]
     return "path" in cells and "label" in cells
+
+
+def split_entries(entries: list[ManifestEntry], test_fraction: float, seed: int = 0) -> dict[str, list[ManifestEntry]]:
+    """A deterministic split stratified by label: about ``test_fraction`` of each class to test (at least
+    one video of each class with two or more stays in train)."""
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    rng = np.random.default_rng(seed)
+    splits: dict[str, list[ManifestEntry]] = {"train": [], "test": []}
+    for label in class_names(entries):
+        group = [e for e in entries if e.label == label]
+        order = rng.permutation(len(group))
+        n_test = min(len(group) - 1, max(1, round(test_fraction * len(group)))) if len(group) > 1 else 0
+        for rank, i in enumerate(order):
+            splits["test" if rank < n_test else "train"].append(group[i])
+    return splits

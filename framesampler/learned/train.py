@@ -15,7 +15,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -24,16 +24,14 @@ from tqdm import tqdm
 from framesampler.candidates import segment_positions
 from framesampler.classifiers.frozen import FrameClassifier
 from framesampler.data.features import VideoSet
-from framesampler.experiment import DataConfig, Setup, prepare
-from framesampler.learned.base import CHECKPOINT_KEYS, LearnedSampler, TrainingBatch, save_checkpoint
-from framesampler.policies.registry import create_sampler, list_samplers, sampler_factory
-from framesampler.storage import check_replaceable, save_atomically
+from framesampler.learned.base import LearnedSampler, TrainingBatch
+from framesampler.policies.registry import list_samplers
+from framesampler.storage import save_atomically
 
 
 def learned_sampler_names() -> list[str]:
     """Registered samplers that are trained (subclasses of ``LearnedSampler``)."""
     return list_samplers(LearnedSampler)
-
 
 
 @dataclass(frozen=True)
@@ -102,49 +100,3 @@ def train_sampler(sampler: LearnedSampler, videos: Callable[[int], VideoSet], cl
     bar.close()
     sampler.eval()
     return log
-
-
-@dataclass
-class TrainConfig(DataConfig):
-    """One ``framesampler train`` run; recorded in the checkpoint's config.json."""
-
-    sampler: str = "sosampler"
-    out: str = "checkpoints/sampler"
-    T: int = 10
-    N: int = 6
-    options: dict = field(default_factory=dict)
-    settings: TrainSettings = field(default_factory=TrainSettings)
-
-
-def train_and_save(setup: Setup, sampler_name: str, options: dict, *, T: int, N: int, seed: int,
-                   settings: TrainSettings, out: Path, extra: dict | None = None, progress: bool = True) -> LearnedSampler:
-    """Train ``sampler_name`` against ``setup``'s classifier on its training videos (construction seed
-    ``seed + epoch``) and write the checkpoint to ``out``; resumes from ``out``.resume.pt if present."""
-    if sampler_name not in learned_sampler_names():
-        raise ValueError(f"unknown learned sampler {sampler_name!r}: use one of {', '.join(learned_sampler_names())}")
-    classifier = setup.classifier
-    options = {"input_dim": setup.sampler_input_dim, "num_classes": classifier.config.num_classes,
-               "seed": seed, **options}
-    budget = getattr(sampler_factory(sampler_name), "budget_option", None)
-    if budget:
-        options.setdefault(budget, N)
-    sampler = create_sampler(sampler_name, **options)
-    state_path = out.with_name(out.name + ".resume.pt")
-    start = time.perf_counter()
-    log = train_sampler(sampler, lambda epoch: setup.videos("train", seed + epoch), classifier, T=T,
-                        settings=settings, seed=seed, state_path=state_path, progress=progress)
-    training = {**asdict(settings), "lr": settings.lr or sampler.default_lr, "seconds": round(time.perf_counter() - start, 1)}
-    save_checkpoint(sampler, out, T=T, N=N, classifier=classifier, extra={**(extra or {}), "training": training}, log=log)
-    state_path.unlink(missing_ok=True)
-    return sampler
-
-
-def run_training(config: TrainConfig, *, progress: bool = True) -> Path:
-    """Prepare the data and classifier, train the sampler, write its checkpoint to ``config.out`` (checked
-    first: it may only replace a previous checkpoint)."""
-    check_replaceable(config.out, CHECKPOINT_KEYS)
-    setup = prepare(config)
-    data = {k: v for k, v in asdict(config).items() if k not in ("options", "settings", "out", "sampler")}
-    train_and_save(setup, config.sampler, config.options, T=config.T, N=config.N, seed=config.seed,
-                   settings=config.settings, out=Path(config.out), extra={"data": data}, progress=progress)
-    return Path(config.out)

@@ -6,7 +6,7 @@ candidates (``framesampler.candidates``), decodes them at two resolutions, and s
 - ``sampler_features`` [T, D_s]: the sampler's cheap input, a shallow pretrained backbone on low-resolution
   frames (what a learned sampler's heads read, with a temporal shift across candidates);
 - ``features`` [T, D_c]: the frozen classifier's input, the full pretrained backbone on the frames at
-  classifier resolution (its head is trained on these by ``framesampler.experiment.prepare``).
+  classifier resolution (its head is trained on these by ``framesampler.app.prepare.prepare``).
 
 Each video goes to its own file in the cache, written atomically, under a folder named by a hash of the
 settings (``ExtractConfig.key``): a rerun after a kill skips finished videos, a changed setting starts a new
@@ -21,7 +21,7 @@ import hashlib
 import json
 import os
 import sys
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,28 +29,10 @@ from tqdm import tqdm
 
 from framesampler.candidates import candidate_indices
 from framesampler.classifiers.pretrained import PretrainedBackbone
+from framesampler.data.dataset import ExtractConfig
 from framesampler.data.manifest import ManifestEntry, check_disjoint, class_names
 from framesampler.storage import atomic_file
 from framesampler.video.decode import VideoError, VideoReader
-from framesampler.video.pipeline import PipelineConfig
-
-FORMAT_VERSION = 1
-
-
-@dataclass(frozen=True)
-class ExtractConfig(PipelineConfig):
-    """What a cached video depends on (the pipeline's resolutions and backbones, T, the short-video
-    policy); any change gives a new cache folder."""
-
-    T: int = 32
-    short_policy: str = "error"
-
-    def key(self) -> str:
-        text = json.dumps({**asdict(self), "version": FORMAT_VERSION}, sort_keys=True)
-        return hashlib.sha1(text.encode()).hexdigest()[:16]
-
-    def pipeline(self) -> PipelineConfig:
-        return PipelineConfig(**{f.name: getattr(self, f.name) for f in fields(PipelineConfig)})
 
 
 class Extractor:
@@ -156,27 +138,3 @@ def write_dataset(report: ExtractReport, out: str | os.PathLike) -> Path:
     out = Path(out)
     save_npz_atomically(arrays, out)
     return out
-
-
-def split_entries(entries: list[ManifestEntry], test_fraction: float, seed: int = 0) -> dict[str, list[ManifestEntry]]:
-    """A deterministic split stratified by label: about ``test_fraction`` of each class to test (at least
-    one video of each class with two or more stays in train)."""
-    if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
-    rng = np.random.default_rng(seed)
-    splits: dict[str, list[ManifestEntry]] = {"train": [], "test": []}
-    for label in class_names(entries):
-        group = [e for e in entries if e.label == label]
-        order = rng.permutation(len(group))
-        n_test = min(len(group) - 1, max(1, round(test_fraction * len(group)))) if len(group) > 1 else 0
-        for rank, i in enumerate(order):
-            splits["test" if rank < n_test else "train"].append(group[i])
-    return splits
-
-
-def dataset_config(path: str | os.PathLike) -> ExtractConfig | None:
-    """The ``ExtractConfig`` a video dataset was made with (None for a plain feature file)."""
-    with np.load(path, allow_pickle=False) as data:
-        if "extract_config" not in data.files:
-            return None
-        return ExtractConfig(**json.loads(str(data["extract_config"])))

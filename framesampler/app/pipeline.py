@@ -19,7 +19,7 @@ Samplers that read nothing (uniform, dense) skip the sampler stage. A sampler th
 on every candidate at classifier resolution: that is pi_s itself, at the cost of T classifier frames (the
 reference SOSampler learns to imitate cheaply), and its chosen frames need no second conversion.
 ``SampledVideo.macs`` counts multiply-accumulates per video for the sampler and the classifier separately
-(``framesampler.eval.cost``).
+(``framesampler.cost``).
 """
 from __future__ import annotations
 
@@ -36,50 +36,15 @@ import torch
 from framesampler.candidates import Candidates, candidate_indices
 from framesampler.classifiers.consensus import consensus_probs
 from framesampler.classifiers.frozen import FrameClassifier
-from framesampler.classifiers.pretrained import PretrainedBackbone, imagenet_classes
-from framesampler.eval.cost import count_macs, sampler_macs_per_candidate
+from framesampler.classifiers.pixel import PixelClassifier
+from framesampler.classifiers.pretrained import PretrainedBackbone
+from framesampler.cost import sampler_macs_per_candidate
+from framesampler.data.dataset import PipelineConfig, dataset_config
 from framesampler.learned.base import LearnedSampler
 from framesampler.policies.base import Context, Sampler
 from framesampler.video.decode import VideoReader
 
 REREADS = ("memory", "decode")
-
-
-@dataclass(frozen=True)
-class PipelineConfig:
-    """Resolutions and backbones of the two paths (a video dataset records the ones it was made with).
-
-    The sampler's default input, the first 5 of EfficientNet-Lite0's 7 stages at 64 px (112-d, 19.9 M
-    MACs, 0.5 ms a frame on 2 CPU cores), is the cheapest that keeps the sampler stage well below the
-    classifier's: 4 stages at 128 px cost 5.5 ms a frame, more than the N classified frames for T = 64.
-    """
-
-    classifier_resolution: int = 224
-    sampler_resolution: int = 64
-    sampler_stages: int | None = 5
-    backbone: str = "efficientnet_lite0"
-    backend: str = "pyav"
-
-
-class PixelClassifier:
-    """The frozen classifier on pixels: pretrained backbone -> trained head (or ImageNet's) -> consensus."""
-
-    def __init__(self, backbone: PretrainedBackbone, head: FrameClassifier | None = None) -> None:
-        self.backbone, self.head = backbone, head
-        self.class_names = list(head.config.class_names) if head is not None else imagenet_classes()
-        self.consensus = head.config.consensus if head is not None else "avg_logits"
-
-    @torch.no_grad()
-    def frame_logits(self, frames: np.ndarray) -> torch.Tensor:
-        """Class logits [n, C] of uint8 frames [n, H, W, 3]."""
-        if self.head is None:
-            return self.backbone.logits(frames)
-        return self.head.frame_logits(self.backbone.features(frames))
-
-    def macs_per_frame(self) -> int:
-        """Backbone and head on one frame."""
-        head = self.head.head if self.head is not None else self.backbone.classifier
-        return self.backbone.macs_per_frame() + count_macs(head, torch.zeros(1, self.backbone.out_dim))
 
 
 @dataclass
@@ -201,10 +166,9 @@ def load_pipeline(sampler: str, *, T: int, N: int, dataset: str | Path | None = 
     the checkpoint was trained on, or from ``dataset``; with neither, the classifier is the pretrained
     backbone's own ImageNet head. ``mgsampler`` reads image differences of the low-resolution candidates.
     """
-    from framesampler.experiment import DataConfig, default_cache_dir, prepare
-    from framesampler.learned import load_checkpoint
+    from framesampler.app.prepare import DataConfig, default_cache_dir, prepare
+    from framesampler.learned.checkpoint import load_checkpoint
     from framesampler.policies import create_sampler
-    from framesampler.video.extract import dataset_config
 
     checkpoint = Path(sampler)
     data = None

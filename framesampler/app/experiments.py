@@ -26,12 +26,15 @@ from pathlib import Path
 
 import torch
 
-from framesampler.eval.cost import count_macs, vgg16_relu6_macs
+from framesampler.app.prepare import DataConfig, Setup, prepare
+from framesampler.app.train import train_and_save
+from framesampler.cost import count_macs, vgg16_relu6_macs
 from framesampler.eval.evaluate import evaluate, summarise
-from framesampler.experiment import DataConfig, Setup, prepare
-from framesampler.learned import TrainSettings, load_checkpoint, train_and_save
+from framesampler.learned import TrainSettings, load_checkpoint
 from framesampler.policies import create_sampler
 from framesampler.policies.registry import sampler_factory
+from framesampler.report.plots import plot_top1_vs_nt
+from framesampler.report.tables import markdown
 
 EXPERIMENTS = ("small", "large", "loss", "nt", "cost", "peers", "large_peers")
 DEFAULT_EXPERIMENTS = ("small", "large", "loss", "nt", "cost")
@@ -169,49 +172,3 @@ def previous_results(path: Path, config: dict) -> dict:
         if comparable(previous.get("config", {})) == comparable(json.loads(json.dumps(config))):
             return previous
     return {"config": config}
-
-
-def markdown(results: dict) -> str:
-    """The results as markdown tables (mean ± std over seeds)."""
-    lines = [f"Seeds: {results['config']['seeds']}; data: {results['config']['features']} "
-             f"({results['config']['regime']}, L={results['config']['length']}, vocab {results['config']['vocab']})", ""]
-    for section, tables in results.items():
-        if section in ("config", "cost"):
-            continue
-        for nt, rows in tables.items():
-            lines += [f"### {section}: N/T = {nt}", "", "| sampler | top-1 | mAP | fidelity | frames |",
-                      "| --- | --- | --- | --- | --- |"]
-            for name, row in rows.items():
-                cells = ["-" if row[m] is None else f"{row[m]:.3f} ± {row[m + '_std']:.3f}" for m in ("top1", "mAP", "fidelity")]
-                lines.append(f"| {name} | {' | '.join(cells)} | {row['frames']:.2f} |")
-            lines.append("")
-    if "cost" in results:
-        cost = results["cost"]
-        lines += ["### cost (GMACs per video)", "", f"classifier per frame: {cost['classifier_gmacs_per_frame']:.2f} G; "
-                  f"sampler per frame: {cost['sampler_mmacs_per_frame']:.2f} M. {cost['note']}", "",
-                  "| N/T | sampler | classifier (N frames) | dense (T frames) | sampler / classifier |", "| --- | --- | --- | --- | --- |"]
-        for nt, row in cost["per_video"].items():
-            lines.append(f"| {nt} | {row['sampler_gmacs']:.4f} | {row['classifier_gmacs']:.1f} | {row['dense_gmacs']:.1f} | "
-                         f"{row['sampler_over_classifier']:.2e} |")
-    return "\n".join(lines) + "\n"
-
-
-def plot_top1_vs_nt(large: dict, path: Path) -> None:
-    """Figure 4: top-1 against N/T for each sampler, with the seed spread as error bars."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    labels = list(large)
-    figure, axis = plt.subplots(figsize=(6, 4))
-    for name in large[labels[0]]:
-        axis.errorbar(labels, [large[nt][name]["top1"] for nt in labels], yerr=[large[nt][name]["top1_std"] for nt in labels],
-                      marker="o", capsize=3, label=name)
-    axis.set_xlabel("N/T")
-    axis.set_ylabel("top-1")
-    axis.set_title("Untrimmed UCF101 features: top-1 against N/T")
-    axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)

@@ -1,0 +1,30 @@
+"""The frozen classifier on pixels: a pretrained backbone, a trained head (or ImageNet's), a consensus."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from framesampler.classifiers.frozen import FrameClassifier
+from framesampler.classifiers.pretrained import PretrainedBackbone, imagenet_classes
+from framesampler.cost import count_macs
+
+
+class PixelClassifier:
+    """The frozen classifier on pixels: pretrained backbone -> trained head (or ImageNet's) -> consensus."""
+
+    def __init__(self, backbone: PretrainedBackbone, head: FrameClassifier | None = None) -> None:
+        self.backbone, self.head = backbone, head
+        self.class_names = list(head.config.class_names) if head is not None else imagenet_classes()
+        self.consensus = head.config.consensus if head is not None else "avg_logits"
+
+    @torch.no_grad()
+    def frame_logits(self, frames: np.ndarray) -> torch.Tensor:
+        """Class logits [n, C] of uint8 frames [n, H, W, 3]."""
+        if self.head is None:
+            return self.backbone.logits(frames)
+        return self.head.frame_logits(self.backbone.features(frames))
+
+    def macs_per_frame(self) -> int:
+        """Backbone and head on one frame."""
+        head = self.head.head if self.head is not None else self.backbone.classifier
+        return self.backbone.macs_per_frame() + count_macs(head, torch.zeros(1, self.backbone.out_dim))

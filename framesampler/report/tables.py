@@ -1,0 +1,46 @@
+"""Tables of evaluation and experiment results, as text and markdown."""
+from __future__ import annotations
+
+
+def format_table(report: dict) -> str:
+    """A readable table of a report from ``run``."""
+    config = report["config"]
+    lines = [f"{config['regime']} regime, T={config['T']}, N={config['N']}, {config['videos']} test videos, "
+             f"classifier: {report['classifier']['head']} head, {report['classifier']['consensus']} consensus, "
+             f"oracle: {config['oracle']}; mean ± std over {config['repeats']} run(s)",
+             f"{'policy':<20}{'top-1':>15}{'mAP':>15}{'fidelity':>15}{'frames':>8}"
+             + (f"{'GMACs sampler':>15}{'classifier':>12}" if "cost" in report else "")]
+
+    def cell(row: dict, metric: str) -> str:
+        return "-" if row[metric] is None else f"{row[metric]:.3f} ± {row[metric + '_std']:.3f}"
+
+    for name, row in report["policies"].items():
+        cost = report.get("cost", {}).get(name)
+        lines.append(f"{name:<20}{cell(row, 'top1'):>15}{cell(row, 'mAP'):>15}{cell(row, 'fidelity'):>15}"
+                     f"{row['frames']:>8.1f}" + (f"{cost['sampler_gmacs']:>15.3f}{cost['classifier_gmacs']:>12.3f}" if cost else ""))
+    return "\n".join(lines)
+
+
+def markdown(results: dict) -> str:
+    """The results as markdown tables (mean ± std over seeds)."""
+    lines = [f"Seeds: {results['config']['seeds']}; data: {results['config']['features']} "
+             f"({results['config']['regime']}, L={results['config']['length']}, vocab {results['config']['vocab']})", ""]
+    for section, tables in results.items():
+        if section in ("config", "cost"):
+            continue
+        for nt, rows in tables.items():
+            lines += [f"### {section}: N/T = {nt}", "", "| sampler | top-1 | mAP | fidelity | frames |",
+                      "| --- | --- | --- | --- | --- |"]
+            for name, row in rows.items():
+                cells = ["-" if row[m] is None else f"{row[m]:.3f} ± {row[m + '_std']:.3f}" for m in ("top1", "mAP", "fidelity")]
+                lines.append(f"| {name} | {' | '.join(cells)} | {row['frames']:.2f} |")
+            lines.append("")
+    if "cost" in results:
+        cost = results["cost"]
+        lines += ["### cost (GMACs per video)", "", f"classifier per frame: {cost['classifier_gmacs_per_frame']:.2f} G; "
+                  f"sampler per frame: {cost['sampler_mmacs_per_frame']:.2f} M. {cost['note']}", "",
+                  "| N/T | sampler | classifier (N frames) | dense (T frames) | sampler / classifier |", "| --- | --- | --- | --- | --- |"]
+        for nt, row in cost["per_video"].items():
+            lines.append(f"| {nt} | {row['sampler_gmacs']:.4f} | {row['classifier_gmacs']:.1f} | {row['dense_gmacs']:.1f} | "
+                         f"{row['sampler_over_classifier']:.2e} |")
+    return "\n".join(lines) + "\n"
