@@ -47,6 +47,13 @@ class Setup:
     videos: Callable[[str, int], VideoSet]
     trimmed_test_top1: float
     sampler_input_dim: int
+    identity: dict = field(default_factory=dict)  # what defines the data: files' fingerprints, classes, regime, construction
+
+
+def file_fingerprint(path: str | os.PathLike) -> dict:
+    """A file's resolved path, size and modification time (what tells a changed data file)."""
+    stat = Path(path).stat()
+    return {"path": str(Path(path).resolve()), "size": stat.st_size, "mtime": stat.st_mtime_ns}
 
 
 def resolve_classes(source: FeatureFile, background: FeatureFile, vocab: list[int] | None,
@@ -92,8 +99,8 @@ def prepare(config: DataConfig) -> Setup:
     vocab, background_classes = resolve_classes(source, background, config.vocab, config.background_classes)
     config.vocab, config.background_classes = vocab, background_classes
     trimmed = {split: trimmed_videos(source, vocab, split) for split in ("train", "test")}
-    stat = Path(config.features).stat()
-    key = {"features": str(Path(config.features).resolve()), "size": stat.st_size, "mtime": stat.st_mtime_ns,
+    data = file_fingerprint(config.features)
+    key = {"features": data["path"], "size": data["size"], "mtime": data["mtime"],
            "vocab": vocab, "consensus": config.consensus, "seed": config.seed, "version": 1}
     classifier = cached_classifier(
         config.cache_dir, key,
@@ -109,4 +116,9 @@ def prepare(config: DataConfig) -> Setup:
                                 background_classes=background_classes, config=shape)
 
     sampler_input = trimmed["test"].sampler_input
-    return Setup(classifier, videos, dense_scores(classifier, trimmed["test"])[0], sampler_input.shape[1])
+    identity = {"features": data, "vocab": vocab, "regime": config.regime, "consensus": config.consensus,
+                "seed": config.seed}
+    if config.regime == "untrimmed":
+        identity.update(background=file_fingerprint(background.path), background_classes=background_classes,
+                        length=config.length, action_frames=config.action_frames, bursts=config.bursts)
+    return Setup(classifier, videos, dense_scores(classifier, trimmed["test"])[0], sampler_input.shape[1], identity)

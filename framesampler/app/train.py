@@ -29,7 +29,8 @@ class TrainConfig(DataConfig):
 def train_and_save(setup: Setup, sampler_name: str, options: dict, *, T: int, N: int, seed: int,
                    settings: TrainSettings, out: Path, extra: dict | None = None, progress: bool = True) -> LearnedSampler:
     """Train ``sampler_name`` against ``setup``'s classifier on its training videos (construction seed
-    ``seed + epoch``) and write the checkpoint to ``out``; resumes from ``out``.resume.pt if present."""
+    ``seed + epoch``) and write the checkpoint to ``out``; resumes from ``out``.resume.pt if it holds this
+    very run (data, classifier, T, N, options, seed and settings), else starts afresh and says so."""
     if sampler_name not in learned_sampler_names():
         raise ValueError(f"unknown learned sampler {sampler_name!r}: use one of {', '.join(learned_sampler_names())}")
     classifier = setup.classifier
@@ -42,7 +43,8 @@ def train_and_save(setup: Setup, sampler_name: str, options: dict, *, T: int, N:
     state_path = out.with_name(out.name + ".resume.pt")
     start = time.perf_counter()
     log = train_sampler(sampler, lambda epoch: setup.videos("train", seed + epoch), classifier, T=T,
-                        settings=settings, seed=seed, state_path=state_path, progress=progress)
+                        settings=settings, seed=seed, state_path=state_path, run={"N": N, "data": setup.identity},
+                        progress=progress)
     training = {**asdict(settings), "lr": settings.lr or sampler.default_lr, "seconds": round(time.perf_counter() - start, 1)}
     save_checkpoint(sampler, out, T=T, N=N, classifier=classifier, extra={**(extra or {}), "training": training}, log=log)
     state_path.unlink(missing_ok=True)
