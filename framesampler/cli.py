@@ -14,6 +14,7 @@ from framesampler.data.features import default_features_path, parse_classes
 from framesampler.learned import TrainSettings, learned_sampler_names
 from framesampler.policies import TRAINING_FREE, list_samplers
 from framesampler.report.tables import format_table, markdown
+from framesampler.storage import check_output_directory, check_output_file
 from framesampler.video.decode import VideoError
 
 
@@ -26,9 +27,16 @@ def _classes(text: str) -> list[int]:
 
 def _names(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"{text!r} names no sampler: give names like uniform,mgsampler "
+                                         "(`framesampler samplers` lists them)")
     unknown = [n for n in names if n not in list_samplers()]
     if unknown:
         raise argparse.ArgumentTypeError(f"unknown policy {', '.join(unknown)}; available: {', '.join(list_samplers())}")
+    learned = [n for n in names if n in learned_sampler_names()]
+    if learned:
+        raise argparse.ArgumentTypeError(f"{learned[0]} is a learned sampler and needs a checkpoint: framesampler train "
+                                         f"--sampler {learned[0]} --out DIR ..., then evaluate --checkpoint DIR")
     return names
 
 
@@ -142,6 +150,9 @@ def _extract(args: argparse.Namespace) -> None:
         print(f"skipped: {reason}", file=sys.stderr)
     out = write_dataset(report, args.out)
     counts = {split: sum(1 for _, s, _ in report.done if s == split) for split in splits}
+    for split in (s for s, n in counts.items() if n == 0):
+        print(f"framesampler: warning: no {split} videos (a class with one video stays in train): add videos, or give "
+              "--test a manifest of test videos", file=sys.stderr)
     print(f"extracted {len(report.done)} videos ({', '.join(f'{n} {s}' for s, n in counts.items())}), "
           f"skipped {len(report.failed)}; cache {report.cache}; wrote {out}")
 
@@ -314,9 +325,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+FILE_OUTPUTS = ("json", "sheet", "plot", "csv")  # flags naming a file a command writes at the end
+DIRECTORY_OUTPUTS = ("train", "experiments")  # commands whose --out is a folder (extract's is a file)
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Every output path is checked before any work starts, so a run never ends in a traceback that loses it."""
+    for flag in FILE_OUTPUTS:
+        if getattr(args, flag, None) is not None:
+            check_output_file(getattr(args, flag), f"--{flag}")
+    if getattr(args, "out", None) is not None:
+        check = check_output_directory if args.command in DIRECTORY_OUTPUTS else check_output_file
+        check(args.out, "--out")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        check_outputs(args)
         args.handler(args)
     except (ValueError, FileNotFoundError, VideoError) as err:
         print(f"framesampler: error: {err}", file=sys.stderr)

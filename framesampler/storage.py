@@ -41,6 +41,41 @@ def check_replaceable(directory: str | os.PathLike, keys: Iterable[str]) -> Path
     return directory
 
 
+def _writable_place(path: Path, what: str) -> None:
+    """Raise ``ValueError`` unless ``path`` can be created: its nearest existing ancestor is a writable folder."""
+    ancestor = path.parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise ValueError(f"{what} {path}: {ancestor} is a file, not a folder; choose another place")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ValueError(f"{what} {path}: the folder {ancestor} is not writable; choose another place")
+
+
+def check_output_file(path: str | os.PathLike, what: str = "output") -> Path:
+    """Raise ``ValueError`` (one line naming ``what``, e.g. ``"--json"``) unless ``path`` can be written as a
+    file: not a directory, in (or creatable under) a writable folder. Call it before the work, not after."""
+    path = Path(os.path.abspath(path))
+    if path.is_dir():
+        raise ValueError(f"{what} {path} is a directory: give a file name (inside it, say)")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ValueError(f"{what} {path} exists and is not writable; choose another file")
+    _writable_place(path, what)
+    return path
+
+
+def check_output_directory(path: str | os.PathLike, what: str = "output") -> Path:
+    """Raise ``ValueError`` unless ``path`` is (or can be created as) a writable directory."""
+    path = Path(os.path.abspath(path))
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{what} {path} is a file, not a directory; choose a folder")
+    if path.is_dir() and not os.access(path, os.W_OK | os.X_OK):
+        raise ValueError(f"{what} {path} is not writable; choose another folder")
+    if not path.exists():
+        _writable_place(path, what)
+    return path
+
+
 @contextmanager
 def atomic_directory(directory: str | os.PathLike, *, keys: Iterable[str]) -> Iterator[Path]:
     """Yield an empty staging directory beside ``directory``; on success it replaces ``directory``,

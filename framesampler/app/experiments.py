@@ -32,7 +32,7 @@ from framesampler.cost import count_macs, vgg16_relu6_macs
 from framesampler.eval.evaluate import evaluate, summarise
 from framesampler.learned import TrainSettings, load_checkpoint
 from framesampler.policies import create_sampler
-from framesampler.policies.registry import sampler_factory
+from framesampler.policies.registry import option_defaults, sampler_factory
 from framesampler.report.plots import plot_top1_vs_nt
 from framesampler.report.tables import markdown
 
@@ -56,17 +56,6 @@ PEERS = {
     "smart (both)": ("smart", {"selector": "both"}),
     **{f"adaframe (mu={mu})": ("adaframe", {}, {"threshold": mu}) for mu in (0.2, 0.5, 0.7, 1.01)},
 }
-
-
-def option_defaults(factory: type) -> dict:
-    """Keyword defaults of a sampler class's constructors along its MRO (options equal to them do not
-    name a checkpoint apart from the default one)."""
-    defaults: dict = {}
-    for cls in reversed(factory.__mro__):
-        if "__init__" in vars(cls):
-            defaults.update({name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()
-                             if p.default is not inspect.Parameter.empty})
-    return defaults
 
 
 class Runner:

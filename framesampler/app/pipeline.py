@@ -23,7 +23,7 @@ reference SOSampler learns to imitate cheaply), and its chosen frames need no se
 """
 from __future__ import annotations
 
-import json
+import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from framesampler.app.prepare import check_budget_flags
 from framesampler.candidates import Candidates, candidate_indices
 from framesampler.classifiers.consensus import consensus_probs
 from framesampler.classifiers.frozen import FrameClassifier
@@ -83,6 +84,11 @@ class Pipeline:
                  head: FrameClassifier | None = None, reread: str = "memory") -> None:
         if reread not in REREADS:
             raise ValueError(f"unknown reread {reread!r}: use one of {', '.join(REREADS)}")
+        check_budget_flags(T, N)
+        if "label" in sampler.needs:
+            raise ValueError(f"{sampler.name} reads the video's true label: it is an oracle, an upper bound for "
+                             "`framesampler evaluate` on labeled data, not a sampler for a new video; use "
+                             "semi_optimal_max (the label-free pi_s) instead")
         self.sampler, self.T, self.N, self.config, self.reread = sampler, T, N, config, reread
         c = config
         self.classifier = PixelClassifier(PretrainedBackbone(c.backbone, resolution=c.classifier_resolution), head)
@@ -114,6 +120,9 @@ class Pipeline:
         with VideoReader(path, backend=c.backend) as reader:
             meta = reader.metadata
             indices = candidate_indices(meta.num_frames, self.T)
+            if meta.num_frames < self.T:
+                print(f"framesampler: note: {path} has {meta.num_frames} frames, fewer than T={self.T}: all of them are "
+                      f"candidates, and {min(self.N, meta.num_frames)} are chosen", file=sys.stderr)
             decoded = low = high = None
             with stage("decode_candidates"):
                 if needs and self.reread == "memory":
@@ -167,13 +176,17 @@ def load_pipeline(sampler: str, *, T: int, N: int, dataset: str | Path | None = 
     backbone's own ImageNet head. ``mgsampler`` reads image differences of the low-resolution candidates.
     """
     from framesampler.app.prepare import DataConfig, default_cache_dir, prepare
-    from framesampler.learned.checkpoint import load_checkpoint
-    from framesampler.policies import create_sampler
+    from framesampler.learned.checkpoint import load_checkpoint, read_checkpoint_config
+    from framesampler.policies import create_sampler, list_samplers
 
     checkpoint = Path(sampler)
+    is_checkpoint = sampler not in list_samplers()
+    if is_checkpoint and not checkpoint.exists():
+        raise ValueError(f"--sampler {sampler} is neither a sampler name nor a checkpoint directory: use one of "
+                         f"{', '.join(list_samplers())}, or a folder made by `framesampler train`")
     data = None
-    if (checkpoint / "config.json").is_file():
-        data = json.loads((checkpoint / "config.json").read_text()).get("data")
+    if is_checkpoint:
+        data = read_checkpoint_config(checkpoint).get("data")
         if data is None or dataset_config(data["features"]) is None:
             raise ValueError(f"checkpoint {checkpoint} was not trained on a video dataset from `framesampler extract`, "
                              "so it cannot read video frames: train it with --features DATASET.npz")
@@ -187,8 +200,11 @@ def load_pipeline(sampler: str, *, T: int, N: int, dataset: str | Path | None = 
             raise ValueError(f"{data['features']} is a feature file, not a video dataset from `framesampler extract`")
         head = prepare(DataConfig(**{f.name: data[f.name] for f in fields(DataConfig) if f.name in data})).classifier
         config = config.pipeline()
-    if (checkpoint / "config.json").is_file():
+    if is_checkpoint:
         chosen = load_checkpoint(checkpoint, head)
+    elif sampler in list_samplers(LearnedSampler):
+        raise ValueError(f"{sampler} is a learned sampler and needs a checkpoint: framesampler train --sampler {sampler} "
+                         "--features DATASET.npz --out DIR, then sample --sampler DIR")
     else:
         chosen = create_sampler(sampler, seed=seed, **({"motion": "image"} if sampler == "mgsampler" else {}))
     return Pipeline(chosen, T=T, N=N, config=config, head=head, reread=reread)

@@ -78,12 +78,38 @@ def resolve_classes(source: FeatureFile, background: FeatureFile, vocab: list[in
         background_classes = [c for c in classes if c not in vocab]
     if not vocab:
         raise ValueError("the vocabulary is empty: pass --vocab")
+    overlap = sorted(set(vocab) & set(background_classes))
+    if overlap:
+        raise ValueError(f"--vocab and the background classes share {overlap}: background clips must be out of the "
+                         "vocabulary; drop them from --vocab or --background-classes")
     return vocab, background_classes
 
 
-def prepare(config: DataConfig) -> Setup:
-    """Load the data, resolve the regime and the classes (written back into ``config``) and get the
-    frozen classifier. A video dataset (from ``framesampler extract``: it has ``sampler_features``) holds
+def check_budget_flags(T: int, N: int) -> None:
+    """``--T`` and ``--N`` of a run: 1 <= N <= T."""
+    if T < 1 or N < 1 or N > T:
+        raise ValueError(f"--N {N} of --T {T}: need 1 <= N <= T (N frames chosen from T candidates)")
+
+
+def check_setting(config: DataConfig, source: FeatureFile, vocab: list[int], background_classes: list[int],
+                  T: int | None) -> None:
+    """Refuse settings that cannot give a meaningful result, before any training: a one-class vocabulary, an
+    untrimmed regime without background, more candidates than the videos have frames."""
+    if len(vocab) < 2:
+        raise ValueError(f"--vocab {vocab} has one class: every prediction would be right (top-1 1.000 for any "
+                         "sampler); give two or more classes")
+    if config.regime == "untrimmed" and not background_classes:
+        raise ValueError(f"--vocab {vocab} takes every class of {source.path}, leaving none as background for the "
+                         "untrimmed regime: give fewer --vocab classes, a --background file, or --regime trimmed")
+    length = source.features.shape[1] if config.regime == "trimmed" else config.length
+    if T is not None and T > length:
+        where = "trimmed clip" if config.regime == "trimmed" else "untrimmed video (--length)"
+        raise ValueError(f"--T {T} is more than the {length} frames of each {where}: use --T {length} or less")
+
+
+def prepare(config: DataConfig, *, T: int | None = None) -> Setup:
+    """Load the data, resolve the regime and the classes (written back into ``config``), check them (and
+    ``T`` against the videos' length, if given) and get the frozen classifier. A video dataset (from ``framesampler extract``: it has ``sampler_features``) holds
     real videos: they are used as they are (regime "trimmed") with all their classes."""
     source = load_feature_file(config.features)
     real_videos = source.sampler_features is not None
@@ -98,6 +124,7 @@ def prepare(config: DataConfig) -> Setup:
     background = source if config.background in (None, config.features) else load_feature_file(config.background)
     vocab, background_classes = resolve_classes(source, background, config.vocab, config.background_classes)
     config.vocab, config.background_classes = vocab, background_classes
+    check_setting(config, source, vocab, background_classes, T)
     trimmed = {split: trimmed_videos(source, vocab, split) for split in ("train", "test")}
     data = file_fingerprint(config.features)
     key = {"features": data["path"], "size": data["size"], "mtime": data["mtime"],

@@ -6,7 +6,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from framesampler.app.prepare import DataConfig, Setup, prepare
+from framesampler.app.prepare import DataConfig, Setup, check_budget_flags, prepare
 from framesampler.learned.base import LearnedSampler
 from framesampler.learned.checkpoint import CHECKPOINT_KEYS, save_checkpoint
 from framesampler.learned.train import TrainSettings, learned_sampler_names, train_sampler
@@ -24,6 +24,9 @@ class TrainConfig(DataConfig):
     N: int = 6
     options: dict = field(default_factory=dict)
     settings: TrainSettings = field(default_factory=TrainSettings)
+
+    def __post_init__(self) -> None:
+        check_budget_flags(self.T, self.N)
 
 
 def train_and_save(setup: Setup, sampler_name: str, options: dict, *, T: int, N: int, seed: int,
@@ -55,7 +58,7 @@ def run_training(config: TrainConfig, *, progress: bool = True) -> Path:
     """Prepare the data and classifier, train the sampler, write its checkpoint to ``config.out`` (checked
     first: it may only replace a previous checkpoint)."""
     check_replaceable(config.out, CHECKPOINT_KEYS)
-    setup = prepare(config)
+    setup = prepare(config, T=config.T)
     data = {k: v for k, v in asdict(config).items() if k not in ("options", "settings", "out", "sampler")}
     train_and_save(setup, config.sampler, config.options, T=config.T, N=config.N, seed=config.seed,
                    settings=config.settings, out=Path(config.out), extra={"data": data}, progress=progress)

@@ -49,15 +49,31 @@ def save_checkpoint(sampler: LearnedSampler, directory: str | os.PathLike, *, T:
     return Path(directory)
 
 
+def read_checkpoint_config(directory: str | os.PathLike) -> dict:
+    """The ``config.json`` of the checkpoint in ``directory``; one line naming the file when the directory
+    is not a checkpoint or its config is not a JSON object with the checkpoint's keys."""
+    directory = Path(directory)
+    if not (directory / "config.json").is_file() or not (directory / "weights.pt").is_file():
+        raise FileNotFoundError(f"{directory} is not a sampler checkpoint (needs config.json and weights.pt); "
+                                "make one with `framesampler train`")
+    path = directory / "config.json"
+    try:
+        config = json.loads(path.read_text())
+    except (UnicodeDecodeError, ValueError) as err:
+        raise ValueError(f"{path} is not valid JSON ({err}): the checkpoint is damaged; train it again") from None
+    missing = [key for key in CHECKPOINT_KEYS if key not in config] if isinstance(config, dict) else CHECKPOINT_KEYS
+    if missing:
+        raise ValueError(f"{path} is not a checkpoint's config (lacks {', '.join(missing)}): the checkpoint is "
+                         "damaged or not framesampler's; train it again")
+    return config
+
+
 def load_checkpoint(directory: str | os.PathLike, classifier: FrameClassifier | None = None) -> LearnedSampler:
     """Rebuild a trained sampler; with ``classifier``, refuse a checkpoint trained for another one."""
     from framesampler.policies.registry import create_sampler
 
     directory = Path(directory)
-    if not (directory / "config.json").is_file() or not (directory / "weights.pt").is_file():
-        raise FileNotFoundError(f"{directory} is not a sampler checkpoint (needs config.json and weights.pt); "
-                                "make one with `framesampler train`")
-    config = json.loads((directory / "config.json").read_text())
+    config = read_checkpoint_config(directory)
     if classifier is not None:
         expected, found = classifier_fingerprint(classifier), config["classifier"]
         if found["class_ids"] != expected["class_ids"]:

@@ -47,6 +47,16 @@ class TrainSettings:
     weight_decay: float = 1e-4
     grad_clip: float = 40.0
 
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError(f"--epochs and --batch-size must be >= 1, got {self.epochs} and {self.batch_size}: "
+                             "zero epochs would save an untrained sampler")
+        if self.lr is not None and not self.lr > 0:
+            raise ValueError(f"--lr must be > 0, got {self.lr}")
+        if not (0 <= self.momentum < 1 and self.weight_decay >= 0 and self.grad_clip > 0):
+            raise ValueError(f"--momentum must be in [0, 1), --weight-decay >= 0 and grad_clip > 0, got "
+                             f"{self.momentum}, {self.weight_decay} and {self.grad_clip}")
+
 
 def run_identity(sampler: LearnedSampler, classifier: FrameClassifier, *, T: int, settings: TrainSettings, seed: int,
                  run: dict | None = None) -> dict:
