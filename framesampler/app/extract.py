@@ -28,12 +28,26 @@ import numpy as np
 from tqdm import tqdm
 
 from framesampler.candidates import candidate_indices
-from framesampler.classifiers.pretrained import PretrainedBackbone
+from framesampler.classifiers.pretrained import LITE0_STAGES, PretrainedBackbone
 from framesampler.data.dataset import ExtractConfig
 from framesampler.data.features import read_npz
 from framesampler.data.manifest import ManifestEntry, check_disjoint, class_names
 from framesampler.storage import atomic_file
 from framesampler.video.decode import VideoError, VideoReader
+
+
+def check_extract_config(config: ExtractConfig) -> None:
+    """Refuse settings ``extract`` cannot use, naming the command-line option, before any work."""
+    if config.T < 1:
+        raise ValueError(f"--T {config.T}: give at least 1 candidate per video")
+    for flag, size in (("--classifier-size", config.classifier_resolution), ("--sampler-size", config.sampler_resolution)):
+        if size < 32:
+            raise ValueError(f"{flag} {size}: the backbone needs at least 32 px")
+    if config.sampler_stages is not None and not 1 <= config.sampler_stages <= len(LITE0_STAGES):
+        raise ValueError(f"--sampler-stages {config.sampler_stages}: the backbone has {len(LITE0_STAGES)} stages; "
+                         f"use 1..{len(LITE0_STAGES)} (0: the whole network)")
+    if config.short_policy not in ("error", "repeat"):
+        raise ValueError(f"--short {config.short_policy!r}: use 'error' or 'repeat'")
 
 
 class Extractor:
@@ -114,8 +128,9 @@ class ExtractReport:
 def extract(splits: dict[str, list[ManifestEntry]], config: ExtractConfig, *, cache_dir: str | os.PathLike,
             progress: bool = True) -> ExtractReport:
     """Cache every video of every split (``{"train": entries, "test": entries}``); see the module docstring.
-    A video in two splits is refused before any work."""
+    A video in two splits, or settings it cannot use, are refused before any work."""
     check_disjoint(splits)
+    check_extract_config(config)
     cache = Path(cache_dir) / "videos" / config.key()
     extractor: Extractor | None = None
     done, failed = [], []

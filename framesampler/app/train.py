@@ -10,7 +10,7 @@ from framesampler.app.prepare import DataConfig, Setup, check_budget_flags, prep
 from framesampler.learned.base import LearnedSampler
 from framesampler.learned.checkpoint import CHECKPOINT_KEYS, save_checkpoint
 from framesampler.learned.train import TrainSettings, learned_sampler_names, train_sampler
-from framesampler.policies.registry import create_sampler, sampler_factory
+from framesampler.policies.registry import check_option_types, create_sampler, sampler_factory
 from framesampler.storage import check_replaceable
 
 
@@ -58,6 +58,7 @@ def run_training(config: TrainConfig, *, progress: bool = True) -> Path:
     """Prepare the data and classifier, train the sampler, write its checkpoint to ``config.out`` (checked
     first: it may only replace a previous checkpoint)."""
     check_replaceable(config.out, CHECKPOINT_KEYS)
+    check_option_types(config.sampler, config.options)
     setup = prepare(config, T=config.T)
     data = {k: v for k, v in asdict(config).items() if k not in ("options", "settings", "out", "sampler")}
     train_and_save(setup, config.sampler, config.options, T=config.T, N=config.N, seed=config.seed,

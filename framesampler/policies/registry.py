@@ -33,9 +33,9 @@ def option_defaults(factory: Callable[..., Sampler]) -> dict:
     return defaults
 
 
-def _check_option_types(name: str, factory: Callable[..., Sampler], kwargs: dict) -> None:
+def check_option_types(name: str, kwargs: dict) -> None:
     """A numeric option must be given a number, a yes/no option a bool (e.g. ``--option margin=abc``)."""
-    defaults = option_defaults(factory)
+    defaults = option_defaults(sampler_factory(name))
     for key, value in kwargs.items():
         default = defaults.get(key)
         if isinstance(default, bool) and not isinstance(value, bool):
@@ -49,7 +49,7 @@ def create_sampler(name: str, **kwargs: Any) -> Sampler:
     """Build the sampler registered as ``name``; its ``.name`` is set to ``name``. Options whose default is
     a number (or a bool) must be one."""
     factory, preset = sampler_factory(name), _REGISTRY[name][1]
-    _check_option_types(name, factory, kwargs)
+    check_option_types(name, kwargs)
     try:
         sampler = factory(**{**preset, **kwargs})
     except TypeError as err:
