@@ -14,7 +14,7 @@ from framesampler.data.features import default_features_path, parse_classes
 from framesampler.learned import TrainSettings, learned_sampler_names
 from framesampler.policies import TRAINING_FREE, list_samplers
 from framesampler.report.tables import format_table, markdown
-from framesampler.storage import check_output_directory, check_output_file
+from framesampler.storage import check_output_directory, check_output_file, write_text_atomically
 from framesampler.video.decode import VideoError
 
 
@@ -121,7 +121,7 @@ def _evaluate(args: argparse.Namespace) -> dict:
     report = run(_config(args, args.regime, args.policies), progress=not args.no_progress)
     print(format_table(report))
     if args.json:
-        args.json.write_text(json.dumps(report, indent=2))
+        write_text_atomically(args.json, json.dumps(report, indent=2))
     return report
 
 
@@ -131,7 +131,7 @@ def _demo(args: argparse.Namespace) -> None:
         reports[regime] = run(_config(args, regime, list(TRAINING_FREE)), progress=not args.no_progress)
         print(format_table(reports[regime]), end="\n\n")
     if args.json:
-        args.json.write_text(json.dumps(reports, indent=2))
+        write_text_atomically(args.json, json.dumps(reports, indent=2))
 
 
 def _extract(args: argparse.Namespace) -> None:
@@ -173,7 +173,7 @@ def _sample(args: argparse.Namespace) -> None:
     print(f"prediction: {best['class']} ({best['prob']:.3f}); GMACs sampler {summary['gmacs']['sampler']:.3f}, "
           f"classifier {summary['gmacs']['classifier']:.3f}")
     if args.json:
-        args.json.write_text(json.dumps(summary, indent=2))
+        write_text_atomically(args.json, json.dumps(summary, indent=2))
     if args.sheet:
         from framesampler.report.sheet import contact_sheet
         from framesampler.video.decode import read_frames
@@ -201,7 +201,7 @@ def _independence(args: argparse.Namespace) -> None:
         cells = "".join("        -" if row[k] is None else f"{row[k]:>9.3f}" for k in ("mean", "median"))
         print(f"{rate:>6}{cells}{row['pairs']:>8}")
     if args.json:
-        args.json.write_text(json.dumps(summary, indent=2))
+        write_text_atomically(args.json, json.dumps(summary, indent=2))
     if args.plot:
         plot_relevance_density(result, args.plot)
 

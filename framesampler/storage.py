@@ -119,6 +119,13 @@ def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
         partial.unlink(missing_ok=True)
 
 
+def write_text_atomically(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    with atomic_file(path) as partial:
+        partial.write_text(text)
+    return Path(path)
+
+
 def save_atomically(obj: object, path: Path) -> None:
     """``torch.save`` to ``path`` through a temporary file and a rename."""
     with atomic_file(path) as partial:
