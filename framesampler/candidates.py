@@ -12,6 +12,7 @@ repeats (the TSN/mmaction2 behaviour), ``"error"`` raises.
 """
 from __future__ import annotations
 
+import enum
 import math
 import numbers
 from dataclasses import dataclass
@@ -112,6 +113,21 @@ def candidate_indices(
         offsets = rng.random(num_candidates)
     indices = np.floor(edges[:-1] + offsets * (edges[1:] - edges[:-1])).astype(np.int64)
     return np.clip(indices, 0, num_frames - 1)
+
+
+class Reads(enum.Flag):
+    """What a sampler reads beyond the candidates' frame numbers (``Sampler.reads``)."""
+
+    NOTHING = 0
+    FEATURES = enum.auto()  # candidates.features: cheap per-frame features
+    PIXELS = enum.auto()  # candidates.pixels: low-resolution frames
+    FRAME_LOGITS = enum.auto()  # context.frame_logits: the frozen classifier on each candidate alone
+    LABEL = enum.auto()  # context.label: the true class (oracles only)
+
+    def candidate_input(self) -> Reads:
+        """The one candidate input to give: a sampler that reads either pixels or features (MGSampler's
+        ``motion="auto"``) gets the low-resolution pixels, free once decoded; at least one is required."""
+        return Reads.PIXELS if Reads.PIXELS in self else self & Reads.FEATURES
 
 
 @dataclass(frozen=True)

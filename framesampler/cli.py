@@ -161,7 +161,7 @@ def _sample(args: argparse.Namespace) -> None:
     from framesampler.app.pipeline import load_pipeline
 
     pipeline = load_pipeline(args.sampler, T=args.T, N=args.N, dataset=args.dataset, cache_dir=args.cache_dir,
-                             reread=args.reread, seed=args.seed)
+                             reread=args.reread, seed=args.seed, thumbnails=160 if args.sheet else None)
     result = pipeline(args.video)
     summary = result.summary()
     print(f"{result.path}: {result.num_frames} frames at {result.fps:.2f} fps; {args.sampler} chose {len(result.chosen)} "
@@ -176,12 +176,10 @@ def _sample(args: argparse.Namespace) -> None:
         write_text_atomically(args.json, json.dumps(summary, indent=2))
     if args.sheet:
         from framesampler.report.sheet import contact_sheet
-        from framesampler.video.decode import read_frames
 
-        frames = read_frames(args.video, result.candidates, size=160)
         scores = None if result.scores is None else result.scores.tolist()
         labels = [f"#{i} {i / result.fps:.2f}s" for i in result.candidates]
-        contact_sheet(frames, args.sheet, chosen=result.chosen.tolist(), labels=labels, scores=scores,
+        contact_sheet(result.thumbnails, args.sheet, chosen=result.chosen.tolist(), labels=labels, scores=scores,
                       title=f"{Path(result.path).name}: {args.sampler}, N={len(result.chosen)} of T={len(result.candidates)}")
 
 

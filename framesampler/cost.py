@@ -10,10 +10,14 @@ types contribute nothing, so check a new architecture's count against its publis
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
 from torch import nn
+
+from framesampler.candidates import Reads
 
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
@@ -22,6 +26,18 @@ def _layer_macs(module: nn.Module, output: torch.Tensor) -> int:
     if isinstance(module, _CONVS):
         return output.numel() * (module.in_channels // module.groups) * math.prod(module.kernel_size)
     return output.numel() * module.in_features
+
+
+@contextmanager
+def inference(module: nn.Module) -> Iterator[nn.Module]:
+    """Eval mode and no gradients for the block, the module's training mode restored after it."""
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.inference_mode():
+            yield module
+    finally:
+        module.train(was_training)
 
 
 def count_macs(module: nn.Module, *example_inputs: Any, **example_kwargs: Any) -> int:
@@ -37,13 +53,10 @@ def count_macs(module: nn.Module, *example_inputs: Any, **example_kwargs: Any) -
         total += _layer_macs(layer, output)
 
     handles = [m.register_forward_hook(hook) for m in module.modules() if isinstance(m, (*_CONVS, nn.Linear))]
-    was_training = module.training
-    module.eval()
     try:
-        with torch.no_grad():
+        with inference(module):
             module(*example_inputs, **example_kwargs)
     finally:
-        module.train(was_training)
         for handle in handles:
             handle.remove()
     return total
@@ -58,30 +71,16 @@ def macs_per_frame(module: nn.Module, frames: torch.Tensor, **example_kwargs: An
     return count_macs(module, frames, **example_kwargs) / math.prod(frames.shape[:-3])
 
 
-def vgg16_relu6(device: str | torch.device = "meta") -> nn.Sequential:
-    """VGG16 (Simonyan and Zisserman 2015) up to fc6 + ReLU: the backbone of the shared UCF101 features.
-    Built on the meta device by default (no weights), which is all ``count_macs`` needs."""
-    layers: list[nn.Module] = []
-    channels = 3
-    for width, convs in ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3)):
-        for _ in range(convs):
-            layers += [nn.Conv2d(channels, width, 3, padding=1, device=device), nn.ReLU()]
-            channels = width
-        layers.append(nn.MaxPool2d(2))
-    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(512 * 7 * 7, 4096, device=device), nn.ReLU())
-
-
-def vgg16_relu6_macs(size: int = 224, crops: int = 1) -> int:
-    """MACs of the VGG16 relu6 feature of one frame from ``crops`` crops of ``size`` px (the shared
-    UCF101 file averaged 5 crops of 224)."""
-    return crops * count_macs(vgg16_relu6(), torch.empty(1, 3, size, size, device="meta"))
-
-
-def sampler_macs_per_candidate(sampler: Any, *, features_macs: float, scorer_macs: float) -> float:
-    """MACs a sampler spends on each of the T candidates: the cheap backbone when it reads features
-    (``features_macs``), the per-frame classifier when it reads class scores (``scorer_macs``), and a
-    learned sampler's own network (its ``macs_per_frame``). Rules that read nothing cost 0."""
-    reads = set(getattr(sampler, "reads", sampler.needs))
-    total = features_macs if "features" in reads else 0.0
-    total += scorer_macs if "frame_logits" in reads else 0.0
-    return total + (sampler.macs_per_frame() if hasattr(sampler, "macs_per_frame") else 0.0)
+def video_macs(sampler: Any, *, num_candidates: int, num_chosen: float, classifier_frame: float,
+               cheap_frame: float = 0.0) -> dict[str, float]:
+    """MACs per video, ``{"sampler", "classifier", "total"}``: the sampler on the candidates it reads
+    (``sampler.candidates_read(T)``, fewer than T for SCSampler's stride), each costing the cheap
+    backbone when it reads features (``cheap_frame``), the classifier when it reads class scores
+    (``classifier_frame``, pi_s) and its own network (``sampler.macs_per_frame()``); the classifier on
+    the ``num_chosen`` frames picked."""
+    read = sampler.candidates_read(num_candidates)
+    per_candidate = sampler.macs_per_frame()
+    per_candidate += cheap_frame if Reads.FEATURES in sampler.reads.candidate_input() else 0.0
+    per_candidate += classifier_frame if Reads.FRAME_LOGITS in sampler.reads else 0.0
+    macs = {"sampler": float(read * per_candidate), "classifier": float(num_chosen * classifier_frame)}
+    return {**macs, "total": macs["sampler"] + macs["classifier"]}

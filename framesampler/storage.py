@@ -130,3 +130,55 @@ def save_atomically(obj: object, path: Path) -> None:
     """``torch.save`` to ``path`` through a temporary file and a rename."""
     with atomic_file(path) as partial:
         torch.save(obj, partial)
+
+
+def non_finite(states: dict[str, dict]) -> list[str]:
+    """``file:tensor`` names of the floating-point tensors in ``states`` holding NaN or inf."""
+    return [f"{file}:{name}" for file, state in states.items() for name, value in state.items()
+            if torch.is_tensor(value) and value.is_floating_point() and not value.isfinite().all()]
+
+
+def save_module(directory: str | os.PathLike, config: dict, states: dict[str, dict], *, keys: Iterable[str],
+                texts: dict[str, str] | None = None) -> Path:
+    """One saved model directory, written atomically: ``config.json``, one ``torch.save`` file per entry
+    of ``states`` (file name -> state dict) and the ``texts`` (file name -> content, e.g. a training log).
+    Classifiers and sampler checkpoints both use it. It
+    replaces only a directory of the same kind (``config.json`` with ``keys``), and non-finite weights
+    (a diverged training, NaN in the data) are refused: nothing non-finite is ever saved."""
+    bad = non_finite(states)
+    if bad:
+        raise ValueError(f"not saving {directory}: non-finite (NaN/inf) weights in {', '.join(bad[:3])}; the training "
+                         "diverged (lower --lr) or its data holds NaN/inf")
+    with atomic_directory(directory, keys=keys) as staging:
+        (staging / "config.json").write_text(json.dumps(config, indent=2))
+        for name, state in states.items():
+            torch.save(state, staging / name)
+        for name, text in (texts or {}).items():
+            (staging / name).write_text(text)
+    return Path(directory)
+
+
+def load_module(directory: str | os.PathLike, states: tuple[str, ...], *, what: str, make: str) -> tuple[dict, dict[str, dict]]:
+    """``config.json`` (read once) and the named state files of a directory written by ``save_module``;
+    ``what`` names the kind of directory and ``make`` the command that makes one, for the errors."""
+    directory = Path(directory)
+    missing = [name for name in ("config.json", *states) if not (directory / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{directory} is not a {what} (it lacks {', '.join(missing)}); make one with {make}")
+    try:
+        config = json.loads((directory / "config.json").read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{directory / 'config.json'} is not valid JSON ({err}); make the {what} again with {make}") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{directory / 'config.json'} holds a {type(config).__name__}, not a {what}'s settings; "
+                         f"make it again with {make}")
+    try:
+        loaded = {name: torch.load(directory / name, map_location="cpu", weights_only=True) for name in states}
+    except Exception as err:  # a torn or foreign file: torch raises several unrelated types
+        raise ValueError(f"{directory} holds an unreadable weights file ({type(err).__name__}: {err}); "
+                         f"make the {what} again with {make}") from None
+    bad = non_finite(loaded)
+    if bad:
+        raise ValueError(f"{directory} holds non-finite (NaN/inf) weights in {', '.join(bad[:3])}; make the {what} "
+                         f"again with {make}")
+    return config, loaded

@@ -3,7 +3,6 @@ import torch
 from torch import nn
 
 from framesampler.cost import count_macs, macs_per_frame
-from framesampler.learned.mobilenet import MobileNetV2, MobileNetV2Encoder
 
 
 def test_conv_and_linear_hand_checked():
@@ -29,38 +28,26 @@ def test_counting_leaves_the_module_as_it_was():
         macs_per_frame(model, torch.zeros(3, 5, 5))
 
 
-def test_mobilenet_v2_matches_the_published_300m_macs():
-    model = MobileNetV2(num_classes=1000)
-    macs_224 = count_macs(model, torch.zeros(1, 3, 224, 224))
-    assert 0.29e9 <= macs_224 <= 0.32e9  # Sandler et al. 2018: 300M multiply-adds
-    macs_128 = count_macs(model, torch.zeros(1, 3, 128, 128))
-    assert 0.09e9 <= macs_128 <= 0.11e9
-
-
-def test_encoder_macs_per_frame_ignore_the_shift():
-    frames = torch.zeros(1, 3, 3, 64, 64)
-    shifted = macs_per_frame(MobileNetV2Encoder(0.5), frames)
-    assert shifted == macs_per_frame(MobileNetV2Encoder(0.5, shift_div=None), frames)
-    assert shifted == count_macs(MobileNetV2(0.5), torch.zeros(1, 3, 64, 64))
-
-
 def test_vgg16_relu6_matches_the_published_cost():
-    from framesampler.cost import vgg16_relu6_macs
+    from framesampler.classifiers.vgg16 import vgg16_relu6_macs
 
     # VGG16 is 15.47 GMACs at 224 px with fc7 and fc8 (4096*4096 + 4096*1000 = 20.9 M) included
     assert vgg16_relu6_macs() == pytest.approx(15.47e9 - 20.9e6, rel=0.002)
     assert vgg16_relu6_macs(crops=5) == 5 * vgg16_relu6_macs()
 
 
-def test_sampler_cost_per_candidate_charges_what_each_sampler_reads():
-    from framesampler.cost import sampler_macs_per_candidate
+def test_video_cost_charges_what_each_sampler_reads_on_the_candidates_it_reads():
+    from framesampler.cost import video_macs
     from framesampler.policies import create_sampler
 
-    def cost(sampler):
-        return sampler_macs_per_candidate(sampler, features_macs=100.0, scorer_macs=1000.0)
+    def cost(sampler, T=10):
+        return video_macs(sampler, num_candidates=T, num_chosen=3, classifier_frame=1000.0, cheap_frame=100.0)
 
-    assert cost(create_sampler("uniform")) == 0.0
-    assert cost(create_sampler("semi_optimal_max")) == 1000.0
-    assert cost(create_sampler("mgsampler")) == 100.0 and cost(create_sampler("mgsampler", motion="image")) == 0.0
+    assert cost(create_sampler("uniform")) == {"sampler": 0.0, "classifier": 3000.0, "total": 3000.0}
+    assert cost(create_sampler("semi_optimal_max"))["sampler"] == 10 * 1000.0
+    assert cost(create_sampler("mgsampler", motion="feature"))["sampler"] == 10 * 100.0
+    assert cost(create_sampler("mgsampler", motion="image"))["sampler"] == 0.0
     learned = create_sampler("sosampler", input_dim=8, num_classes=3, width=4)
-    assert cost(learned) == 100.0 + learned.macs_per_frame() > 100.0
+    assert cost(learned)["sampler"] == 10 * (100.0 + learned.macs_per_frame())
+    strided = create_sampler("scsampler", input_dim=8, num_classes=3, width=4, stride=4)
+    assert cost(strided)["sampler"] == 3 * (100.0 + strided.macs_per_frame())  # SCSampler App. D: ceil(10 / 4) scored

@@ -175,20 +175,6 @@ def test_train_and_evaluate_from_the_command_line(tmp_path, small_features, caps
     assert "trained for classes" in capsys.readouterr().err
 
 
-def test_learned_samplers_run_on_pixels_with_the_mobilenet_encoder():
-    sampler = create_sampler("sosampler", input_dim=0, num_classes=3, encoder="mobilenet_v2", width_mult=0.35,
-                             resolution=64)
-    pixels = np.random.default_rng(0).integers(0, 255, size=(6, 64, 64, 3), dtype=np.uint8)
-    picked = sampler.select(Candidates.of_length(6, pixels=pixels), 2)
-    assert len(picked) == 2 and np.all(np.diff(picked) > 0)
-    with pytest.raises(ValueError, match="needs candidates.pixels"):
-        sampler.select(Candidates.of_length(6, features=np.zeros((6, 4))), 2)
-    batch = TrainingBatch(sampler.candidate_input(Candidates.of_length(6, pixels=pixels)).repeat(2, 1, 1, 1, 1),
-                          torch.randn(2, 6, 3), torch.tensor([0, 1]), "avg_logits")
-    assert torch.isfinite(sampler.loss(batch)["loss"])
-    assert 1e6 < sampler.macs_per_frame() < 2e7  # MobileNetV2 x0.35 at 64 px: a few M MACs
-
-
 def test_feature_encoder_cost_is_counted():
     sampler = create_sampler("sosampler", input_dim=4096, num_classes=6)
     assert sampler.macs_per_frame() == 4096 * 256 + 256 * 256 + 256

@@ -77,6 +77,37 @@ def test_synthetic_videos_go_through_extract_train_evaluate_and_sample(collectio
     assert chosen["gmacs"]["sampler"] > 0 and chosen["gmacs"]["classifier"] > 0
     assert (tmp_path / "sheet.png").stat().st_size > 10_000
 
+    # The checkpoint stands alone: with the dataset file and every cache gone, sample trains nothing.
+    data.unlink()
+    shutil.rmtree(tmp_path / "cache")
+    again = tmp_path / "again.json"
+    assert main(["sample", str(video), "--sampler", str(tmp_path / "sos"), "--T", "16", "--N", "3", "--json", str(again),
+                 "--cache-dir", str(tmp_path / "untouched")]) == 0
+    assert json.loads(again.read_text())["chosen"] == chosen["chosen"] and not (tmp_path / "untouched").exists()
+    capsys.readouterr()
+    for flag, value in (("--T", "20"), ("--N", "4")):
+        budget = {"--T": "16", "--N": "3", flag: value}
+        assert main(["sample", str(video), "--sampler", str(tmp_path / "sos"), *[x for kv in budget.items() for x in kv]]) == 2
+        trained = {"--T": 16, "--N": 3}[flag]
+        assert f"trained with {flag[2:]} {trained} (asked {value})" in capsys.readouterr().err
+
+
+def test_one_sample_call_scores_once_and_decodes_each_frame_once(collection, tmp_path, monkeypatch):
+    from framesampler.app.pipeline import Pipeline
+    from framesampler.policies import create_sampler
+    from framesampler.video import decode
+
+    sampler = create_sampler("sosampler", input_dim=112, num_classes=3)
+    pipeline = Pipeline(sampler, T=12, N=3, thumbnails=48)
+    decoded, scored = [], []
+    read, scores = decode._PyAVSource.read, type(sampler).scores
+    monkeypatch.setattr(decode._PyAVSource, "read", lambda self, wanted, convert: decoded.extend(wanted.tolist()) or read(self, wanted, convert))
+    monkeypatch.setattr(type(sampler), "scores", lambda self, *args: scored.append(1) or scores(self, *args))
+    result = pipeline(collection / "videos" / "square_001.mp4")
+    assert len(scored) == 1 and result.scores is not None and len(result.scores) == 12
+    assert sorted(decoded) == result.candidates.tolist()  # every candidate decoded once, nothing decoded again
+    assert result.thumbnails.shape[:2] == (12, 48)
+
 
 def test_an_interrupted_extraction_resumes_and_a_changed_setting_starts_afresh(collection, tmp_path, monkeypatch):
     entries = read_manifest(collection / "test.txt")[:4]
@@ -123,7 +154,7 @@ def test_training_free_samplers_sample_a_real_video_with_the_imagenet_head(sampl
     result = json.loads(out.read_text())
     frames = [row["frame"] for row in result["chosen"]]
     assert len(frames) == 4 and frames == sorted(set(frames)) and set(frames) <= set(result["candidates"])
-    assert (result["chosen"][0]["score"] is None) == (sampler != "semi_optimal_max")
+    assert (result["chosen"][0]["score"] is None) == (sampler == "uniform")  # MGSampler's score is the motion
     assert result["gmacs"]["classifier"] == pytest.approx(4 * 0.3852, rel=0.01)  # Lite0 + its ImageNet layer
     assert (result["gmacs"]["sampler"] > 0) == (sampler == "semi_optimal_max")
     assert len(result["prediction"]) == 5

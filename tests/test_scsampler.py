@@ -138,7 +138,7 @@ def test_stride_only_returns_multiples_of_it(stride):
         assert np.all(picked % stride == 0) and len(picked) == min(n, len(scored))
     scores = sampler.scores(candidates)
     assert np.isfinite(scores[scored]).all() and np.isneginf(np.delete(scores, scored)).all()
-    assert sampler.macs_per_video(20) == len(scored) * sampler.macs_per_frame()
+    assert sampler.candidates_read(20) == len(scored)
 
 
 def test_head_cost_is_counted():

@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from framesampler import Candidates, Context, candidate_indices, create_sampler, list_samplers
+from framesampler.candidates import Reads
 from framesampler.learned import LearnedSampler
 from framesampler.policies.registry import sampler_factory
 
@@ -84,12 +85,13 @@ NAMES = r"features|pixels|frame_logits|label|\bn\b|num_frames|frame_indices|cons
 
 @st.composite
 def inputs(draw):
-    """(name, T, candidates thunk, n, context thunk, bad, odd): ``bad`` names the arguments made invalid or left
-    out (refused whenever the sampler needs them), ``odd`` those only some samplers may refuse (a learned
-    sampler's feature size, checked when it reads them)."""
+    """(name, T, candidates thunk, n, context thunk, bad, absent, odd): ``bad`` names the arguments made
+    invalid (always refused), ``absent`` those left out (refused when the sampler reads them), ``odd`` those
+    only some samplers may refuse (a learned sampler's feature size, checked when it reads them)."""
     name = draw(st.sampled_from(sorted(SAMPLERS)))
     t = draw(st.integers(0, 8))
     bad: set[str] = set()
+    absent: set[str] = set()
     odd: set[str] = set()
     values = st.floats(-50, 50, width=32)
 
@@ -103,7 +105,7 @@ def inputs(draw):
     kind = draw(st.sampled_from(["ok", "ok", "absent", "nonfinite", "rows", "dims", "type"]))
     features = None
     if kind == "absent":
-        bad.add("features")
+        absent.add("features")
     elif kind == "type":
         features, _ = [["x"] * D] * t, bad.add("features")
     else:
@@ -116,7 +118,7 @@ def inputs(draw):
     kind = draw(st.sampled_from(["absent", "ok", "nonfinite", "shape"]))
     pixels = None
     if kind == "absent":
-        bad.add("pixels")
+        absent.add("pixels")
     else:
         pixels = array((t, 2, 2, 3) if kind != "shape" else (t, 2, 2), kind)
         if kind == "shape" or (kind == "nonfinite" and pixels.size):
@@ -124,7 +126,7 @@ def inputs(draw):
     kind = draw(st.sampled_from(["ok", "ok", "numpy", "absent", "nonfinite", "rows", "type", "flat"]))
     frame_logits = None
     if kind == "absent":
-        bad.add("frame_logits")
+        absent.add("frame_logits")
     elif kind == "type":
         frame_logits, _ = "logits", bad.add("frame_logits")
     elif kind == "flat":
@@ -136,7 +138,9 @@ def inputs(draw):
         if kind == "rows" or (kind == "nonfinite" and frame_logits.numel()):
             bad.add("frame_logits")
     label = draw(st.sampled_from([0, 1, 2, None, -1, 3, True, 1.0, "1"]))
-    if label is None or label in (-1, "1") or isinstance(label, (bool, float)) or (label == 3 and frame_logits is not None):
+    if label is None:
+        absent.add("label")
+    elif label in (-1, "1") or isinstance(label, (bool, float)) or (label == 3 and frame_logits is not None):
         bad.add("label")
     n = draw(st.sampled_from([0, 1, 2, 3, 5, 9, np.int64(2), -1, True, 2.5, "3", None]))
     if isinstance(n, (bool, float, str)) or n is None or n < 0:
@@ -156,23 +160,29 @@ def inputs(draw):
     def context():
         return {"label": label} if wrong_container == "context" else \
             Context(frame_logits=frame_logits, label=label, consensus=consensus)
-    return name, t, candidates, n, context, bad, odd
+    return name, t, candidates, n, context, bad, absent, odd
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(inputs())
 def test_select_of_every_sampler_answers_right_or_refuses_naming_the_argument(case):
-    name, t, candidates, n, context, bad, odd = case
+    name, t, candidates, n, context, bad, absent, odd = case
     sampler = SAMPLERS[name]
+    suspects = bad | absent | odd
     try:
         picked = sampler.select(candidates(), n, context=context())
     except (ValueError, TypeError) as err:
-        named = [b for b in bad | odd if b in str(err)] or (["n"] if "n (frames" in str(err) and "n" in bad else [])
-        assert named, f"{name}: {type(err).__name__} {err!s} names none of the bad arguments {sorted(bad | odd)}"
+        named = [b for b in suspects if b in str(err)] or (["n"] if "n (frames" in str(err) and "n" in bad else [])
+        assert named, f"{name}: {type(err).__name__} {err!s} names none of the bad arguments {sorted(suspects)}"
         return
     assert isinstance(picked, np.ndarray) and picked.dtype == np.int64
     assert np.all(np.diff(picked) > 0) and (len(picked) == 0 or (picked[0] >= 0 and picked[-1] < t))
     assert len(picked) <= (t if name == "dense" else min(n, t))
-    needed = {"features", "pixels", "frame_logits", "label"} & set(sampler.needs)
-    assert not (needed & bad) and not ({"n", "consensus", "candidates", "context"} & bad), \
-        f"{name} accepted bad {sorted(bad)}"
+    assert not bad, f"{name} accepted bad {sorted(bad)}"
+    assert not {"frame_logits", "label"} & absent & reads(sampler), f"{name} ran without {sorted(absent)}"
+    inputs = {"features", "pixels"} & reads(sampler)
+    assert not inputs or not inputs <= absent, f"{name} ran without {sorted(inputs)}"
+
+
+def reads(sampler) -> set[str]:
+    return {flag.name.lower() for flag in Reads if flag and flag in sampler.reads}

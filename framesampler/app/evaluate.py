@@ -7,12 +7,18 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import torch
+
 from framesampler.app.prepare import DataConfig, check_budget_flags, prepare
 from framesampler.classifiers.frozen import FrameClassifier
+from framesampler.classifiers.pretrained import backbone_macs
+from framesampler.cost import count_macs, video_macs
+from framesampler.data.dataset import ExtractConfig
 from framesampler.eval.evaluate import evaluate, summarise
-from framesampler.learned import load_checkpoint
+from framesampler.learned.checkpoint import read_checkpoint
 from framesampler.policies import TRAINING_FREE, Sampler, create_sampler
 from framesampler.policies.optimal import optimal_search_kind
+from framesampler.policies.registry import sampler_factory
 
 
 @dataclass
@@ -36,11 +42,11 @@ def named_checkpoints(directories: list[str], classifier: FrameClassifier, taken
     its directory's name when that is taken; one made for another T or N is used, with a note on stderr."""
     samplers: dict[str, Sampler] = {}
     for directory in directories:
-        sampler = load_checkpoint(directory, classifier)
-        made = {"T": sampler.checkpoint["T"], "N": sampler.checkpoint["N"]}
-        if (T, N) != (made["T"], made["N"]) and T is not None:
-            print(f"framesampler: note: checkpoint {directory} was trained at T={made['T']} N={made['N']}, "
-                  f"evaluated here at T={T} N={N}; train one with --T {T} --N {N} to compare like with like", file=sys.stderr)
+        checkpoint = read_checkpoint(directory, classifier=classifier)
+        sampler, made = checkpoint.sampler, checkpoint.config
+        if T is not None and (T, N) != (made.T, made.N):
+            print(f"framesampler: note: checkpoint {directory} was trained at T={made.T} N={made.N}, evaluated here at "
+                  f"T={T} N={N}; train one with --T {T} --N {N} to compare like with like", file=sys.stderr)
         name = sampler.name if sampler.name not in taken | set(samplers) else Path(directory).name
         if name in taken | set(samplers):
             raise ValueError(f"two samplers would be called {name!r}: give checkpoint {directory} another directory name")
@@ -56,17 +62,23 @@ def run(config: EvaluationConfig, *, progress: bool = True) -> dict:
     setup = prepare(config, T=config.T)
     classifier = setup.classifier
     learned = named_checkpoints(config.checkpoints, classifier, taken=set(config.policies), T=config.T, N=config.N)
-    oracle_options = {"search": config.oracle_search}
-    runs, num_videos, length = [], 0, 0
+    reference = create_sampler("oracle", search=config.oracle_search)
+    runs, num_videos, length, fixed, optimal = [], 0, 0, {}, []
     for seed in range(config.seed, config.seed + config.repeats):
         videos = setup.videos("test", seed)
         num_videos, length = len(videos), videos.length
-        samplers = {name: create_sampler(name, seed=seed, **(oracle_options if name in ("oracle", "optimal") else {}))
+        samplers = {name: reference if sampler_factory(name) is type(reference) else create_sampler(name, seed=seed)
                     for name in config.policies}
-        runs.append(evaluate(videos, classifier, {**samplers, **learned}, T=config.T, N=config.N, seed=seed,
-                             oracle_search=config.oracle_search, progress=progress))
+        samplers |= learned
+        if config.regime == "untrimmed":  # a new construction each repeat: nothing carries over
+            optimal = []
+        run = evaluate(videos, classifier, {n: s for n, s in samplers.items() if n not in fixed}, T=config.T, N=config.N,
+                       seed=seed, reference=reference, optimal=optimal, progress=progress)
+        if config.regime == "trimmed":  # the same clips every repeat: a deterministic sampler's row is kept
+            fixed |= {name: run[name] for name, sampler in samplers.items() if not sampler.stochastic}
+        runs.append({**run, **fixed})
     summary = summarise(runs)
-    cost = video_cost({**samplers, **learned}, summary, config, classifier, min(config.T, length))
+    cost = video_cost({**samplers, **learned}, summary, setup.extract, classifier, min(config.T, length))
     return {
         "config": {**asdict(config), "videos": num_videos,
                    "oracle": optimal_search_kind(min(config.T, length), config.N, config.oracle_search)},
@@ -78,22 +90,20 @@ def run(config: EvaluationConfig, *, progress: bool = True) -> dict:
     }
 
 
-def video_cost(samplers: dict[str, Sampler], summary: dict, config: EvaluationConfig, classifier: FrameClassifier,
+def video_cost(samplers: dict[str, Sampler], summary: dict, extract: dict | None, classifier: FrameClassifier,
                num_candidates: int) -> dict | None:
-    """GMACs per video of each sampler on a video dataset (``framesampler extract``): its sampler on the T
-    candidates and the classifier on the frames it chose (None for a plain feature file, whose backbone
-    is unknown). A sampler that reads class scores is charged the classifier on every candidate."""
-    from framesampler.classifiers.pixel import PixelClassifier
-    from framesampler.classifiers.pretrained import PretrainedBackbone
-    from framesampler.cost import sampler_macs_per_candidate
-    from framesampler.data.dataset import dataset_config
-
-    extracted = dataset_config(config.features)
-    if extracted is None:
+    """GMACs per video of each sampler on a video dataset (``framesampler extract``), by
+    ``framesampler.cost.video_macs``: its sampler on the candidates it reads and the classifier on the
+    frames it chose (None for a plain feature file, whose backbone is unknown)."""
+    if extract is None:
         return None
-    frame = PixelClassifier(PretrainedBackbone(extracted.backbone, resolution=extracted.classifier_resolution),
-                            classifier).macs_per_frame()
-    cheap = PretrainedBackbone(extracted.backbone, resolution=extracted.sampler_resolution,
-                               stages=extracted.sampler_stages).macs_per_frame()
-    return {name: {"sampler_gmacs": num_candidates * sampler_macs_per_candidate(sampler, features_macs=cheap, scorer_macs=frame) / 1e9,
-                   "classifier_gmacs": summary[name]["frames"] * frame / 1e9} for name, sampler in samplers.items()}
+    config = ExtractConfig(**extract)
+    frame = backbone_macs(config.backbone, config.classifier_resolution, None) + count_macs(
+        classifier.head, torch.zeros(1, classifier.config.input_dim))
+    cheap = backbone_macs(config.backbone, config.sampler_resolution, config.sampler_stages)
+    cost = {}
+    for name, sampler in samplers.items():
+        macs = video_macs(sampler, num_candidates=num_candidates, num_chosen=summary[name]["frames"],
+                          classifier_frame=frame, cheap_frame=cheap)
+        cost[name] = {"sampler_gmacs": macs["sampler"] / 1e9, "classifier_gmacs": macs["classifier"] / 1e9}
+    return cost

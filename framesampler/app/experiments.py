@@ -19,28 +19,49 @@ same data, seeds and training settings (wherever its classifier cache lives) kee
 """
 from __future__ import annotations
 
-import inspect
 import json
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
 from framesampler.app.prepare import DataConfig, Setup, prepare
 from framesampler.app.train import train_and_save
-from framesampler.cost import count_macs, vgg16_relu6_macs
+from framesampler.classifiers.vgg16 import vgg16_relu6_macs
+from framesampler.cost import count_macs
 from framesampler.eval.evaluate import evaluate, summarise
-from framesampler.learned import TrainSettings, load_checkpoint
+from framesampler.learned import LearnedSampler, TrainSettings, load_checkpoint
 from framesampler.policies import create_sampler
 from framesampler.policies.registry import option_defaults, sampler_factory
 from framesampler.report.plots import plot_top1_vs_nt
 from framesampler.report.tables import markdown
 from framesampler.storage import write_text_atomically
 
-EXPERIMENTS = ("small", "large", "loss", "nt", "cost", "peers", "large_peers")
-DEFAULT_EXPERIMENTS = ("small", "large", "loss", "nt", "cost")
 LARGE_NT = ((8, 30), (16, 60), (32, 100))
+
+
+@dataclass(frozen=True)
+class Learned:
+    """A learned sampler in a comparison: its registered ``kind``, training ``options`` (a checkpoint per
+    distinct set), and ``inference`` options set on the trained sampler (its ``inference_options``)."""
+
+    kind: str
+    options: dict = field(default_factory=dict)
+    inference: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One table: training-free ``policies`` and ``learned`` samplers at T candidates and budget N."""
+
+    T: int
+    N: int
+    policies: tuple[str, ...] = ()
+    learned: dict[str, Learned] = field(default_factory=dict)
+
+
+BOTH = {"ocsampler": Learned("ocsampler"), "sosampler": Learned("sosampler")}
 LOSS_VARIANTS = {
     "rank, max": {"so_loss": "rank", "importance": "max"},
     "rank, label": {"so_loss": "rank", "importance": "label"},
@@ -50,14 +71,34 @@ LOSS_VARIANTS = {
     "rank, max, no L_LG": {"so_loss": "rank", "importance": "max", "lam": 1.0},
 }
 PEERS = {
-    "scsampler (AC)": ("scsampler", {"objective": "ac"}),
-    "scsampler (SAL-CL)": ("scsampler", {"objective": "sal_cl"}),
-    "scsampler (SAL-RANK)": ("scsampler", {"objective": "sal_rank"}),
-    "smart (single)": ("smart", {"selector": "single"}),
-    "smart (global)": ("smart", {"selector": "global"}),
-    "smart (both)": ("smart", {"selector": "both"}),
-    **{f"adaframe (mu={mu})": ("adaframe", {}, {"threshold": mu}) for mu in (0.2, 0.5, 0.7, 1.01)},
+    "scsampler (AC)": Learned("scsampler", {"objective": "ac"}),
+    "scsampler (SAL-CL)": Learned("scsampler", {"objective": "sal_cl"}),
+    "scsampler (SAL-RANK)": Learned("scsampler", {"objective": "sal_rank"}),
+    "smart (single)": Learned("smart", {"selector": "single"}),
+    "smart (global)": Learned("smart", {"selector": "global"}),
+    "smart (both)": Learned("smart", {"selector": "both"}),
+    **{f"adaframe (mu={mu})": Learned("adaframe", inference={"threshold": mu}) for mu in (0.2, 0.5, 0.7, 1.01)},
 }
+SOSAMPLER_ONLY = ("uniform", "semi_optimal_max")
+
+# experiment -> {table name -> {"N/T" -> comparison}}; ``cost`` is computed apart (``cost_table``).
+SECTIONS: dict[str, dict[str, dict[str, Comparison]]] = {
+    "small": {"small": {"6/10": Comparison(10, 6, ("uniform", "random", "dense", "semi_optimal_label",
+                                                   "semi_optimal_max", "oracle"), BOTH)}},
+    "large": {"large": {f"{n}/{t}": Comparison(t, n, ("uniform", "semi_optimal_max", "semi_optimal_label", "oracle"), BOTH)
+                        for n, t in LARGE_NT}},
+    "loss": {"loss": {"6/10": Comparison(10, 6, (), {label: Learned("sosampler", options)
+                                                     for label, options in LOSS_VARIANTS.items()})}},
+    "nt": {"N at T=10": {f"{n}/10": Comparison(10, n, SOSAMPLER_ONLY, {"sosampler": BOTH["sosampler"]}) for n in (2, 4, 6, 8)},
+           "T at N=6": {f"6/{t}": Comparison(t, 6, SOSAMPLER_ONLY, {"sosampler": BOTH["sosampler"]}) for t in (6, 10, 16, 24)}},
+    "peers": {"peers": {"8/30": Comparison(30, 8, ("uniform", "random", "semi_optimal_max"),
+                                           {"sosampler": BOTH["sosampler"], **PEERS})}},
+    "large_peers": {"large_peers": {f"{n}/{t}": Comparison(t, n, SOSAMPLER_ONLY, {
+        **BOTH, "scsampler": Learned("scsampler"), "smart": Learned("smart"), "adaframe": Learned("adaframe")})
+        for n, t in LARGE_NT}},
+}
+EXPERIMENTS = (*SECTIONS, "cost")
+DEFAULT_EXPERIMENTS = ("small", "large", "loss", "nt", "cost")
 
 
 class Runner:
@@ -66,38 +107,36 @@ class Runner:
     def __init__(self, setup: Setup, *, seeds: int, settings: TrainSettings, out: Path, progress: bool) -> None:
         self.setup, self.seeds, self.settings, self.out, self.progress = setup, seeds, settings, out, progress
 
-    def learned(self, kind: str, options: dict, *, T: int, N: int, seed: int):
-        """The trained sampler for these settings, from its checkpoint when one exists."""
-        defaults = option_defaults(sampler_factory(kind))
-        tag = "-".join(f"{k}={v}" for k, v in sorted(options.items()) if defaults.get(k, inspect.Parameter.empty) != v)
-        trained_for_n = getattr(sampler_factory(kind), "budget_option", None) is not None
-        name = f"{kind}-T{T}" + (f"-N{N}" if trained_for_n else "") + (f"-{tag}" if tag else "") + f"-s{seed}"
+    def learned(self, spec: Learned, *, T: int, N: int, seed: int) -> LearnedSampler:
+        """The trained sampler for these settings, from its checkpoint when one exists. Its directory is
+        named by the options that differ from the sampler's defaults."""
+        factory = sampler_factory(spec.kind)
+        defaults = create_sampler(spec.kind, input_dim=self.setup.sampler_input_dim,
+                                  num_classes=self.setup.classifier.config.num_classes).options
+        tag = "-".join(f"{k}={v}" for k, v in sorted(spec.options.items()) if k not in defaults or defaults[k] != v)
+        name = f"{spec.kind}-T{T}" + (f"-N{N}" if factory.budget_option else "") + (f"-{tag}" if tag else "") + f"-s{seed}"
         directory = self.out / "checkpoints" / name.replace(" ", "")
         if (directory / "weights.pt").is_file():
-            return load_checkpoint(directory, self.setup.classifier)
-        return train_and_save(self.setup, kind, dict(options), T=T, N=N, seed=seed, settings=self.settings,
-                              out=directory, progress=self.progress)
+            sampler = load_checkpoint(directory, self.setup.classifier)
+        else:
+            sampler = train_and_save(self.setup, spec.kind, dict(spec.options), T=T, N=N, seed=seed,
+                                     settings=self.settings, out=directory, progress=self.progress)
+        return sampler.with_inference_options(**spec.inference)
 
-    def compare(self, T: int, N: int, policies: tuple[str, ...], learned: dict[str, tuple]) -> dict:
-        """``learned``: name -> (kind, options) or (kind, options, attributes set after loading)."""
-        runs = []
+    def compare(self, comparison: Comparison) -> dict:
+        """Mean and spread over the seeds of every sampler of ``comparison``."""
+        T, N, runs = comparison.T, comparison.N, []
         for seed in range(self.seeds):
-            samplers = {name: create_sampler(name, seed=seed) for name in policies}
-            for name, (kind, options, *attributes) in learned.items():
-                samplers[name] = self.learned(kind, options, T=T, N=N, seed=seed)
-                for attribute, value in (attributes[0] if attributes else {}).items():
-                    setattr(samplers[name], attribute, value)
+            samplers = {name: create_sampler(name, seed=seed) for name in comparison.policies}
+            samplers |= {name: self.learned(spec, T=T, N=N, seed=seed) for name, spec in comparison.learned.items()}
             runs.append(evaluate(self.setup.videos("test", seed), self.setup.classifier, samplers, T=T, N=N,
                                  seed=seed, progress=False))
         return summarise(runs)
 
 
-BOTH = {"ocsampler": ("ocsampler", {}), "sosampler": ("sosampler", {})}
-
-
 def cost_table(setup: Setup, runner: Runner) -> dict:
     """MACs per video: sampler (f_s + head on T candidates) and classifier (N frames), and dense T."""
-    sampler = runner.learned("sosampler", {}, T=LARGE_NT[0][1], N=LARGE_NT[0][0], seed=0)
+    sampler = runner.learned(BOTH["sosampler"], T=LARGE_NT[0][1], N=LARGE_NT[0][0], seed=0)
     backbone = vgg16_relu6_macs(crops=5)
     per_frame = backbone + count_macs(setup.classifier.head, torch.zeros(1, setup.classifier.config.input_dim))
     rows = {}
@@ -110,8 +149,9 @@ def cost_table(setup: Setup, runner: Runner) -> dict:
             "per_video": rows}
 
 
-def run_experiments(data: DataConfig, which: list[str] | tuple[str, ...] = DEFAULT_EXPERIMENTS, *, seeds: int = 3, settings: TrainSettings = TrainSettings(),
-                    out: Path = Path("experiments"), progress: bool = True) -> dict:
+def run_experiments(data: DataConfig, which: list[str] | tuple[str, ...] = DEFAULT_EXPERIMENTS, *, seeds: int = 3,
+                    settings: TrainSettings = TrainSettings(), out: Path = Path("experiments"), progress: bool = True) -> dict:
+    """Run the experiments ``which`` (names of ``SECTIONS`` and ``"cost"``) and write their results to ``out``."""
     unknown = sorted(set(which) - set(EXPERIMENTS))
     if unknown:
         raise ValueError(f"unknown experiment(s) {', '.join(unknown)}; choose from {', '.join(EXPERIMENTS)}")
@@ -120,31 +160,12 @@ def run_experiments(data: DataConfig, which: list[str] | tuple[str, ...] = DEFAU
     runner = Runner(setup, seeds=seeds, settings=settings, out=out, progress=progress)
     config = {**asdict(data), "seeds": seeds, "training": asdict(settings)}
     results = previous_results(out / "experiments.json", config)
-    if "small" in which:
-        results["small"] = {"6/10": runner.compare(10, 6, ("uniform", "random", "dense", "semi_optimal_label",
-                                                             "semi_optimal_max", "oracle"), BOTH)}
-    if "large" in which:
-        results["large"] = {f"{n}/{t}": runner.compare(t, n, ("uniform", "semi_optimal_max", "semi_optimal_label",
-                                                                "oracle"), BOTH) for n, t in LARGE_NT}
-    if "loss" in which:
-        rows = {}
-        for label, options in LOSS_VARIANTS.items():
-            rows[label] = runner.compare(10, 6, (), {"sosampler": ("sosampler", options)})["sosampler"]
-        results["loss"] = {"6/10": rows}
-    if "nt" in which:
-        results["N at T=10"] = {f"{n}/10": runner.compare(10, n, ("uniform", "semi_optimal_max"), {"sosampler": BOTH["sosampler"]})
-                                for n in (2, 4, 6, 8)}
-        results["T at N=6"] = {f"6/{t}": runner.compare(t, 6, ("uniform", "semi_optimal_max"), {"sosampler": BOTH["sosampler"]})
-                               for t in (6, 10, 16, 24)}
-    if "peers" in which:
-        results["peers"] = {"8/30": runner.compare(30, 8, ("uniform", "random", "semi_optimal_max"),
-                                                   {"sosampler": BOTH["sosampler"], **PEERS})}
-    if "large_peers" in which:
-        peers = {"scsampler": ("scsampler", {}), "smart": ("smart", {}), "adaframe": ("adaframe", {})}
-        results["large_peers"] = {f"{n}/{t}": runner.compare(t, n, ("uniform", "semi_optimal_max"), {**BOTH, **peers})
-                                  for n, t in LARGE_NT}
-    if "cost" in which:
-        results["cost"] = cost_table(setup, runner)
+    for experiment in which:
+        if experiment == "cost":
+            results["cost"] = cost_table(setup, runner)
+            continue
+        for table, comparisons in SECTIONS[experiment].items():
+            results[table] = {label: runner.compare(comparison) for label, comparison in comparisons.items()}
     write_text_atomically(out / "experiments.json", json.dumps(results, indent=2))
     write_text_atomically(out / "experiments.md", markdown(results))
     if "large" in results:

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from framesampler.app.pipeline import decode_candidates
 from framesampler.candidates import candidate_indices
 from framesampler.classifiers.pretrained import LITE0_STAGES, PretrainedBackbone
 from framesampler.data.dataset import ExtractConfig
@@ -69,7 +70,7 @@ class Extractor:
                 raise VideoError(path, f"{meta.num_frames} frames, fewer than --T {c.T}",
                                  "extract with a smaller --T, or --short repeat to repeat frames")
             indices = candidate_indices(meta.num_frames, c.T, short_policy=c.short_policy)
-            decoded = reader.decode(indices)
+            decoded = decode_candidates(reader, indices, keep=True).frames
             full = decoded.to_array(size=c.classifier_resolution, crop=c.classifier_resolution)
             low = decoded.to_array(size=c.sampler_resolution, crop=c.sampler_resolution)
         arrays = {

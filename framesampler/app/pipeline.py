@@ -26,26 +26,41 @@ from __future__ import annotations
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
-from functools import partial
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from framesampler.app.prepare import check_budget_flags
-from framesampler.candidates import Candidates, candidate_indices
+from framesampler.app.prepare import DataConfig, check_budget_flags, prepare
+from framesampler.candidates import Candidates, Reads, candidate_indices
 from framesampler.classifiers.consensus import consensus_probs
 from framesampler.classifiers.frozen import FrameClassifier
 from framesampler.classifiers.pixel import PixelClassifier
 from framesampler.classifiers.pretrained import PretrainedBackbone
-from framesampler.cost import sampler_macs_per_candidate
-from framesampler.data.dataset import PipelineConfig, dataset_config
+from framesampler.cost import video_macs
+from framesampler.data.dataset import ExtractConfig, PipelineConfig, dataset_config
 from framesampler.learned.base import LearnedSampler
-from framesampler.policies.base import Context, Sampler
-from framesampler.video.decode import VideoReader
+from framesampler.learned.checkpoint import read_checkpoint
+from framesampler.policies import Context, Sampler, create_sampler, list_samplers
+from framesampler.video.decode import DecodedFrames, VideoMetadata, VideoReader
 
 REREADS = ("memory", "decode")
+
+
+@dataclass
+class DecodedCandidates:
+    """The T candidates of one video decoded once (``frames``; None when nothing needed them)."""
+
+    metadata: VideoMetadata
+    indices: np.ndarray
+    frames: DecodedFrames | None
+
+
+def decode_candidates(reader: VideoReader, indices: np.ndarray, *, keep: bool) -> DecodedCandidates:
+    """The one place candidates are decoded (pipeline, extraction, contact sheet): with ``keep`` every
+    candidate is decoded once and kept in the decoder's format, to convert at any size later."""
+    return DecodedCandidates(reader.metadata, indices, reader.decode(indices) if keep else None)
 
 
 @dataclass
@@ -62,6 +77,7 @@ class SampledVideo:
     class_names: list[str]
     seconds: dict[str, float] = field(default_factory=dict)
     macs: dict[str, float] = field(default_factory=dict)
+    thumbnails: np.ndarray | None = None  # [T, h, w, 3] uint8 when asked for (contact sheets)
 
     def summary(self, top: int = 5) -> dict:
         """JSON-ready: the chosen frames (index, time in s, score), the prediction, stage times, GMACs."""
@@ -81,30 +97,26 @@ class Pipeline:
     """``pipeline(path)`` -> ``SampledVideo`` for one sampler at T candidates and budget N."""
 
     def __init__(self, sampler: Sampler, *, T: int, N: int, config: PipelineConfig = PipelineConfig(),
-                 head: FrameClassifier | None = None, reread: str = "memory") -> None:
+                 head: FrameClassifier | None = None, reread: str = "memory", thumbnails: int | None = None) -> None:
         if reread not in REREADS:
             raise ValueError(f"unknown reread {reread!r}: use one of {', '.join(REREADS)}")
         check_budget_flags(T, N)
-        if "label" in sampler.needs:
+        if Reads.LABEL in sampler.reads:
             raise ValueError(f"{sampler.name} reads the video's true label: it is an oracle, an upper bound for "
                              "`framesampler evaluate` on labeled data, not a sampler for a new video; use "
                              "semi_optimal_max (the label-free pi_s) instead")
-        self.sampler, self.T, self.N, self.config, self.reread = sampler, T, N, config, reread
-        c = config
-        self.classifier = PixelClassifier(PretrainedBackbone(c.backbone, resolution=c.classifier_resolution), head)
-        needs = set(sampler.needs)
-        self.sampler_backbone = PretrainedBackbone(c.backbone, resolution=c.sampler_resolution, stages=c.sampler_stages) \
-            if "features" in needs else None
-        if isinstance(sampler, LearnedSampler) and self.sampler_backbone is not None \
-                and sampler.options["input_dim"] != self.sampler_backbone.out_dim:
-            raise ValueError(f"the sampler reads {sampler.options['input_dim']}-d features but this pipeline's sampler "
-                             f"backbone gives {self.sampler_backbone.out_dim}-d: use the settings of the dataset it was "
-                             "trained on")
-        self.frame_macs = self.classifier.macs_per_frame()  # counted once: count_macs runs a forward pass
-        self.candidate_macs = sampler_macs_per_candidate(
-            sampler, features_macs=self.sampler_backbone.macs_per_frame() if self.sampler_backbone else 0.0,
-            scorer_macs=self.frame_macs)
-
+        self.sampler, self.T, self.N, self.config, self.reread, self.thumbnails = sampler, T, N, config, reread, thumbnails
+        self.input = sampler.reads.candidate_input()
+        backbone = PretrainedBackbone(config.backbone, resolution=config.classifier_resolution)
+        self.classifier = PixelClassifier(backbone, head)
+        self.sampler_backbone = PretrainedBackbone(config.backbone, resolution=config.sampler_resolution,
+                                                   stages=config.sampler_stages) if Reads.FEATURES in self.input else None
+        width = getattr(sampler, "options", {}).get("input_dim")
+        if self.sampler_backbone is not None and width is not None and width != self.sampler_backbone.out_dim:
+            raise ValueError(f"the sampler reads {width}-d features but this pipeline's sampler backbone gives "
+                             f"{self.sampler_backbone.out_dim}-d: use the settings of the dataset it was trained on")
+        self.frame_macs = self.classifier.macs_per_frame()
+        self.cheap_macs = self.sampler_backbone.macs_per_frame() if self.sampler_backbone is not None else 0.0
 
     @torch.no_grad()
     def __call__(self, path: str | Path, *, rng: np.random.Generator | None = None) -> SampledVideo:
@@ -116,26 +128,28 @@ class Pipeline:
             yield
             seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
 
-        needs, full = set(self.sampler.needs), {"size": c.classifier_resolution, "crop": c.classifier_resolution}
+        full = {"size": c.classifier_resolution, "crop": c.classifier_resolution}
+        reads_frames = bool(self.input) or Reads.FRAME_LOGITS in self.sampler.reads
         with VideoReader(path, backend=c.backend) as reader:
             meta = reader.metadata
             indices = candidate_indices(meta.num_frames, self.T)
             if meta.num_frames < self.T:
                 print(f"framesampler: note: {path} has {meta.num_frames} frames, fewer than T={self.T}: all of them are "
                       f"candidates, and {min(self.N, meta.num_frames)} are chosen", file=sys.stderr)
-            decoded = low = high = None
+            low = high = None
             with stage("decode_candidates"):
-                if needs and self.reread == "memory":
-                    decoded = reader.decode(indices)
-                read = decoded.to_array if decoded is not None else partial(reader.frames, indices)
-                if needs & {"features", "pixels"}:
-                    low = read(size=c.sampler_resolution, crop=c.sampler_resolution)
-                if "frame_logits" in needs:
-                    high = read(**full)
+                keep = (reads_frames and self.reread == "memory") or self.thumbnails is not None
+                decoded = decode_candidates(reader, indices, keep=keep).frames
+                if self.input:
+                    low = decoded.to_array(size=c.sampler_resolution, crop=c.sampler_resolution) if decoded \
+                        else reader.frames(indices, size=c.sampler_resolution, crop=c.sampler_resolution)
+                if Reads.FRAME_LOGITS in self.sampler.reads:
+                    high = decoded.to_array(**full) if decoded else reader.frames(indices, **full)
             with stage("sampler"):
-                candidates, context = self._sampler_input(indices, meta.num_frames, meta.fps, low, high)
-                chosen = self.sampler.select(candidates, self.N, context=context, rng=rng or np.random.default_rng(0))
-            scores = self._scores(candidates, context)
+                candidates, context = self._sampler_input(indices, meta, low, high)
+                selection = self.sampler.choose(candidates, self.N, context=context,
+                                                   rng=rng or np.random.default_rng(0))
+            chosen = selection.positions
             with stage("decode_chosen"):
                 if high is not None:
                     frames = high[chosen]
@@ -144,67 +158,62 @@ class Pipeline:
                 else:
                     frames = reader.frames(indices[chosen], **full)
         with stage("classifier"):
-            logits = self.classifier.frame_logits(frames)
+            logits = context.frame_logits[torch.from_numpy(chosen)] if high is not None \
+                else self.classifier.frame_logits(frames)
             probs = consensus_probs(logits, self.classifier.consensus).numpy()
-        macs = {"sampler": float(len(indices) * self.candidate_macs), "classifier": float(len(chosen) * self.frame_macs)}
-        macs["total"] = macs["sampler"] + macs["classifier"]
-        return SampledVideo(str(path), meta.num_frames, meta.fps, indices, chosen, scores, probs,
-                            self.classifier.class_names, seconds, macs)
+        thumbnails = decoded.to_array(size=self.thumbnails) if self.thumbnails is not None else None
+        macs = video_macs(self.sampler, num_candidates=len(indices), num_chosen=len(chosen),
+                          classifier_frame=self.frame_macs, cheap_frame=self.cheap_macs)
+        return SampledVideo(str(path), meta.num_frames, meta.fps, indices, chosen, selection.scores, probs,
+                            self.classifier.class_names, seconds, macs, thumbnails)
 
-    def _sampler_input(self, indices: np.ndarray, num_frames: int, fps: float, low: np.ndarray | None,
+    def _sampler_input(self, indices: np.ndarray, meta: VideoMetadata, low: np.ndarray | None,
                        high: np.ndarray | None) -> tuple[Candidates, Context]:
-        needs = set(self.sampler.needs)
-        features = self.sampler_backbone.features(low).numpy() if "features" in needs else None
-        logits = self.classifier.frame_logits(high) if "frame_logits" in needs else None
-        return (Candidates(indices, num_frames, fps=fps, features=features, pixels=low if "pixels" in needs else None),
+        features = self.sampler_backbone.features(low).numpy() if self.sampler_backbone is not None else None
+        logits = self.classifier.frame_logits(high) if high is not None else None
+        pixels = low if Reads.PIXELS in self.input else None
+        return (Candidates(indices, meta.num_frames, fps=meta.fps, features=features, pixels=pixels),
                 Context(frame_logits=logits, consensus=self.classifier.consensus))
 
-    def _scores(self, candidates: Candidates, context: Context) -> np.ndarray | None:
-        """The sampler's per-candidate scores, when it has them (a fixed rule or a sequential agent has none)."""
-        try:
-            return np.asarray(self.sampler.scores(candidates, context), dtype=np.float64)
-        except TypeError:
-            return None
+
+def dataset_head(dataset: str | Path, cache_dir: str | Path | None = None) -> FrameClassifier:
+    """The frozen head of a video dataset, trained on its training videos (or loaded from the cache)."""
+    data = DataConfig(features=str(dataset), **({"cache_dir": str(cache_dir)} if cache_dir else {}))
+    return prepare(data).classifier
 
 
-def load_pipeline(sampler: str, *, T: int, N: int, dataset: str | Path | None = None, cache_dir: str | Path | None = None,
-                  reread: str = "memory", seed: int = 0) -> Pipeline:
+def load_pipeline(sampler: str | Path, *, T: int, N: int, dataset: str | Path | None = None, reread: str = "memory",
+                  seed: int = 0, thumbnails: int | None = None, cache_dir: str | Path | None = None) -> Pipeline:
     """A pipeline for a registered sampler name or a trained checkpoint directory.
 
-    The classifier head and the resolutions come from the video dataset (``framesampler extract``) that
-    the checkpoint was trained on, or from ``dataset``; with neither, the classifier is the pretrained
-    backbone's own ImageNet head. ``mgsampler`` reads image differences of the low-resolution candidates.
+    A checkpoint brings its frozen head and the extraction settings of its input, and is checked against
+    T, N and that input's width. A sampler name uses the head saved with ``dataset`` (a video dataset
+    from ``framesampler extract``, read by its recorded ``classifier``) or, without one, the pretrained
+    backbone's own ImageNet head.
     """
-    from framesampler.app.prepare import DataConfig, default_cache_dir, prepare
-    from framesampler.learned.checkpoint import load_checkpoint, read_checkpoint_config
-    from framesampler.policies import create_sampler, list_samplers
-
-    checkpoint = Path(sampler)
-    is_checkpoint = sampler not in list_samplers()
-    if is_checkpoint and not checkpoint.exists():
-        raise ValueError(f"--sampler {sampler} is neither a sampler name nor a checkpoint directory: use one of "
-                         f"{', '.join(list_samplers())}, or a folder made by `framesampler train`")
-    data = None
-    if is_checkpoint:
-        data = read_checkpoint_config(checkpoint).get("data")
-        if data is None or dataset_config(data["features"]) is None:
-            raise ValueError(f"checkpoint {checkpoint} was not trained on a video dataset from `framesampler extract`, "
-                             "so it cannot read video frames: train it with --features DATASET.npz")
-    elif dataset is not None:
-        data = {"features": str(dataset)}
-    head, config = None, PipelineConfig()
-    if data is not None:
-        data = {**data, "cache_dir": str(cache_dir or data.get("cache_dir") or default_cache_dir())}
-        config = dataset_config(data["features"])
-        if config is None:
-            raise ValueError(f"{data['features']} is a feature file, not a video dataset from `framesampler extract`")
-        head = prepare(DataConfig(**{f.name: data[f.name] for f in fields(DataConfig) if f.name in data})).classifier
-        config = config.pipeline()
-    if is_checkpoint:
-        chosen = load_checkpoint(checkpoint, head)
-    elif sampler in list_samplers(LearnedSampler):
+    if str(sampler) in list_samplers(LearnedSampler):
         raise ValueError(f"{sampler} is a learned sampler and needs a checkpoint: framesampler train --sampler {sampler} "
                          "--features DATASET.npz --out DIR, then sample --sampler DIR")
-    else:
-        chosen = create_sampler(sampler, seed=seed, **({"motion": "image"} if sampler == "mgsampler" else {}))
-    return Pipeline(chosen, T=T, N=N, config=config, head=head, reread=reread)
+    if str(sampler) not in list_samplers():
+        if not Path(sampler).exists():
+            raise ValueError(f"--sampler {sampler} is neither a sampler name nor a checkpoint directory: use one of "
+                             f"{', '.join(list_samplers())}, or a folder made by `framesampler train`")
+        checkpoint = read_checkpoint(sampler, T=T, N=N)
+        if checkpoint.config.extract is None:
+            raise ValueError(f"checkpoint {sampler} was trained on a feature file, not on a video dataset from "
+                             "`framesampler extract`, so it cannot read video frames: train it with --features DATASET.npz")
+        config = ExtractConfig(**checkpoint.config.extract).pipeline()
+        pipeline = Pipeline(checkpoint.sampler, T=T, N=N, config=config, head=checkpoint.classifier, reread=reread,
+                            thumbnails=thumbnails)
+        if pipeline.sampler_backbone is not None and checkpoint.config.input_dim != pipeline.sampler_backbone.out_dim:
+            raise ValueError(f"checkpoint {sampler} reads {checkpoint.config.input_dim}-d input, its extraction gives "
+                             f"{pipeline.sampler_backbone.out_dim}-d")
+        return pipeline
+    head, config = None, PipelineConfig()
+    if dataset is not None:
+        extracted = dataset_config(dataset)
+        if extracted is None:
+            raise ValueError(f"{dataset} is a feature file, not a video dataset from `framesampler extract`")
+        head, config = dataset_head(dataset, cache_dir), extracted.pipeline()
+    return Pipeline(create_sampler(str(sampler), seed=seed), T=T, N=N, config=config, head=head, reread=reread,
+                    thumbnails=thumbnails)

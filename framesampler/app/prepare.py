@@ -47,6 +47,7 @@ class Setup:
     videos: Callable[[str, int], VideoSet]
     trimmed_test_top1: float
     sampler_input_dim: int
+    extract: dict | None = None  # how a video dataset's inputs were extracted
     identity: dict = field(default_factory=dict)  # what defines the data: files' fingerprints, classes, regime, construction
 
 
@@ -148,4 +149,5 @@ def prepare(config: DataConfig, *, T: int | None = None) -> Setup:
     if config.regime == "untrimmed":
         identity.update(background=file_fingerprint(background.path), background_classes=background_classes,
                         length=config.length, action_frames=config.action_frames, bursts=config.bursts)
-    return Setup(classifier, videos, dense_scores(classifier, trimmed["test"])[0], sampler_input.shape[1], identity)
+    return Setup(classifier, videos, dense_scores(classifier, trimmed["test"])[0], sampler_input.shape[1], source.extract,
+                 identity)

@@ -30,7 +30,7 @@ class TrainConfig(DataConfig):
 
 
 def train_and_save(setup: Setup, sampler_name: str, options: dict, *, T: int, N: int, seed: int,
-                   settings: TrainSettings, out: Path, extra: dict | None = None, progress: bool = True) -> LearnedSampler:
+                   settings: TrainSettings, out: Path, data: dict | None = None, progress: bool = True) -> LearnedSampler:
     """Train ``sampler_name`` against ``setup``'s classifier on its training videos (construction seed
     ``seed + epoch``) and write the checkpoint to ``out``; resumes from ``out``.resume.pt if it holds this
     very run (data, classifier, T, N, options, seed and settings), else starts afresh and says so."""
@@ -49,7 +49,8 @@ def train_and_save(setup: Setup, sampler_name: str, options: dict, *, T: int, N:
                         settings=settings, seed=seed, state_path=state_path, run={"N": N, "data": setup.identity},
                         progress=progress)
     training = {**asdict(settings), "lr": settings.lr or sampler.default_lr, "seconds": round(time.perf_counter() - start, 1)}
-    save_checkpoint(sampler, out, T=T, N=N, classifier=classifier, extra={**(extra or {}), "training": training}, log=log)
+    save_checkpoint(sampler, out, T=T, N=N, classifier=classifier, extract=setup.extract, data=data, training=training,
+                    log=log)
     state_path.unlink(missing_ok=True)
     return sampler
 
@@ -62,5 +63,5 @@ def run_training(config: TrainConfig, *, progress: bool = True) -> Path:
     setup = prepare(config, T=config.T)
     data = {k: v for k, v in asdict(config).items() if k not in ("options", "settings", "out", "sampler")}
     train_and_save(setup, config.sampler, config.options, T=config.T, N=config.N, seed=config.seed,
-                   settings=config.settings, out=Path(config.out), extra={"data": data}, progress=progress)
+                   settings=config.settings, out=Path(config.out), data=data, progress=progress)
     return Path(config.out)

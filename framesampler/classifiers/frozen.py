@@ -22,7 +22,7 @@ from torch import nn
 from framesampler.candidates import segment_positions
 from framesampler.classifiers.consensus import check_consensus, consensus_log_probs
 from framesampler.data.features import VideoSet
-from framesampler.storage import atomic_directory
+from framesampler.storage import load_module, save_module
 
 HEADS = ("linear", "mlp")
 CLASSIFIER_KEYS = ("input_dim", "class_ids", "class_names", "head", "consensus")  # what marks a saved classifier
@@ -145,36 +145,23 @@ def train_classifier(train: VideoSet, *, heads: tuple[str, ...] = HEADS, consens
     return best.freeze()
 
 
-def non_finite_weights(model: nn.Module) -> list[str]:
-    """Names of the floating-point parameters and buffers of ``model`` holding NaN or inf."""
-    return [name for name, value in model.state_dict().items() if value.is_floating_point() and not value.isfinite().all()]
-
-
 def save_classifier(model: FrameClassifier, directory: str | os.PathLike) -> Path:
     """Write ``config.json`` and ``weights.pt`` atomically: a reader sees the old or the new, never half.
-    A classifier with non-finite weights is refused (nothing is written)."""
-    bad = non_finite_weights(model)
-    if bad:
-        raise ValueError(f"the classifier trained on {model.config.trained_on or 'these videos'} has non-finite weights "
-                         f"({', '.join(bad)}): not saved; check its features for NaN/inf")
-    with atomic_directory(directory, keys=CLASSIFIER_KEYS) as staging:
-        (staging / "config.json").write_text(json.dumps(asdict(model.config), indent=2))
-        torch.save(model.state_dict(), staging / "weights.pt")
-    return Path(directory)
+    It replaces only a saved classifier, and one with non-finite weights is refused (``save_module``)."""
+    return save_module(directory, asdict(model.config), {"weights.pt": model.state_dict()}, keys=CLASSIFIER_KEYS)
+
+
+def classifier_from_saved(config: dict, weights: dict) -> FrameClassifier:
+    """The frozen classifier of a saved ``ClassifierConfig`` (as a dict) and its state dict."""
+    model = FrameClassifier(ClassifierConfig(**config))
+    model.load_state_dict(weights)
+    return model.freeze()
 
 
 def load_classifier(directory: str | os.PathLike) -> FrameClassifier:
-    """Load a frozen classifier saved by ``save_classifier``; one with non-finite weights is refused."""
-    directory = Path(directory)
-    if not (directory / "config.json").is_file() or not (directory / "weights.pt").is_file():
-        raise FileNotFoundError(f"{directory} is not a saved classifier (needs config.json and weights.pt)")
-    config = ClassifierConfig(**json.loads((directory / "config.json").read_text()))
-    model = FrameClassifier(config)
-    model.load_state_dict(torch.load(directory / "weights.pt", weights_only=True))
-    bad = non_finite_weights(model)
-    if bad:
-        raise ValueError(f"the classifier in {directory} has non-finite weights ({', '.join(bad)}): delete it")
-    return model.freeze()
+    """Load a frozen classifier saved by ``save_classifier`` (one with non-finite weights is refused)."""
+    config, states = load_module(directory, ("weights.pt",), what="saved classifier", make="framesampler train/evaluate")
+    return classifier_from_saved(config, states["weights.pt"])
 
 
 def cached_classifier(cache_dir: str | os.PathLike, key: dict, train: Callable[[], FrameClassifier]) -> FrameClassifier:

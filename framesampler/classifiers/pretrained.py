@@ -12,6 +12,7 @@ fixed 224 px input, e.g. a 3x3 instead of 4x4 final map at 112 px, and has no st
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from importlib import resources
@@ -22,6 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from framesampler.cost import count_macs
+from framesampler.video.transforms import center_crop, resize_short_side
 
 IMAGENET_RESOLUTION = 224
 # The TensorFlow EfficientNet-Lite input normalisation, (pixel - 127) / 128 with pixels in 0..255, which the
@@ -145,6 +147,25 @@ def imagenet_classes() -> list[str]:
 _BACKBONES = {"efficientnet_lite0": efficientnet_lite0}
 
 
+@functools.cache
+def _pretrained_network(name: str) -> nn.Module:
+    """The pretrained network ``name``, loaded once per process; backbones built from it share its frozen
+    modules (a classifier backbone and a sampler's shallow one cost one load)."""
+    if name not in _BACKBONES:
+        raise ValueError(f"unknown backbone {name!r}: use one of {', '.join(_BACKBONES)}")
+    return _BACKBONES[name](pretrained=True).requires_grad_(False)
+
+
+@functools.cache
+def backbone_macs(name: str, resolution: int, stages: int | None) -> int:
+    """Multiply-accumulates of one frame through ``PretrainedBackbone(name, resolution, stages)``,
+    counted on the meta device (no weights, no arithmetic)."""
+    with torch.device("meta"):
+        net = _BACKBONES[name](pretrained=False)
+    body = nn.Sequential(net.stem, net.stages, net.head) if stages is None else nn.Sequential(net.stem, net.stages[:stages])
+    return count_macs(body, torch.zeros(1, 3, resolution, resolution, device="meta"))
+
+
 class PretrainedBackbone(nn.Module):
     """Frozen ImageNet backbone: uint8 RGB frames -> pooled features (and ImageNet logits).
 
@@ -157,11 +178,9 @@ class PretrainedBackbone(nn.Module):
     def __init__(self, name: str = "efficientnet_lite0", *, resolution: int = IMAGENET_RESOLUTION,
                  stages: int | None = None) -> None:
         super().__init__()
-        if name not in _BACKBONES:
-            raise ValueError(f"unknown backbone {name!r}: use one of {', '.join(_BACKBONES)}")
         if resolution < 32:
             raise ValueError(f"resolution must be at least 32 px (the network downsamples 32x), got {resolution}")
-        net = _BACKBONES[name](pretrained=True)
+        net = _pretrained_network(name)
         if stages is not None and not 1 <= stages <= len(net.stages):
             raise ValueError(f"stages must be None (whole network) or 1..{len(net.stages)}, got {stages}")
         self.name, self.resolution, self.stages = name, resolution, stages
@@ -191,14 +210,8 @@ class PretrainedBackbone(nn.Module):
         frames = frames if isinstance(frames, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(frames))
         if frames.dim() != 4 or frames.shape[-1] != 3 or frames.dtype != torch.uint8:
             raise ValueError(f"expected uint8 RGB frames of shape [n, H, W, 3], got {frames.dtype} {tuple(frames.shape)}")
-        r = self.resolution
-        x = frames.to(self.device).permute(0, 3, 1, 2).float()
-        h, w = x.shape[-2:]
-        size = (r, max(r, round(w * r / h))) if h <= w else (max(r, round(h * r / w)), r)
-        if (h, w) != size:
-            x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
-        top, left = (size[0] - r) // 2, (size[1] - r) // 2
-        return (x[:, :, top:top + r, left:left + r] - LITE_MEAN) / LITE_STD
+        x = center_crop(resize_short_side(frames, self.resolution), self.resolution)
+        return (x.to(self.device).permute(0, 3, 1, 2).float() - LITE_MEAN) / LITE_STD
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Normalised frames [n, 3, H, W] -> pooled features [n, out_dim]."""
@@ -228,4 +241,4 @@ class PretrainedBackbone(nn.Module):
     def macs_per_frame(self) -> int:
         """Multiply-accumulates of ``forward`` on one frame at ``resolution`` (``count_macs``'s convention;
         the ImageNet classifier of ``logits`` adds 1.28 M)."""
-        return count_macs(self, torch.zeros(1, 3, self.resolution, self.resolution, device=self.device))
+        return backbone_macs(self.name, self.resolution, self.stages)

@@ -6,6 +6,7 @@ The format (see ``shared/data/README.md``): ``features`` [V, F, D] (uint8 with a
 """
 from __future__ import annotations
 
+import json
 import os
 import zipfile
 import zlib
@@ -32,6 +33,7 @@ class FeatureFile:
     video_ids: np.ndarray  # [V] str
     class_names: dict[int, str]
     sampler_features: torch.Tensor | None = None  # [V, F, D_s]: the sampler's own cheap input, when it has one
+    extract: dict | None = None  # a video dataset's ExtractConfig (``framesampler extract``), as a dict
 
     @property
     def class_ids(self) -> list[int]:
@@ -84,7 +86,7 @@ def load_feature_file(path: str | os.PathLike) -> FeatureFile:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"feature file {path} does not exist; pass --features with an .npz in the shared format")
-    data = read_npz(path, (*REQUIRED_KEYS, "scale", "sampler_features"))
+    data = read_npz(path, (*REQUIRED_KEYS, "scale", "sampler_features", "extract_config"))
     missing = [key for key in REQUIRED_KEYS if key not in data]
     if missing:
         raise ValueError(f"{path} lacks key(s) {', '.join(missing)}; the format needs {', '.join(REQUIRED_KEYS)}")
@@ -119,7 +121,8 @@ def load_feature_file(path: str | os.PathLike) -> FeatureFile:
                              f"videos and frames like 'features', got {raw_sampler.dtype} {raw_sampler.shape}")
         _check_finite(path, "sampler_features", raw_sampler, video_ids)
         sampler_features = torch.from_numpy(raw_sampler).float()
-    return FeatureFile(str(path), features, labels, split, video_ids, class_names, sampler_features)
+    extract = json.loads(str(data["extract_config"])) if "extract_config" in data else None
+    return FeatureFile(str(path), features, labels, split, video_ids, class_names, sampler_features, extract)
 
 
 def _check_finite(path: Path, key: str, values: np.ndarray, video_ids: np.ndarray) -> None:

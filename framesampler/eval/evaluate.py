@@ -24,24 +24,31 @@ from framesampler.policies.optimal import OptimalPolicy
 
 @torch.no_grad()
 def evaluate(videos: VideoSet, classifier: FrameClassifier, samplers: dict[str, Sampler], *, T: int, N: int,
-             seed: int = 0, oracle_search: str = "auto", progress: bool = True) -> dict[str, dict]:
-    """Per sampler: {"top1", "mAP", "fidelity" (null when it does not pick N), "frames"}."""
+             seed: int = 0, reference: Sampler | None = None, optimal: list[np.ndarray] | None = None,
+             progress: bool = True) -> dict[str, dict]:
+    """Per sampler: {"top1", "mAP", "fidelity" (null when it does not pick N), "frames"}.
+
+    Fidelity is measured against ``reference``'s picks (pi_o, ``OptimalPolicy()`` by default); a sampler
+    that is the reference object is not run twice. ``optimal``: the reference's picks of these videos from
+    an earlier call (reused), or an empty list to receive them.
+    """
     consensus = classifier.config.consensus
     table_logits = classifier.frame_logits(videos.frames)
-    oracle = OptimalPolicy(search=oracle_search)
+    reference = reference or OptimalPolicy()
     rng = np.random.default_rng(seed)
     probs = {name: [] for name in samplers}
     chosen: dict[str, list[np.ndarray]] = {name: [] for name in samplers}
-    optimal = []
+    optimal = [] if optimal is None else optimal
+    known = len(optimal) == len(videos)
     for v in tqdm(range(len(videos)), desc="videos", disable=not progress or None, file=sys.stderr):
         positions = candidate_indices(videos.length, T)
         rows = torch.from_numpy(videos.refs[v, positions])
         candidates = Candidates(positions, videos.length, features=videos.sampler_input[rows].numpy())
         context = Context(frame_logits=table_logits[rows], label=int(videos.labels[v]), consensus=consensus)
-        optimal.append(oracle.select(candidates, N, context=context))
+        if not known:
+            optimal.append(reference.select(candidates, N, context=context))
         for name, sampler in samplers.items():
-            picked = optimal[-1] if isinstance(sampler, OptimalPolicy) and sampler.search == oracle_search \
-                else sampler.select(candidates, N, context=context, rng=rng)
+            picked = optimal[v] if sampler is reference else sampler.select(candidates, N, context=context, rng=rng)
             chosen[name].append(picked)
             probs[name].append(consensus_probs(context.frame_logits[torch.from_numpy(picked)], consensus).numpy())
     results = {}

@@ -67,10 +67,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from framesampler.candidates import Candidates
+from framesampler.candidates import Candidates, Reads
 from framesampler.classifiers.consensus import check_consensus
+from framesampler.cost import inference
 from framesampler.learned.base import LearnedSampler, TrainingBatch
-from framesampler.policies.base import Context, Sampler
+from framesampler.policies.base import Context
 from framesampler.policies.registry import register_sampler
 
 
@@ -204,14 +205,13 @@ class AdaFrame(LearnedSampler):
 
     default_lr = 1e-2
     budget_option = "K"
+    inference_options = ("threshold",)
 
     def __init__(self, *, K: int = 8, memory_frames: int = 30, selection: str = "pointer", reward: str = "classifier",
                  episodes: int = 4, threshold: float = 0.7, patience: int | None = None, gamma: float = 0.9,
                  location_std: float = 0.1, first_location: float = 0.5, policy_weight: float = 1.0,
                  utility_weight: float = 1.0, confidence: str = "agent", **kw) -> None:
         super().__init__(**kw)
-        if self.options["encoder"] != "features":
-            raise ValueError("AdaFrame reads per-frame feature vectors (v_t and its memory): use encoder='features'")
         if K < 1 or memory_frames < 1 or episodes < 1:
             raise ValueError(f"K, memory_frames and episodes must be >= 1, got {K}, {memory_frames} and {episodes}")
         if selection not in SELECTIONS:
@@ -229,7 +229,7 @@ class AdaFrame(LearnedSampler):
         self.options.update(K=K, memory_frames=memory_frames, selection=selection, reward=reward, episodes=episodes,
                             patience=patience, gamma=gamma, location_std=location_std, first_location=first_location,
                             policy_weight=policy_weight, utility_weight=utility_weight, confidence=confidence)
-        self.needs = ("features",) if confidence == "agent" else ("features", "frame_logits")
+        self.reads = Reads.FEATURES | (Reads.FRAME_LOGITS if confidence == "agreement" else Reads.NOTHING)
         self.threshold = threshold
         width = self.encoder.out_dim
         self.frame_projection = nn.Sequential(nn.Dropout(self.options["dropout"]),
@@ -304,14 +304,12 @@ class AdaFrame(LearnedSampler):
         loss = cls + o["policy_weight"] * sel + o["utility_weight"] * utl
         return {"loss": loss, "L_cls": cls, "L_sel": sel, "L_utl": utl, "return": returns[:, 0].mean()}
 
-    def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator) -> np.ndarray:
+    def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator,
+                scores: np.ndarray | None) -> np.ndarray:
         if k == 0:
             return np.empty(0, dtype=np.int64)
-        was_training = self.training
-        self.eval()
-        with torch.no_grad():
+        with inference(self):
             episode = self.rollout(self.candidate_input(candidates), k, sample=False)
-        self.train(was_training)
         agent = torch.softmax(episode.logits[0], dim=-1).cpu()
         confidence = agent.amax(dim=-1)
         if self.options["confidence"] == "agreement":
@@ -322,8 +320,9 @@ class AdaFrame(LearnedSampler):
         steps = lookahead_stop(confidence, episode.utilities[0], self.threshold, patience)
         return np.unique(episode.indices[0, :steps].cpu().numpy()).astype(np.int64)
 
-    def scores(self, candidates: Candidates, context: Context | None = None) -> np.ndarray:
-        return Sampler.scores(self, candidates, context)
+    def scores(self, candidates: Candidates, context: Context | None = None) -> None:
+        """None: the agent picks sequentially, it does not rank the candidates."""
+        return None
 
     def macs_per_frame(self) -> int:
         """Multiply-accumulates per candidate, an upper bound: f_s on it as a memory frame plus one agent

@@ -3,7 +3,7 @@
 ``FeatureEncoder``: ``x -> ReLU(W1 x) -> temporal shift across the T candidates -> ReLU(W2 .)``.
 It reads the given per-frame vector (on the shared UCF101 data, the VGG16 relu6 feature the
 classifier's head also reads), so it measures the *sampling policy*, not a saving in backbone cost:
-in a deployment f_s runs on its own cheap input (the pixel encoder in ``learned/mobilenet.py``).
+in a deployment f_s reads its own cheap input (on video files: a shallow pretrained backbone at low resolution).
 Its own cost is ``D*W + W*W`` multiply-accumulates per frame, e.g. 1.1 M for
 D = 4096, W = 256, against ~15.5 G for the VGG16 frame the classifier needs.
 """

@@ -204,29 +204,19 @@ class SCSampler(LearnedSampler):
     def scores(self, candidates: Candidates, context: Context | None = None) -> np.ndarray:
         """Saliency [T]; with ``stride`` > 1 only the strided candidates are scored, the rest are -inf."""
         positions = strided_positions(len(candidates), self.options["stride"])
-        inputs = self.candidate_input(candidates)[:, torch.from_numpy(positions)]
-        was_training = self.training
-        self.eval()
-        with torch.no_grad():
-            scored = self.frame_scores(inputs)[0].numpy()
-        self.train(was_training)
+        scored = self.batch_scores(self.candidate_input(candidates)[:, torch.from_numpy(positions)])[0].numpy()
         scores = np.full(len(candidates), -np.inf, dtype=scored.dtype)
         scores[positions] = scored
         return scores
 
-    def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator) -> np.ndarray:
-        positions = strided_positions(len(candidates), self.options["stride"])
-        scores = self.scores(candidates, context)[positions]
-        return positions[top_n_sorted(scores, min(k, len(positions)))]
-
     def macs_per_frame(self) -> int:
         """Multiply-accumulates of f_s and the head for one scored candidate; a video of T candidates costs
-        ``ceil(T / stride)`` of them (``macs_per_video``)."""
+        ``ceil(T / stride)`` of them (``candidates_read``)."""
         return super().macs_per_frame() - self.encoder.out_dim + self.head.in_features * self.head.out_features
 
-    def macs_per_video(self, num_candidates: int) -> int:
-        """App. D: the sampler's cost on T candidates, ``ceil(T / stride)`` scored candidates."""
-        return math.ceil(num_candidates / self.options["stride"]) * self.macs_per_frame()
+    def candidates_read(self, num_candidates: int) -> int:
+        """App. D: every ``stride``-th candidate is scored, ``ceil(T / stride)`` of them."""
+        return math.ceil(num_candidates / self.options["stride"])
 
 
 class SaliencyCombination(Sampler):
@@ -239,12 +229,13 @@ class SaliencyCombination(Sampler):
         check_combination(scheme, weight, k_prime)
         self.first, self.second = (create_sampler(s, seed=seed) if isinstance(s, str) else s for s in (first, second))
         self.scheme, self.weight, self.k_prime = scheme, weight, k_prime
-        self.needs = tuple(dict.fromkeys(self.first.needs + self.second.needs))
+        self.reads = self.first.reads | self.second.reads
 
-    def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator) -> np.ndarray:
+    def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator,
+                scores: np.ndarray | None) -> np.ndarray:
         return combine_saliency(self.first.scores(candidates, context), self.second.scores(candidates, context), k,
                                 self.scheme, weight=self.weight, k_prime=self.k_prime)
 
 
 register_sampler("scsampler", SCSampler)
-register_sampler("sc_combined", SaliencyCombination)
+register_sampler("sc_combined", SaliencyCombination, listed=False)

@@ -1,9 +1,17 @@
-"""Training-free samplers, the shared top-N pick and the registry (importing registers them all)."""
-from framesampler.policies import fixed, mgsampler, optimal, semi_optimal  # noqa: F401  (registration)
-from framesampler.policies.base import Context, Sampler, check_budget, top_n_sorted
-from framesampler.policies.registry import create_sampler, list_samplers, register_sampler
+"""Training-free samplers, the shared top-N pick and the registry. Importing the package imports every
+module in it, and each module registers its samplers: a new sampler is one file and one
+``register_sampler`` call."""
+import importlib
+import pkgutil
 
-TRAINING_FREE = ("uniform", "random", "dense", "frameexit", "mgsampler", "semi_optimal_label", "semi_optimal_max", "oracle")
+from framesampler.candidates import Reads
+from framesampler.policies.base import Context, Sampler, Selection, check_budget, top_n_sorted
+from framesampler.policies.registry import create_sampler, list_samplers, register_sampler, training_free_samplers
 
-__all__ = ["Context", "Sampler", "TRAINING_FREE", "check_budget", "create_sampler", "list_samplers",
-           "register_sampler", "top_n_sorted"]
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+
+TRAINING_FREE = tuple(training_free_samplers())
+
+__all__ = ["TRAINING_FREE", "Context", "Reads", "Sampler", "Selection", "check_budget", "create_sampler", "list_samplers",
+           "register_sampler", "top_n_sorted", "training_free_samplers"]

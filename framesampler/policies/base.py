@@ -1,8 +1,11 @@
 """The one sampler contract: score T candidates, pick N, return sorted unique positions.
 
 ``select(candidates, n, *, context, rng, short_policy)`` returns int64 positions into the candidates,
-sorted by time and unique. Edge cases follow ``short_policy`` explicitly: ``n == 0`` gives an empty
-array; ``n > T`` gives all T positions with ``"all"`` (the default) or raises with ``"error"``.
+sorted by time and unique; ``choose(...)`` returns the same positions with the scores they were picked
+by (``Selection``), so no caller computes them again. Edge cases follow ``short_policy`` explicitly:
+``n == 0`` gives an empty array; ``n > T`` gives all T positions with ``"all"`` (the default) or raises
+with ``"error"``. What a sampler reads is one declared value, ``Sampler.reads`` (``Reads`` flags),
+checked here and nowhere else.
 """
 from __future__ import annotations
 
@@ -12,10 +15,11 @@ from typing import Literal
 import numpy as np
 import torch
 
-from framesampler.candidates import Candidates, check_integer, finite_array
+from framesampler.candidates import Candidates, Reads, check_integer, finite_array
 from framesampler.classifiers.consensus import check_consensus
 
 SelectShortPolicy = Literal["all", "error"]
+
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,15 @@ class Context:
         check_consensus(self.consensus)
 
 
+@dataclass(frozen=True)
+class Selection:
+    """The chosen positions (sorted, unique int64 into the candidates) and the per-candidate scores they
+    were picked by ([T] float64; None for a sampler that picks by a rule or a search)."""
+
+    positions: np.ndarray
+    scores: np.ndarray | None = None
+
+
 def check_budget(num_candidates: int, n: int, short_policy: SelectShortPolicy) -> int:
     """Validate ``n`` against ``T`` and return how many positions ``select`` will return."""
     n = check_integer(n, "n (frames to select)")
@@ -68,19 +81,20 @@ def check_budget(num_candidates: int, n: int, short_policy: SelectShortPolicy) -
 
 def check_select(sampler: Sampler, candidates: Candidates, n: int, context: Context | None,
                  rng: np.random.Generator | None, short_policy: SelectShortPolicy) -> int:
-    """The checks at the start of every ``select``: argument types, what the sampler needs, logits for
-    every candidate, and ``n``; returns how many positions to pick (``check_budget``)."""
+    """The checks at the start of every ``select``/``choose``: argument types, what the sampler reads,
+    logits for every candidate, and ``n``; returns how many positions to pick (``check_budget``)."""
     if not isinstance(candidates, Candidates):
         raise TypeError(f"candidates must be a framesampler.Candidates, got {type(candidates).__name__}")
     if context is not None and not isinstance(context, Context):
         raise TypeError(f"context must be a framesampler.Context or None, got {type(context).__name__}")
     if rng is not None and not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator or None, got {type(rng).__name__}")
-    for what in sampler.needs:
-        source = candidates if what in ("features", "pixels") else context
-        if source is None or getattr(source, what) is None:
-            where = "candidates" if source is candidates else "context"
-            raise ValueError(f"sampler {sampler.name!r} needs {where}.{what}; none was given")
+    for flag in (Reads.FRAME_LOGITS, Reads.LABEL):
+        if flag in sampler.reads and (context is None or getattr(context, flag.name.lower()) is None):
+            raise ValueError(f"sampler {sampler.name!r} needs context.{flag.name.lower()}; none was given")
+    wanted = [flag.name.lower() for flag in (Reads.PIXELS, Reads.FEATURES) if flag in sampler.reads]
+    if wanted and all(getattr(candidates, what) is None for what in wanted):
+        raise ValueError(f"sampler {sampler.name!r} needs candidates.{' or candidates.'.join(wanted)}; none was given")
     if context is not None and context.frame_logits is not None and len(context.frame_logits) != len(candidates):
         raise ValueError(f"context.frame_logits has {len(context.frame_logits)} rows for {len(candidates)} candidates: "
                          "give the classifier's logits on each candidate")
@@ -97,7 +111,7 @@ def top_n_sorted(scores: np.ndarray | torch.Tensor, n: int, *, short_policy: Sel
         raise ValueError(f"scores must be one value per candidate (1-D), got shape {scores.shape}")
     if np.isnan(scores).any():
         raise ValueError("scores contain NaN: the sampler produced invalid importance values")
-    k = check_budget(len(scores), n, short_policy)
+    k = min(check_budget(len(scores), n, short_policy), int(np.count_nonzero(scores > -np.inf)))
     if k == len(scores):
         return np.arange(k, dtype=np.int64)
     if k == 0:
@@ -112,13 +126,16 @@ def top_n_sorted(scores: np.ndarray | torch.Tensor, n: int, *, short_policy: Sel
 class Sampler:
     """Base of every sampler: validation and the edge policy live here, once.
 
-    Subclasses either score (``scores`` -> [T] importance, picked by ``top_n_sorted``) or pick by a
-    rule (override ``_select``). ``needs`` names what they read: ``"features"``/``"pixels"`` on the
-    candidates, ``"frame_logits"``/``"label"`` on the context.
+    Subclasses score (``scores`` -> [T] importance, picked by ``top_n_sorted``), pick by a rule or a
+    search (override ``_select``; ``scores`` stays None), or both (``_select`` receives the scores).
+    ``reads`` declares what they read; ``stochastic`` that two runs may pick differently; ``trainable``
+    that it must be trained first (``framesampler.learned``).
     """
 
     name: str = "sampler"
-    needs: tuple[str, ...] = ()
+    reads: Reads = Reads.NOTHING
+    stochastic: bool = False
+    trainable: bool = False
 
     def __init__(self, *, seed: int = 0, training: bool = False) -> None:
         self.training = training
@@ -134,18 +151,41 @@ class Sampler:
         short_policy: SelectShortPolicy = "all",
     ) -> np.ndarray:
         """Sorted unique int64 positions (into ``candidates``) of the chosen frames."""
+        return self.choose(candidates, n, context=context, rng=rng, short_policy=short_policy).positions
+
+    def choose(
+        self,
+        candidates: Candidates,
+        n: int,
+        *,
+        context: Context | None = None,
+        rng: np.random.Generator | None = None,
+        short_policy: SelectShortPolicy = "all",
+    ) -> Selection:
+        """The chosen positions and the scores they were picked by (each computed once)."""
         k = check_select(self, candidates, n, context, rng, short_policy)
-        chosen = self._select(candidates, k, context, self.rng if rng is None else rng)
-        return np.sort(np.asarray(chosen, dtype=np.int64))
+        if len(candidates) == 0:  # nothing to score or pick
+            return Selection(np.empty(0, dtype=np.int64))
+        scores = self.scores(candidates, context)
+        scores = None if scores is None else np.asarray(scores, dtype=np.float64)
+        chosen = self._select(candidates, k, context, self.rng if rng is None else rng, scores)
+        return Selection(np.sort(np.asarray(chosen, dtype=np.int64)), scores)
 
-    def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator) -> np.ndarray:
-        if k == 0:  # nothing to score (T may be 0)
-            return np.empty(0, dtype=np.int64)
-        return top_n_sorted(self.scores(candidates, context), k)
+    def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator,
+                scores: np.ndarray | None) -> np.ndarray:
+        return top_n_sorted(scores, k)
 
-    def scores(self, candidates: Candidates, context: Context | None = None) -> np.ndarray:
-        """Importance of each candidate, higher is better (scoring samplers only)."""
-        raise TypeError(f"sampler {self.name!r} picks by a rule, not by per-frame scores")
+    def scores(self, candidates: Candidates, context: Context | None = None) -> np.ndarray | None:
+        """Importance of each candidate, higher is better; None for a sampler that picks by a rule."""
+        return None
+
+    def candidates_read(self, num_candidates: int) -> int:
+        """How many of the T candidates the sampler reads (its ``reads`` inputs are needed for these only)."""
+        return num_candidates if self.reads else 0
+
+    def macs_per_frame(self) -> int:
+        """Multiply-accumulates of the sampler's own network per candidate read (0 for a rule)."""
+        return 0
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, training={self.training})"

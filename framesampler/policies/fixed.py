@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from framesampler.candidates import Candidates, candidate_indices
-from framesampler.policies.base import Context, Sampler, check_select
+from framesampler.policies.base import Context, Sampler, Selection, check_select
 from framesampler.policies.registry import register_sampler
 
 
@@ -12,7 +12,12 @@ class UniformSampler(Sampler):
     """TSN segments (Wang et al. 2016): N equal segments of the T candidates, the centre of each at
     test, a random frame of each in training mode."""
 
-    def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator) -> np.ndarray:
+    @property
+    def stochastic(self) -> bool:
+        return self.training
+
+    def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator,
+                scores: np.ndarray | None) -> np.ndarray:
         if k == 0:
             return np.empty(0, dtype=np.int64)
         mode = "jitter" if self.training else "uniform"
@@ -22,18 +27,21 @@ class UniformSampler(Sampler):
 class RandomSampler(Sampler):
     """N candidates drawn uniformly without replacement."""
 
-    def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator) -> np.ndarray:
+    stochastic = True
+
+    def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator,
+                scores: np.ndarray | None) -> np.ndarray:
         return rng.choice(len(candidates), size=k, replace=False)
 
 
 class DenseSampler(Sampler):
     """Every candidate, whatever N is: the "All" row of Lee et al. 2024, Table 1."""
 
-    def select(self, candidates: Candidates, n: int, *, context: Context | None = None,
-               rng: np.random.Generator | None = None, short_policy: str = "all") -> np.ndarray:
+    def choose(self, candidates: Candidates, n: int, *, context: Context | None = None,
+               rng: np.random.Generator | None = None, short_policy: str = "all") -> Selection:
         """All T positions, whatever ``n`` (an integer >= 0) and ``short_policy`` are."""
         check_select(self, candidates, n, context, rng, "all")
-        return np.arange(len(candidates), dtype=np.int64)
+        return Selection(np.arange(len(candidates), dtype=np.int64))
 
 
 def frameexit_order(num_candidates: int) -> np.ndarray:

@@ -16,7 +16,7 @@ from typing import Literal
 
 import numpy as np
 
-from framesampler.candidates import Candidates, check_positive
+from framesampler.candidates import Candidates, Reads, check_positive
 from framesampler.policies.base import Context, Sampler
 from framesampler.policies.registry import register_sampler
 
@@ -71,8 +71,11 @@ class MGSampler(Sampler):
         if motion not in ("auto", "image", "feature"):
             raise ValueError(f"unknown motion {motion!r}: use 'auto', 'image' or 'feature'")
         self.motion, self.mu = motion, check_positive(mu, "mu (the smoothing exponent)")
-        self.needs = {"image": ("pixels",), "feature": ("features",)}.get(motion, ())
-        self.reads = ("pixels",) if motion == "image" else ("features",)  # what it costs: auto reads features on feature data
+        self.reads = {"image": Reads.PIXELS, "feature": Reads.FEATURES}.get(motion, Reads.PIXELS | Reads.FEATURES)
+
+    @property
+    def stochastic(self) -> bool:
+        return self.training
 
     def motion_scores(self, candidates: Candidates) -> np.ndarray:
         use_pixels = self.motion == "image" or (self.motion == "auto" and candidates.pixels is not None)
@@ -84,8 +87,13 @@ class MGSampler(Sampler):
             )
         return image_motion(source) if use_pixels else feature_motion(source)
 
-    def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator) -> np.ndarray:
-        return motion_guided_positions(self.motion_scores(candidates), k, mu=self.mu, rng=rng if self.training else None)
+    def scores(self, candidates: Candidates, context: Context | None = None) -> np.ndarray:
+        """The motion of each candidate (``M_t``), which the cumulative bins are cut on."""
+        return self.motion_scores(candidates)
+
+    def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator,
+                scores: np.ndarray | None) -> np.ndarray:
+        return motion_guided_positions(scores, k, mu=self.mu, rng=rng if self.training else None)
 
 
 register_sampler("mgsampler", MGSampler)

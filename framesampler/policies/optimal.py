@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from framesampler.candidates import Candidates
+from framesampler.candidates import Candidates, Reads
 from framesampler.classifiers.consensus import check_consensus, consensus_log_probs
 from framesampler.policies.base import Context, Sampler
 from framesampler.policies.registry import register_sampler
@@ -225,7 +225,7 @@ class OptimalPolicy(Sampler):
     """pi_o (Lee et al. 2024, Sec. 3): the N-subset maximising the consensus's true-label probability."""
 
     name = "oracle"
-    needs = ("frame_logits", "label")
+    reads = Reads.FRAME_LOGITS | Reads.LABEL
 
     def __init__(self, *, search: Search = "auto", max_exact_subsets: int = 10_000_000, **kw) -> None:
         super().__init__(**kw)
@@ -233,7 +233,8 @@ class OptimalPolicy(Sampler):
         self.search = search
         self.max_exact_subsets = max_exact_subsets
 
-    def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator) -> np.ndarray:
+    def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator,
+                scores: np.ndarray | None) -> np.ndarray:
         logits = context.frame_logits
         if logits.shape[0] != len(candidates):
             raise ValueError(f"context.frame_logits has {logits.shape[0]} rows for {len(candidates)} candidates")
@@ -243,4 +244,4 @@ class OptimalPolicy(Sampler):
 
 
 register_sampler("oracle", OptimalPolicy)
-register_sampler("optimal", OptimalPolicy)
+register_sampler("optimal", OptimalPolicy, listed=False)

@@ -13,13 +13,17 @@ from typing import Any
 from framesampler.policies.base import Sampler
 
 _REGISTRY: dict[str, tuple[Callable[..., Sampler], dict[str, Any]]] = {}
+_UNLISTED: set[str] = set()
 
 
-def register_sampler(name: str, factory: Callable[..., Sampler], **preset: Any) -> None:
-    """Register ``factory`` under ``name``; ``preset`` keywords are passed unless overridden."""
+def register_sampler(name: str, factory: Callable[..., Sampler], *, listed: bool = True, **preset: Any) -> None:
+    """Register ``factory`` under ``name``; ``preset`` keywords are passed unless overridden. ``listed=False``
+    keeps an alias or a sampler that needs arguments out of the default comparisons."""
     if name in _REGISTRY:
         raise ValueError(f"a sampler named {name!r} is already registered")
     _REGISTRY[name] = (factory, preset)
+    if not listed:
+        _UNLISTED.add(name)
 
 
 def option_defaults(factory: Callable[..., Sampler]) -> dict:
@@ -69,3 +73,10 @@ def list_samplers(kind: type | None = None) -> list[str]:
     """Names accepted by ``create_sampler``; with ``kind``, only those whose factory is a subclass of it."""
     return sorted(name for name, (factory, _) in _REGISTRY.items()
                   if kind is None or (isinstance(factory, type) and issubclass(factory, kind)))
+
+
+def training_free_samplers() -> list[str]:
+    """The listed samplers that need no training, in registration order: what ``evaluate`` and ``demo``
+    compare by default."""
+    return [name for name, (factory, _) in _REGISTRY.items()
+            if name not in _UNLISTED and not getattr(factory, "trainable", False)]

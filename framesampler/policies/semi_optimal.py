@@ -12,7 +12,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from framesampler.candidates import Candidates
+from framesampler.candidates import Candidates, Reads
 from framesampler.policies.base import Context, Sampler
 from framesampler.policies.registry import register_sampler
 
@@ -39,14 +39,12 @@ class SemiOptimalPolicy(Sampler):
         if importance not in ("label", "max"):
             raise ValueError(f"unknown importance {importance!r}: use 'label' or 'max'")
         self.importance = importance
-        self.needs = ("frame_logits", "label") if importance == "label" else ("frame_logits",)
+        self.reads = Reads.FRAME_LOGITS | (Reads.LABEL if importance == "label" else Reads.NOTHING)
 
     def scores(self, candidates: Candidates, context: Context | None = None) -> np.ndarray:
-        if context is None or context.frame_logits is None:
-            raise ValueError(f"sampler {self.name!r} needs context.frame_logits (the classifier on each candidate)")
         return frame_importance(context.frame_logits, self.importance, context.label).cpu().numpy()
 
 
-register_sampler("semi_optimal", SemiOptimalPolicy)
+register_sampler("semi_optimal", SemiOptimalPolicy, listed=False)
 register_sampler("semi_optimal_label", SemiOptimalPolicy, importance="label")
 register_sampler("semi_optimal_max", SemiOptimalPolicy, importance="max")
