@@ -35,6 +35,7 @@ def world(tmp_path_factory) -> Path:
         if config is not None:
             (root / name / "config.json").write_text(config)
             (root / name / "weights.pt").write_bytes(b"")
+            (root / name / "classifier.pt").write_bytes(b"")
     write_synthetic_videos(root / "two", classes=2, videos_per_class=1, num_frames=12, size=64)
     write_synthetic_videos(root / "three", classes=1, videos_per_class=1, num_frames=3, size=64)
     (root / "two" / "twice.txt").write_text("videos/disc_000.mp4 disc\nvideos/square_000.mp4 square\n"
@@ -80,8 +81,8 @@ A_VIDEO = "{w}/two/videos/disc_000.mp4"
     (["train", *FEATURES, "--sampler", "sosampler", "--out", "{w}/folder"], r"folder already exists .*refusing to replace"),
     (["train", *FEATURES, "--sampler", "sosampler", "--out", "{w}/small.npz"], r"small.npz is a file, not a directory"),
     (["sample", A_VIDEO, "--sampler", "{w}/notck"], r"notck is not a sampler checkpoint .*framesampler train"),
-    (["sample", A_VIDEO, "--sampler", "{w}/badjson"], r"badjson/config.json is not valid JSON .*train it again"),
-    (["sample", A_VIDEO, "--sampler", "{w}/listjson"], r"listjson/config.json is not a checkpoint's config"),
+    (["sample", A_VIDEO, "--sampler", "{w}/badjson"], r"badjson/config.json is not valid JSON .*make the sampler checkpoint again with `framesampler train`"),
+    (["sample", A_VIDEO, "--sampler", "{w}/listjson"], r"listjson/config.json holds a list, not a sampler checkpoint's settings"),
     (["sample", A_VIDEO, "--sampler", "nosuch"], r"--sampler nosuch is neither a sampler name nor a checkpoint"),
     (["sample", A_VIDEO, "--sampler", "sosampler"], r"sosampler is a learned sampler and needs a checkpoint"),
     (["sample", A_VIDEO, "--sampler", "oracle"], r"it is an oracle, an upper bound for `framesampler evaluate`.*semi_optimal_max"),
