@@ -1,10 +1,14 @@
 """Which T frames of a video are candidates for a sampler.
 
-Three rules, all returning sorted frame indices into a video of ``num_frames`` frames:
+Four rules, all returning sorted frame indices into a video of ``num_frames`` frames:
 
 - ``"uniform"``: TSN segment centres, ``floor((i + 0.5) * F / T)`` for ``i < T`` (test mode).
 - ``"jitter"``: one random frame per equal segment (TSN training mode); needs ``rng``.
 - ``"fps"``: one frame every ``1 / fps`` seconds of a video recorded at ``video_fps``.
+- ``"keyframes"``: the video's keyframes (``keyframes=``, e.g. ``VideoReader.keyframes``), which decode
+  alone (``skip_frame="NONKEY"``): the uniform rule applied to the list of K keyframes, i.e.
+  ``keyframes[floor((i + 0.5) * K / T)]``. More than T keyframes are thinned to T evenly spread ones;
+  fewer than T follow ``short_policy`` like a short video (``"repeat"`` pads to T by repeating keyframes).
 
 When the video has fewer frames than asked (``F < T``), ``short_policy`` decides, never a silent modulo:
 ``"all"`` returns every frame once (fewer than T candidates), ``"repeat"`` returns T indices with
@@ -21,7 +25,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-CandidateMode = Literal["uniform", "jitter", "fps"]
+CandidateMode = Literal["uniform", "jitter", "fps", "keyframes"]
 ShortPolicy = Literal["all", "repeat", "error"]
 
 
@@ -76,9 +80,12 @@ def candidate_indices(
     video_fps: float | None = None,
     short_policy: ShortPolicy = "all",
     rng: np.random.Generator | None = None,
+    keyframes: np.ndarray | None = None,
 ) -> np.ndarray:
     """Return sorted int64 frame indices of the T candidates of a video of ``num_frames`` frames."""
     check_integer(num_frames, "num_frames")
+    if mode == "keyframes":
+        return _keyframe_candidates(num_frames, num_candidates, keyframes, short_policy)
     if mode == "fps":
         if fps is None or video_fps is None:
             raise ValueError("mode='fps' needs fps > 0 (the sampling rate) and video_fps > 0 (the video's rate)")
@@ -93,7 +100,7 @@ def candidate_indices(
     if num_frames == 0:
         raise ValueError("the video has no frames: nothing to sample (check that it decodes)")
     if mode not in ("uniform", "jitter"):
-        raise ValueError(f"unknown candidate mode {mode!r}: use 'uniform', 'jitter' or 'fps'")
+        raise ValueError(f"unknown candidate mode {mode!r}: use 'uniform', 'jitter', 'fps' or 'keyframes'")
     if num_frames < num_candidates:
         if short_policy == "all":
             return np.arange(num_frames, dtype=np.int64)
@@ -104,15 +111,30 @@ def candidate_indices(
             )
         if short_policy != "repeat":
             raise ValueError(f"unknown short_policy {short_policy!r}: use 'all', 'repeat' or 'error'")
-    edges = np.arange(num_candidates + 1) * (num_frames / num_candidates)
     if mode == "uniform":
         offsets = np.full(num_candidates, 0.5)
     else:
         if rng is None:
             raise ValueError("mode='jitter' is random: pass rng=np.random.default_rng(seed)")
         offsets = rng.random(num_candidates)
-    indices = np.floor(edges[:-1] + offsets * (edges[1:] - edges[:-1])).astype(np.int64)
-    return np.clip(indices, 0, num_frames - 1)
+    return segment_points(torch.from_numpy(offsets), num_frames).numpy()
+
+
+def _keyframe_candidates(num_frames: int, num_candidates: int | None, keyframes: np.ndarray | None,
+                         short_policy: ShortPolicy) -> np.ndarray:
+    if keyframes is None:
+        raise ValueError("mode='keyframes' needs keyframes=<the video's keyframe indices> (VideoReader.keyframes)")
+    keys = np.asarray(keyframes)
+    if keys.ndim != 1 or keys.size == 0 or not np.issubdtype(keys.dtype, np.integer):
+        raise ValueError(f"keyframes must be a non-empty 1-d array of frame indices, got {keys.dtype} of shape {keys.shape}")
+    if np.any(np.diff(keys) <= 0) or keys[0] < 0 or keys[-1] >= num_frames:
+        raise ValueError(f"keyframes must be sorted unique frame indices in 0..{num_frames - 1}")
+    if num_candidates is None:
+        return keys.astype(np.int64)
+    if short_policy == "error" and len(keys) < num_candidates:
+        raise ValueError(f"the video has {len(keys)} keyframes, fewer than the {num_candidates} candidates asked; "
+                         "lower T or pass short_policy='all' or 'repeat'")
+    return keys.astype(np.int64)[candidate_indices(len(keys), num_candidates, short_policy=short_policy)]
 
 
 class Reads(enum.Flag):
@@ -123,6 +145,7 @@ class Reads(enum.Flag):
     PIXELS = enum.auto()  # candidates.pixels: low-resolution frames
     FRAME_LOGITS = enum.auto()  # context.frame_logits: the frozen classifier on each candidate alone
     LABEL = enum.auto()  # context.label: the true class (oracles only)
+    MOTION = enum.auto()  # candidates.motion: motion at each candidate (the bitstream's motion vectors)
 
     def candidate_input(self) -> Reads:
         """The one candidate input to give: a sampler that reads either pixels or features (MGSampler's
@@ -135,11 +158,12 @@ class Candidates:
     """What a sampler may look at: the T candidate frames of one video.
 
     ``frame_indices`` are the candidates' frame numbers in the source video; a sampler's ``select``
-    returns positions into them (``0..T-1``). ``features`` ([T, D] cheap per-frame features) and
-    ``pixels`` ([T, H, W, C] low-resolution frames) are optional; samplers that need one say so.
-    Checked when built: integer frame numbers within the video, one feature row and one frame per
-    candidate, every value finite (``TypeError``/``ValueError`` naming the field otherwise). Tensors and
-    nested lists are stored as numpy arrays.
+    returns positions into them (``0..T-1``). ``features`` ([T, D] cheap per-frame features),
+    ``pixels`` ([T, H, W, C] low-resolution frames) and ``motion`` ([T] motion at each candidate, e.g.
+    from the bitstream's motion vectors, ``framesampler.video.bitstream``) are optional; samplers that
+    need one say so. Checked when built: integer frame numbers within the video, one feature row, frame
+    and motion value per candidate, every value finite (``TypeError``/``ValueError`` naming the field
+    otherwise). Tensors and nested lists are stored as numpy arrays.
     """
 
     frame_indices: np.ndarray
@@ -147,6 +171,7 @@ class Candidates:
     fps: float | None = None
     features: np.ndarray | None = None
     pixels: np.ndarray | None = None
+    motion: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         num_frames = check_integer(self.num_frames, "num_frames")
@@ -166,6 +191,9 @@ class Candidates:
         if self.pixels is not None:
             object.__setattr__(self, "pixels", finite_array(self.pixels, "candidates.pixels", ndim=4,
                                                             rows=len(indices), shape="[T, H, W, C]"))
+        if self.motion is not None:
+            object.__setattr__(self, "motion", finite_array(self.motion, "candidates.motion", ndim=1,
+                                                            rows=len(indices), shape="[T]"))
 
     def __len__(self) -> int:
         return len(self.frame_indices)
@@ -176,8 +204,15 @@ class Candidates:
         return cls(frame_indices=np.arange(num_candidates), num_frames=num_candidates, **kw)
 
 
+def segment_points(offsets: torch.Tensor, length: int) -> torch.Tensor:
+    """TSN's segments (Wang et al. 2016), the one formula: with ``offsets`` [..., S] in [0, 1), the point
+    ``floor((i + offset_i) * length / S)`` of each of the S equal segments of ``0..length-1`` (int64)."""
+    segments = offsets.shape[-1]
+    points = torch.floor((torch.arange(segments, dtype=torch.float64) + offsets.double()) * length / segments)
+    return points.long().clamp_(0, length - 1)
+
+
 def segment_positions(batch: int, length: int, segments: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """TSN training sampling for a batch: one random position in each of ``segments`` equal parts of
     ``0..length-1``, for ``batch`` videos at once -> LongTensor [batch, segments] (sorted rows)."""
-    offsets = torch.rand(batch, segments, generator=generator)
-    return ((torch.arange(segments) + offsets) * length / segments).long().clamp_(max=length - 1)
+    return segment_points(torch.rand(batch, segments, generator=generator), length)

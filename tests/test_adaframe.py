@@ -185,9 +185,9 @@ def test_threshold_is_settable_and_survives_a_rebuild_from_options():
         sampler.threshold = 0.0
 
 
-def test_scores_is_refused_for_a_sequential_agent():
-    with pytest.raises(TypeError, match="rule"):
-        small().scores(Candidates.of_length(4, features=np.zeros((4, 8))))
+def test_a_sequential_agent_has_no_scores_and_its_selection_says_so():
+    candidates = Candidates.of_length(4, features=np.zeros((4, 8)))
+    assert small().scores(candidates) is None and small().choose(candidates, 2).scores is None
 
 
 @pytest.mark.parametrize("options, match", [

@@ -122,7 +122,7 @@ def test_notes_say_what_the_numbers_would_hide(world, tmp_path, capsys, monkeypa
 
     assert main(["sample", str(world / "three" / "videos" / "disc_000.mp4"), "--T", "16", "--N", "4",
                  "--json", str(tmp_path / "s.json"), *cache]) == 0
-    assert re.search(r"disc_000.mp4 has 3 frames, fewer than T=16: all of them are candidates, and 3 are chosen",
+    assert re.search(r"disc_000.mp4 gives 3 candidates, fewer than T=16 \(3 frames\): at most that many are chosen",
                      capsys.readouterr().err)
     assert json.loads((tmp_path / "s.json").read_text())["N"] == 3
 

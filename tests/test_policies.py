@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from framesampler import Candidates, Context, create_sampler, list_samplers, top_n_sorted
+from framesampler.candidates import Reads
 from framesampler.policies.fixed import frameexit_order
 from framesampler.policies.mgsampler import motion_guided_positions
 
@@ -117,3 +118,15 @@ def test_semi_optimal_takes_top_n_of_single_frame_confidence():
     candidates, context = Candidates.of_length(5), Context(frame_logits=logits, label=1)
     assert create_sampler("semi_optimal_label").select(candidates, 2, context=context).tolist() == [2, 3]
     assert create_sampler("semi_optimal_max").select(candidates, 2, context=context).tolist() == [1, 2]
+
+
+def test_mgsampler_mv_bins_the_motion_it_is_given():
+    motion = np.r_[np.zeros(20), np.full(10, 50.0), np.full(20, 1.0)]
+    sampler = create_sampler("mgsampler", motion="mv")
+    assert sampler.reads == Reads.MOTION
+    chosen = sampler.select(Candidates.of_length(50, motion=motion), 8)
+    np.testing.assert_array_equal(chosen, np.sort(motion_guided_positions(motion, 8)))
+    with pytest.raises(ValueError, match="needs candidates.motion"):
+        sampler.select(Candidates.of_length(50), 8)
+    with pytest.raises(ValueError, match="'auto', 'image', 'feature' or 'mv'"):
+        create_sampler("mgsampler", motion="flow")

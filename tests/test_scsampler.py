@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from framesampler import Candidates, Context, create_sampler
+from framesampler.candidates import Reads
 from framesampler.learned import TrainingBatch
 from framesampler.learned.scsampler import (
     SCHEMES,
@@ -108,7 +109,7 @@ def test_combination_of_two_samplers_and_bad_options():
     combined = create_sampler("sc_combined", first="semi_optimal_max", second="semi_optimal_label", scheme="convex_list")
     # max: [.9, .6, .7, .5] ranks [0, 2, 1, 3]; label: [.1, .6, .7, .5] ranks [3, 1, 0, 2]
     assert combined.select(candidates, 1, context=context).tolist() == [2]
-    assert set(combined.needs) == {"frame_logits", "label"}
+    assert combined.reads == Reads.FRAME_LOGITS | Reads.LABEL
     for scheme in SCHEMES:
         assert len(combine_saliency(HAND_A, HAND_B, 5, scheme)) == 5
     with pytest.raises(ValueError, match="unknown scheme"):

@@ -129,7 +129,7 @@ def prepare(config: DataConfig, *, T: int | None = None) -> Setup:
     trimmed = {split: trimmed_videos(source, vocab, split) for split in ("train", "test")}
     data = file_fingerprint(config.features)
     key = {"features": data["path"], "size": data["size"], "mtime": data["mtime"],
-           "vocab": vocab, "consensus": config.consensus, "seed": config.seed, "version": 1}
+           "vocab": vocab, "consensus": config.consensus, "seed": config.seed, "version": 2}
     classifier = cached_classifier(
         config.cache_dir, key,
         lambda: train_classifier(trimmed["train"], consensus=config.consensus, seed=config.seed,

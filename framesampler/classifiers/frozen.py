@@ -22,6 +22,7 @@ from torch import nn
 from framesampler.candidates import segment_positions
 from framesampler.classifiers.consensus import check_consensus, consensus_log_probs
 from framesampler.data.features import VideoSet
+from framesampler.data.manifest import stratified_split
 from framesampler.storage import load_module, save_module
 
 HEADS = ("linear", "mlp")
@@ -79,17 +80,6 @@ class FrameClassifier(nn.Module):
         return self
 
 
-def _split_validation(labels: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified split of video indices into (train, validation)."""
-    val = []
-    for c in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == c))
-        val.extend(members[: max(1, int(round(fraction * len(members))))])
-    val_mask = np.zeros(len(labels), bool)
-    val_mask[val] = True
-    return np.flatnonzero(~val_mask), np.flatnonzero(val_mask)
-
-
 def _fit_head(model: FrameClassifier, videos: VideoSet, members: np.ndarray, *, segments: int, epochs: int,
               batch_size: int, lr: float, seed: int) -> None:
     """TSN training: each step, one random frame per segment of each video, consensus, cross-entropy."""
@@ -128,7 +118,7 @@ def train_classifier(train: VideoSet, *, heads: tuple[str, ...] = HEADS, consens
     """Train each head kind on the training videos, keep the best by validation top-1 (ties: lower
     validation NLL), freeze it."""
     torch.manual_seed(seed)
-    fit, val = _split_validation(train.labels, val_fraction, np.random.default_rng(seed))
+    fit, val = stratified_split(train.labels, val_fraction, np.random.default_rng(seed))
     best, best_key = None, None
     report = {"validation_top1": {}, "validation_nll": {}, "validation_videos": int(len(val)), "train_videos": int(len(fit))}
     for head in heads:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -126,17 +126,25 @@ def _is_csv_header(line: str) -> bool:
     return "path" in cells and "label" in cells
 
 
+def stratified_split(labels: Sequence, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (kept, held out) of a split stratified by label, classes in sorted order: about ``fraction``
+    of each class held out, at least one of each class with two or more members, never its last one."""
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"the held-out fraction must be in (0, 1), got {fraction}")
+    labels = np.asarray(labels)
+    held = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        count = min(len(members) - 1, max(1, round(fraction * len(members))))
+        held.extend(members[rng.permutation(len(members))[:count]])
+    mask = np.zeros(len(labels), bool)
+    mask[np.asarray(held, dtype=np.int64)] = True
+    return np.flatnonzero(~mask), np.flatnonzero(mask)
+
+
 def split_entries(entries: list[ManifestEntry], test_fraction: float, seed: int = 0) -> dict[str, list[ManifestEntry]]:
-    """A deterministic split stratified by label: about ``test_fraction`` of each class to test (at least
-    one video of each class with two or more stays in train)."""
+    """A deterministic train/test split stratified by label (``stratified_split``)."""
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
-    rng = np.random.default_rng(seed)
-    splits: dict[str, list[ManifestEntry]] = {"train": [], "test": []}
-    for label in class_names(entries):
-        group = [e for e in entries if e.label == label]
-        order = rng.permutation(len(group))
-        n_test = min(len(group) - 1, max(1, round(test_fraction * len(group)))) if len(group) > 1 else 0
-        for rank, i in enumerate(order):
-            splits["test" if rank < n_test else "train"].append(group[i])
-    return splits
+    train, test = stratified_split([e.label for e in entries], test_fraction, np.random.default_rng(seed))
+    return {"train": [entries[i] for i in train], "test": [entries[i] for i in test]}

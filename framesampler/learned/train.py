@@ -2,8 +2,8 @@
 
 Each epoch builds the training videos anew (the untrimmed construction with seed ``seed + epoch``,
 so every epoch sees new background and burst placements), draws T random candidates per training
-video (one per segment), looks up the classifier's logits on them (computed once per epoch for the
-whole frame table), and steps the sampler's own ``loss``. Optimiser as in Lee et al. 2024 App. A.3:
+video (one per segment), looks up the classifier's logits on them (computed for the whole frame table once,
+and again only when an epoch's table differs), and steps the sampler's own ``loss``. Optimiser as in Lee et al. 2024 App. A.3:
 SGD, momentum 0.9, weight decay 1e-4, cosine schedule; gradients clipped at norm 40 (authors' code).
 
 After every epoch the training state is written atomically to ``state_path``, with everything that
@@ -124,13 +124,16 @@ def train_sampler(sampler: LearnedSampler, videos: Callable[[int], VideoSet], cl
         torch.set_rng_state(state["torch_rng"])
         log = state["log"]
     sampler.train()
+    table: torch.Tensor | None = None
     bar = tqdm(total=settings.epochs, initial=len(log), desc=f"train {sampler.name}", file=sys.stderr,
                disable=not progress or None)
     for epoch in range(len(log), settings.epochs):
         start = time.perf_counter()
         epoch_videos = first if epoch == 0 else videos(epoch)
-        with torch.no_grad():
-            table_logits = classifier.frame_logits(epoch_videos.frames)
+        if table is None or not (epoch_videos.frames is table or torch.equal(epoch_videos.frames, table)):
+            table = epoch_videos.frames  # the frame table rarely changes between epochs: its logits are kept
+            with torch.no_grad():
+                table_logits = classifier.frame_logits(table)
         refs = torch.from_numpy(epoch_videos.refs)
         labels = torch.from_numpy(epoch_videos.labels)
         totals: dict[str, float] = {}

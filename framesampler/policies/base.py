@@ -92,7 +92,7 @@ def check_select(sampler: Sampler, candidates: Candidates, n: int, context: Cont
     for flag in (Reads.FRAME_LOGITS, Reads.LABEL):
         if flag in sampler.reads and (context is None or getattr(context, flag.name.lower()) is None):
             raise ValueError(f"sampler {sampler.name!r} needs context.{flag.name.lower()}; none was given")
-    wanted = [flag.name.lower() for flag in (Reads.PIXELS, Reads.FEATURES) if flag in sampler.reads]
+    wanted = [flag.name.lower() for flag in (Reads.PIXELS, Reads.FEATURES, Reads.MOTION) if flag in sampler.reads]
     if wanted and all(getattr(candidates, what) is None for what in wanted):
         raise ValueError(f"sampler {sampler.name!r} needs candidates.{' or candidates.'.join(wanted)}; none was given")
     if context is not None and context.frame_logits is not None and len(context.frame_logits) != len(candidates):
@@ -141,27 +141,13 @@ class Sampler:
         self.training = training
         self.rng = np.random.default_rng(seed)
 
-    def select(
-        self,
-        candidates: Candidates,
-        n: int,
-        *,
-        context: Context | None = None,
-        rng: np.random.Generator | None = None,
-        short_policy: SelectShortPolicy = "all",
-    ) -> np.ndarray:
+    def select(self, candidates: Candidates, n: int, *, context: Context | None = None,
+               rng: np.random.Generator | None = None, short_policy: SelectShortPolicy = "all") -> np.ndarray:
         """Sorted unique int64 positions (into ``candidates``) of the chosen frames."""
         return self.choose(candidates, n, context=context, rng=rng, short_policy=short_policy).positions
 
-    def choose(
-        self,
-        candidates: Candidates,
-        n: int,
-        *,
-        context: Context | None = None,
-        rng: np.random.Generator | None = None,
-        short_policy: SelectShortPolicy = "all",
-    ) -> Selection:
+    def choose(self, candidates: Candidates, n: int, *, context: Context | None = None,
+               rng: np.random.Generator | None = None, short_policy: SelectShortPolicy = "all") -> Selection:
         """The chosen positions and the scores they were picked by (each computed once)."""
         k = check_select(self, candidates, n, context, rng, short_policy)
         if len(candidates) == 0:  # nothing to score or pick

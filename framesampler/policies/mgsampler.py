@@ -64,20 +64,27 @@ def motion_guided_positions(motion: np.ndarray, k: int, *, mu: float = 0.5, rng:
 
 class MGSampler(Sampler):
     """Motion-guided sampler; ``motion="image"`` reads ``candidates.pixels``, ``"feature"`` reads
-    ``candidates.features``, ``"auto"`` uses pixels when present."""
+    ``candidates.features``, ``"auto"`` uses pixels when present. ``"mv"`` (an option beyond the paper,
+    which measures motion on decoded frames) reads ``candidates.motion`` as ``M_t``: the motion at each
+    candidate from the bitstream's motion vectors (``framesampler.video.bitstream``), no pixels decoded."""
 
-    def __init__(self, *, motion: Literal["auto", "image", "feature"] = "auto", mu: float = 0.5, **kw) -> None:
+    def __init__(self, *, motion: Literal["auto", "image", "feature", "mv"] = "auto", mu: float = 0.5, **kw) -> None:
         super().__init__(**kw)
-        if motion not in ("auto", "image", "feature"):
-            raise ValueError(f"unknown motion {motion!r}: use 'auto', 'image' or 'feature'")
+        if motion not in ("auto", "image", "feature", "mv"):
+            raise ValueError(f"unknown motion {motion!r}: use 'auto', 'image', 'feature' or 'mv'")
         self.motion, self.mu = motion, check_positive(mu, "mu (the smoothing exponent)")
-        self.reads = {"image": Reads.PIXELS, "feature": Reads.FEATURES}.get(motion, Reads.PIXELS | Reads.FEATURES)
+        self.reads = {"image": Reads.PIXELS, "feature": Reads.FEATURES, "mv": Reads.MOTION}.get(motion, Reads.PIXELS | Reads.FEATURES)
 
     @property
     def stochastic(self) -> bool:
         return self.training
 
     def motion_scores(self, candidates: Candidates) -> np.ndarray:
+        if self.motion == "mv":
+            if candidates.motion is None:
+                raise ValueError("mgsampler (motion='mv') needs candidates.motion (framesampler.video.bitstream."
+                                 "motion_vectors); none was given")
+            return np.asarray(candidates.motion, dtype=np.float64)
         use_pixels = self.motion == "image" or (self.motion == "auto" and candidates.pixels is not None)
         source = candidates.pixels if use_pixels else candidates.features
         if source is None:
