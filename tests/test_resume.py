@@ -56,7 +56,7 @@ def test_another_runs_state_is_not_resumed(tmp_path, setups, capsys, first, seco
     capsys.readouterr()
     resumed = train(setups(**second), out)
     err = capsys.readouterr().err
-    assert f"ck.resume.pt is from another run (differs in" in err and differs in err and "starting afresh" in err
+    assert "ck.resume.pt is from another run (differs in" in err and differs in err and "starting afresh" in err
     assert losses(out) == losses(tmp_path / "clean")
     assert [p.name for p in tmp_path.iterdir() if "resume" in p.name] == []
     for a, b in zip(clean.state_dict().values(), resumed.state_dict().values()):

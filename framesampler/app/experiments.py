@@ -33,7 +33,7 @@ from framesampler.cost import count_macs
 from framesampler.eval.evaluate import evaluate, summarise
 from framesampler.learned import LearnedSampler, TrainSettings, load_checkpoint
 from framesampler.policies import create_sampler
-from framesampler.policies.registry import option_defaults, sampler_factory
+from framesampler.policies.registry import sampler_factory
 from framesampler.report.plots import plot_top1_vs_nt
 from framesampler.report.tables import markdown
 from framesampler.storage import write_text_atomically

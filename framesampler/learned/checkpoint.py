@@ -69,16 +69,6 @@ def classifier_fingerprint(classifier: FrameClassifier) -> dict:
             "consensus": classifier.config.consensus, "head": classifier.config.head}
 
 
-def is_checkpoint(directory: str | os.PathLike) -> bool:
-    """Whether ``directory`` holds a sampler checkpoint of this format (any version)."""
-    path = Path(directory) / "config.json"
-    try:
-        config = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return False
-    return isinstance(config, dict) and (config.get("format") == FORMAT or set(CHECKPOINT_KEYS) <= set(config))
-
-
 def save_checkpoint(sampler: LearnedSampler, directory: str | os.PathLike, *, T: int, N: int,
                     classifier: FrameClassifier, extract: dict | None = None, data: dict | None = None,
                     training: dict | None = None, log: list[dict] | None = None) -> Path:

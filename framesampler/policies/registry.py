@@ -27,8 +27,7 @@ def register_sampler(name: str, factory: Callable[..., Sampler], *, listed: bool
 
 
 def option_defaults(factory: Callable[..., Sampler]) -> dict:
-    """Keyword defaults of a sampler class's constructors along its MRO (options equal to them do not
-    name a checkpoint apart from the default one)."""
+    """Keyword defaults of a sampler class's constructors along its MRO (what an option's type is checked against)."""
     defaults: dict = {}
     for cls in reversed(getattr(factory, "__mro__", ())):
         if "__init__" in vars(cls):
