@@ -29,6 +29,7 @@ reference SOSampler learns to imitate cheaply), and its chosen frames need no se
 """
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from framesampler.app.prepare import DataConfig, prepare
+from framesampler.app.prepare import DataConfig, check_budget_flags, prepare
 from framesampler.candidates import Candidates, Reads, candidate_indices
 from framesampler.classifiers.consensus import consensus_probs
 from framesampler.classifiers.frozen import FrameClassifier
@@ -46,8 +47,9 @@ from framesampler.classifiers.pixel import PixelClassifier
 from framesampler.classifiers.pretrained import PretrainedBackbone
 from framesampler.cost import video_macs
 from framesampler.data.dataset import ExtractConfig, PipelineConfig, dataset_config
-from framesampler.learned.checkpoint import is_checkpoint, read_checkpoint
-from framesampler.policies import Context, Sampler, create_sampler
+from framesampler.learned.base import LearnedSampler
+from framesampler.learned.checkpoint import read_checkpoint
+from framesampler.policies import Context, Sampler, create_sampler, list_samplers
 from framesampler.policies.base import Selection
 from framesampler.policies.mgsampler import image_motion
 from framesampler.video.bitstream import motion_vectors
@@ -145,6 +147,11 @@ class Pipeline:
             raise ValueError(f"unknown reread {reread!r}: use one of {', '.join(REREADS)}")
         if candidates not in CANDIDATES:
             raise ValueError(f"unknown candidates {candidates!r}: use one of {', '.join(CANDIDATES)}")
+        check_budget_flags(T, N)
+        if Reads.LABEL in sampler.reads:
+            raise ValueError(f"{sampler.name} reads the video's true label: it is an oracle, an upper bound for "
+                             "`framesampler evaluate` on labeled data, not a sampler for a new video; use "
+                             "semi_optimal_max (the label-free pi_s) instead")
         self.sampler, self.T, self.N, self.config, self.reread, self.thumbnails = sampler, T, N, config, reread, thumbnails
         self.candidates, self.strategy = candidates, strategy
         self.input = sampler.reads.candidate_input()
@@ -177,6 +184,9 @@ class Pipeline:
             keyframes = reader.keyframes if self.candidates == "keyframes" else None
             video = DecodedVideo(str(path), meta, candidate_indices(meta.num_frames, self.T, mode=self.candidates,
                                                                     keyframes=keyframes))
+            if len(np.unique(video.indices)) < self.T:
+                print(f"framesampler: note: {path} gives {len(np.unique(video.indices))} candidates, fewer than T={self.T} "
+                      f"({meta.num_frames} frames): at most that many are chosen", file=sys.stderr)
             with _stage(video.seconds, "decode_candidates"):
                 self._decode_candidates(reader, video)
             if self.thumbnails is not None:
@@ -294,7 +304,13 @@ def load_pipeline(sampler: str | Path, *, T: int, N: int, dataset: str | Path | 
     from ``framesampler extract``, read by its recorded ``classifier``) or, without one, the pretrained
     backbone's own ImageNet head.
     """
-    if is_checkpoint(sampler):
+    if str(sampler) in list_samplers(LearnedSampler):
+        raise ValueError(f"{sampler} is a learned sampler and needs a checkpoint: framesampler train --sampler {sampler} "
+                         "--features DATASET.npz --out DIR, then sample --sampler DIR")
+    if str(sampler) not in list_samplers():
+        if not Path(sampler).exists():
+            raise ValueError(f"--sampler {sampler} is neither a sampler name nor a checkpoint directory: use one of "
+                             f"{', '.join(list_samplers())}, or a folder made by `framesampler train`")
         checkpoint = read_checkpoint(sampler, T=T, N=N)
         if checkpoint.config.extract is None:
             raise ValueError(f"checkpoint {sampler} was trained on a feature file, not on a video dataset from "

@@ -16,14 +16,15 @@ from typing import Literal
 
 import numpy as np
 
-from framesampler.candidates import Candidates, Reads
+from framesampler.candidates import Candidates, Reads, check_positive
 from framesampler.policies.base import Context, Sampler
 from framesampler.policies.registry import register_sampler
 
 
 def image_motion(pixels: np.ndarray) -> np.ndarray:
     """``M_t = sum |I_t - I_{t-1}|`` over all pixels and channels, ``M_0 = 0``; pixels [T, ...]."""
-    frames = np.asarray(pixels, dtype=np.float32).reshape(len(pixels), -1)
+    frames = np.asarray(pixels, dtype=np.float32)
+    frames = frames.reshape(len(frames), int(np.prod(frames.shape[1:])))
     motion = np.zeros(len(frames))
     motion[1:] = np.abs(np.diff(frames, axis=0)).sum(axis=1)
     return motion
@@ -31,7 +32,8 @@ def image_motion(pixels: np.ndarray) -> np.ndarray:
 
 def feature_motion(features: np.ndarray) -> np.ndarray:
     """``M_t = ||f_t - f_{t-1}||_2`` between consecutive per-frame features, ``M_0 = 0``."""
-    frames = np.asarray(features, dtype=np.float32).reshape(len(features), -1)
+    frames = np.asarray(features, dtype=np.float32)
+    frames = frames.reshape(len(frames), int(np.prod(frames.shape[1:])))
     motion = np.zeros(len(frames))
     motion[1:] = np.linalg.norm(np.diff(frames, axis=0), axis=1)
     return motion
@@ -70,9 +72,7 @@ class MGSampler(Sampler):
         super().__init__(**kw)
         if motion not in ("auto", "image", "feature", "mv"):
             raise ValueError(f"unknown motion {motion!r}: use 'auto', 'image', 'feature' or 'mv'")
-        if mu <= 0:
-            raise ValueError(f"mu (the smoothing exponent) must be > 0, got {mu}")
-        self.motion, self.mu = motion, mu
+        self.motion, self.mu = motion, check_positive(mu, "mu (the smoothing exponent)")
         self.reads = {"image": Reads.PIXELS, "feature": Reads.FEATURES, "mv": Reads.MOTION}.get(motion, Reads.PIXELS | Reads.FEATURES)
 
     @property
