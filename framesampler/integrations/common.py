@@ -15,11 +15,11 @@ from framesampler.video.transforms import center_crop, resize_short_side
 SamplerSpec = str | os.PathLike | Pipeline
 
 
-def pipeline_for(sampler: SamplerSpec, *, T: int | None, N: int, **options) -> Pipeline:
+def pipeline_for(sampler: SamplerSpec, *, T: int, N: int, **options) -> Pipeline:
     """The pipeline ``framesampler sample`` runs for ``sampler`` (a registered name or a checkpoint
     directory; ``options`` go to ``load_pipeline``: ``dataset``, ``cache_dir``, ``reread``, ``seed``), or
     ``sampler`` itself when it is already a :class:`Pipeline`. Loaded pipelines are kept (the last 8), so
-    a per-video call does not reload the networks. ``T=None``: the caller passes its own candidates."""
+    a per-video call does not reload the networks."""
     if isinstance(sampler, Pipeline):
         if sampler.N != N:
             raise ValueError(f"the pipeline picks N={sampler.N} frames but N={N} was asked: build it with N={N}")
@@ -28,7 +28,7 @@ def pipeline_for(sampler: SamplerSpec, *, T: int | None, N: int, **options) -> P
 
 
 @lru_cache(maxsize=8)
-def _load(sampler: str, T: int | None, N: int, options: str) -> Pipeline:
+def _load(sampler: str, T: int, N: int, options: str) -> Pipeline:
     return load_pipeline(sampler, T=T, N=N, **json.loads(options))
 
 
