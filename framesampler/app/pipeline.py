@@ -184,7 +184,7 @@ class Pipeline:
             keyframes = reader.keyframes if self.candidates == "keyframes" else None
             video = DecodedVideo(str(path), meta, candidate_indices(meta.num_frames, self.T, mode=self.candidates,
                                                                     keyframes=keyframes))
-            if len(np.unique(video.indices)) < self.T:
+            if self.T is not None and len(np.unique(video.indices)) < self.T:
                 print(f"framesampler: note: {path} gives {len(np.unique(video.indices))} candidates, fewer than T={self.T} "
                       f"({meta.num_frames} frames): at most that many are chosen", file=sys.stderr)
             with _stage(video.seconds, "decode_candidates"):

@@ -86,9 +86,9 @@ def resolve_classes(source: FeatureFile, background: FeatureFile, vocab: list[in
     return vocab, background_classes
 
 
-def check_budget_flags(T: int, N: int) -> None:
-    """``--T`` and ``--N`` of a run: 1 <= N <= T."""
-    if T < 1 or N < 1 or N > T:
+def check_budget_flags(T: int | None, N: int) -> None:
+    """``--T`` and ``--N`` of a run: 1 <= N <= T (T None: every frame is a candidate, N >= 1)."""
+    if N < 1 or (T is not None and (T < 1 or N > T)):
         raise ValueError(f"--N {N} of --T {T}: need 1 <= N <= T (N frames chosen from T candidates)")
 
 
