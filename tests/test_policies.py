@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from framesampler import Candidates, Context, create_sampler, list_samplers, top_n_sorted
+from framesampler.candidates import Reads
 from framesampler.policies.fixed import frameexit_order
 from framesampler.policies.mgsampler import motion_guided_positions
 
@@ -125,3 +126,15 @@ def test_pi_s_label_is_pi_o_at_one_frame_even_for_confident_frames():
     candidates = Candidates.of_length(3)
     assert create_sampler("semi_optimal_label").select(candidates, 1, context=context).tolist() == [1]
     assert create_sampler("oracle").select(candidates, 1, context=context).tolist() == [1]
+
+
+def test_mgsampler_mv_bins_the_motion_it_is_given():
+    motion = np.r_[np.zeros(20), np.full(10, 50.0), np.full(20, 1.0)]
+    sampler = create_sampler("mgsampler", motion="mv")
+    assert sampler.reads == Reads.MOTION
+    chosen = sampler.select(Candidates.of_length(50, motion=motion), 8)
+    np.testing.assert_array_equal(chosen, np.sort(motion_guided_positions(motion, 8)))
+    with pytest.raises(ValueError, match="needs candidates.motion"):
+        sampler.select(Candidates.of_length(50), 8)
+    with pytest.raises(ValueError, match="unknown motion 'flow'"):
+        create_sampler("mgsampler", motion="flow")

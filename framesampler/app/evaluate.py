@@ -3,16 +3,17 @@ add trained checkpoints, run the evaluation loop (``framesampler.eval.evaluate``
 report means, spreads and the cost per video."""
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from framesampler.app.prepare import DataConfig, prepare
+from framesampler.app.prepare import DataConfig, check_budget_flags, prepare
 from framesampler.classifiers.frozen import FrameClassifier
 from framesampler.classifiers.pretrained import backbone_macs
 from framesampler.cost import video_macs
 from framesampler.data.dataset import ExtractConfig
 from framesampler.eval.evaluate import evaluate, summarise
-from framesampler.learned import load_checkpoint
+from framesampler.learned.checkpoint import read_checkpoint
 from framesampler.policies import TRAINING_FREE, Sampler, create_sampler
 from framesampler.policies.optimal import optimal_search_kind
 from framesampler.policies.registry import sampler_factory
@@ -29,13 +30,21 @@ class EvaluationConfig(DataConfig):
     oracle_search: str = "auto"
     repeats: int = 3
 
+    def __post_init__(self) -> None:
+        check_budget_flags(self.T, self.N)
 
-def named_checkpoints(directories: list[str], classifier: FrameClassifier, taken: set[str]) -> dict[str, Sampler]:
+
+def named_checkpoints(directories: list[str], classifier: FrameClassifier, taken: set[str], *,
+                      T: int | None = None, N: int | None = None) -> dict[str, Sampler]:
     """Load each checkpoint (refusing ones made for another classifier) under its sampler's name, or
-    its directory's name when that is taken."""
+    its directory's name when that is taken; one made for another T or N is used, with a note on stderr."""
     samplers: dict[str, Sampler] = {}
     for directory in directories:
-        sampler = load_checkpoint(directory, classifier)
+        checkpoint = read_checkpoint(directory, classifier=classifier)
+        sampler, made = checkpoint.sampler, checkpoint.config
+        if T is not None and (T, N) != (made.T, made.N):
+            print(f"framesampler: note: checkpoint {directory} was trained at T={made.T} N={made.N}, evaluated here at "
+                  f"T={T} N={N}; train one with --T {T} --N {N} to compare like with like", file=sys.stderr)
         name = sampler.name if sampler.name not in taken | set(samplers) else Path(directory).name
         if name in taken | set(samplers):
             raise ValueError(f"two samplers would be called {name!r}: give checkpoint {directory} another directory name")
@@ -48,9 +57,9 @@ def run(config: EvaluationConfig, *, progress: bool = True) -> dict:
     samplers seeded ``seed + r``), and return the JSON-ready report of means and spreads."""
     if config.repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {config.repeats}")
-    setup = prepare(config)
+    setup = prepare(config, T=config.T)
     classifier = setup.classifier
-    learned = named_checkpoints(config.checkpoints, classifier, taken=set(config.policies))
+    learned = named_checkpoints(config.checkpoints, classifier, taken=set(config.policies), T=config.T, N=config.N)
     reference = create_sampler("oracle", search=config.oracle_search)
     runs, num_videos, length, fixed, optimal = [], 0, 0, {}, []
     for seed in range(config.seed, config.seed + config.repeats):
@@ -64,7 +73,7 @@ def run(config: EvaluationConfig, *, progress: bool = True) -> dict:
         run = evaluate(videos, classifier, {n: s for n, s in samplers.items() if n not in fixed}, T=config.T, N=config.N,
                        seed=seed, reference=reference, optimal=optimal, progress=progress)
         if config.regime == "trimmed":  # the same clips every repeat: a deterministic sampler's row is kept
-            fixed |= {name: run[name] for name, sampler in samplers.items() if not sampler.stochastic}
+            fixed |= {name: run[name] for name, sampler in samplers.items() if name in run and not sampler.stochastic}
         runs.append({**run, **fixed})
     summary = summarise(runs)
     cost = video_cost({**samplers, **learned}, summary, setup.extract, classifier, min(config.T, length))

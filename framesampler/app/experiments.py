@@ -32,6 +32,7 @@ Every row carries GMACs per video (``gmacs``, and ``sampler_gmacs`` its sampler'
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -47,6 +48,7 @@ from framesampler.policies import create_sampler
 from framesampler.policies.registry import sampler_factory
 from framesampler.report.plots import plot_top1_vs_nt
 from framesampler.report.tables import markdown
+from framesampler.storage import write_text_atomically
 
 LARGE_NT = ((8, 30), (16, 60), (32, 100))
 
@@ -223,8 +225,8 @@ def run_experiments(data: DataConfig, which: list[str] | tuple[str, ...] = DEFAU
             continue
         for table, comparisons in SECTIONS[experiment].items():
             results[table] = {label: runner.compare(comparison) for label, comparison in comparisons.items()}
-    (out / "experiments.json").write_text(json.dumps(results, indent=2))
-    (out / "experiments.md").write_text(markdown(results))
+    write_text_atomically(out / "experiments.json", json.dumps(results, indent=2))
+    write_text_atomically(out / "experiments.md", markdown(results))
     if "large" in results:
         plot_top1_vs_nt(results["large"], out / "top1_vs_nt.png")
     return results
@@ -237,7 +239,11 @@ def previous_results(path: Path, config: dict) -> dict:
         return {"classifier": "frame", **{k: v for k, v in c.items() if k != "cache_dir"}}
 
     if path.is_file():
-        previous = json.loads(path.read_text())
-        if comparable(previous.get("config", {})) == comparable(json.loads(json.dumps(config))):
+        try:
+            previous = json.loads(path.read_text())
+        except (UnicodeDecodeError, ValueError):
+            print(f"framesampler: {path} is not readable JSON; its earlier sections are not kept", file=sys.stderr)
+            return {"config": config}
+        if isinstance(previous, dict) and comparable(previous.get("config", {})) == comparable(json.loads(json.dumps(config))):
             return previous
     return {"config": config}

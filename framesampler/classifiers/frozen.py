@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from framesampler.data.manifest import stratified_split
 from framesampler.storage import load_module, save_module
 
 HEADS = ("linear", "mlp")
+CLASSIFIER_KEYS = ("input_dim", "class_ids", "class_names", "head", "consensus")  # what marks a saved classifier
 
 
 @dataclass(frozen=True)
@@ -146,8 +148,9 @@ def train_classifier(train: VideoSet, *, heads: tuple[str, ...] = HEADS, consens
 
 
 def save_classifier(model: nn.Module, directory: str | os.PathLike) -> Path:
-    """Write ``config.json`` and ``weights.pt`` atomically: a reader sees the old or the new, never half."""
-    return save_module(directory, asdict(model.config), {"weights.pt": model.state_dict()})
+    """Write ``config.json`` and ``weights.pt`` atomically: a reader sees the old or the new, never half.
+    It replaces only a saved classifier, and one with non-finite weights is refused (``save_module``)."""
+    return save_module(directory, asdict(model.config), {"weights.pt": model.state_dict()}, keys=CLASSIFIER_KEYS)
 
 
 def classifier_from_saved(config: dict, weights: dict) -> FrameClassifier:
@@ -158,18 +161,22 @@ def classifier_from_saved(config: dict, weights: dict) -> FrameClassifier:
 
 
 def load_classifier(directory: str | os.PathLike) -> FrameClassifier:
-    """Load a frozen classifier saved by ``save_classifier``."""
+    """Load a frozen classifier saved by ``save_classifier`` (one with non-finite weights is refused)."""
     config, states = load_module(directory, ("weights.pt",), what="saved classifier", make="framesampler train/evaluate")
     return classifier_from_saved(config, states["weights.pt"])
 
 
 def cached_classifier(cache_dir: str | os.PathLike, key: dict, train: Callable[[], nn.Module],
                       load: Callable[[Path], nn.Module] = load_classifier) -> nn.Module:
-    """Load the classifier trained for ``key`` from ``cache_dir``, or train, save and return it."""
+    """Load the classifier trained for ``key`` from ``cache_dir``, or train, save and return it. A cached
+    one with non-finite weights (written by an older version) is trained again; none is ever saved."""
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     directory = Path(cache_dir) / "classifiers" / digest
     if (directory / "weights.pt").is_file():
-        return load(directory)
+        try:
+            return load(directory)
+        except ValueError as err:
+            print(f"framesampler: {err}; training it again", file=sys.stderr)
     model = train()
     save_classifier(model, directory)
     return model

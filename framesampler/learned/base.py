@@ -63,7 +63,10 @@ class LearnedSampler(nn.Module, Sampler):
 
     def candidate_input(self, candidates: Candidates) -> torch.Tensor:
         """The encoder's input for one video: its candidates' features [1, T, D]."""
-        return torch.as_tensor(np.asarray(candidates.features), dtype=torch.float32)[None]
+        if candidates.features.shape[1] != self.options["input_dim"]:
+            raise ValueError(f"candidates.features are {candidates.features.shape[1]}-d, but {self.name!r} takes "
+                             f"{self.options['input_dim']}-d features (its input_dim): give the input it was trained on")
+        return torch.as_tensor(candidates.features, dtype=torch.float32)[None]
 
     def batch_scores(self, features: torch.Tensor) -> torch.Tensor:
         """Scores [B, T] of many videos' candidate features [B, T, D], in inference mode."""

@@ -38,11 +38,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from framesampler.candidates import Candidates, Reads
+from framesampler.candidates import Candidates, Reads, check_positive
 from framesampler.policies.base import Context, Sampler
 from framesampler.policies.registry import register_sampler
 
-MOTIONS = ("auto", "image", "ssim", "conv", "feature")
+MOTIONS = ("auto", "image", "ssim", "conv", "feature", "mv")
 PAIRS = ("next_frame", "candidates")
 GRAY_WEIGHTS = np.array([0.299, 0.587, 0.114])  # OpenCV's RGB -> gray
 
@@ -105,9 +105,19 @@ def conv_difference(frames: np.ndarray, following: np.ndarray, conv: nn.Conv2d) 
     return torch.linalg.vector_norm(features(following) - features(frames), dim=1).sum(dim=(1, 2)).double().numpy()
 
 
+def image_motion(pixels: np.ndarray) -> np.ndarray:
+    """``M_t = sum |I_t - I_{t-1}|`` over all pixels and channels, ``M_0 = 0``; pixels [T, ...]."""
+    frames = np.asarray(pixels, dtype=np.float32)
+    frames = frames.reshape(len(frames), int(np.prod(frames.shape[1:])))
+    motion = np.zeros(len(frames))
+    motion[1:] = np.abs(np.diff(frames, axis=0)).sum(axis=1)
+    return motion
+
+
 def feature_motion(features: np.ndarray) -> np.ndarray:
     """``M_t = ||f_t - f_{t-1}||_2`` between consecutive per-frame features, ``M_0 = 0``."""
-    frames = np.asarray(features, dtype=np.float32).reshape(len(features), -1)
+    frames = np.asarray(features, dtype=np.float32)
+    frames = frames.reshape(len(frames), int(np.prod(frames.shape[1:])))
     motion = np.zeros(len(frames))
     motion[1:] = np.linalg.norm(np.diff(frames, axis=0), axis=1)
     return motion
@@ -137,7 +147,9 @@ def motion_guided_positions(motion: np.ndarray, k: int, *, mu: float = 0.5, rng:
 
 
 class MGSampler(Sampler):
-    """Motion-guided sampler (see the module docstring for ``motion`` and ``pairs``)."""
+    """Motion-guided sampler (see the module docstring for ``motion`` and ``pairs``). ``"mv"`` (an option
+    beyond the paper, which measures motion on decoded frames) reads ``candidates.motion`` as ``M_t``: the
+    motion at each candidate from the bitstream's motion vectors (``framesampler.video.bitstream``)."""
 
     def __init__(self, *, motion: str = "auto", pairs: str = "next_frame", mu: float = 0.5, conv_seed: int = 0,
                  **kw) -> None:
@@ -146,12 +158,10 @@ class MGSampler(Sampler):
             raise ValueError(f"unknown motion {motion!r}: use one of {', '.join(MOTIONS)}")
         if pairs not in PAIRS:
             raise ValueError(f"unknown pairs {pairs!r}: use one of {', '.join(PAIRS)}")
-        if mu <= 0:
-            raise ValueError(f"mu (the smoothing exponent) must be > 0, got {mu}")
-        self.motion, self.pairs, self.mu = motion, pairs, mu
+        self.motion, self.pairs, self.mu = motion, pairs, check_positive(mu, "mu (the smoothing exponent)")
         self.conv = shallow_conv(conv_seed) if motion == "conv" else None
         pixels = Reads.PIXELS | (Reads.NEXT_PIXELS if pairs == "next_frame" else Reads.NOTHING)
-        self.reads = {"feature": Reads.FEATURES, "auto": pixels | Reads.FEATURES}.get(motion, pixels)
+        self.reads = {"feature": Reads.FEATURES, "mv": Reads.MOTION, "auto": pixels | Reads.FEATURES}.get(motion, pixels)
 
     @property
     def stochastic(self) -> bool:
@@ -165,6 +175,11 @@ class MGSampler(Sampler):
         return "image" if pixels else "feature"
 
     def motion_scores(self, candidates: Candidates) -> np.ndarray:
+        if self.motion == "mv":
+            if candidates.motion is None:
+                raise ValueError("mgsampler (motion='mv') needs candidates.motion (framesampler.video.bitstream."
+                                 "motion_vectors); none was given")
+            return np.asarray(candidates.motion, dtype=np.float64)
         kind = self.resolved_motion(candidates)
         if kind == "feature":
             if candidates.features is None:
