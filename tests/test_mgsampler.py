@@ -91,3 +91,10 @@ def test_auto_uses_image_differences_when_the_frames_are_there_else_features():
         create_sampler("mgsampler", motion="image").select(Candidates.of_length(4, pixels=np.zeros((4, 8, 8, 3))), 2)
     with pytest.raises(ValueError, match="unknown pairs"):
         create_sampler("mgsampler", pairs="neighbours")
+
+
+@pytest.mark.parametrize("motion", ["image", "ssim", "conv"])
+def test_a_single_candidate_has_no_pair_and_is_chosen(motion):
+    pixels = np.zeros((1, 8, 8, 3), np.uint8)
+    sampler = create_sampler("mgsampler", motion=motion, pairs="candidates")
+    assert sampler.select(Candidates.of_length(1, pixels=pixels), 1).tolist() == [0]

@@ -26,6 +26,11 @@ Global selector, ``global_form="paper"`` (the default; equation numbers as in th
 - Eq. 7: ``L_cls = CE(y, softmax(MLP(c_T))) + epsilon * sum_ij Theta_2[i, j]^2``. The paper does not give
   epsilon; ``epsilon=1e-4``.
 
+Measured at N/T = 8/30 on the untrimmed UCF101 features (1 seed, 20 epochs, ``experiments --which
+peers_core``): the paper's form collapses, top-1 0.418 (uniform 0.507): omega_t, an unnormalised sum,
+grows with t, so ``sigmoid([omega_t : Z'']^T Theta_2)`` falls from 1e-30 at t = 1 to 0 (underflow) by
+t = 6 and ``delta * gamma`` ties at 0, leaving the earliest frames. The first reading below reaches 0.942.
+
 ``global_form="simplified"`` is this project's first reading, kept for comparison: omega_t the
 beta-weighted *mean* up to t, ``lambda_t = sigmoid(V h_t + b)``, ``gamma_t = beta_t * lambda_t``, and a
 linear classifier on ``sum_t gamma_t Z_t / sum_t gamma_t``; with ``pairing="midpoint"`` scoring pairs
