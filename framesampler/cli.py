@@ -107,6 +107,10 @@ def _experiments(args: argparse.Namespace) -> None:
                               settings=settings, out=args.out, progress=not args.no_progress)
     print(markdown(results))
     print(f"wrote {args.out}/experiments.json, experiments.md" + (", top1_vs_nt.png" if "large" in results else ""))
+    if args.csv:
+        from framesampler.report.results_csv import experiment_rows, write_csv
+
+        print(f"wrote {write_csv(experiment_rows(results), args.csv)}")
 
 
 def _evaluate(args: argparse.Namespace) -> dict:
@@ -114,6 +118,10 @@ def _evaluate(args: argparse.Namespace) -> dict:
     print(format_table(report))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
+    if args.csv:
+        from framesampler.report.results_csv import evaluation_rows, write_csv
+
+        write_csv(evaluation_rows(report), args.csv)
     return report
 
 
@@ -124,6 +132,10 @@ def _demo(args: argparse.Namespace) -> None:
         print(format_table(reports[regime]), end="\n\n")
     if args.json:
         args.json.write_text(json.dumps(reports, indent=2))
+    from framesampler.app.demo import DEMO_SAMPLERS, DEMO_VIDEOS, write_demo_report
+
+    print(f"sampling {len(DEMO_VIDEOS)} shared videos with {' and '.join(DEMO_SAMPLERS)} (T=16, N=4) ...")
+    print(f"wrote {write_demo_report(reports, args.html)}: open it in a browser to see the frames each sampler chose")
 
 
 def _extract(args: argparse.Namespace) -> None:
@@ -153,7 +165,7 @@ def _sample(args: argparse.Namespace) -> None:
                              reread=args.reread, seed=args.seed, thumbnails=160 if args.sheet else None,
                              candidates=args.candidates, options=dict(args.option))
     result = pipeline(args.video)
-    summary = result.summary()
+    summary = {"sampler": args.sampler, **result.summary()}
     print(f"{result.path}: {result.num_frames} frames at {result.fps:.2f} fps; {args.sampler} chose {len(result.chosen)} "
           f"of {len(result.candidates)} candidates" + (f"; motion from {result.motion_source}" if result.motion_source else ""))
     for row in summary["chosen"]:
@@ -205,6 +217,12 @@ def _independence(args: argparse.Namespace) -> None:
         plot_relevance_density(result, args.plot)
 
 
+def _report(args: argparse.Namespace) -> None:
+    from framesampler.report.html import write_html
+
+    print(f"wrote {write_html(args.results, args.html, thumb_px=args.thumb_size)}")
+
+
 def _rates(text: str) -> list[float]:
     try:
         rates = [float(part) for part in text.split(",") if part.strip()]
@@ -234,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--policies", type=_names, default=list(TRAINING_FREE),
                           help=f"comma-separated sampler names (default: {','.join(TRAINING_FREE)})")
     evaluate.add_argument("--json", type=Path, help="write the report as JSON here")
+    evaluate.add_argument("--csv", type=Path, help="write a row per policy as CSV here")
     evaluate.set_defaults(handler=_evaluate)
 
     train = commands.add_parser("train", help="train a learned sampler against the frozen classifier")
@@ -273,11 +292,15 @@ def build_parser() -> argparse.ArgumentParser:
     experiments.add_argument("--seeds", type=int, default=3, help="seeds averaged per number")
     experiments.add_argument("--epochs", type=int, default=TrainSettings().epochs, help="training epochs per sampler")
     experiments.add_argument("--out", type=Path, default=Path("experiments"), help="output directory (checkpoints are reused)")
+    experiments.add_argument("--csv", type=Path, help="also write a row per table, N/T and sampler as CSV here")
     experiments.set_defaults(handler=_experiments)
 
-    demo = commands.add_parser("demo", help="evaluate every training-free policy on the shared data, trimmed and untrimmed")
+    demo = commands.add_parser("demo", help="evaluate every training-free policy on the shared data, trimmed and "
+                               "untrimmed, then sample a few shared videos into an HTML report")
     _add_evaluation_options(demo)
     demo.add_argument("--json", type=Path, help="write both reports as JSON here")
+    demo.add_argument("--html", type=Path, default=Path("framesampler-demo.html"),
+                      help="the HTML report to write: the tables and a few shared videos sampled (default: %(default)s)")
     demo.set_defaults(handler=_demo)
 
     extract = commands.add_parser("extract", help="decode a labeled video collection once into a video dataset "
@@ -341,6 +364,12 @@ def build_parser() -> argparse.ArgumentParser:
     independence.add_argument("--resolution", type=int, default=160, help="backbone resolution (px)")
     independence.add_argument("--max-frames", type=int, default=300, help="candidates per video and rate, from the start")
     independence.set_defaults(handler=_independence)
+
+    report = commands.add_parser("report", help="one self-contained HTML page over sample/batch/evaluate results")
+    report.add_argument("results", type=Path, nargs="+", help="JSON from sample or evaluate --json, or batch's JSONL")
+    report.add_argument("--html", type=Path, required=True, help="the page to write (thumbnails and plots embedded)")
+    report.add_argument("--thumb-size", type=int, default=96, help="thumbnail height in pixels (shorter side)")
+    report.set_defaults(handler=_report)
 
     samplers = commands.add_parser("samplers", help="list the registered sampler names")
     samplers.set_defaults(handler=lambda args: print("\n".join(list_samplers())))

@@ -66,7 +66,7 @@ def run(config: EvaluationConfig, *, progress: bool = True) -> dict:
         run = evaluate(videos, classifier, {n: s for n, s in samplers.items() if n not in fixed}, T=config.T, N=config.N,
                        seed=seed, reference=reference, optimal=optimal, progress=progress)
         if config.regime == "trimmed":  # the same clips every repeat: a deterministic sampler's row is kept
-            fixed |= {name: run[name] for name, sampler in samplers.items() if not sampler.stochastic}
+            fixed |= {name: run[name] for name, sampler in samplers.items() if name in run and not sampler.stochastic}
         runs.append({**run, **fixed})
     summary = summarise(runs)
     cost = video_cost({**samplers, **learned}, summary, setup.extract, classifier, min(config.T, length))

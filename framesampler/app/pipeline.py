@@ -30,7 +30,7 @@ reference SOSampler learns to imitate cheaply), and its chosen frames need no se
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,13 +92,15 @@ class SampledVideo:
     motion_source: str | None = None
 
     def summary(self, top: int = 5) -> dict:
-        """JSON-ready: the chosen frames (index, time in s, score), the prediction, stage times, GMACs."""
+        """JSON-ready: the chosen frames (index, time in s, score), every candidate's score (None for a rule),
+        the prediction, stage times, GMACs."""
         order = np.argsort(-self.probs)[:top]
         return {
             "video": self.path, "num_frames": self.num_frames, "fps": self.fps,
             "T": len(self.candidates), "N": len(self.chosen), "candidates": self.candidates.tolist(),
             "chosen": [{"position": int(p), "frame": int(self.candidates[p]), "time": round(float(self.candidates[p] / self.fps), 3),
                         "score": None if self.scores is None else float(self.scores[p])} for p in self.chosen],
+            "scores": None if self.scores is None else [float(s) for s in self.scores],
             "prediction": [{"class": self.class_names[i], "prob": float(self.probs[i])} for i in order],
             "seconds": {k: round(v, 4) for k, v in self.seconds.items()},
             "gmacs": {k: v / 1e9 for k, v in self.macs.items()},
@@ -208,6 +210,23 @@ class Pipeline:
         meta = video.metadata
         return SampledVideo(video.path, meta.num_frames, meta.fps, video.indices, chosen, video.selection.scores, probs,
                             self.classifier.class_names, video.seconds, macs, video.thumbnails, video.motion_source)
+
+    @torch.no_grad()
+    def select(self, read: Callable[..., np.ndarray], indices: np.ndarray, num_frames: int, fps: float | None = None, *,
+               rng: np.random.Generator | None = None) -> Selection:
+        """The sampler's choice on candidates another library decoded (the integrations' entry point).
+
+        ``read(size=, crop=)`` returns the candidates ``indices`` as uint8 RGB ``[T, H, W, 3]`` at that
+        resolution; it is called only for what the sampler reads. Motion comes from image differences.
+        """
+        c, reads = self.config, self.sampler.reads
+        low = read(size=c.sampler_resolution, crop=c.sampler_resolution) if self.input or Reads.MOTION in reads else None
+        high = read(size=c.classifier_resolution, crop=c.classifier_resolution) if Reads.FRAME_LOGITS in reads else None
+        meta = VideoMetadata("", num_frames, fps, num_frames / fps if fps else 0.0, 0, 0, "memory")
+        video = DecodedVideo("", meta, np.asarray(indices), low=low, high=high,
+                             motion=image_motion(low) if Reads.MOTION in reads else None)
+        self._choose(video, rng)
+        return video.selection
 
     def _decode_candidates(self, reader: VideoReader, video: DecodedVideo) -> None:
         c, reads, indices = self.config, self.sampler.reads, video.indices

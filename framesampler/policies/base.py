@@ -98,27 +98,13 @@ class Sampler:
         self.training = training
         self.rng = np.random.default_rng(seed)
 
-    def select(
-        self,
-        candidates: Candidates,
-        n: int,
-        *,
-        context: Context | None = None,
-        rng: np.random.Generator | None = None,
-        short_policy: SelectShortPolicy = "all",
-    ) -> np.ndarray:
+    def select(self, candidates: Candidates, n: int, *, context: Context | None = None,
+               rng: np.random.Generator | None = None, short_policy: SelectShortPolicy = "all") -> np.ndarray:
         """Sorted unique int64 positions (into ``candidates``) of the chosen frames."""
         return self.choose(candidates, n, context=context, rng=rng, short_policy=short_policy).positions
 
-    def choose(
-        self,
-        candidates: Candidates,
-        n: int,
-        *,
-        context: Context | None = None,
-        rng: np.random.Generator | None = None,
-        short_policy: SelectShortPolicy = "all",
-    ) -> Selection:
+    def choose(self, candidates: Candidates, n: int, *, context: Context | None = None,
+               rng: np.random.Generator | None = None, short_policy: SelectShortPolicy = "all") -> Selection:
         """The chosen positions and the scores they were picked by (each computed once)."""
         for flag in (Reads.FRAME_LOGITS, Reads.LABEL):
             if flag in self.reads and (context is None or getattr(context, flag.name.lower()) is None):
