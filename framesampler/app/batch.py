@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,35 +90,48 @@ def append_line(fd: int, record: dict) -> None:
     os.fsync(fd)
 
 
-def run_batch(pipeline: Pipeline, source: str | os.PathLike, out: str | os.PathLike, *, workers: int = 0,
-              progress: bool = True) -> BatchReport:
-    """Classify every video of ``source`` not yet in ``out``, appending one line each (module docstring)."""
+Records = Callable[[list[BatchItem]], Iterable[dict]]
+
+
+def run_batch(pipeline: Pipeline | None, source: str | os.PathLike, out: str | os.PathLike, *, workers: int = 0,
+              progress: bool = True, records: Records | None = None) -> BatchReport:
+    """Classify every video of ``source`` not yet in ``out``, appending one line each (module docstring).
+    ``records``: another runner of the same summaries, ``items -> one record per item in any order`` (e.g.
+    ``framesampler.integrations.ray.batch_records`` on a Ray cluster); ``pipeline`` is then not used."""
     if workers < 0:
         raise ValueError(f"--workers must be >= 0, got {workers}")
     items = batch_items(source)
     finished = finished_videos(out)
     todo = [item for item in items if item.video not in finished]
+    labels = {item.video: item.label for item in todo if item.label is not None}
     report = BatchReport(skipped=len(items) - len(todo))
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(out, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
     try:
         bar = tqdm(total=len(todo), desc="batch", unit="video", disable=not progress or None, file=sys.stderr)
-        for item, decoded in _decoded(pipeline, todo, workers):
-            try:
-                if isinstance(decoded, Exception):
-                    raise decoded
-                record = pipeline.run(decoded).summary()
-                record |= {"label": item.label} if item.label is not None else {}
-                report.done += 1
-            except (VideoError, ValueError) as error:
-                record = {"video": item.video, "error": str(error)}
+        for record in (records(todo) if records is not None else _records(pipeline, todo, workers)):
+            if "error" in record:
                 report.failed += 1
+            else:
+                record |= {"label": labels[record["video"]]} if record["video"] in labels else {}
+                report.done += 1
             append_line(fd, record)
             bar.update()
         bar.close()
     finally:
         os.close(fd)
     return report
+
+
+def _records(pipeline: Pipeline, items: list[BatchItem], workers: int) -> Iterator[dict]:
+    """Each item's summary, or ``{"video", "error"}``, in order."""
+    for item, decoded in _decoded(pipeline, items, workers):
+        try:
+            if isinstance(decoded, Exception):
+                raise decoded
+            yield pipeline.run(decoded).summary()
+        except (VideoError, ValueError) as error:
+            yield {"video": item.video, "error": str(error)}
 
 
 def _decoded(pipeline: Pipeline, items: list[BatchItem], workers: int) -> Iterator[tuple[BatchItem, DecodedVideo | Exception]]:

@@ -3,18 +3,17 @@ add trained checkpoints, run the evaluation loop (``framesampler.eval.evaluate``
 report means, spreads and the cost per video."""
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import torch
-
-from framesampler.app.prepare import DataConfig, prepare
+from framesampler.app.prepare import DataConfig, check_budget_flags, prepare
 from framesampler.classifiers.frozen import FrameClassifier
 from framesampler.classifiers.pretrained import backbone_macs
-from framesampler.cost import count_macs, video_macs
+from framesampler.cost import video_macs
 from framesampler.data.dataset import ExtractConfig
 from framesampler.eval.evaluate import evaluate, summarise
-from framesampler.learned import load_checkpoint
+from framesampler.learned.checkpoint import read_checkpoint
 from framesampler.policies import TRAINING_FREE, Sampler, create_sampler
 from framesampler.policies.optimal import optimal_search_kind
 from framesampler.policies.registry import sampler_factory
@@ -31,13 +30,21 @@ class EvaluationConfig(DataConfig):
     oracle_search: str = "auto"
     repeats: int = 3
 
+    def __post_init__(self) -> None:
+        check_budget_flags(self.T, self.N)
 
-def named_checkpoints(directories: list[str], classifier: FrameClassifier, taken: set[str]) -> dict[str, Sampler]:
+
+def named_checkpoints(directories: list[str], classifier: FrameClassifier, taken: set[str], *,
+                      T: int | None = None, N: int | None = None) -> dict[str, Sampler]:
     """Load each checkpoint (refusing ones made for another classifier) under its sampler's name, or
-    its directory's name when that is taken."""
+    its directory's name when that is taken; one made for another T or N is used, with a note on stderr."""
     samplers: dict[str, Sampler] = {}
     for directory in directories:
-        sampler = load_checkpoint(directory, classifier)
+        checkpoint = read_checkpoint(directory, classifier=classifier)
+        sampler, made = checkpoint.sampler, checkpoint.config
+        if T is not None and (T, N) != (made.T, made.N):
+            print(f"framesampler: note: checkpoint {directory} was trained at T={made.T} N={made.N}, evaluated here at "
+                  f"T={T} N={N}; train one with --T {T} --N {N} to compare like with like", file=sys.stderr)
         name = sampler.name if sampler.name not in taken | set(samplers) else Path(directory).name
         if name in taken | set(samplers):
             raise ValueError(f"two samplers would be called {name!r}: give checkpoint {directory} another directory name")
@@ -50,9 +57,9 @@ def run(config: EvaluationConfig, *, progress: bool = True) -> dict:
     samplers seeded ``seed + r``), and return the JSON-ready report of means and spreads."""
     if config.repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {config.repeats}")
-    setup = prepare(config)
+    setup = prepare(config, T=config.T)
     classifier = setup.classifier
-    learned = named_checkpoints(config.checkpoints, classifier, taken=set(config.policies))
+    learned = named_checkpoints(config.checkpoints, classifier, taken=set(config.policies), T=config.T, N=config.N)
     reference = create_sampler("oracle", search=config.oracle_search)
     runs, num_videos, length, fixed, optimal = [], 0, 0, {}, []
     for seed in range(config.seed, config.seed + config.repeats):
@@ -89,8 +96,7 @@ def video_cost(samplers: dict[str, Sampler], summary: dict, extract: dict | None
     if extract is None:
         return None
     config = ExtractConfig(**extract)
-    frame = backbone_macs(config.backbone, config.classifier_resolution, None) + count_macs(
-        classifier.head, torch.zeros(1, classifier.config.input_dim))
+    frame = backbone_macs(config.backbone, config.classifier_resolution, None) + classifier.macs(1)
     cheap = backbone_macs(config.backbone, config.sampler_resolution, config.sampler_stages)
     cost = {}
     for name, sampler in samplers.items():

@@ -29,6 +29,7 @@ reference SOSampler learns to imitate cheaply), and its chosen frames need no se
 """
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from framesampler.app.prepare import DataConfig, prepare
+from framesampler.app.prepare import DataConfig, check_budget_flags, prepare
 from framesampler.candidates import Candidates, Reads, candidate_indices
 from framesampler.classifiers.consensus import consensus_probs
 from framesampler.classifiers.frozen import FrameClassifier
@@ -46,8 +47,9 @@ from framesampler.classifiers.pixel import PixelClassifier
 from framesampler.classifiers.pretrained import PretrainedBackbone
 from framesampler.cost import video_macs
 from framesampler.data.dataset import ExtractConfig, PipelineConfig, dataset_config
-from framesampler.learned.checkpoint import is_checkpoint, read_checkpoint
-from framesampler.policies import Context, Sampler, create_sampler
+from framesampler.learned.base import LearnedSampler
+from framesampler.learned.checkpoint import read_checkpoint
+from framesampler.policies import Context, Sampler, create_sampler, list_samplers
 from framesampler.policies.base import Selection
 from framesampler.policies.mgsampler import image_motion
 from framesampler.video.bitstream import motion_vectors
@@ -120,6 +122,7 @@ class DecodedVideo:
     seconds: dict[str, float] = field(default_factory=dict)
     kept: DecodedFrames | None = None
     low: np.ndarray | None = None
+    next_low: np.ndarray | None = None  # the frame after each candidate at the sampler's size (MGSampler)
     high: np.ndarray | None = None
     motion: np.ndarray | None = None
     motion_source: str | None = None
@@ -145,6 +148,11 @@ class Pipeline:
             raise ValueError(f"unknown reread {reread!r}: use one of {', '.join(REREADS)}")
         if candidates not in CANDIDATES:
             raise ValueError(f"unknown candidates {candidates!r}: use one of {', '.join(CANDIDATES)}")
+        check_budget_flags(T, N)
+        if Reads.LABEL in sampler.reads:
+            raise ValueError(f"{sampler.name} reads the video's true label: it is an oracle, an upper bound for "
+                             "`framesampler evaluate` on labeled data, not a sampler for a new video; use "
+                             "semi_optimal_max (the label-free pi_s) instead")
         self.sampler, self.T, self.N, self.config, self.reread, self.thumbnails = sampler, T, N, config, reread, thumbnails
         self.candidates, self.strategy = candidates, strategy
         self.input = sampler.reads.candidate_input()
@@ -177,6 +185,9 @@ class Pipeline:
             keyframes = reader.keyframes if self.candidates == "keyframes" else None
             video = DecodedVideo(str(path), meta, candidate_indices(meta.num_frames, self.T, mode=self.candidates,
                                                                     keyframes=keyframes))
+            if self.T is not None and len(np.unique(video.indices)) < self.T:
+                print(f"framesampler: note: {path} gives {len(np.unique(video.indices))} candidates, fewer than T={self.T} "
+                      f"({meta.num_frames} frames): at most that many are chosen", file=sys.stderr)
             with _stage(video.seconds, "decode_candidates"):
                 self._decode_candidates(reader, video)
             if self.thumbnails is not None:
@@ -202,9 +213,12 @@ class Pipeline:
                     video.frames = self._chosen_frames(None, video)
         chosen = video.selection.positions
         with _stage(video.seconds, "classifier"):
-            logits = video.logits[torch.from_numpy(chosen)] if video.high is not None \
-                else self.classifier.frame_logits(video.frames)
-            probs = consensus_probs(logits, self.classifier.consensus).numpy()
+            if self.classifier.consensus == "clip":
+                probs = self.classifier.clip_probs(video.frames)
+            else:
+                logits = video.logits[torch.from_numpy(chosen)] if video.high is not None \
+                    else self.classifier.frame_logits(video.frames)
+                probs = consensus_probs(logits, self.classifier.consensus).numpy()
         macs = video_macs(self.sampler, num_candidates=len(video.indices), num_chosen=len(chosen),
                           classifier_frame=self.frame_macs, cheap_frame=self.cheap_macs)
         meta = video.metadata
@@ -243,6 +257,9 @@ class Pipeline:
         if self.input or image_motion_needed:
             low = {"size": c.sampler_resolution, "crop": c.sampler_resolution}
             video.low = video.kept.to_array(**low) if video.kept else reader.frames(indices, **low)
+        if Reads.PIXELS in self.input and Reads.NEXT_PIXELS in reads:
+            video.next_low = reader.frames(np.minimum(indices + 1, video.metadata.num_frames - 1),
+                                           size=c.sampler_resolution, crop=c.sampler_resolution)
         if Reads.FRAME_LOGITS in reads:
             video.high = video.kept.to_array(**full) if video.kept else reader.frames(indices, **full)
         if image_motion_needed:
@@ -255,7 +272,7 @@ class Pipeline:
             video.logits = self.classifier.frame_logits(video.high) if video.high is not None else None
             pixels = video.low if Reads.PIXELS in self.input else None
             candidates = Candidates(video.indices, meta.num_frames, fps=meta.fps, features=features, pixels=pixels,
-                                    motion=video.motion)
+                                    next_pixels=video.next_low, motion=video.motion)
             context = Context(frame_logits=video.logits, consensus=self.classifier.consensus)
             video.selection = self.sampler.choose(candidates, self.N, context=context, rng=rng or np.random.default_rng(0))
 
@@ -294,7 +311,13 @@ def load_pipeline(sampler: str | Path, *, T: int, N: int, dataset: str | Path | 
     from ``framesampler extract``, read by its recorded ``classifier``) or, without one, the pretrained
     backbone's own ImageNet head.
     """
-    if is_checkpoint(sampler):
+    if str(sampler) in list_samplers(LearnedSampler):
+        raise ValueError(f"{sampler} is a learned sampler and needs a checkpoint: framesampler train --sampler {sampler} "
+                         "--features DATASET.npz --out DIR, then sample --sampler DIR")
+    if str(sampler) not in list_samplers():
+        if not Path(sampler).exists():
+            raise ValueError(f"--sampler {sampler} is neither a sampler name nor a checkpoint directory: use one of "
+                             f"{', '.join(list_samplers())}, or a folder made by `framesampler train`")
         checkpoint = read_checkpoint(sampler, T=T, N=N)
         if checkpoint.config.extract is None:
             raise ValueError(f"checkpoint {sampler} was trained on a feature file, not on a video dataset from "

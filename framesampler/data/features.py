@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
+import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,42 +58,84 @@ def default_features_path() -> Path:
     )
 
 
+def read_npz(path: str | os.PathLike, keys: Iterable[str] | None = None, *, what: str = "feature file") -> dict[str, np.ndarray]:
+    """The arrays named ``keys`` (all when None; absent ones left out) of the ``.npz`` at ``path``.
+
+    One ``ValueError`` naming the file when it is not a complete ``.npz`` of plain arrays (truncated,
+    corrupt, another format, Python objects), instead of zipfile's or numpy's own errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path} does not exist" + ("" if path.exists() else "; check the path"))
+    try:
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError("a single .npy array")
+        with data:
+            return {key: data[key] for key in (data.files if keys is None else keys) if key in data.files}
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, ValueError) as err:
+        if "Object arrays" in str(err):
+            reason = "it holds Python objects (saved with allow_pickle); save plain number and string arrays"
+        else:
+            reason = "it is truncated, corrupt or in another format (write it with numpy.savez)"
+        raise ValueError(f"{path} is not a readable .npz {what}: {reason}") from None
+
+
 def load_feature_file(path: str | os.PathLike) -> FeatureFile:
-    """Load and validate a feature file; errors say which key or shape is wrong."""
+    """Load and validate a feature file; errors name the file and say which key, shape or rows are wrong.
+    Non-finite features are refused, naming the videos that hold them."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"feature file {path} does not exist; pass --features with an .npz in the shared format")
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{path} is not a readable .npz feature file ({err})") from err
-    missing = [key for key in REQUIRED_KEYS if key not in data.files]
+    data = read_npz(path, (*REQUIRED_KEYS, "scale", "sampler_features", "extract_config"))
+    missing = [key for key in REQUIRED_KEYS if key not in data]
     if missing:
         raise ValueError(f"{path} lacks key(s) {', '.join(missing)}; the format needs {', '.join(REQUIRED_KEYS)}")
     raw = data["features"]
     if raw.ndim != 3:
         raise ValueError(f"{path}: 'features' must be [videos, frames, dims], got shape {raw.shape}")
+    if raw.dtype.kind not in "iuf":
+        raise ValueError(f"{path}: 'features' must be numbers, got dtype {raw.dtype}")
+    video_ids = data["video_id"].astype(str)
+    if raw.dtype == np.uint8:
+        if "scale" not in data or data["scale"].shape != (raw.shape[2],):
+            raise ValueError(f"{path}: uint8 features need a 'scale' of shape ({raw.shape[2]},)")
+        if not np.isfinite(data["scale"]).all():
+            raise ValueError(f"{path}: 'scale' holds NaN or inf: every feature would be; fix the file")
+    else:
+        _check_finite(path, "features", raw, video_ids)
     features = torch.from_numpy(np.ascontiguousarray(raw)).float()
     if raw.dtype == np.uint8:
-        if "scale" not in data.files or data["scale"].shape != (raw.shape[2],):
-            raise ValueError(f"{path}: uint8 features need a 'scale' of shape ({raw.shape[2]},)")
         features.mul_(torch.from_numpy(data["scale"].astype(np.float32) / 255.0))
     labels, split = data["label"].astype(np.int64), data["split"].astype(str)
-    if not (len(labels) == len(split) == len(data["video_id"]) == raw.shape[0]):
+    if not (len(labels) == len(split) == len(video_ids) == raw.shape[0]):
         raise ValueError(f"{path}: 'label', 'split' and 'video_id' must have one entry per video ({raw.shape[0]})")
     class_names = {int(c): str(n) for c, n in zip(data["class_id"], data["class_name"])}
     unknown = sorted(set(labels.tolist()) - set(class_names))
     if unknown:
         raise ValueError(f"{path}: labels {unknown} are not listed in 'class_id'")
     sampler_features = None
-    if "sampler_features" in data.files:
-        sampler_features = torch.from_numpy(data["sampler_features"]).float()
-        if sampler_features.shape[:2] != raw.shape[:2]:
-            raise ValueError(f"{path}: 'sampler_features' must be [videos, frames, dims] with {raw.shape[:2]} "
-                             f"videos and frames like 'features', got {tuple(sampler_features.shape)}")
-    extract = json.loads(str(data["extract_config"])) if "extract_config" in data.files else None
-    return FeatureFile(str(path), features, labels, split, data["video_id"].astype(str), class_names, sampler_features,
-                       extract)
+    if "sampler_features" in data:
+        raw_sampler = data["sampler_features"]
+        if raw_sampler.ndim != 3 or raw_sampler.shape[:2] != raw.shape[:2] or raw_sampler.dtype.kind not in "iuf":
+            raise ValueError(f"{path}: 'sampler_features' must be [videos, frames, dims] numbers with {raw.shape[:2]} "
+                             f"videos and frames like 'features', got {raw_sampler.dtype} {raw_sampler.shape}")
+        _check_finite(path, "sampler_features", raw_sampler, video_ids)
+        sampler_features = torch.from_numpy(raw_sampler).float()
+    extract = json.loads(str(data["extract_config"])) if "extract_config" in data else None
+    return FeatureFile(str(path), features, labels, split, video_ids, class_names, sampler_features, extract)
+
+
+def _check_finite(path: Path, key: str, values: np.ndarray, video_ids: np.ndarray) -> None:
+    """Refuse NaN/inf in ``values`` [V, F, D], naming the videos (row and id) and their frames."""
+    if values.dtype.kind != "f":
+        return
+    bad = ~np.isfinite(values).all(axis=2)  # [V, F]
+    rows = np.flatnonzero(bad.any(axis=1))
+    if len(rows):
+        named = "; ".join(f"row {v} ({video_ids[v] if v < len(video_ids) else '?'}) frames "
+                          f"{', '.join(map(str, np.flatnonzero(bad[v])[:5]))}" for v in rows[:5])
+        raise ValueError(f"{path}: '{key}' holds NaN or inf in {len(rows)} video(s): {named}"
+                         f"{'; ...' if len(rows) > 5 else ''}. Fix or drop those videos (nothing was trained on them)")
 
 
 def parse_classes(text: str) -> list[int]:

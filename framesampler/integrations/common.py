@@ -1,6 +1,7 @@
 """What the adapters share: the pipeline for a sampler, and candidates that another library decoded."""
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from functools import lru_cache
@@ -14,21 +15,21 @@ from framesampler.video.transforms import center_crop, resize_short_side
 SamplerSpec = str | os.PathLike | Pipeline
 
 
-def pipeline_for(sampler: SamplerSpec, *, T: int | None, N: int, **options) -> Pipeline:
+def pipeline_for(sampler: SamplerSpec, *, T: int, N: int, **options) -> Pipeline:
     """The pipeline ``framesampler sample`` runs for ``sampler`` (a registered name or a checkpoint
     directory; ``options`` go to ``load_pipeline``: ``dataset``, ``cache_dir``, ``reread``, ``seed``), or
     ``sampler`` itself when it is already a :class:`Pipeline`. Loaded pipelines are kept (the last 8), so
-    a per-video call does not reload the networks. ``T=None``: the caller passes its own candidates."""
+    a per-video call does not reload the networks."""
     if isinstance(sampler, Pipeline):
         if sampler.N != N:
             raise ValueError(f"the pipeline picks N={sampler.N} frames but N={N} was asked: build it with N={N}")
         return sampler
-    return _load(str(sampler), T, N, tuple(sorted(options.items())))
+    return _load(str(sampler), T, N, json.dumps(options, sort_keys=True, default=str))
 
 
 @lru_cache(maxsize=8)
-def _load(sampler: str, T: int | None, N: int, options: tuple) -> Pipeline:
-    return load_pipeline(sampler, T=T, N=N, **dict(options))
+def _load(sampler: str, T: int, N: int, options: str) -> Pipeline:
+    return load_pipeline(sampler, T=T, N=N, **json.loads(options))
 
 
 def in_memory(frames: np.ndarray | torch.Tensor) -> Callable[..., np.ndarray]:

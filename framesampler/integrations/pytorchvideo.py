@@ -29,7 +29,8 @@ class FrameSamplerTemporalSubsample(torch.nn.Module):
             raise ValueError(f"temporal_dim must be -3 (C, T, H, W) or -4 (T, C, H, W), got {temporal_dim}")
         self.num_samples, self.num_candidates, self.fps = num_samples, num_candidates, fps
         self.temporal_dim = temporal_dim % 4
-        self.pipeline = pipeline_for(sampler, T=num_candidates, N=num_samples, **options)
+        # a clip brings its own candidates; the pipeline's T only matters for a path (and must hold N)
+        self.pipeline = pipeline_for(sampler, T=num_candidates or num_samples, N=num_samples, **options)
 
     def chosen_indices(self, x: torch.Tensor) -> torch.Tensor:
         """Indices along the temporal dimension of the frames the sampler chooses."""

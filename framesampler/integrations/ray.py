@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -92,6 +92,13 @@ def iter_batch_ray(paths: Iterable[str | os.PathLike], sampler: SamplerSpec, *, 
     finally:
         if started:
             ray.shutdown()
+
+
+def batch_records(sampler: SamplerSpec, *, T: int, N: int, address: str | None = None, num_actors: int | None = None,
+                  **options) -> Callable[[list], Iterator[dict]]:
+    """``framesampler batch --ray``'s runner for ``app.batch.run_batch(records=...)``: items -> summaries on Ray."""
+    return lambda items: iter_batch_ray([item.video for item in items], sampler, T=T, N=N, address=address,
+                                        num_actors=num_actors, **options)
 
 
 def run_batch_ray(paths: Sequence[str | os.PathLike], sampler: SamplerSpec, *, T: int, N: int, address: str | None = None,

@@ -120,10 +120,9 @@ def _video_section(record: dict, thumbnails: dict, thumb_px: int) -> str:
     candidates = [int(i) for i in record["candidates"]]
     chosen = {int(row["position"]) for row in record["chosen"]}
     fps = float(record.get("fps") or 0)
-    scores = record.get("scores") or [None] * len(candidates)
+    scores = list(record.get("scores") or [None] * len(candidates))
     for row in record["chosen"]:  # a summary without every candidate's score still has the chosen ones'
-        if scores[row["position"]] is None and row.get("score") is not None:
-            scores = list(scores)
+        if row.get("score") is not None:
             scores[row["position"]] = row["score"]
     images, problem = _thumbnails(record["video"], candidates, thumbnails, thumb_px)
     tiles = []

@@ -24,16 +24,18 @@ def format_table(report: dict) -> str:
 def markdown(results: dict) -> str:
     """The results as markdown tables (mean ± std over seeds)."""
     lines = [f"Seeds: {results['config']['seeds']}; data: {results['config']['features']} "
-             f"({results['config']['regime']}, L={results['config']['length']}, vocab {results['config']['vocab']})", ""]
+             f"({results['config']['regime']}, L={results['config']['length']}, vocab {results['config']['vocab']}); "
+             f"classifier: {results['config'].get('classifier', 'frame')}", ""]
     for section, tables in results.items():
         if section in ("config", "cost"):
             continue
         for nt, rows in tables.items():
-            lines += [f"### {section}: N/T = {nt}", "", "| sampler | top-1 | mAP | fidelity | frames |",
-                      "| --- | --- | --- | --- | --- |"]
+            lines += [f"### {section}: N/T = {nt}", "", "| sampler | top-1 | mAP | fidelity | frames | GMACs |",
+                      "| --- | --- | --- | --- | --- | --- |"]
             for name, row in rows.items():
                 cells = ["-" if row[m] is None else f"{row[m]:.3f} ± {row[m + '_std']:.3f}" for m in ("top1", "mAP", "fidelity")]
-                lines.append(f"| {name} | {' | '.join(cells)} | {row['frames']:.2f} |")
+                gmacs = f"{row['gmacs']:.1f}" if "gmacs" in row else "-"
+                lines.append(f"| {name} | {' | '.join(cells)} | {row['frames']:.2f} | {gmacs} |")
             lines.append("")
     if "cost" in results:
         cost = results["cost"]
