@@ -80,7 +80,10 @@ def test_consecutive_video_frames_find_the_motion_between_candidates(motion):
 def test_auto_uses_image_differences_when_the_frames_are_there_else_features():
     candidates = hand_made_video()
     sampler = create_sampler("mgsampler")
-    assert sampler.resolved_motion(candidates) == "image"
+    assert sampler.resolved_motion(candidates) == "image" and sampler.resolved_pairs(candidates) == "next_frame"
+    assert sampler.select(candidates, 2).tolist() == create_sampler("mgsampler", motion="image").select(candidates, 2).tolist()
+    only_candidates = Candidates.of_length(10, pixels=candidates.pixels)
+    assert sampler.resolved_pairs(only_candidates) == "candidates"  # no next frames given: consecutive candidates
     features = Candidates.of_length(4, features=np.array([[0.0], [3.0], [3.0], [7.0]]))
     assert sampler.resolved_motion(features) == "feature"
     assert sampler.motion_scores(features).tolist() == [0.0, 3.0, 0.0, 4.0]

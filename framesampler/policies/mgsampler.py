@@ -20,8 +20,12 @@ default), as the paper computes it on every frame of the video:
   shallow feature difference, which it warns deeper features do worse at).
 
 ``pairs="candidates"`` takes the image differences between consecutive candidates instead (``S_0 = 0``),
-this project's first reading. ``motion="auto"`` uses ``"image"`` when the candidates carry pixels (and,
-for ``pairs="next_frame"``, the next frames), else ``"feature"``.
+this project's first reading. ``motion="auto"`` uses ``"image"`` when the candidates carry pixels, else
+``"feature"``, and pairs each candidate with the next video frame when the caller gives it
+(``next_pixels``), else with the next candidate: it reads no more than the candidates themselves, which is
+all the integrations' decoders hand over, so ``sample`` and the integrations agree; ask for
+``motion="image"``, ``"ssim"`` or ``"conv"`` to have the pipeline decode the frame after each candidate
+(Eq. 1 as the paper).
 
 Scores are smoothed and normalised, ``M_t^mu / sum_s M_s^mu`` (Eq. 6; mu = 0.5 as the official code),
 accumulated into ``C_t``, and the cumulative axis is cut into N equal bins; each bin contributes the
@@ -161,7 +165,7 @@ class MGSampler(Sampler):
         self.motion, self.pairs, self.mu = motion, pairs, check_positive(mu, "mu (the smoothing exponent)")
         self.conv = shallow_conv(conv_seed) if motion == "conv" else None
         pixels = Reads.PIXELS | (Reads.NEXT_PIXELS if pairs == "next_frame" else Reads.NOTHING)
-        self.reads = {"feature": Reads.FEATURES, "mv": Reads.MOTION, "auto": pixels | Reads.FEATURES}.get(motion, pixels)
+        self.reads = {"feature": Reads.FEATURES, "mv": Reads.MOTION, "auto": Reads.PIXELS | Reads.FEATURES}.get(motion, pixels)
 
     @property
     def stochastic(self) -> bool:
@@ -171,8 +175,13 @@ class MGSampler(Sampler):
         """The motion kind used on these candidates (``"auto"``: image differences when the frames are there)."""
         if self.motion != "auto":
             return self.motion
-        pixels = candidates.pixels is not None and (self.pairs == "candidates" or candidates.next_pixels is not None)
-        return "image" if pixels else "feature"
+        return "image" if candidates.pixels is not None else "feature"
+
+    def resolved_pairs(self, candidates: Candidates) -> str:
+        """``"auto"`` pairs each candidate with the next frame when given it, else with the next candidate."""
+        if self.motion == "auto" and candidates.next_pixels is None:
+            return "candidates"
+        return self.pairs
 
     def motion_scores(self, candidates: Candidates) -> np.ndarray:
         if self.motion == "mv":
@@ -185,7 +194,8 @@ class MGSampler(Sampler):
             if candidates.features is None:
                 raise ValueError("mgsampler needs candidates.pixels (and next_pixels) or candidates.features; none was given")
             return feature_motion(candidates.features)
-        if self.pairs == "next_frame":
+        pairs = self.resolved_pairs(candidates)
+        if pairs == "next_frame":
             if candidates.next_pixels is None:
                 raise ValueError(f"mgsampler (motion={kind!r}) needs candidates.next_pixels, the video frame after each "
                                  "candidate; none was given (or pass pairs='candidates')")
@@ -198,7 +208,7 @@ class MGSampler(Sampler):
             motion = ssim_difference(frames, following)
         else:
             motion = conv_difference(frames, following, self.conv)
-        return motion if self.pairs == "next_frame" else np.concatenate([[0.0], motion])
+        return motion if pairs == "next_frame" else np.concatenate([[0.0], motion])
 
     def scores(self, candidates: Candidates, context: Context | None = None) -> np.ndarray:
         """The motion of each candidate (``M_t``), which the cumulative bins are cut on."""
