@@ -53,9 +53,8 @@ GRAY_WEIGHTS = np.array([0.299, 0.587, 0.114])  # OpenCV's RGB -> gray
 
 def image_difference(frames: np.ndarray, following: np.ndarray) -> np.ndarray:
     """Eq. 1: ``sum |I_{t+1} - I_t|`` [T] over pixels and channels of frames and the frames after them [T, ...]."""
-    a = np.asarray(frames, dtype=np.float32).reshape(len(frames), -1)
-    b = np.asarray(following, dtype=np.float32).reshape(len(following), -1)
-    return np.abs(b - a).sum(axis=1).astype(np.float64)
+    a, b = np.asarray(frames, dtype=np.float32), np.asarray(following, dtype=np.float32)
+    return np.abs(b - a).reshape(len(a), int(np.prod(a.shape[1:]))).sum(axis=1).astype(np.float64)
 
 
 def grayscale(frames: np.ndarray) -> np.ndarray:
