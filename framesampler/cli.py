@@ -171,6 +171,34 @@ def _extract(args: argparse.Namespace) -> None:
           f"skipped {len(report.failed)}; cache {report.cache}; wrote {out}")
 
 
+def _construct(args: argparse.Namespace) -> None:
+    from framesampler.app.construct import construct
+    from framesampler.data.construct import ConstructConfig
+    from framesampler.data.manifest import read_manifest, split_entries
+
+    entries = read_manifest(args.manifest)
+    splits = {"train": entries, "test": read_manifest(args.test)} if args.test \
+        else split_entries(entries, args.test_fraction, seed=args.seed)
+    config = ConstructConfig(length=args.length, bursts=args.bursts, gop=args.gop, width=args.size[0],
+                             height=args.size[1], fps=args.fps, seed=args.seed, per_clip=args.per_clip,
+                             crf=args.crf, preset=args.preset)
+    report = construct(splits, args.vocab, args.out, config=config, background_videos=args.background_videos,
+                       progress=not args.no_progress)
+    for reason in report.failed:
+        print(f"skipped: {reason}", file=sys.stderr)
+    counts = ", ".join(f"{len(videos)} {split}" for split, videos in report.videos.items())
+    print(f"constructed {sum(map(len, report.videos.values()))} long videos ({counts}): {report.written} written, "
+          f"{report.reused} already there, {len(report.failed)} skipped, in {report.seconds:.1f} s; wrote "
+          f"{args.out}/train.txt, test.txt, segments.json")
+
+
+def _size(text: str) -> tuple[int, int]:
+    width, sep, height = text.lower().partition("x")
+    if not sep or not width.isdigit() or not height.isdigit():
+        raise argparse.ArgumentTypeError(f"cannot read size {text!r}: write WIDTHxHEIGHT, e.g. 320x240")
+    return int(width), int(height)
+
+
 def _sample(args: argparse.Namespace) -> None:
     from framesampler.app.pipeline import load_pipeline
 
@@ -353,6 +381,34 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument("--no-progress", action="store_true")
     extract.set_defaults(handler=_extract)
 
+    construct = commands.add_parser("construct", help="build long untrimmed video files: each holds one labeled clip "
+                                    "of the vocabulary, cut into bursts placed at random among background footage")
+    construct.add_argument("manifest", type=Path, help="labeled clips (train split): 'path label' lines or CSV")
+    construct.add_argument("--test", type=Path, help="labeled clips of the test split (default: split the first)")
+    construct.add_argument("--test-fraction", type=float, default=0.3, help="share of each class held out without --test")
+    construct.add_argument("--vocab", type=lambda text: [n.strip() for n in text.split(",") if n.strip()], required=True,
+                           help="the classifier's classes (manifest labels), e.g. Archery,BasketballDunk,Surfing; "
+                           "clips of the other classes are background")
+    construct.add_argument("--out", type=Path, required=True, help="folder for the long videos, train.txt, test.txt, segments.json")
+    construct.add_argument("--background-videos", type=Path, nargs="*",
+                           help="unlabeled long videos used as background too (default: the shared long videos; "
+                           "give the flag alone for none)")
+    from framesampler.data.construct import ConstructConfig
+
+    construct_defaults = ConstructConfig()
+    construct.add_argument("--length", type=float, default=construct_defaults.length, help="seconds per long video")
+    construct.add_argument("--bursts", type=int, default=construct_defaults.bursts, help="pieces each clip is cut into")
+    construct.add_argument("--gop", type=float, default=construct_defaults.gop, help="seconds between keyframes")
+    construct.add_argument("--size", type=_size, default=(construct_defaults.width, construct_defaults.height),
+                           help="frame size WIDTHxHEIGHT (letterboxed)")
+    construct.add_argument("--fps", type=float, default=construct_defaults.fps, help="frame rate of the long videos")
+    construct.add_argument("--seed", type=int, default=0)
+    construct.add_argument("--per-clip", type=int, default=1, help="long videos made from each clip")
+    construct.add_argument("--crf", type=int, default=construct_defaults.crf, help="x264 quality (lower is better)")
+    construct.add_argument("--preset", default=construct_defaults.preset, help="x264 speed preset")
+    construct.add_argument("--no-progress", action="store_true")
+    construct.set_defaults(handler=_construct)
+
     sample = commands.add_parser("sample", help="choose N of T candidate frames of a video file and classify them")
     sample.add_argument("video", type=Path)
     sample.add_argument("--sampler", default="uniform", help="a sampler name or a trained checkpoint directory")
@@ -411,7 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 FILE_OUTPUTS = ("json", "sheet", "plot", "csv", "html")  # flags naming a file a command writes at the end
-DIRECTORY_OUTPUTS = ("train", "experiments")  # commands whose --out is a folder (extract's is a file)
+DIRECTORY_OUTPUTS = ("construct", "train", "experiments")  # commands whose --out is a folder (extract's is a file)
 
 
 def check_outputs(args: argparse.Namespace) -> None:

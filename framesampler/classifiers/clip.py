@@ -27,8 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from framesampler.candidates import segment_positions
-from framesampler.classifiers.frozen import ClassifierConfig
+from framesampler.classifiers.frozen import ClassifierConfig, fit_tsn
 from framesampler.cost import count_macs
 from framesampler.data.features import VideoSet
 from framesampler.data.manifest import stratified_split
@@ -124,26 +123,9 @@ class ClipClassifier(nn.Module):
         return self
 
 
-def _fit(model: ClipClassifier, videos: VideoSet, members: np.ndarray, *, max_frames: int, epochs: int,
-         batch_size: int, lr: float, seed: int) -> None:
-    """TSN training on clips of K random segment frames, K uniform in 1..max_frames per batch."""
-    generator = torch.Generator().manual_seed(seed)
-    refs = torch.from_numpy(videos.refs[members])
-    labels = torch.from_numpy(videos.labels[members])
-    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, epochs)
-    length = refs.shape[1]
-    model.train()
-    for _ in range(epochs):
-        for batch in torch.randperm(len(members), generator=generator).split(batch_size):
-            k = int(torch.randint(1, min(max_frames, length) + 1, (1,), generator=generator))
-            frames = videos.frames[refs[batch].gather(1, segment_positions(len(batch), length, k, generator))]
-            loss = nn.functional.cross_entropy(model.clip_logits(frames), labels[batch])
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-        schedule.step()
-    model.eval()
+def random_clip_length(max_frames: int) -> Callable[[torch.Generator, int], int]:
+    """K uniform in 1..max_frames (at most the video's length) for each training batch."""
+    return lambda generator, length: int(torch.randint(1, min(max_frames, length) + 1, (1,), generator=generator))
 
 
 @torch.no_grad()
@@ -165,7 +147,8 @@ def train_clip_classifier(train: VideoSet, *, width: int = 128, layers: int = 2,
                               class_names=list(train.class_names), head=CLIP_HEAD, hidden=width, dropout=dropout,
                               consensus="clip", trained_on=trained_on, layers=layers, heads=heads)
     model = ClipClassifier(config)
-    _fit(model, train, fit, max_frames=max_frames, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+    fit_tsn(model, train, fit, clip_frames=random_clip_length(max_frames), epochs=epochs, batch_size=batch_size,
+            lr=lr, seed=seed)
     config.report.update({"validation_top1_1_frame": clip_scores(model, train, val, 1),
                           "validation_top1_6_frames": clip_scores(model, train, val, 6),
                           "validation_videos": int(len(val)), "train_videos": int(len(fit)),

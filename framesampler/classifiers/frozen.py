@@ -92,9 +92,11 @@ class FrameClassifier(nn.Module):
         return self
 
 
-def _fit_head(model: FrameClassifier, videos: VideoSet, members: np.ndarray, *, segments: int, epochs: int,
-              batch_size: int, lr: float, seed: int) -> None:
-    """TSN training: each step, one random frame per segment of each video, consensus, cross-entropy."""
+def fit_tsn(model: nn.Module, videos: VideoSet, members: np.ndarray, *, clip_frames: Callable[[torch.Generator, int], int],
+            epochs: int, batch_size: int, lr: float, seed: int) -> None:
+    """TSN training of a classifier with ``video_log_probs``: each step, one random frame in each of
+    ``clip_frames(generator, length)`` segments of every video of the batch, cross-entropy of the video's
+    prediction; AdamW and a cosine schedule."""
     generator = torch.Generator().manual_seed(seed)
     refs = torch.from_numpy(videos.refs[members])
     labels = torch.from_numpy(videos.labels[members])
@@ -104,8 +106,8 @@ def _fit_head(model: FrameClassifier, videos: VideoSet, members: np.ndarray, *, 
     model.train()
     for _ in range(epochs):
         for batch in torch.randperm(len(members), generator=generator).split(batch_size):
-            positions = segment_positions(len(batch), length, segments, generator)
-            frames = videos.frames[refs[batch].gather(1, positions)]
+            segments = clip_frames(generator, length)
+            frames = videos.frames[refs[batch].gather(1, segment_positions(len(batch), length, segments, generator))]
             loss = nn.functional.nll_loss(model.video_log_probs(frames), labels[batch])
             optimiser.zero_grad()
             loss.backward()
@@ -138,7 +140,8 @@ def train_classifier(train: VideoSet, *, heads: tuple[str, ...] = HEADS, consens
                                   class_names=list(train.class_names), head=head, consensus=consensus,
                                   trained_on=trained_on)
         model = FrameClassifier(config)
-        _fit_head(model, train, fit, segments=segments, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+        fit_tsn(model, train, fit, clip_frames=lambda generator, length: segments, epochs=epochs,
+                batch_size=batch_size, lr=lr, seed=seed)
         top1, nll = dense_scores(model, train, val)
         report["validation_top1"][head], report["validation_nll"][head] = top1, nll
         if best is None or (top1, -nll) > best_key:

@@ -44,14 +44,22 @@ class FeatureFile:
         return np.flatnonzero(np.isin(self.labels, classes) & (self.split == split))
 
 
+def find_shared(relative: Path) -> Path | None:
+    """``relative`` (e.g. ``shared/data/...``) in the current folder or one above it, or beside the project."""
+    for root in (Path.cwd(), Path(__file__).resolve().parents[2]):
+        for base in (root, *root.parents):
+            if (base / relative).exists():
+                return base / relative
+    return None
+
+
 def default_features_path() -> Path:
     """``$FRAMESAMPLER_FEATURES`` or the shared UCF101 file beside the project (``../shared``)."""
     if os.environ.get(DEFAULT_FEATURES_ENV):
         return Path(os.environ[DEFAULT_FEATURES_ENV])
-    for root in (Path.cwd(), Path(__file__).resolve().parents[2]):
-        for base in (root, *root.parents):
-            if (base / SHARED_FEATURES).is_file():
-                return base / SHARED_FEATURES
+    found = find_shared(SHARED_FEATURES)
+    if found is not None:
+        return found
     raise FileNotFoundError(
         f"no default feature file: set ${DEFAULT_FEATURES_ENV} or pass --features PATH "
         f"(looked for {SHARED_FEATURES} above {Path.cwd()})"

@@ -29,10 +29,33 @@ def resize_short_side(frames: Frames, size: int) -> Frames:
     new_width, new_height = output_size(width, height, size)
     if (new_width, new_height) == (width, height):
         return frames
-    tensor = torch.as_tensor(frames).permute(0, 3, 1, 2).float()
-    resized = F.interpolate(tensor, size=(new_height, new_width), mode="bilinear", antialias=True, align_corners=False)
-    resized = resized.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+    resized = _resize(torch.as_tensor(frames), new_width, new_height).contiguous()
     return resized.numpy() if isinstance(frames, np.ndarray) else resized
+
+
+def fit_size(width: int, height: int, box_width: int, box_height: int) -> tuple[int, int]:
+    """(width, height) of the largest resize that keeps the aspect ratio and fits in the box."""
+    if min(width, height, box_width, box_height) < 1:
+        raise ValueError(f"sizes must be >= 1, got {width}x{height} into {box_width}x{box_height}")
+    scale = min(box_width / width, box_height / height)
+    return min(box_width, max(1, round(width * scale))), min(box_height, max(1, round(height * scale)))
+
+
+def letterbox(frames: Frames, width: int, height: int) -> Frames:
+    """Frames ``[n, H, W, 3]`` resized to fit in ``width`` x ``height`` keeping the aspect ratio
+    (antialiased bilinear) and centred on black bars: every output is exactly ``[n, height, width, 3]``."""
+    _check_frames(frames)
+    new_width, new_height = fit_size(frames.shape[2], frames.shape[1], width, height)
+    tensor = torch.as_tensor(frames)
+    if (new_width, new_height) != (frames.shape[2], frames.shape[1]):
+        tensor = _resize(tensor, new_width, new_height)
+    if (new_width, new_height) != (width, height):
+        top, left = (height - new_height) // 2, (width - new_width) // 2
+        padded = torch.zeros((len(tensor), height, width, 3), dtype=torch.uint8)
+        padded[:, top:top + new_height, left:left + new_width] = tensor
+        tensor = padded
+    tensor = tensor.contiguous()
+    return tensor.numpy() if isinstance(frames, np.ndarray) else tensor
 
 
 def center_crop(frames: Frames, crop: int) -> Frames:
@@ -44,6 +67,13 @@ def center_crop(frames: Frames, crop: int) -> Frames:
                          "resize first or pick a smaller crop")
     top, left = (height - crop) // 2, (width - crop) // 2
     return frames[:, top:top + crop, left:left + crop]
+
+
+def _resize(frames: torch.Tensor, width: int, height: int) -> torch.Tensor:
+    """uint8 ``[n, H, W, 3]`` -> ``[n, height, width, 3]``, antialiased bilinear."""
+    resized = F.interpolate(frames.permute(0, 3, 1, 2).float(), size=(height, width), mode="bilinear",
+                            antialias=True, align_corners=False)
+    return resized.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
 
 
 def _check_frames(frames: Frames) -> None:

@@ -1,0 +1,218 @@
+"""Long untrimmed video files built from real labeled clips: the pixel-level untrimmed construction.
+
+The feature-level construction (``framesampler.data.untrimmed``) embeds a clip's feature vectors among
+background vectors; this one writes real video files, so the whole pipeline (decoding included) can be
+measured on them. A long video of ``length`` seconds at ``fps`` frames per second holds one labeled clip
+of the vocabulary:
+
+- the clip is resampled in time to ``fps`` (output frame j shows the clip's frame on screen at time j / fps),
+  and all its frames are cut into ``bursts`` contiguous pieces, kept in order;
+- the rest is background footage: a stream of random segments of at most ``segment`` seconds, each from
+  a source drawn with probability proportional to its duration. Sources are clips of classes outside the
+  vocabulary (same split as the labeled clip) and unlabeled long videos; those are split in time so no
+  frame is in both splits (train: the first ``1 - background_test_fraction`` of each, test: the rest);
+- the pieces go at random places in the background stream (``slots`` as in the feature construction);
+- every frame is letterboxed to ``width`` x ``height`` (``framesampler.video.transforms.letterbox``) and
+  the video is encoded as H.264 (libx264 through PyAV, yuv420p, ``crf``, ``preset``) with a keyframe every
+  ``gop`` seconds exactly and no scene-cut keyframes: keyframes at the cuts would tell a bitstream reader
+  where the bursts are.
+
+A ``Plan`` is pure data (per output frame: which source, which source frame, action or not), made by
+``plan_video`` from ``default_rng`` seeded by the caller; ``write_video`` decodes and encodes it.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+
+import av
+import numpy as np
+
+from framesampler.storage import atomic_file
+from framesampler.video.decode import VideoReader
+from framesampler.video.transforms import fit_size, letterbox
+
+
+@dataclass(frozen=True)
+class ConstructConfig:
+    """How long videos are built; every field is recorded in ``segments.json``."""
+
+    length: float = 60.0  # seconds per long video
+    bursts: int = 2
+    gop: float = 4.0  # seconds between keyframes
+    width: int = 320
+    height: int = 240
+    fps: float = 25.0
+    seed: int = 0
+    per_clip: int = 1  # long videos made from each labeled clip (other placements and background)
+    segment: float = 10.0  # longest background segment, seconds
+    background_test_fraction: float = 0.3  # of each unlabeled long video, the end kept for test videos
+    crf: int = 23
+    preset: str = "veryfast"
+
+    def __post_init__(self) -> None:
+        checks = {
+            "length": self.length > 0, "bursts": self.bursts >= 1, "gop": self.gop > 0, "fps": self.fps > 0,
+            "width": self.width >= 16 and self.width % 2 == 0, "height": self.height >= 16 and self.height % 2 == 0,
+            "per_clip": self.per_clip >= 1, "segment": self.segment > 0,
+            "background_test_fraction": 0 < self.background_test_fraction < 1, "crf": 0 <= self.crf <= 51,
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError(f"invalid construction setting(s) {', '.join(f'{b}={getattr(self, b)!r}' for b in bad)}: "
+                             "length, gop, fps, segment > 0; bursts, per_clip >= 1; width and height even and >= 16; "
+                             "background_test_fraction in (0, 1); crf in 0..51")
+
+    @property
+    def num_frames(self) -> int:
+        return max(1, round(self.length * self.fps))
+
+    @property
+    def gop_frames(self) -> int:
+        return max(1, round(self.gop * self.fps))
+
+
+@dataclass(frozen=True)
+class Source:
+    """Usable frames ``first .. stop - 1`` of a video file at ``fps`` (its mean rate); ``label`` None when unlabeled."""
+
+    path: str
+    fps: float
+    first: int
+    stop: int
+    label: str | None = None
+
+    @property
+    def seconds(self) -> float:
+        return (self.stop - self.first) / self.fps
+
+    def frames_at(self, fps: float) -> np.ndarray:
+        """Source frame indices of the usable part resampled to ``fps``: output frame j shows the frame on
+        screen at time j / fps (the last one starting at or before it; at least one frame)."""
+        count = max(1, round((self.stop - self.first) * fps / self.fps))
+        offsets = np.floor(np.arange(count) * self.fps / fps + 1e-9).astype(np.int64)
+        return np.minimum(self.first + offsets, self.stop - 1)
+
+
+@dataclass(frozen=True)
+class Run:
+    """Output frames ``start .. stop - 1`` come from ``source`` frames ``frames`` (one per output frame)."""
+
+    source: str
+    frames: np.ndarray
+    start: int
+    action: bool
+
+    @property
+    def stop(self) -> int:
+        return self.start + len(self.frames)
+
+    def summary(self, fps: float) -> dict:
+        return {"first_frame": self.start, "last_frame": self.stop - 1, "start_s": round(self.start / fps, 4),
+                "end_s": round(self.stop / fps, 4), "source": self.source,
+                "source_first_frame": int(self.frames[0]), "source_last_frame": int(self.frames[-1])}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One long video: its runs in time order (action runs are the bursts), its clip and label."""
+
+    clip: Source
+    runs: tuple[Run, ...]
+    fps: float
+
+    @property
+    def num_frames(self) -> int:
+        return self.runs[-1].stop
+
+    def action_mask(self) -> np.ndarray:
+        """[num_frames] bool: frames of the labeled clip."""
+        mask = np.zeros(self.num_frames, bool)
+        for run in self.runs:
+            mask[run.start:run.stop] = run.action
+        return mask
+
+    def summary(self) -> dict:
+        """JSON-ready: the clip, each burst (first/last frame, seconds, clip frames) and each background run."""
+        return {"label": self.clip.label, "clip": self.clip.path, "num_frames": self.num_frames, "fps": self.fps,
+                "bursts": [run.summary(self.fps) for run in self.runs if run.action],
+                "background": [run.summary(self.fps) for run in self.runs if not run.action]}
+
+
+def plan_video(clip: Source, background: list[Source], config: ConstructConfig, rng: np.random.Generator) -> Plan:
+    """The plan of one long video holding ``clip`` among ``background`` (see the module docstring)."""
+    action = clip.frames_at(config.fps)
+    length = config.num_frames
+    needed = length - len(action)
+    if needed < 0:
+        raise ValueError(f"{clip.path}: the clip lasts {clip.seconds:.1f} s, longer than the long video "
+                         f"({config.length:g} s); use a larger --length")
+    if len(action) < config.bursts:
+        raise ValueError(f"{clip.path}: {len(action)} frames at {config.fps:g} fps cannot make {config.bursts} bursts")
+    if needed and not background:
+        raise ValueError("no background footage: add clips of classes outside the vocabulary or --background-videos")
+    seconds = np.array([source.seconds for source in background])
+    stream: list[tuple[str, np.ndarray]] = []  # background segments, in order
+    have = 0
+    while have < needed:
+        source = background[rng.choice(len(background), p=seconds / seconds.sum())]
+        frames = source.frames_at(config.fps)
+        take = min(len(frames), max(1, round(config.segment * config.fps)), needed - have)
+        start = int(rng.integers(len(frames) - take + 1))
+        stream.append((source.path, frames[start:start + take]))
+        have += take
+    # per output frame: its segment (background segments 0..S-1, then the clip's pieces) and source frame
+    pieces = np.array_split(action, config.bursts)
+    background_ids = np.repeat(np.arange(len(stream)), [len(frames) for _, frames in stream])
+    background_frames = np.concatenate([frames for _, frames in stream]) if stream else np.empty(0, np.int64)
+    slots = np.sort(rng.choice(needed + 1, size=config.bursts, replace=needed + 1 < config.bursts))
+    ids, frames, previous = [], [], 0
+    for b, (slot, piece) in enumerate(zip(slots, pieces)):
+        ids += [background_ids[previous:slot], np.full(len(piece), len(stream) + b)]
+        frames += [background_frames[previous:slot], piece]
+        previous = slot
+    ids, frames = np.concatenate([*ids, background_ids[previous:]]), np.concatenate([*frames, background_frames[previous:]])
+    paths = [path for path, _ in stream] + [clip.path] * config.bursts
+    starts = np.flatnonzero(np.r_[True, np.diff(ids) != 0])
+    runs = [Run(paths[ids[a]], frames[a:b], int(a), bool(ids[a] >= len(stream)))
+            for a, b in zip(starts, np.r_[starts[1:], len(ids)])]
+    return Plan(clip, tuple(runs), config.fps)
+
+
+def write_video(plan: Plan, path: str | os.PathLike, config: ConstructConfig) -> None:
+    """Decode the plan's frames, letterbox them to the config's size and encode them to ``path`` (mp4,
+    atomically). Raises ``VideoError`` when a source cannot be read."""
+    rate = Fraction(config.fps).limit_denominator(1001)
+    with atomic_file(path) as partial, av.open(str(partial), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=rate, options={
+            "crf": str(config.crf), "preset": config.preset,
+            "x264-params": f"keyint={config.gop_frames}:min-keyint={config.gop_frames}:scenecut=0:mbtree=0"})
+        stream.width, stream.height, stream.pix_fmt = config.width, config.height, "yuv420p"
+        stream.gop_size = config.gop_frames
+        readers: dict[str, VideoReader] = {}
+        try:
+            for run in plan.runs:
+                if run.source not in readers:
+                    readers[run.source] = VideoReader(run.source)
+                reader = readers[run.source]
+                meta = reader.metadata
+                short = min(fit_size(meta.width, meta.height, config.width, config.height))
+                pixels = letterbox(reader.frames(run.frames, size=short), config.width, config.height)
+                for offset, image in enumerate(pixels):
+                    frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+                    frame.pts, frame.time_base = run.start + offset, 1 / rate
+                    container.mux(stream.encode(frame))
+            container.mux(stream.encode(None))
+        finally:
+            for reader in readers.values():
+                reader.close()
+
+
+def burst_mask(bursts: list[dict], frame_indices: np.ndarray) -> np.ndarray:
+    """[len(frame_indices)] bool: which frames lie inside one of ``bursts`` (``Plan.summary()["bursts"]``)."""
+    frames = np.asarray(frame_indices)
+    inside = np.zeros(frames.shape, bool)
+    for burst in bursts:
+        inside |= (frames >= burst["first_frame"]) & (frames <= burst["last_frame"])
+    return inside

@@ -1,0 +1,140 @@
+"""The pixel-level untrimmed construction: plans checked by hand, the letterbox, and a small real version end
+to end (real UCF101 clips re-encoded to MPEG-4 Part 2 .avi -> construct -> extract -> train -> evaluate --timed)."""
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from framesampler.cli import main
+from framesampler.data.construct import ConstructConfig, Source, burst_mask, plan_video
+from framesampler.video import VideoReader, read_frames
+from framesampler.video.transforms import fit_size, letterbox
+
+CLIPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "ucf101-clips"
+
+
+def test_a_clip_resampled_in_time_keeps_its_duration():
+    ntsc = Source("clip.mp4", 30000 / 1001, 0, 60)  # 2 s at 29.97 fps -> 50 frames at 25 fps
+    frames = ntsc.frames_at(25.0)
+    assert len(frames) == 50 and frames[0] == 0 and frames[-1] == 58  # 49 / 25 s shows frame floor(58.7)
+    assert np.all(np.diff(frames) >= 1) and np.diff(frames).max() == 2  # one frame in six dropped
+    assert np.array_equal(Source("a", 25.0, 10, 20).frames_at(25.0), np.arange(10, 20))
+    assert np.array_equal(Source("slow", 5.0, 0, 3).frames_at(25.0), np.repeat(np.arange(3), 5))
+
+
+def test_a_plan_holds_the_whole_clip_in_order_in_bursts_among_background():
+    config = ConstructConfig(length=20.0, bursts=3, fps=25.0, segment=4.0)
+    clip = Source("clip.mp4", 25.0, 0, 100, "Archery")
+    background = [Source("piano.mp4", 25.0, 0, 180, "PlayingPiano"), Source("street.mp4", 10.0, 100, 400)]
+    plan = plan_video(clip, background, config, np.random.default_rng(0))
+    assert plan.num_frames == 500 and plan.runs[0].start == 0
+    assert all(a.stop == b.start for a, b in zip(plan.runs, plan.runs[1:]))  # runs tile the video
+    bursts = [run for run in plan.runs if run.action]
+    assert len(bursts) == 3 and np.array_equal(np.concatenate([run.frames for run in bursts]), np.arange(100))
+    assert [len(run.frames) for run in bursts] == [34, 33, 33]
+    for run in plan.runs:
+        if not run.action:
+            source = next(s for s in background if s.path == run.source)
+            assert run.source != clip.path and source.first <= run.frames.min() and run.frames.max() < source.stop
+            assert len(run.frames) <= 100  # a segment is at most 4 s
+    assert plan.action_mask().sum() == 100
+    summary = plan.summary()
+    assert [b["first_frame"] for b in summary["bursts"]] == [run.start for run in bursts]
+    assert summary["bursts"][0]["start_s"] == bursts[0].start / 25.0
+    assert np.array_equal(burst_mask(summary["bursts"], np.arange(500)), plan.action_mask())
+    again = plan_video(clip, background, config, np.random.default_rng(0))
+    assert [(r.source, r.start, r.frames.tolist()) for r in again.runs] == [(r.source, r.start, r.frames.tolist()) for r in plan.runs]
+    other = plan_video(clip, background, config, np.random.default_rng(1))
+    assert [r.start for r in other.runs if r.action] != [r.start for r in bursts]
+
+
+def test_plans_refuse_what_cannot_be_built():
+    config = ConstructConfig(length=2.0)
+    with pytest.raises(ValueError, match="longer than the long video"):
+        plan_video(Source("long.mp4", 25.0, 0, 100), [Source("b", 25.0, 0, 10)], config, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="no background footage"):
+        plan_video(Source("c.mp4", 25.0, 0, 10), [], config, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="width=15"):
+        ConstructConfig(width=15)
+
+
+def test_letterbox_fits_keeps_the_aspect_and_pads_black():
+    wide = np.full((2, 72, 128, 3), 200, np.uint8)
+    boxed = letterbox(wide, 64, 48)
+    assert boxed.shape == (2, 48, 64, 3) and fit_size(128, 72, 64, 48) == (64, 36)
+    assert (boxed[:, :6] == 0).all() and (boxed[:, -6:] == 0).all() and (boxed[:, 6:42] == 200).all()
+    assert np.array_equal(letterbox(wide[:, :48, :64], 64, 48), wide[:, :48, :64])  # already the size: unchanged
+
+
+def reencode_avi(source: Path, target: Path, seconds: float = 2.0) -> None:
+    """The first ``seconds`` of a clip as MPEG-4 Part 2 in AVI at 160x120 (another container and codec)."""
+    with av.open(str(source)) as inp:
+        rate = inp.streams.video[0].average_rate
+        frames = [f.to_ndarray(format="rgb24", width=160, height=120) for f in inp.decode(video=0)][: int(seconds * rate)]
+    with av.open(str(target), "w", format="avi") as out:
+        stream = out.add_stream("mpeg4", rate=Fraction(rate).limit_denominator(1001))
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        for i, pixels in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            frame.pts = i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+
+
+@pytest.fixture(scope="module")
+def avi_clips(tmp_path_factory) -> Path:
+    """Train and test manifests of 2 + 1 clips of Archery, Surfing and PlayingPiano as .avi, plus a broken entry."""
+    if not CLIPS.is_dir():
+        raise FileNotFoundError(f"the shared clips are missing at {CLIPS}; tests need ../shared beside the repo")
+    root = tmp_path_factory.mktemp("avi")
+    for split, count in (("train", 2), ("test", 1)):
+        lines = []
+        for label in ("Archery", "Surfing", "PlayingPiano"):
+            listed = [line.split()[0] for line in (CLIPS / f"{split}.txt").read_text().splitlines() if line.endswith(label)]
+            for name in listed[:count]:
+                target = root / Path(name).with_suffix(".avi").name
+                reencode_avi(CLIPS / name, target)
+                lines.append(f"{target.name} {label}")
+        (root / f"{split}.txt").write_text("\n".join(lines) + "\n")
+    (root / "broken.avi").write_bytes(b"RIFF not really")
+    with (root / "train.txt").open("a") as manifest:
+        manifest.write("broken.avi Archery\n")
+    return root
+
+
+def test_avi_clips_construct_resumably_with_segments(avi_clips, tmp_path, capsys):
+    out = tmp_path / "long"
+    construct = ["construct", str(avi_clips / "train.txt"), "--test", str(avi_clips / "test.txt"), "--vocab", "Archery,Surfing",
+                 "--out", str(out), "--length", "6", "--size", "160x120", "--gop", "1", "--background-videos",
+                 "--no-progress"]
+    assert main(construct) == 0
+    printed, err = capsys.readouterr()
+    assert "constructed 6 long videos (4 train, 2 test): 6 written" in printed
+    assert len([line for line in err.splitlines() if "broken.avi" in line]) == 1
+    segments = json.loads((out / "segments.json").read_text())["videos"]
+    manifest = (out / "test.txt").read_text().split()
+    assert len(segments) == 6 and manifest[1] in ("Archery", "Surfing") and manifest[0] in segments
+
+    name, video = next(iter(segments.items()))
+    with VideoReader(out / name) as reader:
+        assert (reader.metadata.num_frames, reader.metadata.width, reader.metadata.height) == (150, 160, 120)
+        assert round(reader.metadata.fps) == 25
+    burst = video["bursts"][0]
+    stored = read_frames(out / name, [burst["first_frame"], burst["last_frame"]]).astype(float)
+    source = read_frames(video["clip"], [burst["source_first_frame"], burst["source_last_frame"]]).astype(float)
+    assert np.abs(stored - source).mean() < 8  # the burst is the clip (H.264 at CRF 23 is lossy, not far)
+    background = video["background"][0]
+    other = read_frames(out / name, [background["first_frame"]]).astype(float)
+    assert np.abs(other - source[:1]).mean() > 15  # and the background is not
+
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*.mp4")}
+    assert main(construct) == 0 and "0 written, 6 already there" in capsys.readouterr().out
+    assert stamps == {p: p.stat().st_mtime_ns for p in out.rglob("*.mp4")}
+    assert main([*construct, "--seed", "1"]) == 2
+    assert "constructed with other settings (config differ)" in capsys.readouterr().err
+
