@@ -1,10 +1,14 @@
 """Which T frames of a video are candidates for a sampler.
 
-Three rules, all returning sorted frame indices into a video of ``num_frames`` frames:
+Four rules, all returning sorted frame indices into a video of ``num_frames`` frames:
 
 - ``"uniform"``: TSN segment centres, ``floor((i + 0.5) * F / T)`` for ``i < T`` (test mode).
 - ``"jitter"``: one random frame per equal segment (TSN training mode); needs ``rng``.
 - ``"fps"``: one frame every ``1 / fps`` seconds of a video recorded at ``video_fps``.
+- ``"keyframes"``: the video's keyframes (``keyframes=``, e.g. ``VideoReader.keyframes``), which decode
+  alone (``skip_frame="NONKEY"``): the uniform rule applied to the list of K keyframes, i.e.
+  ``keyframes[floor((i + 0.5) * K / T)]``. More than T keyframes are thinned to T evenly spread ones;
+  fewer than T follow ``short_policy`` like a short video (``"repeat"`` pads to T by repeating keyframes).
 
 When the video has fewer frames than asked (``F < T``), ``short_policy`` decides, never a silent modulo:
 ``"all"`` returns every frame once (fewer than T candidates), ``"repeat"`` returns T indices with
@@ -13,14 +17,58 @@ repeats (the TSN/mmaction2 behaviour), ``"error"`` raises.
 from __future__ import annotations
 
 import enum
+import math
+import numbers
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
-CandidateMode = Literal["uniform", "jitter", "fps"]
+CandidateMode = Literal["uniform", "jitter", "fps", "keyframes"]
 ShortPolicy = Literal["all", "repeat", "error"]
+
+
+def check_integer(value: Any, name: str, minimum: int = 0) -> int:
+    """``value`` as an int; ``TypeError`` unless it is an integer (bool is not), ``ValueError`` below ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_positive(value: Any, name: str) -> float:
+    """``value`` as a float; ``TypeError`` unless it is a real number, ``ValueError`` unless finite and > 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number > 0, got {value!r} ({type(value).__name__})")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value}")
+    return float(value)
+
+
+def finite_array(value: Any, name: str, *, ndim: int, rows: int | None = None, shape: str = "") -> np.ndarray:
+    """``value`` (a numpy array, tensor or nested list of numbers) as a numpy array of ``ndim`` dimensions
+    and ``rows`` rows, every value finite: ``TypeError`` for non-numbers, ``ValueError`` naming ``name`` and
+    the rows otherwise. ``shape`` describes the expected shape in the message, e.g. ``"[T, D]"``."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as err:  # ragged nested lists
+        raise TypeError(f"{name} must be a numeric array {shape}, got {type(value).__name__} ({err})") from None
+    if array.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be a numeric array {shape}, got dtype {array.dtype} ({type(value).__name__})")
+    if array.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions {shape}, got shape {array.shape}")
+    if rows is not None and len(array) != rows:
+        raise ValueError(f"{name} has {len(array)} rows for {rows} candidates: give one row per candidate")
+    if array.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(array).all(axis=tuple(range(1, ndim))))
+        if len(bad):
+            listed = ", ".join(map(str, bad[:10])) + (", ..." if len(bad) > 10 else "")
+            raise ValueError(f"{name} holds NaN or inf in row(s) {listed} (of {len(array)}): fix or drop those frames")
+    return array
 
 
 def candidate_indices(
@@ -32,22 +80,27 @@ def candidate_indices(
     video_fps: float | None = None,
     short_policy: ShortPolicy = "all",
     rng: np.random.Generator | None = None,
+    keyframes: np.ndarray | None = None,
 ) -> np.ndarray:
     """Return sorted int64 frame indices of the T candidates of a video of ``num_frames`` frames."""
-    if num_frames < 0:
-        raise ValueError(f"num_frames must be >= 0, got {num_frames}")
+    check_integer(num_frames, "num_frames")
+    if mode == "keyframes":
+        return _keyframe_candidates(num_frames, num_candidates, keyframes, short_policy)
     if mode == "fps":
-        if not fps or fps <= 0 or not video_fps or video_fps <= 0:
+        if fps is None or video_fps is None:
             raise ValueError("mode='fps' needs fps > 0 (the sampling rate) and video_fps > 0 (the video's rate)")
-        step = video_fps / fps
+        step = check_positive(video_fps, "video_fps") / check_positive(fps, "fps")
+        if num_candidates is not None:
+            check_integer(num_candidates, "num_candidates (T)")
         indices = np.floor(np.arange(0.0, num_frames, step)).astype(np.int64)
         return indices if num_candidates is None else indices[:num_candidates]
-    if num_candidates is None or num_candidates < 1:
-        raise ValueError(f"num_candidates (T) must be >= 1 for mode={mode!r}, got {num_candidates}")
+    if num_candidates is None:
+        raise ValueError(f"num_candidates (T) must be >= 1 for mode={mode!r}, got None")
+    check_integer(num_candidates, "num_candidates (T)", minimum=1)
     if num_frames == 0:
         raise ValueError("the video has no frames: nothing to sample (check that it decodes)")
     if mode not in ("uniform", "jitter"):
-        raise ValueError(f"unknown candidate mode {mode!r}: use 'uniform', 'jitter' or 'fps'")
+        raise ValueError(f"unknown candidate mode {mode!r}: use 'uniform', 'jitter', 'fps' or 'keyframes'")
     if num_frames < num_candidates:
         if short_policy == "all":
             return np.arange(num_frames, dtype=np.int64)
@@ -59,12 +112,32 @@ def candidate_indices(
         if short_policy != "repeat":
             raise ValueError(f"unknown short_policy {short_policy!r}: use 'all', 'repeat' or 'error'")
     if mode == "uniform":
-        offsets = np.full(num_candidates, 0.5)
-    else:
-        if rng is None:
-            raise ValueError("mode='jitter' is random: pass rng=np.random.default_rng(seed)")
-        offsets = rng.random(num_candidates)
-    return segment_points(torch.from_numpy(offsets), num_frames).numpy()
+        return segment_points(torch.full((num_candidates,), 0.5, dtype=torch.float64), num_frames).numpy()
+    if rng is None:
+        raise ValueError("mode='jitter' is random: pass rng=np.random.default_rng(seed)")
+    # a random frame of each whole-frame segment [floor(i F / T), floor((i + 1) F / T)): disjoint, so no frame
+    # is drawn twice while F >= T (segment_points' floor((i + u) F / T) can repeat one, e.g. F = 4, T = 3)
+    starts = np.floor(np.arange(num_candidates) * num_frames / num_candidates).astype(np.int64)
+    ends = np.floor(np.arange(1, num_candidates + 1) * num_frames / num_candidates).astype(np.int64)
+    return np.clip(starts + np.floor(rng.random(num_candidates) * np.maximum(ends - starts, 1)).astype(np.int64),
+                   0, num_frames - 1)
+
+
+def _keyframe_candidates(num_frames: int, num_candidates: int | None, keyframes: np.ndarray | None,
+                         short_policy: ShortPolicy) -> np.ndarray:
+    if keyframes is None:
+        raise ValueError("mode='keyframes' needs keyframes=<the video's keyframe indices> (VideoReader.keyframes)")
+    keys = np.asarray(keyframes)
+    if keys.ndim != 1 or keys.size == 0 or not np.issubdtype(keys.dtype, np.integer):
+        raise ValueError(f"keyframes must be a non-empty 1-d array of frame indices, got {keys.dtype} of shape {keys.shape}")
+    if np.any(np.diff(keys) <= 0) or keys[0] < 0 or keys[-1] >= num_frames:
+        raise ValueError(f"keyframes must be sorted unique frame indices in 0..{num_frames - 1}")
+    if num_candidates is None:
+        return keys.astype(np.int64)
+    if short_policy == "error" and len(keys) < num_candidates:
+        raise ValueError(f"the video has {len(keys)} keyframes, fewer than the {num_candidates} candidates asked; "
+                         "lower T or pass short_policy='all' or 'repeat'")
+    return keys.astype(np.int64)[candidate_indices(len(keys), num_candidates, short_policy=short_policy)]
 
 
 class Reads(enum.Flag):
@@ -73,9 +146,10 @@ class Reads(enum.Flag):
     NOTHING = 0
     FEATURES = enum.auto()  # candidates.features: cheap per-frame features
     PIXELS = enum.auto()  # candidates.pixels: low-resolution frames
-    MOTION = enum.auto()  # candidates.motion: the image motion of those frames, measured upstream (video datasets)
     FRAME_LOGITS = enum.auto()  # context.frame_logits: the frozen classifier on each candidate alone
     LABEL = enum.auto()  # context.label: the true class (oracles only)
+    NEXT_PIXELS = enum.auto()  # candidates.next_pixels: the video frame after each candidate (MGSampler)
+    MOTION = enum.auto()  # candidates.motion: motion at each candidate (the bitstream's motion vectors)
 
     def candidate_input(self) -> Reads:
         """The one candidate input to give: a sampler that reads either pixels or features (MGSampler's
@@ -88,10 +162,15 @@ class Candidates:
     """What a sampler may look at: the T candidate frames of one video.
 
     ``frame_indices`` are the candidates' frame numbers in the source video; a sampler's ``select``
-    returns positions into them (``0..T-1``). ``features`` ([T, D] cheap per-frame features) and
-    ``pixels`` ([T, H, W, C] low-resolution frames) are optional; samplers that need one say so.
-    ``motion`` ([T]) is the image motion into each candidate, ``sum |I_t - I_{t-1}|`` over the low-resolution
-    pixels of consecutive candidates, when it was measured upstream (a video dataset stores it instead of pixels).
+    returns positions into them (``0..T-1``). ``features`` ([T, D] cheap per-frame features),
+    ``pixels`` ([T, H, W, C] low-resolution frames), ``next_pixels`` ([T, H, W, C], the video frame right
+    after each candidate, the candidate itself for the last frame; MGSampler's consecutive-frame
+    differences) and ``motion`` ([T] motion at each candidate measured upstream: the bitstream's motion vectors,
+    ``framesampler.video.bitstream``, or the image differences of consecutive candidates that a video dataset
+    stores in place of pixels) are optional; samplers that need one say so. Checked when built:
+    integer frame numbers within the video, one feature row, frame and motion value per candidate, every
+    value finite (``TypeError``/``ValueError`` naming the field otherwise). Tensors and nested lists are
+    stored as numpy arrays.
     """
 
     frame_indices: np.ndarray
@@ -99,7 +178,33 @@ class Candidates:
     fps: float | None = None
     features: np.ndarray | None = None
     pixels: np.ndarray | None = None
+    next_pixels: np.ndarray | None = None
     motion: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        num_frames = check_integer(self.num_frames, "num_frames")
+        indices = np.asarray(self.frame_indices.detach().cpu() if hasattr(self.frame_indices, "detach") else self.frame_indices)
+        if indices.ndim != 1 or (indices.dtype.kind not in "iu" and indices.size):
+            raise TypeError(f"frame_indices must be a 1-D array of integer frame numbers, got {indices.dtype} "
+                            f"of shape {indices.shape}")
+        if indices.size and (indices.min() < 0 or indices.max() >= num_frames):
+            raise ValueError(f"frame_indices must lie in 0..num_frames-1 = 0..{num_frames - 1}, "
+                             f"got {indices.min()}..{indices.max()}")
+        object.__setattr__(self, "frame_indices", indices.astype(np.int64))
+        if self.fps is not None:
+            check_positive(self.fps, "fps")
+        if self.features is not None:
+            object.__setattr__(self, "features", finite_array(self.features, "candidates.features", ndim=2,
+                                                              rows=len(indices), shape="[T, D]"))
+        if self.pixels is not None:
+            object.__setattr__(self, "pixels", finite_array(self.pixels, "candidates.pixels", ndim=4,
+                                                            rows=len(indices), shape="[T, H, W, C]"))
+        if self.next_pixels is not None:
+            object.__setattr__(self, "next_pixels", finite_array(self.next_pixels, "candidates.next_pixels", ndim=4,
+                                                                 rows=len(indices), shape="[T, H, W, C]"))
+        if self.motion is not None:
+            object.__setattr__(self, "motion", finite_array(self.motion, "candidates.motion", ndim=1,
+                                                            rows=len(indices), shape="[T]"))
 
     def __len__(self) -> int:
         return len(self.frame_indices)

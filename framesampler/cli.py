@@ -10,11 +10,11 @@ from framesampler.app.evaluate import EvaluationConfig, run
 from framesampler.app.experiments import DEFAULT_EXPERIMENTS, EXPERIMENTS, run_experiments
 from framesampler.app.prepare import DataConfig, default_cache_dir
 from framesampler.app.train import TrainConfig, run_training
-from framesampler.data.construct import ConstructConfig
 from framesampler.data.features import default_features_path, parse_classes
 from framesampler.learned import TrainSettings, learned_sampler_names
 from framesampler.policies import TRAINING_FREE, list_samplers
 from framesampler.report.tables import format_table, markdown
+from framesampler.storage import check_output_directory, check_output_file, write_text_atomically
 from framesampler.video.decode import VideoError
 
 
@@ -27,9 +27,16 @@ def _classes(text: str) -> list[int]:
 
 def _names(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"{text!r} names no sampler: give names like uniform,mgsampler "
+                                         "(`framesampler samplers` lists them)")
     unknown = [n for n in names if n not in list_samplers()]
     if unknown:
         raise argparse.ArgumentTypeError(f"unknown policy {', '.join(unknown)}; available: {', '.join(list_samplers())}")
+    learned = [n for n in names if n in learned_sampler_names()]
+    if learned:
+        raise argparse.ArgumentTypeError(f"{learned[0]} is a learned sampler and needs a checkpoint: framesampler train "
+                                         f"--sampler {learned[0]} --out DIR ..., then evaluate --checkpoint DIR")
     return names
 
 
@@ -45,6 +52,8 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bursts", type=int, default=3, help="pieces the clip is cut into (B)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--consensus", choices=("avg_logits", "avg_probs", "max"), default="avg_logits")
+    parser.add_argument("--classifier", choices=("frame", "clip"), default="frame",
+                        help="frozen classifier: a per-frame head + consensus, or a clip transformer whose frames interact")
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir(), help="where trained classifiers are kept")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -69,7 +78,7 @@ def _data_config(args: argparse.Namespace, regime: str) -> dict:
                 background=str(args.background) if args.background else None, vocab=args.vocab,
                 background_classes=args.background_classes, regime=regime, length=args.length,
                 action_frames=args.action_frames, bursts=args.bursts, seed=args.seed, consensus=args.consensus,
-                cache_dir=str(args.cache_dir))
+                classifier=args.classifier, cache_dir=str(args.cache_dir))
 
 
 def _config(args: argparse.Namespace, regime: str, policies: list[str]) -> EvaluationConfig:
@@ -121,13 +130,21 @@ def _experiments(args: argparse.Namespace) -> None:
     plots = [name for section, name in (("large", "top1_vs_nt.png"), ("pixels", "top1_vs_seconds.png"),
                                         ("pixels", "top1_vs_gmacs.png")) if section in results]
     print(f"wrote {args.out}/experiments.json, experiments.md" + "".join(f", {name}" for name in plots))
+    if args.csv:
+        from framesampler.report.results_csv import experiment_rows, write_csv
+
+        print(f"wrote {write_csv(experiment_rows(results), args.csv)}")
 
 
 def _evaluate(args: argparse.Namespace) -> dict:
     report = run(_config(args, args.regime, args.policies), progress=not args.no_progress)
     print(format_table(report))
     if args.json:
-        args.json.write_text(json.dumps(report, indent=2))
+        write_text_atomically(args.json, json.dumps(report, indent=2))
+    if args.csv:
+        from framesampler.report.results_csv import evaluation_rows, write_csv
+
+        write_csv(evaluation_rows(report), args.csv)
     return report
 
 
@@ -137,7 +154,11 @@ def _demo(args: argparse.Namespace) -> None:
         reports[regime] = run(_config(args, regime, list(TRAINING_FREE)), progress=not args.no_progress)
         print(format_table(reports[regime]), end="\n\n")
     if args.json:
-        args.json.write_text(json.dumps(reports, indent=2))
+        write_text_atomically(args.json, json.dumps(reports, indent=2))
+    from framesampler.app.demo import DEMO_SAMPLERS, DEMO_VIDEOS, write_demo_report
+
+    print(f"sampling {len(DEMO_VIDEOS)} shared videos with {' and '.join(DEMO_SAMPLERS)} (T=16, N=4) ...")
+    print(f"wrote {write_demo_report(reports, args.html)}: open it in a browser to see the frames each sampler chose")
 
 
 def _extract(args: argparse.Namespace) -> None:
@@ -145,8 +166,8 @@ def _extract(args: argparse.Namespace) -> None:
     from framesampler.data.dataset import ExtractConfig
     from framesampler.data.manifest import read_manifest, split_entries
 
-    entries = read_manifest(args.manifest)
-    splits = {"train": entries, "test": read_manifest(args.test)} if args.test \
+    entries = read_manifest(args.manifest, dedupe=args.dedupe)
+    splits = {"train": entries, "test": read_manifest(args.test, dedupe=args.dedupe)} if args.test \
         else split_entries(entries, args.test_fraction, seed=args.seed)
     config = ExtractConfig(T=args.T, short_policy=args.short, classifier_resolution=args.classifier_size,
                            sampler_resolution=args.sampler_size, sampler_stages=args.sampler_stages or None,
@@ -158,6 +179,9 @@ def _extract(args: argparse.Namespace) -> None:
         print(f"skipped: {reason}", file=sys.stderr)
     report = result.videos
     counts = {split: sum(1 for _, s, _ in report.done if s == split) for split in splits}
+    for split in (s for s, n in counts.items() if n == 0):
+        print(f"framesampler: warning: no {split} videos (a class with one video stays in train): add videos, or give "
+              "--test a manifest of test videos", file=sys.stderr)
     trimmed = f" and {len(result.trimmed.done)} source clips (the classifier's training data; in-burst labels " \
               f"from {segments})" if result.trimmed else ""
     print(f"extracted {len(report.done)} videos ({', '.join(f'{n} {s}' for s, n in counts.items())}){trimmed}, "
@@ -196,11 +220,12 @@ def _sample(args: argparse.Namespace) -> None:
     from framesampler.app.pipeline import load_pipeline
 
     pipeline = load_pipeline(args.sampler, T=args.T, N=args.N, dataset=args.dataset, cache_dir=args.cache_dir,
-                             reread=args.reread, seed=args.seed, thumbnails=160 if args.sheet else None)
+                             reread=args.reread, seed=args.seed, thumbnails=160 if args.sheet else None,
+                             candidates=args.candidates, options=dict(args.option))
     result = pipeline(args.video)
-    summary = result.summary()
+    summary = {"sampler": args.sampler, **result.summary()}
     print(f"{result.path}: {result.num_frames} frames at {result.fps:.2f} fps; {args.sampler} chose {len(result.chosen)} "
-          f"of {len(result.candidates)} candidates")
+          f"of {len(result.candidates)} candidates" + (f"; motion from {result.motion_source}" if result.motion_source else ""))
     for row in summary["chosen"]:
         score = "" if row["score"] is None else f"  score {row['score']:.4f}"
         print(f"  frame {row['frame']:>7}  {row['time']:>9.3f} s{score}")
@@ -208,7 +233,7 @@ def _sample(args: argparse.Namespace) -> None:
     print(f"prediction: {best['class']} ({best['prob']:.3f}); GMACs sampler {summary['gmacs']['sampler']:.3f}, "
           f"classifier {summary['gmacs']['classifier']:.3f}")
     if args.json:
-        args.json.write_text(json.dumps(summary, indent=2))
+        write_text_atomically(args.json, json.dumps(summary, indent=2))
     if args.sheet:
         from framesampler.report.sheet import contact_sheet
 
@@ -216,6 +241,33 @@ def _sample(args: argparse.Namespace) -> None:
         labels = [f"#{i} {i / result.fps:.2f}s" for i in result.candidates]
         contact_sheet(result.thumbnails, args.sheet, chosen=result.chosen.tolist(), labels=labels, scores=scores,
                       title=f"{Path(result.path).name}: {args.sampler}, N={len(result.chosen)} of T={len(result.candidates)}")
+
+
+def _batch(args: argparse.Namespace) -> None:
+    if args.ray:
+        return _batch_ray(args)
+    from framesampler.app.batch import run_batch
+    from framesampler.app.pipeline import load_pipeline
+
+    pipeline = load_pipeline(args.sampler, T=args.T, N=args.N, dataset=args.dataset, cache_dir=args.cache_dir,
+                             reread=args.reread, seed=args.seed, candidates=args.candidates, options=dict(args.option))
+    report = run_batch(pipeline, args.source, args.out, workers=args.workers, progress=not args.no_progress)
+    print(f"wrote {report.done} results and {report.failed} errors to {args.out} "
+          f"({report.skipped} videos were already there)")
+
+
+def _batch_ray(args: argparse.Namespace) -> None:
+    from framesampler.app.batch import run_batch
+    from framesampler.integrations.ray import batch_records
+
+    if args.workers:
+        raise ValueError("--workers is for a local run; with --ray the actor pool runs videos in parallel")
+    records = batch_records(args.sampler, T=args.T, N=args.N, address=args.ray_address, dataset=args.dataset,
+                            cache_dir=args.cache_dir, reread=args.reread, seed=args.seed, candidates=args.candidates,
+                            options=dict(args.option))
+    report = run_batch(None, args.source, args.out, progress=not args.no_progress, records=records)
+    print(f"wrote {report.done} results and {report.failed} errors to {args.out} "
+          f"({report.skipped} videos were already there)")
 
 
 def _independence(args: argparse.Namespace) -> None:
@@ -234,9 +286,15 @@ def _independence(args: argparse.Namespace) -> None:
         cells = "".join("        -" if row[k] is None else f"{row[k]:>9.3f}" for k in ("mean", "median"))
         print(f"{rate:>6}{cells}{row['pairs']:>8}")
     if args.json:
-        args.json.write_text(json.dumps(summary, indent=2))
+        write_text_atomically(args.json, json.dumps(summary, indent=2))
     if args.plot:
         plot_relevance_density(result, args.plot)
+
+
+def _report(args: argparse.Namespace) -> None:
+    from framesampler.report.html import write_html
+
+    print(f"wrote {write_html(args.results, args.html, thumb_px=args.thumb_size)}")
 
 
 def _rates(text: str) -> list[float]:
@@ -247,6 +305,13 @@ def _rates(text: str) -> list[float]:
     if not rates or min(rates) <= 0:
         raise argparse.ArgumentTypeError(f"rates must be positive frames per second, got {text!r}")
     return [int(r) if r.is_integer() else r for r in rates]
+
+
+def _add_view_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--candidates", choices=("uniform", "keyframes"), default="uniform",
+                        help="the T candidates: uniform (TSN centres) or the video's keyframes (decoded alone)")
+    parser.add_argument("--option", type=_option, action="append", default=[], metavar="KEY=VALUE",
+                        help="an option of a named sampler, e.g. motion=mv for mgsampler on the bitstream's motion vectors")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -263,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", type=Path, help="write the report as JSON here")
     evaluate.add_argument("--timed", action="store_true", help="also run the real two-resolution pipeline of every "
                           "policy on every test video file (a video dataset): seconds_per_video and gmacs per policy")
+    evaluate.add_argument("--csv", type=Path, help="write a row per policy as CSV here")
     evaluate.set_defaults(handler=_evaluate)
 
     train = commands.add_parser("train", help="train a learned sampler against the frozen classifier")
@@ -304,17 +370,23 @@ def build_parser() -> argparse.ArgumentParser:
     experiments.add_argument("--out", type=Path, default=Path("experiments"), help="output directory (checkpoints are reused)")
     experiments.add_argument("--data", type=Path, help="real videos for --which pixels: a folder from `framesampler "
                              "construct` (extracted at T=64 into it on first use) or a video dataset (.npz) from `extract`")
+    experiments.add_argument("--csv", type=Path, help="also write a row per table, N/T and sampler as CSV here")
     experiments.set_defaults(handler=_experiments)
 
-    demo = commands.add_parser("demo", help="evaluate every training-free policy on the shared data, trimmed and untrimmed")
+    demo = commands.add_parser("demo", help="evaluate every training-free policy on the shared data, trimmed and "
+                               "untrimmed, then sample a few shared videos into an HTML report")
     _add_evaluation_options(demo)
     demo.add_argument("--json", type=Path, help="write both reports as JSON here")
+    demo.add_argument("--html", type=Path, default=Path("framesampler-demo.html"),
+                      help="the HTML report to write: the tables and a few shared videos sampled (default: %(default)s)")
     demo.set_defaults(handler=_demo)
 
     extract = commands.add_parser("extract", help="decode a labeled video collection once into a video dataset "
                                   "(sampler and classifier features per candidate) for train and evaluate")
     extract.add_argument("manifest", type=Path, help='"path label" lines (mmaction2 video list) or a CSV with path,label')
     extract.add_argument("--test", type=Path, help="a second manifest for the test split (default: split the first)")
+    extract.add_argument("--dedupe", action="store_true",
+                         help="keep a video listed twice with the same label once (default: an error)")
     extract.add_argument("--test-fraction", type=float, default=0.3, help="share of each class held out for test")
     extract.add_argument("--out", type=Path, required=True, help="the video dataset (.npz) to write")
     extract.add_argument("--T", "--num-candidates", dest="T", type=int, default=32, help="candidates per video")
@@ -342,6 +414,8 @@ def build_parser() -> argparse.ArgumentParser:
     construct.add_argument("--background-videos", type=Path, nargs="*",
                            help="unlabeled long videos used as background too (default: the shared long videos; "
                            "give the flag alone for none)")
+    from framesampler.data.construct import ConstructConfig
+
     construct_defaults = ConstructConfig()
     construct.add_argument("--length", type=float, default=construct_defaults.length, help="seconds per long video")
     construct.add_argument("--bursts", type=int, default=construct_defaults.bursts, help="pieces each clip is cut into")
@@ -369,7 +443,28 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--sheet", type=Path, help="write a contact sheet of the candidates, the chosen marked (.png)")
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--cache-dir", type=Path, default=default_cache_dir())
+    _add_view_options(sample)
     sample.set_defaults(handler=_sample)
+
+    batch = commands.add_parser("batch", help="sample and classify every video of a folder or manifest: one JSON "
+                                "line per video, resumable")
+    batch.add_argument("source", type=Path, help="a folder (walked for video files) or a manifest of videos")
+    batch.add_argument("--sampler", default="uniform", help="a sampler name or a trained checkpoint directory")
+    _add_budget_options(batch)
+    batch.set_defaults(T=32, N=8)
+    batch.add_argument("--out", type=Path, required=True, help="results file (.jsonl), appended to; videos in it are skipped")
+    batch.add_argument("--workers", type=int, default=0,
+                       help="decode the next K videos in background threads while the networks run (memory: K videos)")
+    batch.add_argument("--dataset", type=Path, help="video dataset whose frozen classifier to use (as for sample)")
+    batch.add_argument("--reread", choices=("memory", "decode"), default="memory")
+    batch.add_argument("--seed", type=int, default=0)
+    batch.add_argument("--cache-dir", type=Path, default=default_cache_dir())
+    batch.add_argument("--no-progress", action="store_true")
+    _add_view_options(batch)
+    batch.add_argument("--ray", action="store_true", help="run on Ray (extra [ray]): an actor pool on this machine's "
+                       "loopback, or on the cluster at --ray-address / $RAY_ADDRESS")
+    batch.add_argument("--ray-address", help="an existing Ray cluster: auto, HOST:6379 or ray://HOST:10001")
+    batch.set_defaults(handler=_batch)
 
     independence = commands.add_parser("independence", help="how related consecutive candidate frames are at each "
                                        "sampling rate (Lee et al. 2024, Sec. 4.1, Eq. 1, Fig. 1)")
@@ -381,14 +476,35 @@ def build_parser() -> argparse.ArgumentParser:
     independence.add_argument("--max-frames", type=int, default=300, help="candidates per video and rate, from the start")
     independence.set_defaults(handler=_independence)
 
+    report = commands.add_parser("report", help="one self-contained HTML page over sample/batch/evaluate results")
+    report.add_argument("results", type=Path, nargs="+", help="JSON from sample or evaluate --json, or batch's JSONL")
+    report.add_argument("--html", type=Path, required=True, help="the page to write (thumbnails and plots embedded)")
+    report.add_argument("--thumb-size", type=int, default=96, help="thumbnail height in pixels (shorter side)")
+    report.set_defaults(handler=_report)
+
     samplers = commands.add_parser("samplers", help="list the registered sampler names")
     samplers.set_defaults(handler=lambda args: print("\n".join(list_samplers())))
     return parser
 
 
+FILE_OUTPUTS = ("json", "sheet", "plot", "csv", "html")  # flags naming a file a command writes at the end
+DIRECTORY_OUTPUTS = ("construct", "train", "experiments")  # commands whose --out is a folder (extract's is a file)
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Every output path is checked before any work starts, so a run never ends in a traceback that loses it."""
+    for flag in FILE_OUTPUTS:
+        if getattr(args, flag, None) is not None:
+            check_output_file(getattr(args, flag), f"--{flag}")
+    if getattr(args, "out", None) is not None:
+        check = check_output_directory if args.command in DIRECTORY_OUTPUTS else check_output_file
+        check(args.out, "--out")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        check_outputs(args)
         args.handler(args)
     except (ValueError, FileNotFoundError, VideoError) as err:
         print(f"framesampler: error: {err}", file=sys.stderr)

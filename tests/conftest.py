@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from framesampler.data.features import SHARED_FEATURES
+from framesampler.data.features import SHARED_FEATURES, default_features_path
 
 REAL_FEATURES = Path(__file__).resolve().parents[1].parent / SHARED_FEATURES
 CI = os.environ.get("CI") == "true"
@@ -44,3 +44,12 @@ def real_features() -> Path:
 @pytest.fixture
 def small_features(tmp_path: Path) -> Path:
     return write_feature_file(tmp_path / "small.npz", [1, 2, 3, 4, 5, 6])
+
+
+@pytest.fixture(scope="session")
+def shared_videos() -> Path:
+    """The shared real video files (``shared/data/videos``), found above the repository as the feature file is."""
+    videos = default_features_path().parents[1] / "videos"
+    if not videos.is_dir():
+        raise FileNotFoundError(f"the shared videos are missing at {videos}; tests need ../shared beside the repo")
+    return videos

@@ -21,6 +21,7 @@ from framesampler.learned.adaframe import (
     prediction_margins,
     seen_consensus_probs,
     utility_loss,
+    utility_stop,
 )
 
 
@@ -94,6 +95,41 @@ def test_default_patience():
     assert default_patience(8, 0.7) == 8 and default_patience(9, 1.01) == 9
 
 
+def test_algorithm2_counts_drops_of_more_than_mu_below_the_running_max():
+    # V^max starts at 0: .5 (max .5), .2 (drop .3), .45 (drop .05), .1 (drop .4), .3 (drop .2), .0 (drop .5)
+    utility = torch.tensor([0.5, 0.2, 0.45, 0.1, 0.3, 0.0, 0.6, 0.6])
+    assert utility_stop(utility, 0.25, 2) == 4  # counted at steps 2 and 4: c reaches p = 2 after step 4
+    assert utility_stop(utility, 0.25, 3) == 6  # the third count is at step 6
+    assert utility_stop(utility, 0.35, 2) == 6  # only the drops .4 (step 4) and .5 (step 6) exceed .35
+    assert utility_stop(utility, 0.7, 8) == 8  # no drop exceeds .7: all K steps
+    assert utility_stop(torch.tensor([-0.3, 0.1, 0.2]), 0.2, 1) == 1  # the first step is compared with V^max = 0
+
+
+def test_adaptive_inference_stops_by_utility_and_predicts_with_f_p():
+    sampler = small(selection="gaussian", threshold=0.2)
+    for layer in (sampler.selection, sampler.utility, sampler.prediction):
+        torch.nn.init.zeros_(layer.weight)
+    with torch.no_grad():
+        sampler.selection.bias.fill_(10.0)  # after the first look (l = 0: candidate 0), look at the last one
+        sampler.utility.bias.fill_(-1.0)  # V_t = -1 at every step: 0 - (-1) > mu, one count per step
+        sampler.prediction.bias.copy_(torch.tensor([0.0, 2.0, 0.0]))
+    candidates = Candidates.of_length(11, features=np.random.default_rng(0).random((11, 8)))
+    selection = sampler.choose(candidates, 6)  # K = 6: p = K // 2 + 1 = 4 counts, so 4 steps
+    assert selection.positions.tolist() == [0, 10]
+    assert selection.prediction.tolist() == pytest.approx(torch.softmax(torch.tensor([0.0, 2.0, 0.0]), 0).tolist())
+    sampler.options["patience"] = 1
+    assert sampler.select(candidates, 6).tolist() == [0]  # stops after the first step
+    sampler.options["prediction"] = "classifier"
+    assert sampler.choose(candidates, 6).prediction is None  # the frozen classifier decides
+
+
+def test_defaults_are_the_papers():
+    options = small().options
+    assert (options["selection"], options["reward"], options["memory_frames"], options["first_location"],
+            options["location_std"], options["stop"], options["prediction"]) == \
+        ("gaussian", "agent", 16, 0.0, 0.1, "utility", "agent")
+
+
 def test_lookahead_stops_at_the_first_confident_step():
     confidence = torch.tensor([0.3, 0.8, 0.9, 0.95])
     utility = torch.tensor([0.5, 0.6, 0.7, 0.8])
@@ -140,12 +176,12 @@ def test_select_returns_at_most_n_sorted_unique_positions(selection):
 
 
 def test_repeated_looks_count_once_and_a_confident_agent_stops_early():
-    sampler = small(selection="gaussian", threshold=1.01)
+    sampler = small(selection="gaussian", threshold=1.01, first_location=0.5)
     torch.nn.init.zeros_(sampler.selection.weight)
     torch.nn.init.zeros_(sampler.selection.bias)  # location sigmoid(0) = 0.5 at every step
     candidates = Candidates.of_length(11, features=np.random.default_rng(0).random((11, 8)))
     assert sampler.select(candidates, 6).tolist() == [5]
-    confident = small(threshold=0.5)
+    confident = small(threshold=0.5, stop="confidence")
     torch.nn.init.zeros_(confident.prediction.weight)
     with torch.no_grad():
         confident.prediction.bias.copy_(torch.tensor([10.0, 0.0, 0.0]))  # f_p is sure from the first step
@@ -153,7 +189,7 @@ def test_repeated_looks_count_once_and_a_confident_agent_stops_early():
 
 
 def test_agreement_stops_only_when_the_frozen_classifier_backs_the_agents_class():
-    sampler = small(selection="gaussian", confidence="agreement", threshold=0.6)
+    sampler = small(selection="gaussian", stop="confidence", confidence="agreement", threshold=0.6, first_location=0.5)
     torch.nn.init.zeros_(sampler.selection.weight)
     torch.nn.init.zeros_(sampler.prediction.weight)
     with torch.no_grad():
@@ -167,7 +203,7 @@ def test_agreement_stops_only_when_the_frozen_classifier_backs_the_agents_class(
     assert sampler.select(candidates, 4, context=Context(frame_logits=disagrees)).tolist() == [5, 10]
     with pytest.raises(ValueError, match="frame_logits"):
         sampler.select(candidates, 4)
-    agent = small(selection="gaussian", threshold=0.6)
+    agent = small(selection="gaussian", stop="confidence", threshold=0.6, first_location=0.5)
     agent.load_state_dict(sampler.state_dict())
     assert agent.select(candidates, 4).tolist() == [5]  # f_p alone is sure at once
 
@@ -197,6 +233,8 @@ def test_a_sequential_agent_has_no_scores_and_its_selection_says_so():
     (dict(selection="uniform"), "unknown selection"),
     (dict(reward="label"), "unknown reward"),
     (dict(confidence="label"), "unknown confidence"),
+    (dict(stop="entropy"), "unknown stop"),
+    (dict(prediction="oracle"), "unknown prediction"),
     (dict(patience=0), "patience"),
     (dict(gamma=1.5), "gamma"),
     (dict(location_std=0.0), "location_std"),

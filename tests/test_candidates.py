@@ -31,10 +31,32 @@ def test_short_video_policies():
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(num_frames=0, num_candidates=4), "no frames"),
-    (dict(num_frames=10, num_candidates=0), "must be >= 1"),
+    (dict(num_frames=10, num_candidates=0), "must be an integer >= 1"),
     (dict(num_frames=10, num_candidates=4, mode="jitter"), "pass rng"),
     (dict(num_frames=10, mode="fps", fps=1), "video_fps"),
 ])
 def test_bad_arguments_say_what_to_do(kwargs, message):
     with pytest.raises(ValueError, match=message):
         candidate_indices(**kwargs)
+
+
+def test_keyframe_candidates_thin_or_pad_the_keyframes_by_the_uniform_rule():
+    keys = np.array([0, 10, 20, 30, 40, 50, 60, 70])
+    assert candidate_indices(80, mode="keyframes", keyframes=keys).tolist() == keys.tolist()
+    assert candidate_indices(80, 4, mode="keyframes", keyframes=keys).tolist() == [10, 30, 50, 70]  # keys[floor((i+.5)*8/4)]
+    assert candidate_indices(80, 3, mode="keyframes", keyframes=keys).tolist() == [10, 40, 60]
+    assert candidate_indices(80, 8, mode="keyframes", keyframes=keys).tolist() == keys.tolist()
+    assert candidate_indices(80, 10, mode="keyframes", keyframes=keys).tolist() == keys.tolist()  # short_policy all
+    padded = candidate_indices(80, 10, mode="keyframes", keyframes=keys, short_policy="repeat")
+    assert padded.tolist() == [0, 10, 20, 20, 30, 40, 50, 60, 60, 70]  # keys[floor((i+.5)*8/10)]
+    with pytest.raises(ValueError, match="8 keyframes, fewer than the 10"):
+        candidate_indices(80, 10, mode="keyframes", keyframes=keys, short_policy="error")
+
+
+@pytest.mark.parametrize("keyframes, message", [
+    (None, "needs keyframes="), (np.array([0, 5, 5]), "sorted unique"), (np.array([0, 90]), "in 0..79"),
+    (np.array([], dtype=int), "non-empty"), (np.array([0.5]), "non-empty 1-d array"),
+])
+def test_keyframe_candidates_check_the_keyframes(keyframes, message):
+    with pytest.raises(ValueError, match=message):
+        candidate_indices(80, 4, mode="keyframes", keyframes=keyframes)

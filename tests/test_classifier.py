@@ -48,3 +48,24 @@ def test_classifier_refuses_features_of_the_wrong_size(trained):
     _, model = trained
     with pytest.raises(ValueError, match="takes 16-d frame features, got 8-d"):
         model.frame_logits(torch.zeros(3, 8))
+
+
+def test_nothing_non_finite_is_cached(tmp_path, trained):
+    """Issue 10, case 3: a classifier with NaN weights is never cached; one cached by an older version is
+    trained again."""
+    source, model = trained
+    broken = load_classifier(save_classifier(model, tmp_path / "copy"))
+    with torch.no_grad():
+        broken.head[-1].bias[0] = float("nan")
+    with pytest.raises(ValueError, match=r"non-finite \(NaN/inf\) weights"):
+        cached_classifier(tmp_path, {"k": 2}, lambda: broken)
+    assert not (tmp_path / "classifiers").exists() or not any((tmp_path / "classifiers").iterdir())
+    first = cached_classifier(tmp_path, {"k": 3}, lambda: model)
+    (directory,) = (tmp_path / "classifiers").iterdir()
+    weights = first.state_dict()
+    weights[next(k for k in reversed(weights) if k.endswith("bias"))] = torch.full_like(first.head[-1].bias, float("nan"))
+    torch.save(weights, directory / "weights.pt")
+    calls = []
+    again = cached_classifier(tmp_path, {"k": 3}, lambda: calls.append(1) or model)
+    assert calls == [1] and all(v.isfinite().all() for v in again.state_dict().values())
+    assert all(v.isfinite().all() for v in load_classifier(directory).state_dict().values())

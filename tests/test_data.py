@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from framesampler.data.features import load_feature_file, parse_classes, trimmed_videos
 from framesampler.data.untrimmed import UntrimmedConfig, untrimmed_videos
@@ -90,3 +91,48 @@ def test_parse_classes():
     assert parse_classes("2-4, 9") == [2, 3, 4, 9]
     with pytest.raises(ValueError, match="write ids like"):
         parse_classes("a-b")
+
+
+def float_copy(path, out, nan_rows=(), value=np.nan):
+    """The feature file at ``path`` dequantised to float32, with ``value`` in one frame of each of ``nan_rows``."""
+    data = dict(np.load(path))
+    features = data.pop("features").astype(np.float32) / 255 * data.pop("scale")
+    for row in nan_rows:
+        features[row, 1, 3] = value
+    np.savez(out, features=features, **data)
+    return out
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_non_finite_features_are_refused_naming_the_file_and_videos(tmp_path, small_features, value):
+    """Issue 10, case 3: NaN/inf in two training clips is refused where the file is loaded."""
+    bad = float_copy(small_features, tmp_path / "nan.npz", nan_rows=(1, 7), value=value)
+    with pytest.raises(ValueError, match=r"nan.npz: 'features' holds NaN or inf in 2 video\(s\): "
+                                         r"row 1 \(v_1_1\) frames 1; row 7 \(v_1_7\) frames 1"):
+        load_feature_file(bad)
+    clean = load_feature_file(float_copy(small_features, tmp_path / "clean.npz"))
+    assert torch.allclose(clean.features, load_feature_file(small_features).features)
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("truncate", "it is truncated, corrupt or in another format"),
+    ("objects", "it holds Python objects"),
+    ("text", "it is truncated, corrupt or in another format"),
+    ("npy", "it is truncated, corrupt or in another format"),
+])
+def test_an_unreadable_feature_file_gives_one_line_with_its_name(tmp_path, small_features, damage, message):
+    bad = tmp_path / "bad.npz"
+    if damage == "truncate":
+        bad.write_bytes(small_features.read_bytes()[: small_features.stat().st_size // 2])
+    elif damage == "objects":
+        data = dict(np.load(small_features))
+        np.savez(bad, **{**data, "features": data["features"].astype(object)})
+    elif damage == "text":
+        bad.write_text("path label\n")
+    else:
+        with bad.open("wb") as file:
+            np.save(file, np.zeros(3))
+    with pytest.raises(ValueError) as error:
+        load_feature_file(bad)
+    assert str(error.value).startswith(f"{bad} is not a readable .npz feature file: {message}")
+    assert "\n" not in str(error.value)

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from framesampler.data.manifest import ManifestEntry, class_names, read_manifest
+from framesampler.data.manifest import ManifestEntry, check_disjoint, class_names, read_manifest
 
 
 def write(path: Path, text: str) -> Path:
@@ -53,3 +53,37 @@ def test_class_names_sort_numbers_as_numbers():
 
     assert class_names(entries("10", "2", "2", "0")) == ["0", "2", "10"]
     assert class_names(entries("walk", "10", "run")) == ["10", "run", "walk"]
+
+
+def test_a_video_listed_twice_is_refused_or_kept_once_with_dedupe(tmp_path):
+    """Issue 10, case 4: duplicate lines would put one video in train and test."""
+    manifest = write(tmp_path / "train.txt", "a.mp4 1\nb.mp4 2\n./a.mp4 1\n")
+    with pytest.raises(ValueError, match=r"a.mp4 is listed twice \(.*train.txt, line 1 and .*train.txt, line 3\).*--dedupe"):
+        read_manifest(manifest)
+    assert read_manifest(manifest, dedupe=True) == [ManifestEntry(tmp_path / "a.mp4", "1"),
+                                                    ManifestEntry(tmp_path / "b.mp4", "2")]
+
+
+@pytest.mark.parametrize("dedupe", [False, True])
+def test_a_video_with_two_labels_is_an_error_naming_both_lines(tmp_path, dedupe):
+    manifest = write(tmp_path / "set.csv", "path,label\na.mp4,run\nb.mp4,walk\na.mp4,walk\n")
+    with pytest.raises(ValueError, match=r"a.mp4 has two labels: 'run' \(.*set.csv, line 2\) and 'walk' \(.*set.csv, line 4\)"):
+        read_manifest(manifest, dedupe=dedupe)
+
+
+def test_a_video_in_both_splits_is_an_error(tmp_path):
+    train = read_manifest(write(tmp_path / "train.txt", "a.mp4 1\nb.mp4 2\n"))
+    test = read_manifest(write(tmp_path / "test.txt", "c.mp4 1\n\nb.mp4 2\n"))
+    check_disjoint({"train": train, "test": test[:1]})
+    with pytest.raises(ValueError, match=r"b.mp4 is in both train \(.*train.txt, line 2\) and test \(.*test.txt, line 3\)"):
+        check_disjoint({"train": train, "test": test})
+
+
+def test_extract_refuses_a_video_in_both_manifests_before_any_work(tmp_path):
+    from framesampler.cli import main
+
+    write(tmp_path / "train.txt", "a.mp4 1\nb.mp4 2\n")
+    write(tmp_path / "test.txt", "b.mp4 2\n")
+    assert main(["extract", str(tmp_path / "train.txt"), "--test", str(tmp_path / "test.txt"), "--out",
+                 str(tmp_path / "d.npz"), "--cache-dir", str(tmp_path / "cache"), "--no-progress"]) == 2
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "d.npz").exists()

@@ -45,7 +45,7 @@ def test_synthetic_videos_go_through_extract_train_evaluate_and_sample(collectio
     assert "extracted 36 videos (24 train, 12 test), skipped 5" in out
     for name in ("empty.mp4", "notes.mp4", "cut.mp4", "short.mp4", "missing.mp4"):  # one line each, with the reason
         assert len([line for line in err.splitlines() if name in line]) == 1, err
-    assert "fewer than the 16 candidates" in err and "empty" in err
+    assert "8 frames, fewer than --T 16" in err and "short_policy" not in err and "empty" in err
 
     stored = np.load(data)
     assert stored["features"].shape == (36, 16, 1280) and stored["sampler_features"].shape == (36, 16, 112)
@@ -101,7 +101,7 @@ def test_one_sample_call_scores_once_and_decodes_each_frame_once(collection, tmp
     pipeline = Pipeline(sampler, T=12, N=3, thumbnails=48)
     decoded, scored = [], []
     read, scores = decode._PyAVSource.read, type(sampler).scores
-    monkeypatch.setattr(decode._PyAVSource, "read", lambda self, wanted, convert: decoded.extend(wanted.tolist()) or read(self, wanted, convert))
+    monkeypatch.setattr(decode._PyAVSource, "read", lambda self, wanted, *args: decoded.extend(wanted.tolist()) or read(self, wanted, *args))
     monkeypatch.setattr(type(sampler), "scores", lambda self, *args: scored.append(1) or scores(self, *args))
     result = pipeline(collection / "videos" / "square_001.mp4")
     assert len(scored) == 1 and result.scores is not None and len(result.scores) == 12
@@ -171,3 +171,36 @@ def test_independence_command_writes_the_summary_and_the_plot(tmp_path):
     assert set(summary["rates"]) == {"1", "5"} and summary["rates"]["5"]["pairs"] == 19
     assert summary["rates"]["5"]["mean"] > summary["rates"]["1"]["mean"]
     assert len(summary["failed"]) == 1 and plot.stat().st_size > 0
+
+
+def test_mgsampler_on_motion_vectors_and_its_image_fallback(tmp_path):
+    """The motion-vector view on an H.264 video, and on cinepak (no vectors) image differences, stated."""
+    from framesampler.app.pipeline import load_pipeline
+
+    pipeline = load_pipeline("mgsampler", T=16, N=4, options={"motion": "mv"})
+    h264 = pipeline(REAL_VIDEOS / "intel-sample-videos" / "car-detection.mp4").summary()
+    assert h264["motion"].startswith("motion vectors (h264") and len(h264["chosen"]) == 4
+    assert h264["gmacs"]["sampler"] == 0
+    assert main(["sample", str(REAL_VIDEOS / "opencv-doc" / "tree.avi"), "--sampler", "mgsampler", "--option", "motion=mv",
+                 "--T", "16", "--N", "4", "--json", str(tmp_path / "tree.json")]) == 0
+    cinepak = json.loads((tmp_path / "tree.json").read_text())
+    assert cinepak["motion"] == "image differences of the candidates at 64 px (none: FFmpeg's cinepak decoder exports " \
+                                "no motion vectors)"
+    image = load_pipeline("mgsampler", T=16, N=4)(REAL_VIDEOS / "opencv-doc" / "tree.avi")
+    assert [row["frame"] for row in cinepak["chosen"]] == image.candidates[image.chosen].tolist()
+
+
+def test_decode_then_run_is_the_pipeline_and_keyframe_candidates(tmp_path):
+    from framesampler.app.pipeline import load_pipeline
+    from framesampler.video import VideoReader
+
+    video = REAL_VIDEOS / "intel-sample-videos" / "one-by-one-person-detection.mp4"
+    pipeline = load_pipeline("mgsampler", T=16, N=4)
+    whole, staged = pipeline(video), pipeline.run(pipeline.decode(video))
+    assert whole.chosen.tolist() == staged.chosen.tolist() and set(staged.seconds) == {"decode_candidates", "sampler",
+                                                                                       "decode_chosen", "classifier"}
+    np.testing.assert_allclose(whole.probs, staged.probs, atol=1e-6)
+    pipeline.candidates = "keyframes"
+    keyed = pipeline(video)
+    with VideoReader(video) as reader:
+        assert set(keyed.candidates.tolist()) <= set(reader.keyframes.tolist()) and len(keyed.candidates) == 16

@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from framesampler import Candidates, Context, create_sampler, list_samplers, top_n_sorted
+from framesampler.candidates import Reads
 from framesampler.policies.fixed import frameexit_order
 from framesampler.policies.mgsampler import image_motion, motion_guided_positions
 
@@ -108,7 +109,7 @@ def test_mgsampler_image_and_feature_motion_agree_on_the_moving_part():
         pixels[t] = np.random.default_rng(t).random((8, 8, 3)) * 255
     candidates = Candidates.of_length(30, pixels=pixels, features=pixels.reshape(30, -1))
     for motion in ("image", "feature"):
-        picked = create_sampler("mgsampler", motion=motion).select(candidates, 6)
+        picked = create_sampler("mgsampler", motion=motion, pairs="candidates").select(candidates, 6)
         assert ((picked >= 10) & (picked <= 20)).sum() >= 4
 
 
@@ -128,3 +129,23 @@ def test_semi_optimal_takes_top_n_of_single_frame_confidence():
     candidates, context = Candidates.of_length(5), Context(frame_logits=logits, label=1)
     assert create_sampler("semi_optimal_label").select(candidates, 2, context=context).tolist() == [2, 3]
     assert create_sampler("semi_optimal_max").select(candidates, 2, context=context).tolist() == [1, 2]
+
+
+def test_pi_s_label_is_pi_o_at_one_frame_even_for_confident_frames():
+    logits = torch.tensor([[25.0, 0.0], [30.0, 0.0], [0.0, 3.0]])  # p(0) = 1 - e^-25, 1 - e^-30: equal in float32
+    context = Context(frame_logits=logits, label=0)
+    candidates = Candidates.of_length(3)
+    assert create_sampler("semi_optimal_label").select(candidates, 1, context=context).tolist() == [1]
+    assert create_sampler("oracle").select(candidates, 1, context=context).tolist() == [1]
+
+
+def test_mgsampler_mv_bins_the_motion_it_is_given():
+    motion = np.r_[np.zeros(20), np.full(10, 50.0), np.full(20, 1.0)]
+    sampler = create_sampler("mgsampler", motion="mv")
+    assert sampler.reads == Reads.MOTION
+    chosen = sampler.select(Candidates.of_length(50, motion=motion), 8)
+    np.testing.assert_array_equal(chosen, np.sort(motion_guided_positions(motion, 8)))
+    with pytest.raises(ValueError, match="needs candidates.motion"):
+        sampler.select(Candidates.of_length(50), 8)
+    with pytest.raises(ValueError, match="unknown motion 'flow'"):
+        create_sampler("mgsampler", motion="flow")

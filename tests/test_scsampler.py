@@ -91,9 +91,13 @@ HAND_B = np.array([0.1, 0.7, 0.9, 0.3, 0.2])  # ranks 4, 1, 0, 2, 3
     ("convex_score", 2, 0.2, None, [1, 2]),  # [.2, .775, .8, .225, .2]
     ("convex_list", 2, 0.5, None, [0, 1]),  # mean ranks [2, 1, 2, 2.5, 2.5]
     ("convex_list", 1, 1.0, None, [0]),  # w = 1: list a alone
-    ("union_list", 2, 0.5, None, [0, 2]),  # top-1 of a is 0, of b is 2
-    ("union_list", 3, 0.5, None, [0, 1, 2]),  # K' = 2 adds 1 (second in both)
-    ("union_list", 4, 0.5, 2, [0, 1, 2]),  # fixed K' = 2: only three candidates in the union
+    ("union_list", 2, 0.5, None, [0, 2]),  # K' = floor(1.6) = 1: a's top 0, then b's best other, 2
+    ("union_list", 3, 0.5, 2, [0, 1, 2]),  # a's top 2 = {0, 1}, then b's best not in it: 2
+    ("union_list", 4, 0.5, None, [0, 1, 2, 4]),  # K' = 3: {0, 1, 4}, then b's list 2, 1, 3, 4, 0 adds 2
+    ("union_list", 2, 0.5, 0, [1, 2]),  # K' = 0: list b alone
+    ("union_best_rank", 2, 0.5, None, [0, 2]),  # top-1 of a is 0, of b is 2
+    ("union_best_rank", 3, 0.5, None, [0, 1, 2]),  # K' = 2 adds 1 (second in both)
+    ("union_best_rank", 4, 0.5, 2, [0, 1, 2]),  # fixed K' = 2: only three candidates in the union
     ("intersect_list", 1, 0.5, None, [1]),  # K' = 2: {0,1} & {2,1}
     ("intersect_list", 2, 0.5, None, [1, 4]),  # K' = 4: {0,1,4,3} & {2,1,3,4} = {1,3,4}; 4 (a-rank 2) before 3
     ("intersect_list", 3, 0.5, 3, [1]),  # fixed K' = 3: only 1 is common
@@ -102,11 +106,25 @@ def test_combination_schemes_on_hand_made_lists(scheme, k, weight, k_prime, expe
     assert combine_saliency(HAND_A, HAND_B, k, scheme, weight=weight, k_prime=k_prime).tolist() == expected
 
 
+def test_union_list_takes_k_prime_from_the_first_list_then_different_ones_from_the_second():
+    a = np.arange(10.0)[::-1]  # ranks 0..9 in time order
+    b = np.arange(10.0)  # the opposite order
+    assert combine_saliency(a, b, 10, "union_list").tolist() == list(range(10))
+    # K = 10, K' = 8: a's top 8 are 0..7, then b's best two not among them, 9 and 8
+    assert combine_saliency(a, b, 4, "union_list", k_prime=2).tolist() == [0, 1, 8, 9]
+    assert combine_saliency(a, b, 5, "union_list").tolist() == [0, 1, 2, 3, 9]  # K' = 4
+    assert combine_saliency(a, b, 10, "union_best_rank", k_prime=8).tolist() == list(range(10))
+    assert combine_saliency(a, b, 6, "union_best_rank").tolist() == [0, 1, 2, 7, 8, 9]  # symmetric: three of each
+    overlapping = np.array([5.0, 4.0, 3.0, 2.0, 1.0, 0.0])
+    assert combine_saliency(overlapping, overlapping, 3, "union_list", k_prime=1).tolist() == [0, 1, 2]  # different ones
+
+
 def test_combination_of_two_samplers_and_bad_options():
     logits = torch.log(torch.tensor([[0.9, 0.1], [0.4, 0.6], [0.3, 0.7], [0.5, 0.5]]))
     context = Context(frame_logits=logits, label=1)
     candidates = Candidates.of_length(4)
     combined = create_sampler("sc_combined", first="semi_optimal_max", second="semi_optimal_label", scheme="convex_list")
+    assert create_sampler("sc_combined", first="random", second="uniform").scheme == "union_list"
     # max: [.9, .6, .7, .5] ranks [0, 2, 1, 3]; label: [.1, .6, .7, .5] ranks [3, 1, 0, 2]
     assert combined.select(candidates, 1, context=context).tolist() == [2]
     assert combined.reads == Reads.FRAME_LOGITS | Reads.LABEL
@@ -117,14 +135,14 @@ def test_combination_of_two_samplers_and_bad_options():
     with pytest.raises(ValueError, match="weight"):
         combine_saliency(HAND_A, HAND_B, 2, "convex_score", weight=1.5)
     with pytest.raises(ValueError, match="k_prime"):
-        create_sampler("sc_combined", first="random", second="uniform", k_prime=0)
+        create_sampler("sc_combined", first="random", second="uniform", k_prime=-1)
     with pytest.raises(ValueError, match="equal 1-D shapes"):
         combine_saliency(HAND_A, HAND_B[:3], 2, "convex_list")
     with pytest.raises(ValueError, match="NaN"):
         combine_saliency(np.array([np.nan, 1.0]), np.zeros(2), 1, "convex_list")
     with pytest.raises(ValueError, match="convex_score needs finite"):
         combine_saliency(np.array([-np.inf, 1.0]), np.zeros(2), 1, "convex_score")
-    assert combine_saliency(np.array([-np.inf, 1.0]), np.zeros(2), 1, "union_list").tolist() == [1]  # -inf ranks last in a
+    assert combine_saliency(np.array([-np.inf, 1.0]), np.zeros(2), 1, "union_list", k_prime=1).tolist() == [1]  # -inf last
 
 
 @pytest.mark.parametrize("stride", [1, 2, 3, 7])
@@ -140,6 +158,22 @@ def test_stride_only_returns_multiples_of_it(stride):
     scores = sampler.scores(candidates)
     assert np.isfinite(scores[scored]).all() and np.isneginf(np.delete(scores, scored)).all()
     assert sampler.candidates_read(20) == len(scored)
+
+
+def test_the_scorer_reads_each_clip_alone_and_a_shift_trains_on_the_strided_spacing():
+    features = torch.rand(1, 6, 8)
+    sampler = create_sampler("scsampler", input_dim=8, num_classes=3, width=4, dropout=0.0).eval()
+    changed = features.clone()
+    changed[0, 3] += 1.0
+    with torch.no_grad():
+        before, after = sampler.frame_scores(features), sampler.frame_scores(changed)
+    assert torch.equal(torch.cat([before[:, :3], before[:, 4:]], 1), torch.cat([after[:, :3], after[:, 4:]], 1))
+    shifted = create_sampler("scsampler", input_dim=8, num_classes=3, width=8, dropout=0.0, shift_div=4, stride=2)
+    batch = TrainingBatch(features, torch.randn(1, 6, 3), torch.tensor([1]), "avg_logits")
+    with torch.no_grad():
+        oracle = torch.softmax(batch.frame_logits[:, ::2], -1)[..., 1]
+        expected = saliency_ranking_loss(shifted.frame_scores(features[:, ::2]), oracle, 1.0)
+        assert shifted.loss(batch)["loss"].item() == pytest.approx(expected.item())
 
 
 def test_head_cost_is_counted():

@@ -9,7 +9,17 @@ from torch import nn
 import framesampler.learned.smart  # noqa: F401  (registers "smart")
 from framesampler import Candidates, create_sampler
 from framesampler.learned import TrainingBatch
-from framesampler.learned.smart import later_frame_pairing, pair_features, relation_weights, running_weighted_mean, self_attention
+from framesampler.learned.smart import (
+    attended_content,
+    later_frame_pairing,
+    lstm_inputs,
+    pair_features,
+    relation_weights,
+    relational_temporal_weights,
+    running_weighted_mean,
+    self_attention,
+    temporal_weights,
+)
 
 
 def linear(weights: list[float], bias: float) -> nn.Linear:
@@ -42,12 +52,34 @@ def test_eq1_self_attention_on_three_frames():
     assert z_global.tolist()[0] == pytest.approx([8 / 7, 12 / 7])
 
 
-def test_eq2_relation_weights_and_eq3_running_mean():
+def test_eq2_relation_weights_and_unnormalised_lstm_input():
     z = torch.tensor([[[1.0], [3.0]]])
     beta = relation_weights(z, torch.tensor([[2.0]]), linear([1.0, -1.0], 0.0))  # sigmoid(Z_i - Z')
     assert beta.tolist()[0] == pytest.approx([1 / (1 + math.e), math.e / (1 + math.e)])
-    omega = running_weighted_mean(torch.tensor([[[2.0], [6.0]]]), torch.tensor([[1.0, 3.0]]))
-    assert omega.flatten().tolist() == pytest.approx([2.0, (2 + 18) / 4])
+    # omega_t = sum_{i<=t} beta_i Z_i: [1 * 2, 1 * 2 + 3 * 6]
+    omega = lstm_inputs(torch.tensor([[[2.0], [6.0]]]), torch.tensor([[1.0, 3.0]]))
+    assert omega.flatten().tolist() == pytest.approx([2.0, 20.0])
+    mean = running_weighted_mean(torch.tensor([[[2.0], [6.0]]]), torch.tensor([[1.0, 3.0]]))  # the simplified form
+    assert mean.flatten().tolist() == pytest.approx([2.0, 20.0 / 4])
+
+
+def test_eq4_lambda_is_a_softmax_over_time():
+    states = torch.tensor([[[0.0], [math.log(2.0)], [math.log(5.0)]]])  # V h_t + b = h_t: e^. = 1, 2, 5
+    assert temporal_weights(states, linear([1.0], 0.0))[0].tolist() == pytest.approx([1 / 8, 2 / 8, 5 / 8])
+    assert temporal_weights(states, linear([1.0], 3.0))[0].tolist() == pytest.approx([1 / 8, 2 / 8, 5 / 8])  # b cancels
+
+
+def test_eq5_gamma_relates_each_omega_to_the_lambda_weighted_mean():
+    omega = torch.tensor([[[2.0], [4.0], [8.0]]])
+    lam = torch.tensor([[0.5, 0.25, 0.25]])  # Z'' = 1 + 1 + 2 = 4
+    gamma = relational_temporal_weights(omega, lam, linear([1.0, -1.0], 0.0))  # sigmoid(omega_t - Z'')
+    assert gamma[0].tolist() == pytest.approx([1 / (1 + math.exp(2)), 0.5, 1 / (1 + math.exp(-4))])
+
+
+def test_eq6_attended_content_is_the_gamma_weighted_running_sum_of_states():
+    states = torch.tensor([[[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]]])
+    c = attended_content(torch.tensor([[0.5, 0.25, 1.0]]), states)
+    assert c[0].tolist() == [[0.5, 0.0], [0.5, 0.5], [1.5, 1.5]]
 
 
 def test_pairing_picks_later_frames_and_the_last_frame_itself():
@@ -60,19 +92,22 @@ def test_pairing_picks_later_frames_and_the_last_frame_itself():
     assert fixed.tolist() == [[3, 3, 4, 4, 5, 5]] * 2  # (i + T) // 2
 
 
-def test_weights_shapes_and_ranges_and_eq5():
+def test_paper_form_weights_shapes_and_ranges():
     sampler = smart()
     x = sampler.encoder(batch().features)
     out = sampler.global_selector(x, later_frame_pairing(5, random=False, batch=2))
-    for w in (out.alpha, out.beta, out.lam, out.gamma):
+    for w in (out.alpha, out.beta, out.gamma):
         assert w.shape == (2, 5) and ((w > 0) & (w < 1)).all()
-    assert torch.allclose(out.gamma, out.beta * out.lam)
+    assert torch.allclose(out.lam.sum(1), torch.ones(2))  # Eq. 4: a distribution over time
     assert out.logits.shape == (2, 3)
+    assert out.penalty.item() == pytest.approx(sampler.global_selector.relation_temporal.weight.pow(2).sum().item())
+    simplified = smart(global_form="simplified").global_selector(x, later_frame_pairing(5, random=False, batch=2))
+    assert torch.allclose(simplified.gamma, simplified.beta * simplified.lam) and simplified.penalty.item() == 0
 
 
 def test_final_score_is_delta_times_gamma_and_the_ablation_scores():
     features = batch().features
-    both, single, global_ = smart(), smart(selector="single"), smart(selector="global")  # same seed, same weights
+    both, single, global_ = (smart(pairing="midpoint", selector=s) for s in ("both", "single", "global"))  # same weights
     both.eval()
     with torch.no_grad():
         x = both.encoder(features)
@@ -83,9 +118,39 @@ def test_final_score_is_delta_times_gamma_and_the_ablation_scores():
         assert torch.allclose(global_.eval().frame_scores(features), gamma)
 
 
+def test_scoring_draws_random_later_partners_and_averages_pairings():
+    features = batch().features
+    sampler = smart(selector="global").eval()
+    with torch.no_grad():
+        x = sampler.encoder(features)
+        generator = torch.Generator().manual_seed(0)  # the sampler's pairing generator starts from its seed, 0
+        expected = sampler.global_selector(x, later_frame_pairing(5, random=True, generator=generator, batch=2)).gamma
+        assert torch.allclose(sampler.frame_scores(features), expected)
+        assert not torch.allclose(sampler.frame_scores(features), expected)  # a new draw each time
+        averaged = smart(selector="global", pairings=3).eval()
+        generator = torch.Generator().manual_seed(0)
+        draws = [averaged.global_selector(x, later_frame_pairing(5, random=True, generator=generator, batch=2)).gamma
+                 for _ in range(3)]
+        assert torch.allclose(averaged.frame_scores(features), torch.stack(draws).mean(0))
+
+
+def test_single_frame_selector_reads_one_frame_alone():
+    features = batch().features
+    sampler = smart(selector="single").eval()
+    changed = features.clone()
+    changed[:, 2] += 1.0
+    with torch.no_grad():
+        before, after = sampler.frame_scores(features), sampler.frame_scores(changed)
+    assert not torch.allclose(before[:, 2], after[:, 2])
+    assert torch.equal(torch.cat([before[:, :2], before[:, 3:]], 1), torch.cat([after[:, :2], after[:, 3:]], 1))
+    shifted = smart(selector="single", shift_div=2).eval()  # the temporal shift mixes the neighbours in
+    with torch.no_grad():
+        assert not torch.allclose(shifted.frame_scores(features)[:, 1], shifted.frame_scores(changed)[:, 1])
+
+
 def test_losses_single_regression_and_eq7_classification():
     data = batch()
-    sampler = smart(global_weight=0.5)
+    sampler = smart(global_weight=0.5, epsilon=0.1)
     torch.manual_seed(3)
     losses = sampler.loss(data)
     x = sampler.encoder(data.features)
@@ -93,9 +158,11 @@ def test_losses_single_regression_and_eq7_classification():
     expected = nn.functional.mse_loss(torch.sigmoid(sampler.single(x)).squeeze(-1), target)
     assert losses["L_single"].item() == pytest.approx(expected.item())
     torch.manual_seed(3)  # the same random pairing as in loss
-    logits = sampler.global_selector(x, later_frame_pairing(5, random=True, batch=2)).logits
-    assert losses["L_global"].item() == pytest.approx(nn.functional.cross_entropy(logits, data.labels).item())
-    assert losses["loss"].item() == pytest.approx(losses["L_single"].item() + 0.5 * losses["L_global"].item())
+    out = sampler.global_selector(x, later_frame_pairing(5, random=True, batch=2))
+    theta2 = sampler.global_selector.relation_temporal.weight
+    expected = nn.functional.cross_entropy(out.logits, data.labels) + 0.1 * theta2.pow(2).sum()  # Eq. 7
+    assert losses["L_cls"].item() == pytest.approx(expected.item())
+    assert losses["loss"].item() == pytest.approx(losses["L_single"].item() + 0.5 * losses["L_cls"].item())
     bce = smart(single_loss="bce").loss(data)["L_single"]
     assert bce.item() == pytest.approx(nn.functional.binary_cross_entropy_with_logits(
         sampler.single(x).squeeze(-1), target).item(), rel=1e-5)
@@ -106,14 +173,14 @@ def test_losses_single_regression_and_eq7_classification():
 def test_ablation_trains_only_its_selector(selector, trained, untouched):
     sampler = smart(selector=selector)
     losses = sampler.loss(batch())
-    assert set(losses) == {"loss", "L_single" if selector == "single" else "L_global"}
+    assert set(losses) == {"loss", "L_single" if selector == "single" else "L_cls"}
     losses["loss"].backward()
     assert all(p.grad is not None for p in getattr(sampler, trained).parameters())
     assert all(p.grad is None for p in getattr(sampler, untouched).parameters())
 
 
 def test_select_is_deterministic_top_n():
-    sampler = smart()
+    sampler = smart(pairing="midpoint")
     candidates = Candidates.of_length(9, features=np.random.default_rng(0).random((9, 6)).astype(np.float32))
     chosen = sampler.select(candidates, 4)
     assert chosen.tolist() == sampler.select(candidates, 4).tolist()
@@ -123,6 +190,9 @@ def test_select_is_deterministic_top_n():
 @pytest.mark.parametrize("option, match", [({"selector": "local"}, "unknown selector"),
                                            ({"single_loss": "l1"}, "unknown single_loss"),
                                            ({"global_weight": 0.0}, "global_weight must be > 0"),
+                                           ({"global_form": "v2"}, "unknown global_form"),
+                                           ({"pairing": "first"}, "unknown pairing"),
+                                           ({"pairings": 0}, "pairings must be >= 1"),
                                            ({"lstm_hidden": 0}, "lstm_hidden")])
 def test_bad_options_raise(option, match):
     with pytest.raises(ValueError, match=match):

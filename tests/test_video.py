@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import av
@@ -200,3 +201,62 @@ def test_backends_are_optional():
         if name not in list_backends():
             with pytest.raises(ValueError, match=rf"pip install framesampler\[{name}\]"):
                 probe(BOTTLE, backend=name)
+
+
+@pytest.mark.parametrize("fraction", [0.1, 0.3, 0.7, 0.99])
+def test_a_cut_matroska_stream_is_truncated_not_a_shorter_video(fraction, videos, tmp_path):
+    """Issue 10 case 6: the first 30% of again.mkv was read as 14 frames at 24.34 fps with a garbage last
+    frame. Packets ending before the header's duration, or the last B-frames missing, mean truncated."""
+    source = videos / "intel-sample-videos" / "asl_gestures" / "again.mkv"
+    cut = tmp_path / "again.mkv"
+    data = source.read_bytes()
+    cut.write_bytes(data[:int(len(data) * fraction)])
+    with pytest.raises(VideoError, match="truncated") as caught:
+        probe(cut)
+    assert str(caught.value).startswith(f"{cut}: ") and "\n" not in str(caught.value)
+    assert probe(source).num_frames == 77
+
+
+def test_a_frame_past_the_end_of_a_damaged_stream_says_truncated(videos, monkeypatch):
+    """Packets that end before a wanted frame comes out (here: the last packet made undecodable)."""
+    import framesampler.video.decode as decode
+
+    real = decode._decode
+
+    def failing_last(codec_context, packet):
+        if packet is not None and packet.size and packet.pts == last_pts:
+            return []
+        return real(codec_context, packet)
+
+    with VideoReader(CAR) as reader:
+        last_pts = int(reader.index.pts[-1])
+        monkeypatch.setattr(decode, "_decode", failing_last)
+        with pytest.raises(VideoError, match=rf"frame {len(reader.index.pts) - 1} could not be decoded: the stream ends before it"):
+            reader.frames([len(reader.index.pts) - 1])
+
+
+def test_a_backend_counts_only_if_it_imports_and_decodes(tmp_path, monkeypatch):
+    """A package that imports but crashes (torchcodec's CUDA wheel with the CPU torch here) or decodes
+    nothing is not listed, though importlib finds it; the check runs in a child process."""
+    import importlib.util
+
+    from framesampler.video import decode
+
+    fake = tmp_path / "fake"
+    (fake / "decord").mkdir(parents=True)
+    (fake / "decord" / "__init__.py").write_text("import os\nos.abort()\n")
+    (fake / "torchcodec" / "decoders").mkdir(parents=True)
+    (fake / "torchcodec" / "__init__.py").write_text("")
+    (fake / "torchcodec" / "decoders" / "__init__.py").write_text(
+        "import numpy\nclass VideoDecoder:\n    def __init__(self, path):\n        self.path = path\n"
+        "    def __getitem__(self, i):\n        return numpy.zeros((3, 32, 32))\n")
+    monkeypatch.syspath_prepend(str(fake))
+    monkeypatch.setenv("PYTHONPATH", f"{fake}:{os.environ.get('PYTHONPATH', '')}")
+    decode._decodes.cache_clear()
+    try:
+        assert importlib.util.find_spec("decord") is not None
+        assert decode.list_backends() == ["pyav", "torchcodec"]  # the fake torchcodec decodes a frame
+        with pytest.raises(ValueError, match=r"backend 'decord' is not installed or does not decode here"):
+            VideoReader(BOTTLE, backend="decord")
+    finally:
+        decode._decodes.cache_clear()

@@ -6,7 +6,8 @@ report means, spreads and the cost per video.
 every policy on every test video file and adds per policy ``seconds_per_video`` (wall time of the whole call,
 opening and decoding included, mean over the test videos, after one untimed warm-up call), ``gmacs`` (sampler +
 classifier per video), the mean seconds of each stage (``stage_seconds``) and ``pipeline_top1``, the top-1 of
-the pipeline's own predictions (what the cached features stand for)."""
+the pipeline's own predictions (what the cached features stand for). The oracles (pi_o, pi_s with the label)
+read the true label, so they have no pipeline and no timing."""
 from __future__ import annotations
 
 import sys
@@ -15,18 +16,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
-from framesampler.app.prepare import DataConfig, prepare
+from framesampler.app.prepare import DataConfig, check_budget_flags, prepare
+from framesampler.candidates import Reads
 from framesampler.classifiers.frozen import FrameClassifier
 from framesampler.classifiers.pretrained import backbone_macs
-from framesampler.cost import count_macs, video_macs
+from framesampler.cost import video_macs
 from framesampler.data.dataset import ExtractConfig
-from framesampler.data.features import vocabulary_labels
+from framesampler.data.features import read_npz, vocabulary_labels
 from framesampler.eval.evaluate import evaluate, summarise
 from framesampler.eval.metrics import top1
-from framesampler.learned import load_checkpoint
+from framesampler.learned.checkpoint import read_checkpoint
 from framesampler.policies import TRAINING_FREE, Sampler, create_sampler
 from framesampler.policies.optimal import optimal_search_kind
 from framesampler.policies.registry import sampler_factory
@@ -44,13 +45,21 @@ class EvaluationConfig(DataConfig):
     repeats: int = 3
     timed: bool = False
 
+    def __post_init__(self) -> None:
+        check_budget_flags(self.T, self.N)
 
-def named_checkpoints(directories: list[str], classifier: FrameClassifier, taken: set[str]) -> dict[str, Sampler]:
+
+def named_checkpoints(directories: list[str], classifier: FrameClassifier, taken: set[str], *,
+                      T: int | None = None, N: int | None = None) -> dict[str, Sampler]:
     """Load each checkpoint (refusing ones made for another classifier) under its sampler's name, or
-    its directory's name when that is taken."""
+    its directory's name when that is taken; one made for another T or N is used, with a note on stderr."""
     samplers: dict[str, Sampler] = {}
     for directory in directories:
-        sampler = load_checkpoint(directory, classifier)
+        checkpoint = read_checkpoint(directory, classifier=classifier)
+        sampler, made = checkpoint.sampler, checkpoint.config
+        if T is not None and (T, N) != (made.T, made.N):
+            print(f"framesampler: note: checkpoint {directory} was trained at T={made.T} N={made.N}, evaluated here at "
+                  f"T={T} N={N}; train one with --T {T} --N {N} to compare like with like", file=sys.stderr)
         name = sampler.name if sampler.name not in taken | set(samplers) else Path(directory).name
         if name in taken | set(samplers):
             raise ValueError(f"two samplers would be called {name!r}: give checkpoint {directory} another directory name")
@@ -63,9 +72,9 @@ def run(config: EvaluationConfig, *, progress: bool = True) -> dict:
     samplers seeded ``seed + r``), and return the JSON-ready report of means and spreads."""
     if config.repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {config.repeats}")
-    setup = prepare(config)
+    setup = prepare(config, T=config.T)
     classifier = setup.classifier
-    learned = named_checkpoints(config.checkpoints, classifier, taken=set(config.policies))
+    learned = named_checkpoints(config.checkpoints, classifier, taken=set(config.policies), T=config.T, N=config.N)
     reference = create_sampler("oracle", search=config.oracle_search)
     runs, num_videos, length, fixed, optimal = [], 0, 0, {}, []
     for seed in range(config.seed, config.seed + config.repeats):
@@ -79,7 +88,7 @@ def run(config: EvaluationConfig, *, progress: bool = True) -> dict:
         run = evaluate(videos, classifier, {n: s for n, s in samplers.items() if n not in fixed}, T=config.T, N=config.N,
                        seed=seed, reference=reference, optimal=optimal, progress=progress)
         if config.regime == "trimmed":  # the same clips every repeat: a deterministic sampler's row is kept
-            fixed |= {name: run[name] for name, sampler in samplers.items() if not sampler.stochastic}
+            fixed |= {name: run[name] for name, sampler in samplers.items() if name in run and not sampler.stochastic}
         runs.append({**run, **fixed})
     summary = summarise(runs)
     if config.timed:
@@ -103,7 +112,7 @@ def run(config: EvaluationConfig, *, progress: bool = True) -> dict:
 def timed_pipeline(samplers: dict[str, Sampler], classifier: FrameClassifier, *, features: str, vocab: list[int],
                    T: int, N: int, seed: int = 0, progress: bool = True) -> dict[str, dict]:
     """Per sampler: the real pipeline on every test video file of the video dataset ``features`` (see the
-    module docstring)."""
+    module docstring). The oracles, which read the true label, have no pipeline and are left out."""
     from framesampler.app.pipeline import Pipeline
     from framesampler.data.dataset import dataset_config
 
@@ -111,22 +120,21 @@ def timed_pipeline(samplers: dict[str, Sampler], classifier: FrameClassifier, *,
     if extracted is None:
         raise ValueError(f"--timed runs the pipeline on video files, but {features} is a feature file: "
                          "use a video dataset from `framesampler extract`")
-    with np.load(features, allow_pickle=False) as data:
-        test = (data["split"].astype(str) == "test") & np.isin(data["label"], vocab)
-        paths = data["path"].astype(str)[test]
-        labels = vocabulary_labels(data["label"][test], vocab)
+    data = read_npz(features, ("split", "label", "path"), what="video dataset")
+    test = (data["split"].astype(str) == "test") & np.isin(data["label"], vocab)
+    paths, labels = data["path"].astype(str)[test], vocabulary_labels(data["label"][test], vocab)
     pipelines = {name: Pipeline(sampler, T=T, N=N, config=extracted.pipeline(), head=classifier)
-                 for name, sampler in samplers.items()}
-    rngs = {name: np.random.default_rng(seed) for name in samplers}
-    for name, pipeline in pipelines.items():
-        pipeline(paths[0], rng=np.random.default_rng(seed), label=int(labels[0]))  # warm-up, not counted
-    seconds, macs, probs = ({name: [] for name in samplers} for _ in range(3))
-    stages: dict[str, dict[str, list[float]]] = {name: {} for name in samplers}
-    for path, label in tqdm(list(zip(paths, labels)), desc="timed", disable=not progress or None, file=sys.stderr):
+                 for name, sampler in samplers.items() if Reads.LABEL not in sampler.reads}
+    rngs = {name: np.random.default_rng(seed) for name in pipelines}
+    for pipeline in pipelines.values():
+        pipeline(paths[0], rng=np.random.default_rng(seed))  # warm-up, not counted
+    seconds, macs, probs = ({name: [] for name in pipelines} for _ in range(3))
+    stages: dict[str, dict[str, list[float]]] = {name: {} for name in pipelines}
+    for path in tqdm(paths, desc="timed", disable=not progress or None, file=sys.stderr):
         Path(path).read_bytes()  # the file in the page cache before the first policy's turn, as for the others
         for name, pipeline in pipelines.items():  # policies take turns on each video: the same load for all
             start = time.perf_counter()
-            result = pipeline(path, rng=rngs[name], label=int(label))
+            result = pipeline(path, rng=rngs[name])
             seconds[name].append(time.perf_counter() - start)
             macs[name].append(result.macs["total"])
             probs[name].append(result.probs)
@@ -134,7 +142,7 @@ def timed_pipeline(samplers: dict[str, Sampler], classifier: FrameClassifier, *,
                 stages[name].setdefault(stage, []).append(value)
     return {name: {"seconds_per_video": float(np.mean(seconds[name])), "gmacs": float(np.mean(macs[name])) / 1e9,
                    "stage_seconds": {stage: float(np.mean(values)) for stage, values in stages[name].items()},
-                   "pipeline_top1": top1(np.stack(probs[name]), labels)} for name in samplers}
+                   "pipeline_top1": top1(np.stack(probs[name]), labels)} for name in pipelines}
 
 
 def video_cost(samplers: dict[str, Sampler], summary: dict, extract: dict | None, classifier: FrameClassifier,
@@ -145,8 +153,7 @@ def video_cost(samplers: dict[str, Sampler], summary: dict, extract: dict | None
     if extract is None:
         return None
     config = ExtractConfig(**extract)
-    frame = backbone_macs(config.backbone, config.classifier_resolution, None) + count_macs(
-        classifier.head, torch.zeros(1, classifier.config.input_dim))
+    frame = backbone_macs(config.backbone, config.classifier_resolution, None) + classifier.macs(1)
     cheap = backbone_macs(config.backbone, config.sampler_resolution, config.sampler_stages)
     cost = {}
     for name, sampler in samplers.items():

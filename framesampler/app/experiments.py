@@ -12,34 +12,49 @@ same data, seeds and training settings (wherever its classifier cache lives) kee
 - ``nt`` (Tab. 7): N in 2, 4, 6, 8 at T = 10 and T in 6, 10, 16, 24 at N = 6 (SOSampler);
 - ``cost``: sampler and classifier MACs per video at each N/T of ``large``;
 - ``peers`` (not run by default): at 8/30, SCSampler with each objective (SCSampler Tab. 4), SMART with
-  each selector (SMART Tab. 1) and AdaFrame at its adaptive budget for mu in 0.2, 0.5, 0.7 and 1.01
-  (AdaFrame Fig. 3), next to uniform, random, pi_s and SOSampler;
+  each selector (SMART Tab. 1) and AdaFrame at its adaptive budget for mu in 0.2, 0.5, 0.7 and all K
+  (AdaFrame Fig. 3), next to uniform, random, pi_s and SOSampler; each beside this project's first
+  reading of it (``SMART_FIRST``, ``ADAFRAME_FIRST``, SCSampler with the temporal shift);
 - ``large_peers`` (not run by default): ``large``'s N/T with SCSampler, SMART and AdaFrame (default
   options; AdaFrame at its adaptive budget, mu = 0.7) beside SOSampler and OCSampler;
+- ``peers_core`` (not run by default): ``peers`` with only the default of each peer beside its first
+  reading (six trainings per seed instead of eleven), written as the ``peers`` table;
+- ``table1`` (Lee et al. Tab. 1, not run by default): pi_u, All, pi_s (label, max) and pi_o at 6/10, as the
+  paper; pi_o exact, and its greedy + swap search beside it ("oracle (search)", what larger T gets):
+  its fidelity is its overlap with the exact pi_o, the gap measured;
+- ``table2`` (Tab. 2, not run by default): sampling fidelity of random, FrameExit, pi_s (max, label) for
+  N = 1..6 at T = 10;
 - ``pixels`` (not run by default; a video dataset from ``framesampler construct`` + ``extract``, issue 11):
   uniform at N in 2, 4, 8, 16, 32 of T = 64, and every sampler (training-free and learned) at T = 64 -> N
-  in 4, 8, each also through the real pipeline on every test video file (``seconds_per_video``, ``gmacs``;
-  the samplers of seed 0), plotted as top-1 against seconds per video and against GMACs.
+  in 4, 8, each also through the real pipeline on every test video file (``seconds_per_video``, ``gmacs``
+  measured; the samplers of seed 0; the oracles, which read the label, have no pipeline), plotted as top-1
+  against seconds per video and against GMACs.
+
+Every row carries GMACs per video (``gmacs``, and ``sampler_gmacs`` its sampler's part; see
+``row_gmacs``). With ``DataConfig.classifier = "clip"`` the frozen classifier is the clip transformer of
+``classifiers/clip.py``, whose frames interact.
 """
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import torch
-
-from framesampler.app.evaluate import timed_pipeline
+from framesampler.app.evaluate import timed_pipeline, video_cost
 from framesampler.app.prepare import DataConfig, Setup, prepare
 from framesampler.app.train import train_and_save
+from framesampler.classifiers.clip import ClipClassifier
+from framesampler.classifiers.frozen import FrameClassifier
 from framesampler.classifiers.vgg16 import vgg16_relu6_macs
-from framesampler.cost import count_macs
+from framesampler.cost import video_macs
 from framesampler.eval.evaluate import evaluate, summarise
 from framesampler.learned import LearnedSampler, TrainSettings, load_checkpoint
 from framesampler.policies import create_sampler
 from framesampler.policies.registry import sampler_factory
 from framesampler.report.plots import plot_top1_vs_cost, plot_top1_vs_nt
 from framesampler.report.tables import markdown
+from framesampler.storage import write_text_atomically
 
 LARGE_NT = ((8, 30), (16, 60), (32, 100))
 
@@ -56,34 +71,54 @@ class Learned:
 
 @dataclass(frozen=True)
 class Comparison:
-    """One table: training-free ``policies`` and ``learned`` samplers at T candidates and budget N; ``timed``
-    also runs the real pipeline on the test video files (a video dataset)."""
+    """One table: training-free ``policies`` (registered names, or label -> (name, options) in
+    ``variants``) and ``learned`` samplers at T candidates and budget N; ``timed`` also runs the real
+    pipeline on the test video files (a video dataset)."""
 
     T: int
     N: int
     policies: tuple[str, ...] = ()
     learned: dict[str, Learned] = field(default_factory=dict)
+    variants: dict[str, tuple[str, dict]] = field(default_factory=dict)
     timed: bool = False
 
 
 BOTH = {"ocsampler": Learned("ocsampler"), "sosampler": Learned("sosampler")}
-LOSS_VARIANTS = {
-    "rank, max": {"so_loss": "rank", "importance": "max"},
-    "rank, label": {"so_loss": "rank", "importance": "label"},
-    "rank_weighted, max": {"so_loss": "rank_weighted", "importance": "max"},
-    "mse, max": {"so_loss": "mse", "importance": "max"},
+LOSS_VARIANTS = {  # Tab. 6's rows, then this project's extra ones
+    "mse, label, no L_LG": {"so_loss": "mse", "importance": "label", "lam": 1.0},
     "mse, label": {"so_loss": "mse", "importance": "label"},
-    "rank, max, no L_LG": {"so_loss": "rank", "importance": "max", "lam": 1.0},
+    "rank, label, no L_LG": {"so_loss": "rank", "importance": "label", "lam": 1.0},
+    "rank, label": {"so_loss": "rank", "importance": "label"},
+    "rank, max": {"so_loss": "rank", "importance": "max"},
+    "(extra) rank_weighted, max": {"so_loss": "rank_weighted", "importance": "max"},
+    "(extra) mse, max": {"so_loss": "mse", "importance": "max"},
+    "(extra) rank, max, no L_LG": {"so_loss": "rank", "importance": "max", "lam": 1.0},
 }
+SMART_FIRST = {"global_form": "simplified", "pairing": "midpoint", "shift_div": 8}
+ADAFRAME_FIRST = {"selection": "pointer", "reward": "classifier", "memory_frames": 30, "first_location": 0.5,
+                  "stop": "confidence", "prediction": "classifier"}
+ALL_STEPS = 1e9  # an AdaFrame mu no utility drop exceeds: all K steps
 PEERS = {
     "scsampler (AC)": Learned("scsampler", {"objective": "ac"}),
     "scsampler (SAL-CL)": Learned("scsampler", {"objective": "sal_cl"}),
     "scsampler (SAL-RANK)": Learned("scsampler", {"objective": "sal_rank"}),
+    "scsampler (SAL-RANK, first reading: shift)": Learned("scsampler", {"objective": "sal_rank", "shift_div": 8}),
     "smart (single)": Learned("smart", {"selector": "single"}),
     "smart (global)": Learned("smart", {"selector": "global"}),
     "smart (both)": Learned("smart", {"selector": "both"}),
-    **{f"adaframe (mu={mu})": Learned("adaframe", inference={"threshold": mu}) for mu in (0.2, 0.5, 0.7, 1.01)},
+    "smart (both, first reading)": Learned("smart", {"selector": "both", **SMART_FIRST}),
+    **{f"adaframe (mu={mu})": Learned("adaframe", inference={"threshold": mu}) for mu in (0.2, 0.5, 0.7)},
+    "adaframe (all K)": Learned("adaframe", inference={"threshold": ALL_STEPS}),
+    **{f"adaframe (first reading, mu={mu})": Learned("adaframe", ADAFRAME_FIRST, {"threshold": mu})
+       for mu in (0.2, 0.5, 0.7, 1.01)},
 }
+CORE_PEERS = ("scsampler (SAL-RANK)", "scsampler (SAL-RANK, first reading: shift)", "smart (both)",
+              "smart (both, first reading)", "adaframe (mu=0.2)", "adaframe (mu=0.5)", "adaframe (mu=0.7)",
+              "adaframe (all K)", "adaframe (first reading, mu=0.2)", "adaframe (first reading, mu=0.5)",
+              "adaframe (first reading, mu=0.7)", "adaframe (first reading, mu=1.01)")
+TABLE1 = ("uniform", "dense", "semi_optimal_label", "semi_optimal_max", "oracle")
+ORACLE_SEARCH = {"oracle (search)": ("oracle", {"search": "approximate"})}
+TABLE2 = ("random", "frameexit", "semi_optimal_max", "semi_optimal_label")
 SOSAMPLER_ONLY = ("uniform", "semi_optimal_max")
 PEER_DEFAULTS = {"scsampler": Learned("scsampler"), "smart": Learned("smart"), "adaframe": Learned("adaframe")}
 PIXELS_T = 64
@@ -103,6 +138,10 @@ SECTIONS: dict[str, dict[str, dict[str, Comparison]]] = {
                                            {"sosampler": BOTH["sosampler"], **PEERS})}},
     "large_peers": {"large_peers": {f"{n}/{t}": Comparison(t, n, SOSAMPLER_ONLY, {**BOTH, **PEER_DEFAULTS})
                                     for n, t in LARGE_NT}},
+    "peers_core": {"peers": {"8/30": Comparison(30, 8, ("uniform", "random", "semi_optimal_max"), {
+        name: PEERS[name] for name in CORE_PEERS})}},
+    "table1": {"table1": {"6/10": Comparison(10, 6, TABLE1, variants=ORACLE_SEARCH)}},
+    "table2": {"table2": {f"{n}/10": Comparison(10, n, TABLE2) for n in range(1, 7)}},
     "pixels": {"pixels": {f"{n}/{PIXELS_T}": Comparison(PIXELS_T, n, PIXEL_POLICIES, {**BOTH, **PEER_DEFAULTS}, timed=True)
                           if n in (4, 8) else Comparison(PIXELS_T, n, ("uniform",), timed=True) for n in (2, 4, 8, 16, 32)}},
 }
@@ -134,16 +173,24 @@ class Runner:
         return sampler.with_inference_options(**spec.inference)
 
     def compare(self, comparison: Comparison) -> dict:
-        """Mean and spread over the seeds of every sampler of ``comparison``; timed: seed 0's samplers through
-        the real pipeline too (``framesampler.app.evaluate.timed_pipeline``)."""
+        """Mean and spread over the seeds of every sampler of ``comparison``, with its GMACs per video; timed:
+        seed 0's samplers through the real pipeline too (``framesampler.app.evaluate.timed_pipeline``)."""
         T, N, runs, first = comparison.T, comparison.N, [], {}
         for seed in range(self.seeds):
             samplers = {name: create_sampler(name, seed=seed) for name in comparison.policies}
+            samplers |= {label: create_sampler(name, seed=seed, **options)
+                         for label, (name, options) in comparison.variants.items()}
             samplers |= {name: self.learned(spec, T=T, N=N, seed=seed) for name, spec in comparison.learned.items()}
+            reference = samplers["oracle"] if "oracle" in comparison.policies else None  # pi_o runs once
             runs.append(evaluate(self.setup.videos("test", seed), self.setup.classifier, samplers, T=T, N=N,
-                                 seed=seed, progress=False))
+                                 seed=seed, reference=reference, progress=False))
             first = first or samplers
         summary = summarise(runs)
+        video = video_cost(samplers, summary, self.setup.extract, self.setup.classifier, T)
+        for name, row in summary.items():
+            row.update(row_gmacs(samplers[name], self.setup.classifier, T, row["frames"]) if video is None else
+                       {"sampler_gmacs": video[name]["sampler_gmacs"],
+                        "gmacs": video[name]["sampler_gmacs"] + video[name]["classifier_gmacs"]})
         if comparison.timed:
             for name, row in timed_pipeline(first, self.setup.classifier, features=self.data.features,
                                             vocab=self.data.vocab, T=T, N=N, progress=self.progress).items():
@@ -151,11 +198,28 @@ class Runner:
         return summary
 
 
+def classifier_frame_macs(classifier: FrameClassifier | ClipClassifier, frames: float) -> float:
+    """MACs of the frozen classifier on ``frames`` frames of the shared features: the VGG16 relu6 backbone
+    on 5 crops (how the features were made) per frame, plus the head (or the clip transformer)."""
+    k = max(1, round(frames))
+    return frames * vgg16_relu6_macs(crops=5) + classifier.macs(k) * frames / k
+
+
+def row_gmacs(sampler, classifier: FrameClassifier | ClipClassifier, num_candidates: int, frames: float) -> dict:
+    """GMACs per video (``framesampler.cost.video_macs``): the sampler (its network on the candidates it
+    reads, and the classifier on every candidate for one that reads class scores, pi_s and pi_o) plus the
+    classifier on the frames chosen. On feature data the sampler's cheap input is not counted: f_s reads
+    the given vector."""
+    macs = video_macs(sampler, num_candidates=num_candidates, num_chosen=frames,
+                      classifier_frame=classifier_frame_macs(classifier, 1))
+    macs["classifier"] = classifier_frame_macs(classifier, frames)
+    return {"sampler_gmacs": macs["sampler"] / 1e9, "gmacs": (macs["sampler"] + macs["classifier"]) / 1e9}
+
+
 def cost_table(setup: Setup, runner: Runner) -> dict:
     """MACs per video: sampler (f_s + head on T candidates) and classifier (N frames), and dense T."""
     sampler = runner.learned(BOTH["sosampler"], T=LARGE_NT[0][1], N=LARGE_NT[0][0], seed=0)
-    backbone = vgg16_relu6_macs(crops=5)
-    per_frame = backbone + count_macs(setup.classifier.head, torch.zeros(1, setup.classifier.config.input_dim))
+    per_frame = classifier_frame_macs(setup.classifier, 1)
     rows = {}
     for n, t in LARGE_NT:
         rows[f"{n}/{t}"] = {"sampler_gmacs": t * sampler.macs_per_frame() / 1e9, "classifier_gmacs": n * per_frame / 1e9,
@@ -183,8 +247,8 @@ def run_experiments(data: DataConfig, which: list[str] | tuple[str, ...] = DEFAU
             continue
         for table, comparisons in SECTIONS[experiment].items():
             results[table] = {label: runner.compare(comparison) for label, comparison in comparisons.items()}
-    (out / "experiments.json").write_text(json.dumps(results, indent=2))
-    (out / "experiments.md").write_text(markdown(results))
+    write_text_atomically(out / "experiments.json", json.dumps(results, indent=2))
+    write_text_atomically(out / "experiments.md", markdown(results))
     if "large" in results:
         plot_top1_vs_nt(results["large"], out / "top1_vs_nt.png")
     if "pixels" in results:
@@ -197,10 +261,14 @@ def previous_results(path: Path, config: dict) -> dict:
     """The sections of an earlier run into the same folder with the same config (a new run replaces
     only the sections it computes), else just the config."""
     def comparable(c: dict) -> dict:
-        return {k: v for k, v in c.items() if k != "cache_dir"}
+        return {"classifier": "frame", **{k: v for k, v in c.items() if k != "cache_dir"}}
 
     if path.is_file():
-        previous = json.loads(path.read_text())
-        if comparable(previous.get("config", {})) == comparable(json.loads(json.dumps(config))):
+        try:
+            previous = json.loads(path.read_text())
+        except (UnicodeDecodeError, ValueError):
+            print(f"framesampler: {path} is not readable JSON; its earlier sections are not kept", file=sys.stderr)
+            return {"config": config}
+        if isinstance(previous, dict) and comparable(previous.get("config", {})) == comparable(json.loads(json.dumps(config))):
             return previous
     return {"config": config}

@@ -34,15 +34,28 @@ from tqdm import tqdm
 
 from framesampler.app.pipeline import decode_candidates
 from framesampler.candidates import candidate_indices
-from framesampler.classifiers.pretrained import PretrainedBackbone
+from framesampler.classifiers.pretrained import LITE0_STAGES, PretrainedBackbone
 from framesampler.data.construct import burst_mask
 from framesampler.data.dataset import ExtractConfig
-from framesampler.data.manifest import ManifestEntry, class_names
+from framesampler.data.features import read_npz
+from framesampler.data.manifest import ManifestEntry, check_disjoint, class_names
 from framesampler.policies.mgsampler import image_motion
 from framesampler.storage import atomic_file
 from framesampler.video.decode import VideoError, VideoReader
 
-TRIMMED_T = 16  # candidates per source clip of a constructed folder: the frozen classifier's training frames
+
+def check_extract_config(config: ExtractConfig) -> None:
+    """Refuse settings ``extract`` cannot use, naming the command-line option, before any work."""
+    if config.T < 1:
+        raise ValueError(f"--T {config.T}: give at least 1 candidate per video")
+    for flag, size in (("--classifier-size", config.classifier_resolution), ("--sampler-size", config.sampler_resolution)):
+        if size < 32:
+            raise ValueError(f"{flag} {size}: the backbone needs at least 32 px")
+    if config.sampler_stages is not None and not 1 <= config.sampler_stages <= len(LITE0_STAGES):
+        raise ValueError(f"--sampler-stages {config.sampler_stages}: the backbone has {len(LITE0_STAGES)} stages; "
+                         f"use 1..{len(LITE0_STAGES)} (0: the whole network)")
+    if config.short_policy not in ("error", "repeat"):
+        raise ValueError(f"--short {config.short_policy!r}: use 'error' or 'repeat'")
 
 
 class Extractor:
@@ -60,14 +73,14 @@ class Extractor:
         c = self.config
         with VideoReader(path, backend=c.backend) as reader:
             meta = reader.metadata
-            try:
-                indices = candidate_indices(meta.num_frames, c.T, short_policy=c.short_policy)
-            except ValueError as err:
-                raise VideoError(path, str(err), "extract with a smaller --T or --short repeat") from err
+            if meta.num_frames < c.T and c.short_policy == "error":
+                raise VideoError(path, f"{meta.num_frames} frames, fewer than --T {c.T}",
+                                 "extract with a smaller --T, or --short repeat to repeat frames")
+            indices = candidate_indices(meta.num_frames, c.T, short_policy=c.short_policy)
             decoded = decode_candidates(reader, indices, keep=True).frames
             full = decoded.to_array(size=c.classifier_resolution, crop=c.classifier_resolution)
             low = decoded.to_array(size=c.sampler_resolution, crop=c.sampler_resolution)
-        return {
+        arrays = {
             "frame_indices": indices,
             "num_frames": np.int64(meta.num_frames),
             "fps": np.float64(meta.fps),
@@ -75,6 +88,9 @@ class Extractor:
             "sampler_features": self.sampler_backbone.features(low).numpy().astype(np.float16),
             "motion": image_motion(low).astype(np.float32),
         }
+        if not all(np.isfinite(arrays[k]).all() for k in ("features", "sampler_features")):
+            raise VideoError(path, "its frames gave non-finite (NaN/inf) features", "check the video; it was not cached")
+        return arrays
 
 
 def video_key(path: Path) -> str:
@@ -90,6 +106,25 @@ def save_npz_atomically(arrays: dict[str, np.ndarray], path: Path) -> None:
         np.savez(file, **arrays)
 
 
+CACHED_KEYS = ("frame_indices", "num_frames", "fps", "features", "sampler_features", "motion")
+TRIMMED_T = 16  # candidates per source clip of a constructed folder: the frozen classifier's training frames
+
+
+def cached(target: Path, video: Path) -> bool:
+    """Whether ``target`` holds a complete cache entry; an unreadable one (damaged from outside) is reported
+    on stderr and treated as missing, so that the video is extracted again (replacing it)."""
+    if not target.is_file():
+        return False
+    try:
+        arrays = read_npz(target, CACHED_KEYS, what="cache entry")
+        if len(arrays) == len(CACHED_KEYS) and all(np.isfinite(arrays[k]).all() for k in ("features", "sampler_features")):
+            return True
+    except ValueError:
+        pass
+    print(f"framesampler: the cache entry {target} of {video} is unreadable; extracting it again", file=sys.stderr)
+    return False
+
+
 @dataclass
 class ExtractReport:
     """Per entry of the manifest(s): the cache file of each video read, and ``(path, reason)`` of each not."""
@@ -102,10 +137,11 @@ class ExtractReport:
 
 def extract(splits: dict[str, list[ManifestEntry]], config: ExtractConfig, *, cache_dir: str | os.PathLike,
             progress: bool = True) -> ExtractReport:
-    """Cache every video of every split (``{"train": entries, "test": entries}``); see the module docstring."""
+    """Cache every video of every split (``{"train": entries, "test": entries}``); see the module docstring.
+    A video in two splits, or settings it cannot use, are refused before any work."""
+    check_disjoint(splits)
+    check_extract_config(config)
     cache = Path(cache_dir) / "videos" / config.key()
-    cache.mkdir(parents=True, exist_ok=True)
-    (cache / "config.json").write_text(json.dumps(asdict(config), indent=2))
     extractor: Extractor | None = None
     done, failed = [], []
     work = [(split, entry) for split, entries in splits.items() for entry in entries]
@@ -114,9 +150,13 @@ def extract(splits: dict[str, list[ManifestEntry]], config: ExtractConfig, *, ca
             if not entry.path.is_file():
                 raise VideoError(entry.path, "no such file", "fix the path in the manifest")
             target = cache / f"{video_key(entry.path)}.npz"
-            if not target.is_file():
-                extractor = extractor or Extractor(config)
-                save_npz_atomically(extractor(entry.path), target)
+            if not cached(target, entry.path):
+                extractor = extractor or Extractor(config)  # invalid settings fail here, before anything is written
+                arrays = extractor(entry.path)
+                if not (cache / "config.json").is_file():
+                    with atomic_file(cache / "config.json") as partial:
+                        partial.write_text(json.dumps(asdict(config), indent=2))
+                save_npz_atomically(arrays, target)
             done.append((entry, split, target))
         except VideoError as err:
             failed.append((str(entry.path), str(err)))
@@ -146,7 +186,7 @@ def write_dataset(report: ExtractReport, out: str | os.PathLike, *, trimmed: Ext
 
 
 def _video_arrays(report: ExtractReport, names: list[str]) -> dict[str, np.ndarray]:
-    cached = [np.load(target) for _, _, target in report.done]
+    cached = [read_npz(target, CACHED_KEYS, what="cache entry") for _, _, target in report.done]
     return {
         **{key: np.stack([c[key] for c in cached]) for key in ("features", "sampler_features", "motion", "frame_indices")},
         "num_frames": np.array([c["num_frames"] for c in cached]),
@@ -182,8 +222,8 @@ def extract_dataset(splits: dict[str, list[ManifestEntry]], config: ExtractConfi
         name = entry.path.resolve().relative_to(folder).as_posix() if entry.path.resolve().is_relative_to(folder) else None
         if name not in listed:
             raise ValueError(f"{entry.path} is not a video of {segments}: extract the manifests that construct wrote")
-        with np.load(target) as cached:
-            in_burst.append(burst_mask(listed[name]["bursts"], cached["frame_indices"]))
+        frames = read_npz(target, ("frame_indices",), what="cache entry")["frame_indices"]
+        in_burst.append(burst_mask(listed[name]["bursts"], frames))
         clips.setdefault(listed[name]["clip"], (listed[name]["label"], split))
     clip_splits = {split: [ManifestEntry(Path(path), label) for path, (label, s) in clips.items() if s == split]
                    for split in splits}

@@ -5,16 +5,22 @@
 
 Stages, each timed (``SampledVideo.seconds``):
 
-- ``decode_candidates``: the T candidates in one forward pass (``framesampler.video.decode``), converted
-  to the sampler's resolution by swscale. With ``reread="memory"`` (the default) the decoded frames are
-  kept, and the chosen N are converted again at classifier resolution; with ``"decode"`` only the
-  low-resolution arrays are kept and the chosen N are decoded again.
+- ``decode_candidates``: the T candidates decoded by the decode planner (``framesampler.video.decode``),
+  converted to the sampler's resolution by swscale. With ``reread="memory"`` (the default) the decoded
+  frames are kept, and the chosen N are converted again at classifier resolution; with ``"decode"`` only
+  the low-resolution arrays are kept and the chosen N are decoded again. A sampler reading motion
+  (``Reads.MOTION``) gets the candidates' motion vectors here instead, no pixels
+  (``framesampler.video.bitstream``).
 - ``sampler``: what the sampler reads, made from the candidates (a shallow pretrained backbone's features
   at ``sampler_resolution``, low-resolution pixels, or per-frame class scores), and its ``select``.
 - ``decode_chosen``: the N chosen frames at classifier resolution (converted from memory, or decoded again).
 - ``classifier``: the frozen classifier (backbone + head) on the N frames and its consensus.
 
-Samplers that read nothing (uniform, dense) skip the sampler stage. A sampler that reads
+``pipeline(path)`` is ``pipeline.run(pipeline.decode(path))``: ``decode`` needs no network (everything up to
+the chosen frames for a sampler that reads no network output), so a batch runner decodes the next videos
+in background threads while ``run`` uses the networks on the current one.
+
+Samplers that read nothing (uniform, dense) choose at once. A sampler that reads
 ``frame_logits`` (semi_optimal, AdaFrame's ``confidence="agreement"``) gets the frozen classifier's logits
 on every candidate at classifier resolution: that is pi_s itself, at the cost of T classifier frames (the
 reference SOSampler learns to imitate cheaply), and its chosen frames need no second conversion.
@@ -23,7 +29,9 @@ reference SOSampler learns to imitate cheaply), and its chosen frames need no se
 """
 from __future__ import annotations
 
+import sys
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from framesampler.app.prepare import DataConfig, prepare
+from framesampler.app.prepare import DataConfig, check_budget_flags, prepare
 from framesampler.candidates import Candidates, Reads, candidate_indices
 from framesampler.classifiers.consensus import consensus_probs
 from framesampler.classifiers.frozen import FrameClassifier
@@ -39,11 +47,16 @@ from framesampler.classifiers.pixel import PixelClassifier
 from framesampler.classifiers.pretrained import PretrainedBackbone
 from framesampler.cost import video_macs
 from framesampler.data.dataset import ExtractConfig, PipelineConfig, dataset_config
-from framesampler.learned.checkpoint import is_checkpoint, read_checkpoint
-from framesampler.policies import Context, Sampler, create_sampler
+from framesampler.learned.base import LearnedSampler
+from framesampler.learned.checkpoint import read_checkpoint
+from framesampler.policies import Context, Sampler, create_sampler, list_samplers
+from framesampler.policies.base import Selection
+from framesampler.policies.mgsampler import image_motion
+from framesampler.video.bitstream import motion_vectors
 from framesampler.video.decode import DecodedFrames, VideoMetadata, VideoReader
 
 REREADS = ("memory", "decode")
+CANDIDATES = ("uniform", "keyframes")
 
 
 @dataclass
@@ -63,7 +76,9 @@ def decode_candidates(reader: VideoReader, indices: np.ndarray, *, keep: bool) -
 
 @dataclass
 class SampledVideo:
-    """One video through the pipeline; ``chosen`` are positions into ``candidates`` (frame indices)."""
+    """One video through the pipeline; ``chosen`` are positions into ``candidates`` (frame indices).
+    ``motion_source``: where a sampler reading ``candidates.motion`` got it (the motion vectors, or the
+    image differences it fell back to and why)."""
 
     path: str
     num_frames: int
@@ -76,29 +91,70 @@ class SampledVideo:
     seconds: dict[str, float] = field(default_factory=dict)
     macs: dict[str, float] = field(default_factory=dict)
     thumbnails: np.ndarray | None = None  # [T, h, w, 3] uint8 when asked for (contact sheets)
+    motion_source: str | None = None
 
     def summary(self, top: int = 5) -> dict:
-        """JSON-ready: the chosen frames (index, time in s, score), the prediction, stage times, GMACs."""
+        """JSON-ready: the chosen frames (index, time in s, score), every candidate's score (None for a rule),
+        the prediction, stage times, GMACs."""
         order = np.argsort(-self.probs)[:top]
         return {
             "video": self.path, "num_frames": self.num_frames, "fps": self.fps,
             "T": len(self.candidates), "N": len(self.chosen), "candidates": self.candidates.tolist(),
             "chosen": [{"position": int(p), "frame": int(self.candidates[p]), "time": round(float(self.candidates[p] / self.fps), 3),
                         "score": None if self.scores is None else float(self.scores[p])} for p in self.chosen],
+            "scores": None if self.scores is None else [float(s) for s in self.scores],
             "prediction": [{"class": self.class_names[i], "prob": float(self.probs[i])} for i in order],
             "seconds": {k: round(v, 4) for k, v in self.seconds.items()},
             "gmacs": {k: v / 1e9 for k, v in self.macs.items()},
+            **({} if self.motion_source is None else {"motion": self.motion_source}),
         }
 
 
+@dataclass
+class DecodedVideo:
+    """A video after ``Pipeline.decode``: its candidates and what the sampler reads of them without a
+    network (pixels, motion); for a sampler that reads no network output, also its choice and the chosen
+    frames at classifier resolution. Holds at most the T decoded candidates."""
+
+    path: str
+    metadata: VideoMetadata
+    indices: np.ndarray
+    seconds: dict[str, float] = field(default_factory=dict)
+    kept: DecodedFrames | None = None
+    low: np.ndarray | None = None
+    next_low: np.ndarray | None = None  # the frame after each candidate at the sampler's size (MGSampler)
+    high: np.ndarray | None = None
+    motion: np.ndarray | None = None
+    motion_source: str | None = None
+    thumbnails: np.ndarray | None = None
+    selection: Selection | None = None
+    logits: torch.Tensor | None = None
+    frames: np.ndarray | None = None
+
+
 class Pipeline:
-    """``pipeline(path)`` -> ``SampledVideo`` for one sampler at T candidates and budget N."""
+    """``pipeline(path)`` -> ``SampledVideo`` for one sampler at T candidates and budget N.
+
+    ``candidates``: ``"uniform"`` (TSN centres) or ``"keyframes"`` (the video's keyframes, decoded alone;
+    see ``candidate_indices``). ``strategy``: the decode planner's (``framesampler.video.planner``;
+    ``"seek"`` is the reader without it). A sampler reading ``candidates.motion`` (MGSampler ``motion="mv"``) gets the
+    bitstream's motion vectors or, for a stream without any, the image differences of the low-resolution
+    candidates; ``SampledVideo.motion_source`` says which."""
 
     def __init__(self, sampler: Sampler, *, T: int, N: int, config: PipelineConfig = PipelineConfig(),
-                 head: FrameClassifier | None = None, reread: str = "memory", thumbnails: int | None = None) -> None:
+                 head: FrameClassifier | None = None, reread: str = "memory", thumbnails: int | None = None,
+                 candidates: str = "uniform", strategy: str = "auto") -> None:
         if reread not in REREADS:
             raise ValueError(f"unknown reread {reread!r}: use one of {', '.join(REREADS)}")
+        if candidates not in CANDIDATES:
+            raise ValueError(f"unknown candidates {candidates!r}: use one of {', '.join(CANDIDATES)}")
+        check_budget_flags(T, N)
+        if Reads.LABEL in sampler.reads:
+            raise ValueError(f"{sampler.name} reads the video's true label: it is an oracle, an upper bound for "
+                             "`framesampler evaluate` on labeled data, not a sampler for a new video; use "
+                             "semi_optimal_max (the label-free pi_s) instead")
         self.sampler, self.T, self.N, self.config, self.reread, self.thumbnails = sampler, T, N, config, reread, thumbnails
+        self.candidates, self.strategy = candidates, strategy
         self.input = sampler.reads.candidate_input()
         backbone = PretrainedBackbone(config.backbone, resolution=config.classifier_resolution)
         self.classifier = PixelClassifier(backbone, head)
@@ -112,59 +168,130 @@ class Pipeline:
         self.cheap_macs = self.sampler_backbone.macs_per_frame() if self.sampler_backbone is not None else 0.0
 
     @torch.no_grad()
-    def __call__(self, path: str | Path, *, rng: np.random.Generator | None = None, label: int | None = None) -> SampledVideo:
-        """Sample and classify one video; ``label`` (the true class) only for the oracles that read it."""
-        c, seconds = self.config, {}
+    def __call__(self, path: str | Path, *, rng: np.random.Generator | None = None) -> SampledVideo:
+        return self.run(self.decode(path, rng=rng), rng=rng)
 
-        @contextmanager
-        def stage(name: str):
-            start = time.perf_counter()
-            yield
-            seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
+    @property
+    def reads_networks(self) -> bool:
+        """Whether the sampler's choice needs a network (the cheap backbone's features, pi_s's logits)."""
+        return Reads.FEATURES in self.input or Reads.FRAME_LOGITS in self.sampler.reads
 
-        full = {"size": c.classifier_resolution, "crop": c.classifier_resolution}
-        reads_frames = bool(self.input) or Reads.FRAME_LOGITS in self.sampler.reads
-        with VideoReader(path, backend=c.backend) as reader:
+    @torch.no_grad()
+    def decode(self, path: str | Path, *, rng: np.random.Generator | None = None) -> DecodedVideo:
+        """The stages that need no network; raises ``VideoError`` for a video that cannot be read."""
+        c = self.config
+        with VideoReader(path, backend=c.backend, strategy=self.strategy) as reader:
             meta = reader.metadata
-            indices = candidate_indices(meta.num_frames, self.T)
-            low = high = None
-            with stage("decode_candidates"):
-                keep = (reads_frames and self.reread == "memory") or self.thumbnails is not None
-                decoded = decode_candidates(reader, indices, keep=keep).frames
-                if self.input:
-                    low = decoded.to_array(size=c.sampler_resolution, crop=c.sampler_resolution) if decoded \
-                        else reader.frames(indices, size=c.sampler_resolution, crop=c.sampler_resolution)
-                if Reads.FRAME_LOGITS in self.sampler.reads:
-                    high = decoded.to_array(**full) if decoded else reader.frames(indices, **full)
-            with stage("sampler"):
-                candidates, context = self._sampler_input(indices, meta, low, high, label)
-                selection = self.sampler.choose(candidates, self.N, context=context,
-                                                   rng=rng or np.random.default_rng(0))
-            chosen = selection.positions
-            with stage("decode_chosen"):
-                if high is not None:
-                    frames = high[chosen]
-                elif decoded is not None:
-                    frames = decoded.to_array(positions=chosen, **full)
-                else:
-                    frames = reader.frames(indices[chosen], **full)
-        with stage("classifier"):
-            logits = context.frame_logits[torch.from_numpy(chosen)] if high is not None \
-                else self.classifier.frame_logits(frames)
-            probs = consensus_probs(logits, self.classifier.consensus).numpy()
-        thumbnails = decoded.to_array(size=self.thumbnails) if self.thumbnails is not None else None
-        macs = video_macs(self.sampler, num_candidates=len(indices), num_chosen=len(chosen),
-                          classifier_frame=self.frame_macs, cheap_frame=self.cheap_macs)
-        return SampledVideo(str(path), meta.num_frames, meta.fps, indices, chosen, selection.scores, probs,
-                            self.classifier.class_names, seconds, macs, thumbnails)
+            keyframes = reader.keyframes if self.candidates == "keyframes" else None
+            video = DecodedVideo(str(path), meta, candidate_indices(meta.num_frames, self.T, mode=self.candidates,
+                                                                    keyframes=keyframes))
+            if self.T is not None and len(np.unique(video.indices)) < self.T:
+                print(f"framesampler: note: {path} gives {len(np.unique(video.indices))} candidates, fewer than T={self.T} "
+                      f"({meta.num_frames} frames): at most that many are chosen", file=sys.stderr)
+            with _stage(video.seconds, "decode_candidates"):
+                self._decode_candidates(reader, video)
+            if self.thumbnails is not None:
+                video.thumbnails = video.kept.to_array(size=self.thumbnails)
+            if not self.reads_networks:
+                self._choose(video, rng)
+                with _stage(video.seconds, "decode_chosen"):
+                    video.frames = self._chosen_frames(reader, video)
+        return video
 
-    def _sampler_input(self, indices: np.ndarray, meta: VideoMetadata, low: np.ndarray | None,
-                       high: np.ndarray | None, label: int | None) -> tuple[Candidates, Context]:
-        features = self.sampler_backbone.features(low).numpy() if self.sampler_backbone is not None else None
-        logits = self.classifier.frame_logits(high) if high is not None else None
-        pixels = low if Reads.PIXELS in self.input else None
-        return (Candidates(indices, meta.num_frames, fps=meta.fps, features=features, pixels=pixels),
-                Context(frame_logits=logits, label=label, consensus=self.classifier.consensus))
+    @torch.no_grad()
+    def run(self, video: DecodedVideo, *, rng: np.random.Generator | None = None) -> SampledVideo:
+        """The stages with networks on a decoded video: the sampler's input and choice (unless made), the
+        chosen frames, the frozen classifier."""
+        if video.selection is None:
+            self._choose(video, rng)
+        if video.frames is None:
+            with _stage(video.seconds, "decode_chosen"):
+                if video.kept is None and video.high is None:
+                    with VideoReader(video.path, backend=self.config.backend, strategy=self.strategy) as reader:
+                        video.frames = self._chosen_frames(reader, video)
+                else:
+                    video.frames = self._chosen_frames(None, video)
+        chosen = video.selection.positions
+        with _stage(video.seconds, "classifier"):
+            if self.classifier.consensus == "clip":
+                probs = self.classifier.clip_probs(video.frames)
+            else:
+                logits = video.logits[torch.from_numpy(chosen)] if video.high is not None \
+                    else self.classifier.frame_logits(video.frames)
+                probs = consensus_probs(logits, self.classifier.consensus).numpy()
+        macs = video_macs(self.sampler, num_candidates=len(video.indices), num_chosen=len(chosen),
+                          classifier_frame=self.frame_macs, cheap_frame=self.cheap_macs)
+        meta = video.metadata
+        return SampledVideo(video.path, meta.num_frames, meta.fps, video.indices, chosen, video.selection.scores, probs,
+                            self.classifier.class_names, video.seconds, macs, video.thumbnails, video.motion_source)
+
+    @torch.no_grad()
+    def select(self, read: Callable[..., np.ndarray], indices: np.ndarray, num_frames: int, fps: float | None = None, *,
+               rng: np.random.Generator | None = None) -> Selection:
+        """The sampler's choice on candidates another library decoded (the integrations' entry point).
+
+        ``read(size=, crop=)`` returns the candidates ``indices`` as uint8 RGB ``[T, H, W, 3]`` at that
+        resolution; it is called only for what the sampler reads. Motion comes from image differences.
+        """
+        c, reads = self.config, self.sampler.reads
+        low = read(size=c.sampler_resolution, crop=c.sampler_resolution) if self.input or Reads.MOTION in reads else None
+        high = read(size=c.classifier_resolution, crop=c.classifier_resolution) if Reads.FRAME_LOGITS in reads else None
+        meta = VideoMetadata("", num_frames, fps, num_frames / fps if fps else 0.0, 0, 0, "memory")
+        video = DecodedVideo("", meta, np.asarray(indices), low=low, high=high,
+                             motion=image_motion(low) if Reads.MOTION in reads else None)
+        self._choose(video, rng)
+        return video.selection
+
+    def _decode_candidates(self, reader: VideoReader, video: DecodedVideo) -> None:
+        c, reads, indices = self.config, self.sampler.reads, video.indices
+        full = {"size": c.classifier_resolution, "crop": c.classifier_resolution}
+        if Reads.MOTION in reads:
+            view = motion_vectors(reader, indices)
+            video.motion_source = view.source if view.available else \
+                f"image differences of the candidates at {c.sampler_resolution} px ({view.source})"
+            video.motion = view.motion
+        image_motion_needed = Reads.MOTION in reads and video.motion is None
+        reads_frames = bool(self.input) or Reads.FRAME_LOGITS in reads or image_motion_needed
+        keep = (reads_frames and self.reread == "memory") or self.thumbnails is not None
+        video.kept = decode_candidates(reader, indices, keep=keep).frames
+        if self.input or image_motion_needed:
+            low = {"size": c.sampler_resolution, "crop": c.sampler_resolution}
+            video.low = video.kept.to_array(**low) if video.kept else reader.frames(indices, **low)
+        if Reads.PIXELS in self.input and Reads.NEXT_PIXELS in reads:
+            video.next_low = reader.frames(np.minimum(indices + 1, video.metadata.num_frames - 1),
+                                           size=c.sampler_resolution, crop=c.sampler_resolution)
+        if Reads.FRAME_LOGITS in reads:
+            video.high = video.kept.to_array(**full) if video.kept else reader.frames(indices, **full)
+        if image_motion_needed:
+            video.motion = image_motion(video.low)
+
+    def _choose(self, video: DecodedVideo, rng: np.random.Generator | None) -> None:
+        with _stage(video.seconds, "sampler"):
+            meta = video.metadata
+            features = self.sampler_backbone.features(video.low).numpy() if self.sampler_backbone is not None else None
+            video.logits = self.classifier.frame_logits(video.high) if video.high is not None else None
+            pixels = video.low if Reads.PIXELS in self.input else None
+            candidates = Candidates(video.indices, meta.num_frames, fps=meta.fps, features=features, pixels=pixels,
+                                    next_pixels=video.next_low, motion=video.motion)
+            context = Context(frame_logits=video.logits, consensus=self.classifier.consensus)
+            video.selection = self.sampler.choose(candidates, self.N, context=context, rng=rng or np.random.default_rng(0))
+
+    def _chosen_frames(self, reader: VideoReader | None, video: DecodedVideo) -> np.ndarray:
+        chosen, c = video.selection.positions, self.config
+        full = {"size": c.classifier_resolution, "crop": c.classifier_resolution}
+        if video.high is not None:
+            return video.high[chosen]
+        if video.kept is not None:
+            return video.kept.to_array(positions=chosen, **full)
+        return reader.frames(video.indices[chosen], **full)
+
+
+@contextmanager
+def _stage(seconds: dict[str, float], name: str) -> Iterator[None]:
+    """Add the wall time of the block to ``seconds[name]``."""
+    start = time.perf_counter()
+    yield
+    seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
 
 
 def dataset_head(dataset: str | Path, cache_dir: str | Path | None = None) -> FrameClassifier:
@@ -174,22 +301,32 @@ def dataset_head(dataset: str | Path, cache_dir: str | Path | None = None) -> Fr
 
 
 def load_pipeline(sampler: str | Path, *, T: int, N: int, dataset: str | Path | None = None, reread: str = "memory",
-                  seed: int = 0, thumbnails: int | None = None, cache_dir: str | Path | None = None) -> Pipeline:
-    """A pipeline for a registered sampler name or a trained checkpoint directory.
+                  seed: int = 0, thumbnails: int | None = None, cache_dir: str | Path | None = None,
+                  candidates: str = "uniform", options: dict | None = None) -> Pipeline:
+    """A pipeline for a registered sampler name (built with ``options``, e.g. ``{"motion": "mv"}`` for
+    MGSampler on the bitstream's motion vectors) or a trained checkpoint directory.
 
     A checkpoint brings its frozen head and the extraction settings of its input, and is checked against
     T, N and that input's width. A sampler name uses the head saved with ``dataset`` (a video dataset
     from ``framesampler extract``, read by its recorded ``classifier``) or, without one, the pretrained
     backbone's own ImageNet head.
     """
-    if is_checkpoint(sampler):
+    if str(sampler) in list_samplers(LearnedSampler):
+        raise ValueError(f"{sampler} is a learned sampler and needs a checkpoint: framesampler train --sampler {sampler} "
+                         "--features DATASET.npz --out DIR, then sample --sampler DIR")
+    if str(sampler) not in list_samplers():
+        if not Path(sampler).exists():
+            raise ValueError(f"--sampler {sampler} is neither a sampler name nor a checkpoint directory: use one of "
+                             f"{', '.join(list_samplers())}, or a folder made by `framesampler train`")
         checkpoint = read_checkpoint(sampler, T=T, N=N)
         if checkpoint.config.extract is None:
             raise ValueError(f"checkpoint {sampler} was trained on a feature file, not on a video dataset from "
                              "`framesampler extract`, so it cannot read video frames: train it with --features DATASET.npz")
         config = ExtractConfig(**checkpoint.config.extract).pipeline()
+        if options:
+            raise ValueError(f"options {sorted(options)} are for a sampler name; checkpoint {sampler} brings its own")
         pipeline = Pipeline(checkpoint.sampler, T=T, N=N, config=config, head=checkpoint.classifier, reread=reread,
-                            thumbnails=thumbnails)
+                            thumbnails=thumbnails, candidates=candidates)
         if pipeline.sampler_backbone is not None and checkpoint.config.input_dim != pipeline.sampler_backbone.out_dim:
             raise ValueError(f"checkpoint {sampler} reads {checkpoint.config.input_dim}-d input, its extraction gives "
                              f"{pipeline.sampler_backbone.out_dim}-d")
@@ -200,5 +337,5 @@ def load_pipeline(sampler: str | Path, *, T: int, N: int, dataset: str | Path | 
         if extracted is None:
             raise ValueError(f"{dataset} is a feature file, not a video dataset from `framesampler extract`")
         head, config = dataset_head(dataset, cache_dir), extracted.pipeline()
-    return Pipeline(create_sampler(str(sampler), seed=seed), T=T, N=N, config=config, head=head, reread=reread,
-                    thumbnails=thumbnails)
+    return Pipeline(create_sampler(str(sampler), seed=seed, **(options or {})), T=T, N=N, config=config, head=head,
+                    reread=reread, thumbnails=thumbnails, candidates=candidates)

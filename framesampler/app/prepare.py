@@ -13,11 +13,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from framesampler.classifiers.clip import (
+    ClipClassifier,
+    clip_scores,
+    load_clip_classifier,
+    train_clip_classifier,
+)
 from framesampler.classifiers.frozen import FrameClassifier, cached_classifier, dense_scores, train_classifier
 from framesampler.data.features import FeatureFile, VideoSet, has_trimmed_clips, load_feature_file, trimmed_videos
 from framesampler.data.untrimmed import UntrimmedConfig, untrimmed_videos
 
 REGIMES = ("trimmed", "untrimmed")
+CLASSIFIERS = ("frame", "clip")
 
 
 def default_cache_dir() -> Path:
@@ -38,16 +47,24 @@ class DataConfig:
     bursts: int = 3
     seed: int = 0
     consensus: str = "avg_logits"
+    classifier: str = "frame"  # "frame": head + consensus; "clip": frames interact (classifiers/clip.py)
     cache_dir: str = field(default_factory=lambda: str(default_cache_dir()))
 
 
 @dataclass
 class Setup:
-    classifier: FrameClassifier
+    classifier: FrameClassifier | ClipClassifier
     videos: Callable[[str, int], VideoSet]
     trimmed_test_top1: float
     sampler_input_dim: int
     extract: dict | None = None  # how a video dataset's inputs were extracted
+    identity: dict = field(default_factory=dict)  # what defines the data: files' fingerprints, classes, regime, construction
+
+
+def file_fingerprint(path: str | os.PathLike) -> dict:
+    """A file's resolved path, size and modification time (what tells a changed data file)."""
+    stat = Path(path).stat()
+    return {"path": str(Path(path).resolve()), "size": stat.st_size, "mtime": stat.st_mtime_ns}
 
 
 def resolve_classes(source: FeatureFile, background: FeatureFile, vocab: list[int] | None,
@@ -72,15 +89,42 @@ def resolve_classes(source: FeatureFile, background: FeatureFile, vocab: list[in
         background_classes = [c for c in classes if c not in vocab]
     if not vocab:
         raise ValueError("the vocabulary is empty: pass --vocab")
+    overlap = sorted(set(vocab) & set(background_classes))
+    if overlap:
+        raise ValueError(f"--vocab and the background classes share {overlap}: background clips must be out of the "
+                         "vocabulary; drop them from --vocab or --background-classes")
     return vocab, background_classes
 
 
-def prepare(config: DataConfig) -> Setup:
-    """Load the data, resolve the regime and the classes (written back into ``config``) and get the
-    frozen classifier. A video dataset (from ``framesampler extract``: it has ``sampler_features``) holds
+def check_budget_flags(T: int | None, N: int) -> None:
+    """``--T`` and ``--N`` of a run: 1 <= N <= T (T None: every frame is a candidate, N >= 1)."""
+    if N < 1 or (T is not None and (T < 1 or N > T)):
+        raise ValueError(f"--N {N} of --T {T}: need 1 <= N <= T (N frames chosen from T candidates)")
+
+
+def check_setting(config: DataConfig, source: FeatureFile, vocab: list[int], background_classes: list[int],
+                  T: int | None) -> None:
+    """Refuse settings that cannot give a meaningful result, before any training: a one-class vocabulary, an
+    untrimmed regime without background, more candidates than the videos have frames."""
+    if len(vocab) < 2:
+        raise ValueError(f"--vocab {vocab} has one class: every prediction would be right (top-1 1.000 for any "
+                         "sampler); give two or more classes")
+    if config.regime == "untrimmed" and not background_classes:
+        raise ValueError(f"--vocab {vocab} takes every class of {source.path}, leaving none as background for the "
+                         "untrimmed regime: give fewer --vocab classes, a --background file, or --regime trimmed")
+    length = source.features.shape[1] if config.regime == "trimmed" else config.length
+    if T is not None and T > length:
+        where = "trimmed clip" if config.regime == "trimmed" else "untrimmed video (--length)"
+        raise ValueError(f"--T {T} is more than the {length} frames of each {where}: use --T {length} or less")
+
+
+def prepare(config: DataConfig, *, T: int | None = None) -> Setup:
+    """Load the data, resolve the regime and the classes (written back into ``config``), check them (and
+    ``T`` against the videos' length, if given) and get the frozen classifier. A video dataset (from ``framesampler extract``: it has ``sampler_features``) holds
     real videos: they are used as they are (regime "trimmed") with all their classes. When it was made from a
     ``framesampler construct`` folder, the classifier is trained on the source clips it holds as ``trimmed_*``
-    (the vocabulary's trimmed clips), and its long videos carry their in-burst labels as ``action_mask``."""
+    (the vocabulary's trimmed clips, never the long videos), and its long videos carry their in-burst labels
+    as ``action_mask``."""
     source = load_feature_file(config.features)
     real_videos = source.sampler_features is not None
     config.regime = config.regime or ("trimmed" if real_videos else "untrimmed")
@@ -94,18 +138,29 @@ def prepare(config: DataConfig) -> Setup:
     background = source if config.background in (None, config.features) else load_feature_file(config.background)
     vocab, background_classes = resolve_classes(source, background, config.vocab, config.background_classes)
     config.vocab, config.background_classes = vocab, background_classes
+    check_setting(config, source, vocab, background_classes, T)
     trimmed = {split: trimmed_videos(source, vocab, split) for split in ("train", "test")}
     clips = load_feature_file(config.features, prefix="trimmed_") if real_videos and has_trimmed_clips(config.features) \
         else None
     classifier_data = trimmed if clips is None else {split: trimmed_videos(clips, vocab, split) for split in ("train", "test")}
-    stat = Path(config.features).stat()
-    key = {"features": str(Path(config.features).resolve()), "size": stat.st_size, "mtime": stat.st_mtime_ns,
+    data = file_fingerprint(config.features)
+    key = {"features": data["path"], "size": data["size"], "mtime": data["mtime"],
            "vocab": vocab, "consensus": config.consensus, "seed": config.seed, "version": 2}
-    classifier = cached_classifier(
-        config.cache_dir, key,
-        lambda: train_classifier(classifier_data["train"], consensus=config.consensus, seed=config.seed,
-                                 trained_on=config.features),
-    )
+    if config.classifier == "frame":
+        classifier = cached_classifier(
+            config.cache_dir, key,
+            lambda: train_classifier(classifier_data["train"], consensus=config.consensus, seed=config.seed,
+                                     trained_on=config.features),
+        )
+    elif config.classifier == "clip":
+        key = {**key, "consensus": None, "classifier": "clip"}
+        classifier = cached_classifier(
+            config.cache_dir, key,
+            lambda: train_clip_classifier(classifier_data["train"], seed=config.seed, trained_on=config.features),
+            load=load_clip_classifier,
+        )
+    else:
+        raise ValueError(f"unknown classifier {config.classifier!r}: use one of {', '.join(CLASSIFIERS)}")
 
     def videos(split: str, seed: int) -> VideoSet:
         if config.regime == "trimmed":
@@ -115,5 +170,14 @@ def prepare(config: DataConfig) -> Setup:
                                 background_classes=background_classes, config=shape)
 
     sampler_input = trimmed["test"].sampler_input
-    return Setup(classifier, videos, dense_scores(classifier, classifier_data["test"])[0], sampler_input.shape[1],
-                 source.extract)
+    identity = {"features": data, "vocab": vocab, "regime": config.regime, "consensus": config.consensus,
+                "seed": config.seed}
+    if config.regime == "untrimmed":
+        identity.update(background=file_fingerprint(background.path), background_classes=background_classes,
+                        length=config.length, action_frames=config.action_frames, bursts=config.bursts)
+    if config.classifier == "clip":
+        identity["classifier"] = "clip"
+    test = classifier_data["test"]
+    all_frames = dense_scores(classifier, test)[0] if config.classifier == "frame" else \
+        clip_scores(classifier, test, np.arange(len(test)), test.refs.shape[1])
+    return Setup(classifier, videos, all_frames, sampler_input.shape[1], source.extract, identity)

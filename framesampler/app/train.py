@@ -6,11 +6,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from framesampler.app.prepare import DataConfig, Setup, prepare
+from framesampler.app.prepare import DataConfig, Setup, check_budget_flags, prepare
 from framesampler.learned.base import LearnedSampler
-from framesampler.learned.checkpoint import save_checkpoint
+from framesampler.learned.checkpoint import CHECKPOINT_KEYS, save_checkpoint
 from framesampler.learned.train import TrainSettings, learned_sampler_names, train_sampler
-from framesampler.policies.registry import create_sampler, sampler_factory
+from framesampler.policies.registry import check_option_types, create_sampler, sampler_factory
+from framesampler.storage import check_replaceable
 
 
 @dataclass
@@ -24,11 +25,15 @@ class TrainConfig(DataConfig):
     options: dict = field(default_factory=dict)
     settings: TrainSettings = field(default_factory=TrainSettings)
 
+    def __post_init__(self) -> None:
+        check_budget_flags(self.T, self.N)
+
 
 def train_and_save(setup: Setup, sampler_name: str, options: dict, *, T: int, N: int, seed: int,
                    settings: TrainSettings, out: Path, data: dict | None = None, progress: bool = True) -> LearnedSampler:
     """Train ``sampler_name`` against ``setup``'s classifier on its training videos (construction seed
-    ``seed + epoch``) and write the checkpoint to ``out``; resumes from ``out``.resume.pt if present."""
+    ``seed + epoch``) and write the checkpoint to ``out``; resumes from ``out``.resume.pt if it holds this
+    very run (data, classifier, T, N, options, seed and settings), else starts afresh and says so."""
     if sampler_name not in learned_sampler_names():
         raise ValueError(f"unknown learned sampler {sampler_name!r}: use one of {', '.join(learned_sampler_names())}")
     classifier = setup.classifier
@@ -41,7 +46,8 @@ def train_and_save(setup: Setup, sampler_name: str, options: dict, *, T: int, N:
     state_path = out.with_name(out.name + ".resume.pt")
     start = time.perf_counter()
     log = train_sampler(sampler, lambda epoch: setup.videos("train", seed + epoch), classifier, T=T,
-                        settings=settings, seed=seed, state_path=state_path, progress=progress)
+                        settings=settings, seed=seed, state_path=state_path, run={"N": N, "data": setup.identity},
+                        progress=progress)
     training = {**asdict(settings), "lr": settings.lr or sampler.default_lr, "seconds": round(time.perf_counter() - start, 1)}
     save_checkpoint(sampler, out, T=T, N=N, classifier=classifier, extract=setup.extract, data=data, training=training,
                     log=log)
@@ -50,8 +56,11 @@ def train_and_save(setup: Setup, sampler_name: str, options: dict, *, T: int, N:
 
 
 def run_training(config: TrainConfig, *, progress: bool = True) -> Path:
-    """Prepare the data and classifier, train the sampler, write its checkpoint to ``config.out``."""
-    setup = prepare(config)
+    """Prepare the data and classifier, train the sampler, write its checkpoint to ``config.out`` (checked
+    first: it may only replace a previous checkpoint)."""
+    check_replaceable(config.out, CHECKPOINT_KEYS)
+    check_option_types(config.sampler, config.options)
+    setup = prepare(config, T=config.T)
     data = {k: v for k, v in asdict(config).items() if k not in ("options", "settings", "out", "sampler")}
     train_and_save(setup, config.sampler, config.options, T=config.T, N=config.N, seed=config.seed,
                    settings=config.settings, out=Path(config.out), data=data, progress=progress)

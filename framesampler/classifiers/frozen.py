@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,11 +21,13 @@ from torch import nn
 
 from framesampler.candidates import segment_positions
 from framesampler.classifiers.consensus import check_consensus, consensus_log_probs
+from framesampler.cost import count_macs
 from framesampler.data.features import VideoSet
 from framesampler.data.manifest import stratified_split
 from framesampler.storage import load_module, save_module
 
 HEADS = ("linear", "mlp")
+CLASSIFIER_KEYS = ("input_dim", "class_ids", "class_names", "head", "consensus")  # what marks a saved classifier
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,8 @@ class ClassifierConfig:
     backbone: str = "precomputed-features"
     trained_on: str = ""
     report: dict = field(default_factory=dict)
+    layers: int = 2  # the clip classifier's (head "transformer") blocks and attention heads
+    heads: int = 4
 
     @property
     def num_classes(self) -> int:
@@ -72,15 +77,26 @@ class FrameClassifier(nn.Module):
         """Log class probabilities [..., C] of clips of frames [..., K, D] under the consensus."""
         return consensus_log_probs(self.frame_logits(frames), self.config.consensus)
 
+    def subset_log_probs(self, frames: torch.Tensor, frame_logits: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+        """``subsets [S, K] -> log probs [S, C]`` of one video's candidates: the consensus of their logits
+        ``frame_logits`` [T, C] (``frames`` [T, D] are not needed again)."""
+        return lambda subsets: consensus_log_probs(frame_logits[subsets], self.config.consensus)
+
+    def macs(self, num_frames: int) -> int:
+        """MACs of the head on K frames (the consensus costs nothing)."""
+        return num_frames * count_macs(self.head, torch.zeros(1, self.config.input_dim))
+
     def freeze(self) -> FrameClassifier:
         self.eval()
         self.requires_grad_(False)
         return self
 
 
-def _fit_head(model: FrameClassifier, videos: VideoSet, members: np.ndarray, *, segments: int, epochs: int,
-              batch_size: int, lr: float, seed: int) -> None:
-    """TSN training: each step, one random frame per segment of each video, consensus, cross-entropy."""
+def fit_tsn(model: nn.Module, videos: VideoSet, members: np.ndarray, *, clip_frames: Callable[[torch.Generator, int], int],
+            epochs: int, batch_size: int, lr: float, seed: int) -> None:
+    """TSN training of a classifier with ``video_log_probs``: each step, one random frame in each of
+    ``clip_frames(generator, length)`` segments of every video of the batch, cross-entropy of the video's
+    prediction; AdamW and a cosine schedule."""
     generator = torch.Generator().manual_seed(seed)
     refs = torch.from_numpy(videos.refs[members])
     labels = torch.from_numpy(videos.labels[members])
@@ -90,8 +106,8 @@ def _fit_head(model: FrameClassifier, videos: VideoSet, members: np.ndarray, *, 
     model.train()
     for _ in range(epochs):
         for batch in torch.randperm(len(members), generator=generator).split(batch_size):
-            positions = segment_positions(len(batch), length, segments, generator)
-            frames = videos.frames[refs[batch].gather(1, positions)]
+            segments = clip_frames(generator, length)
+            frames = videos.frames[refs[batch].gather(1, segment_positions(len(batch), length, segments, generator))]
             loss = nn.functional.nll_loss(model.video_log_probs(frames), labels[batch])
             optimiser.zero_grad()
             loss.backward()
@@ -124,7 +140,8 @@ def train_classifier(train: VideoSet, *, heads: tuple[str, ...] = HEADS, consens
                                   class_names=list(train.class_names), head=head, consensus=consensus,
                                   trained_on=trained_on)
         model = FrameClassifier(config)
-        _fit_head(model, train, fit, segments=segments, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+        fit_tsn(model, train, fit, clip_frames=lambda generator, length: segments, epochs=epochs,
+                batch_size=batch_size, lr=lr, seed=seed)
         top1, nll = dense_scores(model, train, val)
         report["validation_top1"][head], report["validation_nll"][head] = top1, nll
         if best is None or (top1, -nll) > best_key:
@@ -133,9 +150,10 @@ def train_classifier(train: VideoSet, *, heads: tuple[str, ...] = HEADS, consens
     return best.freeze()
 
 
-def save_classifier(model: FrameClassifier, directory: str | os.PathLike) -> Path:
-    """Write ``config.json`` and ``weights.pt`` atomically: a reader sees the old or the new, never half."""
-    return save_module(directory, asdict(model.config), {"weights.pt": model.state_dict()})
+def save_classifier(model: nn.Module, directory: str | os.PathLike) -> Path:
+    """Write ``config.json`` and ``weights.pt`` atomically: a reader sees the old or the new, never half.
+    It replaces only a saved classifier, and one with non-finite weights is refused (``save_module``)."""
+    return save_module(directory, asdict(model.config), {"weights.pt": model.state_dict()}, keys=CLASSIFIER_KEYS)
 
 
 def classifier_from_saved(config: dict, weights: dict) -> FrameClassifier:
@@ -146,17 +164,22 @@ def classifier_from_saved(config: dict, weights: dict) -> FrameClassifier:
 
 
 def load_classifier(directory: str | os.PathLike) -> FrameClassifier:
-    """Load a frozen classifier saved by ``save_classifier``."""
+    """Load a frozen classifier saved by ``save_classifier`` (one with non-finite weights is refused)."""
     config, states = load_module(directory, ("weights.pt",), what="saved classifier", make="framesampler train/evaluate")
     return classifier_from_saved(config, states["weights.pt"])
 
 
-def cached_classifier(cache_dir: str | os.PathLike, key: dict, train: Callable[[], FrameClassifier]) -> FrameClassifier:
-    """Load the classifier trained for ``key`` from ``cache_dir``, or train, save and return it."""
+def cached_classifier(cache_dir: str | os.PathLike, key: dict, train: Callable[[], nn.Module],
+                      load: Callable[[Path], nn.Module] = load_classifier) -> nn.Module:
+    """Load the classifier trained for ``key`` from ``cache_dir``, or train, save and return it. A cached
+    one with non-finite weights (written by an older version) is trained again; none is ever saved."""
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     directory = Path(cache_dir) / "classifiers" / digest
     if (directory / "weights.pt").is_file():
-        return load_classifier(directory)
+        try:
+            return load(directory)
+        except ValueError as err:
+            print(f"framesampler: {err}; training it again", file=sys.stderr)
     model = train()
     save_classifier(model, directory)
     return model

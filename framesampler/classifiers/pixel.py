@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from framesampler.classifiers.clip import ClipClassifier
 from framesampler.classifiers.frozen import FrameClassifier
 from framesampler.classifiers.pretrained import PretrainedBackbone, imagenet_classes
 from framesampler.cost import count_macs
@@ -12,7 +13,7 @@ from framesampler.cost import count_macs
 class PixelClassifier:
     """The frozen classifier on pixels: pretrained backbone -> trained head (or ImageNet's) -> consensus."""
 
-    def __init__(self, backbone: PretrainedBackbone, head: FrameClassifier | None = None) -> None:
+    def __init__(self, backbone: PretrainedBackbone, head: FrameClassifier | ClipClassifier | None = None) -> None:
         self.backbone, self.head = backbone, head
         self.class_names = list(head.config.class_names) if head is not None else imagenet_classes()
         self.consensus = head.config.consensus if head is not None else "avg_logits"
@@ -24,7 +25,14 @@ class PixelClassifier:
             return self.backbone.logits(frames)
         return self.head.frame_logits(self.backbone.features(frames))
 
+    @torch.no_grad()
+    def clip_probs(self, frames: np.ndarray) -> np.ndarray:
+        """Class probabilities [C] of a clip of uint8 frames [K, H, W, 3] in time order, for a head whose
+        frames interact (the clip classifier, consensus ``"clip"``)."""
+        return self.head.video_log_probs(self.backbone.features(frames)).exp().numpy()
+
     def macs_per_frame(self) -> int:
         """Backbone and head on one frame."""
-        head = self.head.head if self.head is not None else self.backbone.classifier
-        return self.backbone.macs_per_frame() + count_macs(head, torch.zeros(1, self.backbone.out_dim))
+        if self.head is not None and hasattr(self.head, "macs"):
+            return self.backbone.macs_per_frame() + self.head.macs(1)
+        return self.backbone.macs_per_frame() + count_macs(self.backbone.classifier, torch.zeros(1, self.backbone.out_dim))

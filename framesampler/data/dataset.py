@@ -7,7 +7,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, fields
 
-import numpy as np
+from framesampler.data.features import read_npz
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class ExtractConfig(PipelineConfig):
 
 def dataset_config(path: str | os.PathLike) -> ExtractConfig | None:
     """The ``ExtractConfig`` a video dataset was made with (None for a plain feature file)."""
-    with np.load(path, allow_pickle=False) as data:
-        if "extract_config" not in data.files:
-            return None
-        return ExtractConfig(**json.loads(str(data["extract_config"])))
+    data = read_npz(path, ["extract_config"], what="video dataset")
+    if "extract_config" not in data:
+        return None
+    return ExtractConfig(**json.loads(str(data["extract_config"])))

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
+import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,60 +68,103 @@ def default_features_path() -> Path:
     )
 
 
+def read_npz(path: str | os.PathLike, keys: Iterable[str] | None = None, *, what: str = "feature file") -> dict[str, np.ndarray]:
+    """The arrays named ``keys`` (all when None; absent ones left out) of the ``.npz`` at ``path``.
+
+    One ``ValueError`` naming the file when it is not a complete ``.npz`` of plain arrays (truncated,
+    corrupt, another format, Python objects), instead of zipfile's or numpy's own errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path} does not exist" + ("" if path.exists() else "; check the path"))
+    try:
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError("a single .npy array")
+        with data:
+            return {key: data[key] for key in (data.files if keys is None else keys) if key in data.files}
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, ValueError) as err:
+        if "Object arrays" in str(err):
+            reason = "it holds Python objects (saved with allow_pickle); save plain number and string arrays"
+        else:
+            reason = "it is truncated, corrupt or in another format (write it with numpy.savez)"
+        raise ValueError(f"{path} is not a readable .npz {what}: {reason}") from None
+
+
 def load_feature_file(path: str | os.PathLike, *, prefix: str = "") -> FeatureFile:
-    """Load and validate a feature file; errors say which key or shape is wrong. ``prefix`` reads a second
-    set of videos stored in the same file under prefixed keys (``trimmed_features``, ``trimmed_label``, ...;
-    ``class_id``, ``class_name`` and ``scale`` are shared)."""
+    """Load and validate a feature file; errors name the file and say which key, shape or rows are wrong.
+    Non-finite features are refused, naming the videos that hold them. ``prefix`` reads a second set of
+    videos stored in the same file under prefixed keys (``trimmed_features``, ``trimmed_label``, ...;
+    ``class_id``, ``class_name``, ``scale`` and ``extract_config`` are shared)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"feature file {path} does not exist; pass --features with an .npz in the shared format")
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{path} is not a readable .npz feature file ({err})") from err
-    key = {name: name if name in ("class_id", "class_name", "scale") else prefix + name
-           for name in (*REQUIRED_KEYS, "scale", "sampler_features", "in_burst", "motion")}
-    missing = [key[name] for name in REQUIRED_KEYS if key[name] not in data.files]
+    shared = ("class_id", "class_name", "scale", "extract_config")
+    names = (*REQUIRED_KEYS, "scale", "sampler_features", "extract_config", "in_burst", "motion")
+    stored = read_npz(path, [name if name in shared else prefix + name for name in names])
+    data = {name: stored[name if name in shared else prefix + name] for name in names
+            if (name if name in shared else prefix + name) in stored}
+    missing = [key for key in REQUIRED_KEYS if key not in data]
     if missing:
         raise ValueError(f"{path} lacks key(s) {', '.join(missing)}; the format needs {', '.join(REQUIRED_KEYS)}")
-    raw = data[key["features"]]
+    raw = data["features"]
     if raw.ndim != 3:
         raise ValueError(f"{path}: 'features' must be [videos, frames, dims], got shape {raw.shape}")
+    if raw.dtype.kind not in "iuf":
+        raise ValueError(f"{path}: 'features' must be numbers, got dtype {raw.dtype}")
+    video_ids = data["video_id"].astype(str)
+    if raw.dtype == np.uint8:
+        if "scale" not in data or data["scale"].shape != (raw.shape[2],):
+            raise ValueError(f"{path}: uint8 features need a 'scale' of shape ({raw.shape[2]},)")
+        if not np.isfinite(data["scale"]).all():
+            raise ValueError(f"{path}: 'scale' holds NaN or inf: every feature would be; fix the file")
+    else:
+        _check_finite(path, "features", raw, video_ids)
     features = torch.from_numpy(np.ascontiguousarray(raw)).float()
     if raw.dtype == np.uint8:
-        if "scale" not in data.files or data["scale"].shape != (raw.shape[2],):
-            raise ValueError(f"{path}: uint8 features need a 'scale' of shape ({raw.shape[2]},)")
         features.mul_(torch.from_numpy(data["scale"].astype(np.float32) / 255.0))
-    labels, split = data[key["label"]].astype(np.int64), data[key["split"]].astype(str)
-    if not (len(labels) == len(split) == len(data[key["video_id"]]) == raw.shape[0]):
+    labels, split = data["label"].astype(np.int64), data["split"].astype(str)
+    if not (len(labels) == len(split) == len(video_ids) == raw.shape[0]):
         raise ValueError(f"{path}: 'label', 'split' and 'video_id' must have one entry per video ({raw.shape[0]})")
     class_names = {int(c): str(n) for c, n in zip(data["class_id"], data["class_name"])}
     unknown = sorted(set(labels.tolist()) - set(class_names))
     if unknown:
         raise ValueError(f"{path}: labels {unknown} are not listed in 'class_id'")
     sampler_features = None
-    if key["sampler_features"] in data.files:
-        sampler_features = torch.from_numpy(data[key["sampler_features"]]).float()
-        if sampler_features.shape[:2] != raw.shape[:2]:
-            raise ValueError(f"{path}: 'sampler_features' must be [videos, frames, dims] with {raw.shape[:2]} "
-                             f"videos and frames like 'features', got {tuple(sampler_features.shape)}")
+    if "sampler_features" in data:
+        raw_sampler = data["sampler_features"]
+        if raw_sampler.ndim != 3 or raw_sampler.shape[:2] != raw.shape[:2] or raw_sampler.dtype.kind not in "iuf":
+            raise ValueError(f"{path}: 'sampler_features' must be [videos, frames, dims] numbers with {raw.shape[:2]} "
+                             f"videos and frames like 'features', got {raw_sampler.dtype} {raw_sampler.shape}")
+        _check_finite(path, "sampler_features", raw_sampler, video_ids)
+        sampler_features = torch.from_numpy(raw_sampler).float()
     per_frame = {}
     for name in ("in_burst", "motion"):
-        if key[name] in data.files:
-            per_frame[name] = data[key[name]]
-            if per_frame[name].shape != raw.shape[:2]:
-                raise ValueError(f"{path}: '{key[name]}' must be [videos, frames] = {raw.shape[:2]}, "
-                                 f"got {per_frame[name].shape}")
-    extract = json.loads(str(data["extract_config"])) if "extract_config" in data.files else None
-    return FeatureFile(str(path), features, labels, split, data[key["video_id"]].astype(str), class_names, sampler_features,
-                       extract, action_mask=None if "in_burst" not in per_frame else per_frame["in_burst"].astype(bool),
-                       motion=None if "motion" not in per_frame else per_frame["motion"].astype(np.float64))
+        if name in data:
+            if data[name].shape != raw.shape[:2]:
+                raise ValueError(f"{path}: '{prefix}{name}' must be [videos, frames] = {raw.shape[:2]}, got {data[name].shape}")
+            per_frame[name] = data[name]
+    extract = json.loads(str(data["extract_config"])) if "extract_config" in data else None
+    return FeatureFile(str(path), features, labels, split, video_ids, class_names, sampler_features, extract,
+                       action_mask=per_frame["in_burst"].astype(bool) if "in_burst" in per_frame else None,
+                       motion=per_frame["motion"].astype(np.float64) if "motion" in per_frame else None)
 
 
 def has_trimmed_clips(path: str | os.PathLike) -> bool:
     """Whether a video dataset holds the source clips of a constructed folder (``trimmed_*`` keys)."""
-    with np.load(path, allow_pickle=False) as data:
-        return "trimmed_features" in data.files
+    return "trimmed_features" in read_npz(path, ("trimmed_features",))
+
+
+def _check_finite(path: Path, key: str, values: np.ndarray, video_ids: np.ndarray) -> None:
+    """Refuse NaN/inf in ``values`` [V, F, D], naming the videos (row and id) and their frames."""
+    if values.dtype.kind != "f":
+        return
+    bad = ~np.isfinite(values).all(axis=2)  # [V, F]
+    rows = np.flatnonzero(bad.any(axis=1))
+    if len(rows):
+        named = "; ".join(f"row {v} ({video_ids[v] if v < len(video_ids) else '?'}) frames "
+                          f"{', '.join(map(str, np.flatnonzero(bad[v])[:5]))}" for v in rows[:5])
+        raise ValueError(f"{path}: '{key}' holds NaN or inf in {len(rows)} video(s): {named}"
+                         f"{'; ...' if len(rows) > 5 else ''}. Fix or drop those videos (nothing was trained on them)")
 
 
 def parse_classes(text: str) -> list[int]:

@@ -7,13 +7,15 @@ Two formats, told apart by a ``.csv`` suffix or a ``path,label`` header line:
 - CSV with a header that has ``path`` and ``label`` columns (others are ignored); quote paths with commas.
 
 Labels are kept as text (class ids or names). Relative paths are relative to the manifest's folder.
+A video listed twice is refused (a duplicate could land in both train and test), or with ``dedupe=True``
+kept once when both lines give the same label; a video given two labels is always an error.
 """
 from __future__ import annotations
 
 import csv
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,10 +25,12 @@ import numpy as np
 class ManifestEntry:
     path: Path
     label: str
+    where: str = field(default="", compare=False)  # "manifest, line n", for messages
 
 
-def read_manifest(path: str | os.PathLike) -> list[ManifestEntry]:
-    """The entries of the manifest at ``path``, in file order; raises ValueError naming the bad line."""
+def read_manifest(path: str | os.PathLike, *, dedupe: bool = False) -> list[ManifestEntry]:
+    """The entries of the manifest at ``path``, in file order; raises ValueError naming the bad line.
+    A video on two lines is an error naming both (with ``dedupe``, a repeat with the same label is dropped)."""
     manifest = Path(path)
     if not manifest.is_file():
         raise FileNotFoundError(f"manifest {manifest} not found: check the path")
@@ -35,8 +39,37 @@ def read_manifest(path: str | os.PathLike) -> list[ManifestEntry]:
     pairs = _read_csv(manifest, lines) if is_csv else _read_list(manifest, lines)
     if not pairs:
         raise ValueError(f"{manifest} lists no videos: add 'path label' lines (or CSV rows under a path,label header)")
-    return [ManifestEntry(path=Path(file) if Path(file).is_absolute() else manifest.parent / file, label=label)
-            for file, label in pairs]
+    entries = [ManifestEntry(path=Path(file) if Path(file).is_absolute() else manifest.parent / file, label=label,
+                             where=f"{manifest}, line {number}") for number, file, label in pairs]
+    return _unique(entries, dedupe)
+
+
+def _unique(entries: list[ManifestEntry], dedupe: bool) -> list[ManifestEntry]:
+    """``entries`` with each video once; a repeat is an error unless ``dedupe`` and its label agrees."""
+    first: dict[str, ManifestEntry] = {}
+    kept = []
+    for entry in entries:
+        seen = first.setdefault(os.path.realpath(entry.path), entry)
+        if seen is entry:
+            kept.append(entry)
+        elif seen.label != entry.label:
+            raise ValueError(f"{entry.path} has two labels: {seen.label!r} ({seen.where}) and {entry.label!r} "
+                             f"({entry.where}); keep the right one")
+        elif not dedupe:
+            raise ValueError(f"{entry.path} is listed twice ({seen.where} and {entry.where}): remove one "
+                             "(or pass --dedupe to keep it once)")
+    return kept
+
+
+def check_disjoint(splits: dict[str, list[ManifestEntry]]) -> None:
+    """Raise ValueError if one video is in two splits (a train/test leak), naming both lines."""
+    owner: dict[str, tuple[str, ManifestEntry]] = {}
+    for split, entries in splits.items():
+        for entry in entries:
+            other = owner.setdefault(os.path.realpath(entry.path), (split, entry))
+            if other[0] != split:
+                raise ValueError(f"{entry.path} is in both {other[0]} ({other[1].where}) and {split} ({entry.where}): "
+                                 "a video may be in one split only; remove it from one manifest")
 
 
 def class_names(entries: list[ManifestEntry]) -> list[str]:
@@ -54,18 +87,18 @@ def _content(lines: list[str]) -> Iterator[tuple[int, str]]:
             yield number, line.strip()
 
 
-def _read_list(manifest: Path, lines: list[tuple[int, str]]) -> list[tuple[str, str]]:
+def _read_list(manifest: Path, lines: list[tuple[int, str]]) -> list[tuple[int, str, str]]:
     pairs = []
     for number, line in lines:
         fields = line.split()
         if len(fields) != 2:
             raise ValueError(f"{manifest}, line {number}: expected 'path label' (2 fields), got {len(fields)} in "
                              f"{line!r}; paths with spaces need the CSV format")
-        pairs.append((fields[0], fields[1]))
+        pairs.append((number, fields[0], fields[1]))
     return pairs
 
 
-def _read_csv(manifest: Path, lines: list[tuple[int, str]]) -> list[tuple[str, str]]:
+def _read_csv(manifest: Path, lines: list[tuple[int, str]]) -> list[tuple[int, str, str]]:
     header = [cell.strip().lower() for cell in _cells(lines[0][1])] if lines else []
     if "path" not in header or "label" not in header:
         raise ValueError(f"{manifest}, line {lines[0][0] if lines else 1}: the CSV header must name 'path' and "
@@ -80,7 +113,7 @@ def _read_csv(manifest: Path, lines: list[tuple[int, str]]) -> list[tuple[str, s
         file, label = row[path_column].strip(), row[label_column].strip()
         if not file or not label:
             raise ValueError(f"{manifest}, line {number}: empty path or label")
-        pairs.append((file, label))
+        pairs.append((number, file, label))
     return pairs
 
 

@@ -14,7 +14,7 @@ import torch
 from tqdm import tqdm
 
 from framesampler.candidates import Candidates, candidate_indices
-from framesampler.classifiers.consensus import consensus_probs
+from framesampler.classifiers.clip import ClipClassifier
 from framesampler.classifiers.frozen import FrameClassifier
 from framesampler.data.features import VideoSet
 from framesampler.eval.metrics import in_burst_fraction, mean_average_precision, sampling_fidelity, top1
@@ -23,11 +23,14 @@ from framesampler.policies.optimal import OptimalPolicy
 
 
 @torch.no_grad()
-def evaluate(videos: VideoSet, classifier: FrameClassifier, samplers: dict[str, Sampler], *, T: int, N: int,
+def evaluate(videos: VideoSet, classifier: FrameClassifier | ClipClassifier, samplers: dict[str, Sampler], *, T: int, N: int,
              seed: int = 0, reference: Sampler | None = None, optimal: list[np.ndarray] | None = None,
              progress: bool = True) -> dict[str, dict]:
     """Per sampler: {"top1", "mAP", "fidelity" (null when it does not pick N), "in_burst" (null without an
-    action mask), "frames"}. Candidates carry the stored image motion when all of a video's frames are candidates.
+    action mask), "frames"}. The prediction is the classifier's on the chosen frames (``subset_log_probs``:
+    its consensus, or a clip classifier on them), or the sampler's own where it makes one
+    (``Selection.prediction``, AdaFrame's f_p). Candidates carry a video dataset's stored image motion when
+    all of a video's frames are candidates.
 
     Fidelity is measured against ``reference``'s picks (pi_o, ``OptimalPolicy()`` by default); a sampler
     that is the reference object is not run twice. ``optimal``: the reference's picks of these videos from
@@ -46,13 +49,20 @@ def evaluate(videos: VideoSet, classifier: FrameClassifier, samplers: dict[str, 
         rows = torch.from_numpy(videos.refs[v, positions])
         motion = videos.frame_motion[rows.numpy()] if videos.frame_motion is not None and len(positions) == videos.length else None
         candidates = Candidates(positions, videos.length, features=videos.sampler_input[rows].numpy(), motion=motion)
-        context = Context(frame_logits=table_logits[rows], label=int(videos.labels[v]), consensus=consensus)
+        score = classifier.subset_log_probs(videos.frames[rows], table_logits[rows])
+        context = Context(frame_logits=table_logits[rows], label=int(videos.labels[v]), consensus=consensus,
+                          video_log_probs=score)
         if not known:
             optimal.append(reference.select(candidates, N, context=context))
         for name, sampler in samplers.items():
-            picked = optimal[v] if sampler is reference else sampler.select(candidates, N, context=context, rng=rng)
+            own = None
+            if sampler is reference:
+                picked = optimal[v]
+            else:
+                selection = sampler.choose(candidates, N, context=context, rng=rng)
+                picked, own = selection.positions, selection.prediction
             chosen[name].append(picked)
-            probs[name].append(consensus_probs(context.frame_logits[torch.from_numpy(picked)], consensus).numpy())
+            probs[name].append(own if own is not None else score(torch.from_numpy(picked)[None])[0].exp().numpy())
     results = {}
     for name in samplers:
         scores = np.stack(probs[name])

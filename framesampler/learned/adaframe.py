@@ -1,62 +1,62 @@
 """AdaFrame (Wu, Xiong, Ma, Socher, Davis, CVPR 2019; TPAMI 2020): an LSTM agent that looks at one frame
 per step, decides where to look next and when to stop.
 
-No official code exists and the paper's text was not at hand: this follows its description (equation
-numbers as in the CVPR paper's method section), with the choices below.
+No official code exists; this follows the TPAMI paper (equation and algorithm numbers as there). The
+defaults are the paper's; the project's earlier readings stay as options (below, with their numbers).
 
-- Global memory: ``T_d`` = ``memory_frames`` candidates spread uniformly over the T (TSN segment centres),
-  encoded by the shared cheap encoder f_s (``v^s_j``) plus a sinusoidal encoding of their positions,
-  ``PE(v^s_j)``. The read at step t is soft attention with the query ``W_h h_{t-1}``:
-  ``z_{t,j} = (W_h h_{t-1})^T PE(v^s_j)``, ``beta_t = softmax(z_t)``, ``u_t = sum_j beta_{t,j} PE(v^s_j)``
-  (Eq. 1; the read keeps the positional encoding, so the agent can tell where the frames it attends to lie).
-- LSTM: ``h_t, c_t = LSTM([v_t, u_t], h_{t-1}, c_{t-1})`` (Eq. 2), where ``v_t`` is the per-frame vector of
-  the candidate looked at (the vector the frozen classifier reads, standing in for the paper's expensive
-  backbone feature), projected by its own ``Linear + ReLU`` (not f_s, whose temporal shift would mix in
-  the neighbours' features). The first frame is the middle candidate (``first_location = 0.5``).
-- Prediction network ``s_t = f_p(h_t)``, trained with cross-entropy at the last step (Eq. 3).
-- Reward ``r_t = max(0, m_t - max_{t' < t} m_{t'})``, ``m_t`` the margin of the true class's probability
-  over the best other class (Eq. 4); the first step has no earlier prediction, so r_1 = 0. Whose
-  prediction (``reward``): ``"classifier"`` (the default), the frozen classifier's consensus on the
-  distinct candidates looked at so far, which is the video prediction this project scores (in the paper
-  f_p's prediction is the one scored, so this is the same reward translated), or ``"agent"``, f_p's
-  ``softmax(s_t)`` as written in the paper.
-- Selection network (``selection``): ``"gaussian"`` is the paper's Eq. 5, location
-  ``l ~ N(sigmoid(W_s h_t), location_std^2)`` while training and the mean at test, candidate
-  ``round(l * (T - 1))``. ``"pointer"`` (the default) draws the next frame from the memory frames with
-  ``softmax_j((W_s h_t)^T PE(v^s_j))``, the form of Eq. 1 (the memory is detached there, so the policy
-  gradient does not reach f_s), and takes the most likely at test; both may jump back. On the UCF101
-  features the Gaussian mean collapses to one place within the 20-epoch budget (3-4 distinct frames of
-  8, top-1 0.40-0.52, no better than uniform), while the pointer learns to go to the action.
+- Global memory (Sec. 3.1): ``T_d`` = ``memory_frames`` (16, as the paper; at most T) candidates spread
+  uniformly over the T (TSN segment centres), encoded by the shared cheap encoder f_s (``v^s_j``) plus a
+  sinusoidal encoding of their positions, ``PE(v^s_j)``. The read at step t is soft attention with the
+  query ``W_h h_{t-1}``: ``z_{t,j} = (W_h h_{t-1})^T PE(v^s_j)`` (Eq. 2), ``beta_t = softmax(z_t)``,
+  ``u_t = sum_j beta_{t,j} PE(v^s_j)`` (the read keeps the positional encoding, so the agent can tell where
+  the frames it attends to lie). The paper's memory is a light network on 112 px frames; on feature data
+  f_s reads the same per-frame vector as the classifier.
+- LSTM: ``h_t, c_t = LSTM([v_t, u_t], h_{t-1}, c_{t-1})`` (Eq. 1), where ``v_t`` is the per-frame vector of
+  the candidate looked at (the vector the frozen classifier reads, as the paper's backbone feature),
+  projected by its own ``Linear + ReLU``. The first look is at location ``l = 0`` (Algorithm 1), the first
+  candidate (``first_location``).
+- Prediction network ``s_t = f_p(h_t)``, trained with cross-entropy at the last step K (Eq. 3).
+- Reward ``r_t = max(0, m_t - max_{t' < t} m_{t'})`` (Eq. 4), ``m_t`` the margin of the true class's
+  probability over the best other class in f_p's ``softmax(s_t)`` (``reward="agent"``); the first step has
+  no earlier prediction, so r_1 = 0. ``reward="classifier"`` uses the frozen classifier's consensus on the
+  distinct candidates looked at so far instead.
+- Selection network (``selection="gaussian"``, Sec. 3.1): location ``l ~ N(sigmoid(W_s h_t), 0.1^2)``
+  while training (``location_std``) and the mean at test, candidate ``round(l * (T - 1))``; it may jump back.
+  ``"pointer"`` draws the next frame from the memory frames with ``softmax_j((W_s h_t)^T PE(v^s_j))``, the
+  form of Eq. 2 (the memory detached there, so the policy gradient does not reach f_s), the most likely
+  at test.
 - Utility network ``V_t = f_u(h_t)`` regresses the discounted return ``R_t = sum_{k>=t} gamma^{k-t} r_k``,
-  ``gamma = 0.9``: ``L_utl = 1/2 sum_t (R_t - V_t)^2`` (Eq. 6-7).
-- REINFORCE with the utility as baseline (Eq. 8-9): ``L_sel = -sum_t log pi(a_t | h_t) (R_t - V_t)``,
+  ``gamma = 0.9``: ``L_utl = 1/2 sum_t (R_t - V_t)^2`` (Eqs. 6-7).
+- REINFORCE with the utility as baseline (Eq. 9): ``L_sel = -sum_t log pi(a_t | h_t) (R_t - V_t)``,
   summed over the K - 1 steps whose choice is used (where to look after the last step is never looked
   at), averaged over ``episodes`` Monte-Carlo episodes per video (4 by default, as in Mnih et al.'s
   recurrent attention model; the paper does not say).
-- Total loss ``L_cls + policy_weight * L_sel + utility_weight * L_utl``, both weights 1 by default.
+- Total loss ``L_cls + policy_weight * L_sel + utility_weight * L_utl`` (Eq. 8), both weights 1.
 
-Adaptive lookahead inference: run up to K = N steps, choosing deterministically; stop after step t
-when the confidence (``confidence``, below) exceeds the threshold mu, or when the utility has not risen
-above its running maximum for ``p`` steps (no more reward foreseen), ``p = K // 2 + 1`` if mu < 0.7 else
-``K`` (so above mu = 1 all K steps run) unless ``patience`` is given. ``select`` returns the sorted
-distinct candidates looked at (a repeated look counts once), at most N; the video prediction is the
-frozen classifier's on them, like every other sampler. ``threshold`` (default 0.7) can be set after
-loading.
+Adaptive lookahead inference (``stop="utility"``, Algorithm 2): run up to K = N steps, choosing
+deterministically; a counter c grows at each step whose utility is more than mu (``threshold``) below
+the running maximum ``V^max`` (which starts at 0), and inference stops once c reaches the patience
+``p = K/2 + 1`` if mu < 0.7 else K (``patience`` overrides it). The video prediction is f_p's at the step
+where it stopped (``prediction="agent"``); ``select`` returns the sorted distinct
+candidates looked at (a repeated look counts once), at most N, and ``choose`` both (its ``Selection``'s
+``prediction``). ``threshold`` can be set after loading.
 
-Whose confidence (``confidence``): ``"agent"`` (the default), f_p's ``max softmax(s_t)`` as in the paper;
-``"agreement"``, the smaller of that and the frozen classifier's probability, on the distinct frames looked
-at (read from ``context.frame_logits``), of f_p's class. f_p reads the whole video's cheap features
-through the memory, so it can be sure of the class before the frames looked at show it to the frozen
-classifier; stopping on the frozen classifier's own confidence alone stops after about one frame (it is
-sure of a class even on background frames): 0.37 top-1 at mu = 0.5 against 0.83 with all K.
-
-Measured at N/T = 8/30 on the untrimmed UCF101 features (mean of 3 test constructions), top-1 with the
-mean distinct frames used, mu = 0.2 / 0.5 / 0.7 / 1.01:
+Earlier readings, kept as options: ``stop="confidence"`` stops after the first step whose confidence
+exceeds mu, or after p steps without a new utility maximum (the paper says confidence/entropy stopping
+does not work); whose confidence (``confidence``): ``"agent"``, f_p's ``max softmax(s_t)``, or
+``"agreement"``, the smaller of that and the frozen classifier's probability of f_p's class on the
+distinct frames looked at. ``prediction="classifier"`` lets the frozen classifier decide on the frames
+looked at, like every other sampler. Measured at N/T = 8/30 on the untrimmed UCF101 features (mean of 3
+test constructions), top-1 with the mean distinct frames used, mu = 0.2 / 0.5 / 0.7 / 1.01, all with
+``stop="confidence"``, ``prediction="classifier"``, ``selection="pointer"``, ``first_location=0.5``:
 
 - ``reward="agent"`` (seed 0), ``confidence="agent"``: 0.34 (1.0), 0.54 (1.4), 0.77 (1.9), 0.83 (2.4);
 - ``reward="agent"``, ``confidence="agreement"``: 0.58 (1.5), 0.66 (1.6), 0.78 (1.9), 0.83 (2.4);
-- ``reward="classifier"``, ``confidence="agent"`` (the defaults; 3 seeds, ``framesampler experiments
-  --which peers``): 0.35 (1.0), 0.74 (2.4), 0.75 (2.8), 0.74 (3.7); uniform 0.52 and random 0.49 with 8.
+- ``reward="classifier"``, ``confidence="agent"``, ``memory_frames=30`` (3 seeds): 0.35 (1.0),
+  0.74 (2.4), 0.75 (2.8), 0.74 (3.7); uniform 0.52 and random 0.49 with 8.
+
+With ``selection="gaussian"`` in that setting the mean location collapsed to one place within the
+20-epoch budget (3-4 distinct frames of 8, top-1 0.40-0.52), while the pointer learned to go to the action.
 """
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ from framesampler.candidates import Candidates, Reads
 from framesampler.classifiers.consensus import check_consensus
 from framesampler.cost import inference
 from framesampler.learned.base import LearnedSampler, TrainingBatch
-from framesampler.policies.base import Context
+from framesampler.policies.base import Context, Selection
 from framesampler.policies.registry import register_sampler
 
 
@@ -149,14 +149,28 @@ def utility_loss(returns: torch.Tensor, utilities: torch.Tensor) -> torch.Tensor
 
 
 def default_patience(steps: int, threshold: float) -> int:
-    """The lookahead ``p``: ``K // 2 + 1`` if mu < 0.7, else ``K`` (no stop by utility within K steps)."""
+    """The patience ``p`` of Algorithm 2: ``K // 2 + 1`` if mu < 0.7, else ``K``."""
     return steps // 2 + 1 if threshold < 0.7 else steps
 
 
+def utility_stop(utility: torch.Tensor, threshold: float, patience: int) -> int:
+    """Algorithm 2: how many of the K steps adaptive lookahead inference uses, from the utility [K] at
+    each step. ``V^max`` starts at 0; a step whose utility is more than mu (``threshold``) below it adds
+    one to the counter c; inference stops after the step where c reaches ``patience`` (or after K steps)."""
+    if threshold <= 0 or patience < 1:
+        raise ValueError(f"the threshold must be > 0 and the patience >= 1, got {threshold} and {patience}")
+    best, count, t = 0.0, 0, 0
+    while count < patience and t < len(utility):
+        if best - float(utility[t]) > threshold:
+            count += 1
+        best, t = max(best, float(utility[t])), t + 1
+    return t
+
+
 def lookahead_stop(confidence: torch.Tensor, utility: torch.Tensor, threshold: float, patience: int) -> int:
-    """How many of the K steps adaptive lookahead inference uses, from the prediction's confidence [K]
-    and the utility [K] at each step: it stops after the first step t whose confidence exceeds
-    ``threshold``, or where the utility has not exceeded its running maximum for ``patience`` steps."""
+    """``stop="confidence"`` (not the paper's): how many of the K steps are used, from the prediction's
+    confidence [K] and the utility [K] at each step: it stops after the first step t whose confidence
+    exceeds ``threshold``, or where the utility has not exceeded its running maximum for ``patience`` steps."""
     if threshold <= 0 or patience < 1:
         raise ValueError(f"the threshold must be > 0 and the patience >= 1, got {threshold} and {patience}")
     best, since_best = -math.inf, 0
@@ -172,7 +186,9 @@ def lookahead_stop(confidence: torch.Tensor, utility: torch.Tensor, threshold: f
 
 REWARDS = ("agent", "classifier")
 CONFIDENCES = ("agent", "agreement")
-SELECTIONS = ("pointer", "gaussian")
+SELECTIONS = ("gaussian", "pointer")
+STOPS = ("utility", "confidence")
+PREDICTIONS = ("agent", "classifier")
 
 
 @dataclass
@@ -190,36 +206,29 @@ class AdaFrame(LearnedSampler):
     """AdaFrame on the shared feature encoder (see the module docstring); ``K`` steps while training,
     ``N`` at ``select``, fewer when adaptive lookahead stops early.
 
-    Defaults chosen at N/T = 8/30 on the UCF101 features (one test construction, 225 videos, top-1 of
-    the frozen classifier on the frames looked at, mu = 1.01, ``reward="classifier"``): learning rate
-    1e-2 (SGD, momentum 0.9) from {3e-3: 0.66, 1e-2: 0.71, 2e-2: 0.62} with ``memory_frames=16``;
-    ``memory_frames=30`` (every candidate reachable at T <= 30) 0.75 against 0.71 for the paper's 16;
-    4 episodes per video 0.71 against 0.55 for one.
-
-    Earlier single runs (20 epochs, 160 s on one core, 3 test constructions), mu = 1.01 / 0.5: the
-    classifier reward 0.74 with 4.1 distinct frames / 0.73 with 2.7; the agent reward 0.85 with 2.6 /
-    0.68 with 1.6 (f_p is sure after one action frame, the frozen classifier on it is not). So the
-    classifier reward is the default: it keeps mu = 0.5 within 3 points of all K. Uniform 0.52 and random
-    0.49 with 8 frames.
+    Learning rate 1e-2 (SGD, momentum 0.9), chosen with the earlier defaults at N/T = 8/30 on the UCF101
+    features (one test construction, top-1 at mu = 1.01, classifier reward, pointer policy): {3e-3: 0.66,
+    1e-2: 0.71, 2e-2: 0.62} with ``memory_frames=16``; ``memory_frames=30`` 0.75; 4 episodes per video 0.71
+    against 0.55 for one.
     """
 
     default_lr = 1e-2
     budget_option = "K"
     inference_options = ("threshold",)
 
-    def __init__(self, *, K: int = 8, memory_frames: int = 30, selection: str = "pointer", reward: str = "classifier",
+    def __init__(self, *, K: int = 8, memory_frames: int = 16, selection: str = "gaussian", reward: str = "agent",
                  episodes: int = 4, threshold: float = 0.7, patience: int | None = None, gamma: float = 0.9,
-                 location_std: float = 0.1, first_location: float = 0.5, policy_weight: float = 1.0,
-                 utility_weight: float = 1.0, confidence: str = "agent", **kw) -> None:
+                 location_std: float = 0.1, first_location: float = 0.0, policy_weight: float = 1.0,
+                 utility_weight: float = 1.0, stop: str = "utility", prediction: str = "agent",
+                 confidence: str = "agent", **kw) -> None:
         super().__init__(**kw)
         if K < 1 or memory_frames < 1 or episodes < 1:
             raise ValueError(f"K, memory_frames and episodes must be >= 1, got {K}, {memory_frames} and {episodes}")
-        if selection not in SELECTIONS:
-            raise ValueError(f"unknown selection {selection!r}: use one of {', '.join(SELECTIONS)}")
-        if reward not in REWARDS:
-            raise ValueError(f"unknown reward {reward!r}: use one of {', '.join(REWARDS)}")
-        if confidence not in CONFIDENCES:
-            raise ValueError(f"unknown confidence {confidence!r}: use one of {', '.join(CONFIDENCES)}")
+        for name, value, allowed in (("selection", selection, SELECTIONS), ("reward", reward, REWARDS),
+                                     ("confidence", confidence, CONFIDENCES), ("stop", stop, STOPS),
+                                     ("prediction", prediction, PREDICTIONS)):
+            if value not in allowed:
+                raise ValueError(f"unknown {name} {value!r}: use one of {', '.join(allowed)}")
         if patience is not None and patience < 1:
             raise ValueError(f"patience must be >= 1 (or None for K // 2 + 1 below mu = 0.7, else K), got {patience}")
         if not 0.0 <= gamma <= 1.0 or location_std <= 0 or not 0.0 <= first_location <= 1.0:
@@ -228,16 +237,18 @@ class AdaFrame(LearnedSampler):
             raise ValueError("policy_weight and utility_weight must be >= 0")
         self.options.update(K=K, memory_frames=memory_frames, selection=selection, reward=reward, episodes=episodes,
                             patience=patience, gamma=gamma, location_std=location_std, first_location=first_location,
-                            policy_weight=policy_weight, utility_weight=utility_weight, confidence=confidence)
-        self.reads = Reads.FEATURES | (Reads.FRAME_LOGITS if confidence == "agreement" else Reads.NOTHING)
+                            policy_weight=policy_weight, utility_weight=utility_weight, stop=stop,
+                            prediction=prediction, confidence=confidence)
+        agreement = stop == "confidence" and confidence == "agreement"
+        self.reads = Reads.FEATURES | (Reads.FRAME_LOGITS if agreement else Reads.NOTHING)
         self.threshold = threshold
         width = self.encoder.out_dim
         self.frame_projection = nn.Sequential(nn.Dropout(self.options["dropout"]),
                                               nn.Linear(self.options["input_dim"], width), nn.ReLU())
-        self.memory_query = nn.Linear(width, width, bias=False)  # W_h of Eq. 1
-        self.lstm = nn.LSTMCell(2 * width, width)  # Eq. 2
+        self.memory_query = nn.Linear(width, width, bias=False)  # W_h of Eq. 2
+        self.lstm = nn.LSTMCell(2 * width, width)  # Eq. 1
         self.prediction = nn.Linear(width, self.options["num_classes"])  # f_p, Eq. 3
-        self.selection = nn.Linear(width, width if selection == "pointer" else 1)  # f_s, Eq. 5
+        self.selection = nn.Linear(width, width if selection == "pointer" else 1)  # f_s
         self.utility = nn.Linear(width, 1)  # f_u, Eq. 6
 
     @property
@@ -248,12 +259,12 @@ class AdaFrame(LearnedSampler):
     @threshold.setter
     def threshold(self, value: float) -> None:
         if not value > 0:
-            raise ValueError(f"threshold (mu) must be > 0, got {value}; use a value above 1 to use all K frames")
+            raise ValueError(f"threshold (mu) must be > 0, got {value}; a large value uses all K frames")
         self.options["threshold"] = float(value)
 
     def next_index(self, h: torch.Tensor, memory: torch.Tensor, positions: torch.Tensor, num_candidates: int,
                    sample: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        """Where to look next [E] from the hidden state [E, W] (Eq. 5), drawn (``sample``) or the most
+        """Where to look next [E] from the hidden state [E, W], drawn (``sample``) or the most
         likely, and the log-probability of that choice [E]."""
         if self.options["selection"] == "gaussian":
             mean = torch.sigmoid(self.selection(h)).squeeze(-1)
@@ -296,6 +307,9 @@ class AdaFrame(LearnedSampler):
         if o["reward"] == "agent":
             probs = torch.softmax(episode.logits.detach(), dim=-1)
         else:
+            if batch.clip_log_probs is not None:
+                raise ValueError("reward='classifier' is the consensus of the frames seen so far, which a clip classifier "
+                                 "does not have: use reward='agent' (the paper's, f_p's margin)")
             frame_logits = batch.frame_logits.repeat_interleave(m, dim=0)
             probs = seen_consensus_probs(frame_logits, episode.indices, batch.consensus)
         returns = discounted_returns(margin_rewards(prediction_margins(probs, labels)), o["gamma"])  # Eq. 4
@@ -305,20 +319,26 @@ class AdaFrame(LearnedSampler):
         return {"loss": loss, "L_cls": cls, "L_sel": sel, "L_utl": utl, "return": returns[:, 0].mean()}
 
     def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator,
-                scores: np.ndarray | None) -> np.ndarray:
+                scores: np.ndarray | None) -> Selection:
+        """Adaptive lookahead inference: the sorted distinct candidates looked at and, with
+        ``prediction="agent"``, f_p's class probabilities [C] at the step where it stopped (Algorithm 2)."""
         if k == 0:
-            return np.empty(0, dtype=np.int64)
+            return Selection(np.empty(0, dtype=np.int64))
         with inference(self):
             episode = self.rollout(self.candidate_input(candidates), k, sample=False)
         agent = torch.softmax(episode.logits[0], dim=-1).cpu()
-        confidence = agent.amax(dim=-1)
-        if self.options["confidence"] == "agreement":
-            frame_logits = torch.as_tensor(context.frame_logits, dtype=torch.float32)[None]
-            seen = seen_consensus_probs(frame_logits, episode.indices.cpu(), context.consensus)[0]
-            confidence = torch.minimum(confidence, seen.gather(-1, agent.argmax(dim=-1, keepdim=True)).squeeze(-1))
         patience = self.options["patience"] or default_patience(k, self.threshold)
-        steps = lookahead_stop(confidence, episode.utilities[0], self.threshold, patience)
-        return np.unique(episode.indices[0, :steps].cpu().numpy()).astype(np.int64)
+        if self.options["stop"] == "utility":
+            steps = utility_stop(episode.utilities[0], self.threshold, patience)
+        else:
+            confidence = agent.amax(dim=-1)
+            if self.options["confidence"] == "agreement":
+                frame_logits = torch.as_tensor(context.frame_logits, dtype=torch.float32)[None]
+                seen = seen_consensus_probs(frame_logits, episode.indices.cpu(), context.consensus)[0]
+                confidence = torch.minimum(confidence, seen.gather(-1, agent.argmax(dim=-1, keepdim=True)).squeeze(-1))
+            steps = lookahead_stop(confidence, episode.utilities[0], self.threshold, patience)
+        chosen = np.unique(episode.indices[0, :steps].cpu().numpy()).astype(np.int64)
+        return Selection(chosen, None, agent[steps - 1].numpy() if self.options["prediction"] == "agent" else None)
 
     def scores(self, candidates: Candidates, context: Context | None = None) -> None:
         """None: the agent picks sequentially, it does not rank the candidates."""

@@ -6,6 +6,7 @@ a batch, and ``select`` (inherited) is top-N of the scores, sorted by time.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ import torch
 from torch import nn
 
 from framesampler.candidates import Candidates, Reads
+from framesampler.classifiers.consensus import consensus_probs
 from framesampler.cost import count_macs, inference
 from framesampler.learned.encoder import FeatureEncoder
 from framesampler.policies.base import Context, Sampler
@@ -22,12 +24,20 @@ from framesampler.policies.base import Context, Sampler
 @dataclass
 class TrainingBatch:
     """One batch for ``loss``: candidate features [B, T, D], the frozen classifier's logits on each
-    candidate [B, T, C], labels [B], and the classifier's consensus."""
+    candidate alone [B, T, C], labels [B], and the classifier's consensus; for a classifier whose frames
+    interact (consensus ``"clip"``), ``clip_log_probs`` scores subsets (positions [B, K] -> [B, C])."""
 
     features: torch.Tensor
     frame_logits: torch.Tensor
     labels: torch.Tensor
     consensus: str
+    clip_log_probs: Callable[[torch.Tensor], torch.Tensor] | None = None
+
+    def video_probs(self, positions: torch.Tensor) -> torch.Tensor:
+        """The frozen classifier's class probabilities [B, C] on the candidates ``positions`` [B, K] of each video."""
+        if self.clip_log_probs is not None:
+            return self.clip_log_probs(positions.sort(dim=-1).values).exp()
+        return consensus_probs(self.frame_logits[torch.arange(len(positions))[:, None], positions], self.consensus)
 
 
 class LearnedSampler(nn.Module, Sampler):
@@ -53,7 +63,10 @@ class LearnedSampler(nn.Module, Sampler):
 
     def candidate_input(self, candidates: Candidates) -> torch.Tensor:
         """The encoder's input for one video: its candidates' features [1, T, D]."""
-        return torch.as_tensor(np.asarray(candidates.features), dtype=torch.float32)[None]
+        if candidates.features.shape[1] != self.options["input_dim"]:
+            raise ValueError(f"candidates.features are {candidates.features.shape[1]}-d, but {self.name!r} takes "
+                             f"{self.options['input_dim']}-d features (its input_dim): give the input it was trained on")
+        return torch.as_tensor(candidates.features, dtype=torch.float32)[None]
 
     def batch_scores(self, features: torch.Tensor) -> torch.Tensor:
         """Scores [B, T] of many videos' candidate features [B, T, D], in inference mode."""

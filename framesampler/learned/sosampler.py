@@ -11,6 +11,12 @@ the shared encoder f_s. Losses:
 - ``L_LG`` (Eq. 7): cross-entropy of the T-averaged h_c logits with the label;
 - ``L = lambda * L_SO + (1 - lambda) * L_LG`` (Eq. 4), lambda = 0.99.
 
+The margin gamma = 0.01 is the paper's at T = 10. Its softmax over T cannot meet it for every pair once
+``gamma T (T - 1) / 2 > 1`` (T > 14 at 0.01): q_i >= q_min + rank_i * gamma sums to more than 1. By
+default (``margin_scale="none"``) gamma stays fixed, as written, and the hinges of such T never all
+close; ``margin_scale="pairs"`` scales it to ``gamma * 45 / (T (T - 1) / 2)``, the paper's total margin
+at T = 10 spread over T's pairs.
+
 Inference: top N of h_s, sorted by time (any N: the ranking does not depend on N). Trained with SGD,
 momentum 0.9, weight decay 1e-4, cosine schedule from lr 1e-3 (App. A.3).
 """
@@ -26,6 +32,14 @@ from framesampler.policies.registry import register_sampler
 
 SOLoss = Literal["rank", "rank_weighted", "mse", "kl"]
 SO_LOSSES = ("rank", "rank_weighted", "mse", "kl")
+MARGIN_SCALES = ("none", "pairs")
+
+
+def scaled_margin(margin: float, num_candidates: int, scale: str) -> float:
+    """gamma for T candidates: as given (``"none"``) or ``gamma * 45 / (T (T - 1) / 2)`` (``"pairs"``)."""
+    if scale == "none" or num_candidates < 2:
+        return margin
+    return margin * 45 / (num_candidates * (num_candidates - 1) / 2)
 
 
 def teacher_confidence(frame_logits: torch.Tensor, labels: torch.Tensor, importance: str) -> torch.Tensor:
@@ -54,15 +68,18 @@ class SOSampler(LearnedSampler):
     """SOSampler on the shared feature encoder (see the module docstring)."""
 
     def __init__(self, *, importance: str = "max", temperature: float = 1.0, so_loss: SOLoss = "rank",
-                 margin: float = 0.01, lam: float = 0.99, **kw) -> None:
+                 margin: float = 0.01, margin_scale: str = "none", lam: float = 0.99, **kw) -> None:
         super().__init__(**kw)
+        if margin_scale not in MARGIN_SCALES:
+            raise ValueError(f"unknown margin_scale {margin_scale!r}: use one of {', '.join(MARGIN_SCALES)}")
         if importance not in ("label", "max"):
             raise ValueError(f"unknown importance {importance!r}: use 'label' or 'max'")
         if so_loss not in SO_LOSSES:
             raise ValueError(f"unknown so_loss {so_loss!r}: use one of {', '.join(SO_LOSSES)}")
         if not 0.0 <= lam <= 1.0 or temperature <= 0:
             raise ValueError("lam must be in [0, 1] and temperature > 0")
-        self.options.update(importance=importance, temperature=temperature, so_loss=so_loss, margin=margin, lam=lam)
+        self.options.update(importance=importance, temperature=temperature, so_loss=so_loss, margin=margin,
+                            margin_scale=margin_scale, lam=lam)
         self.importance_head = nn.Linear(self.encoder.out_dim, 1)  # h_s
         self.frame_classifier = nn.Linear(self.encoder.out_dim, kw["num_classes"])  # h_c
 
@@ -75,7 +92,8 @@ class SOSampler(LearnedSampler):
         student = torch.softmax(self.importance_head(hidden).squeeze(-1), dim=-1)
         teacher = torch.softmax(teacher_confidence(batch.frame_logits, batch.labels, o["importance"]) / o["temperature"], dim=-1)
         if o["so_loss"] in ("rank", "rank_weighted"):
-            so = pairwise_ranking_loss(student, teacher, o["margin"], weighted=o["so_loss"] == "rank_weighted")
+            margin = scaled_margin(o["margin"], student.shape[1], o["margin_scale"])
+            so = pairwise_ranking_loss(student, teacher, margin, weighted=o["so_loss"] == "rank_weighted")
         elif o["so_loss"] == "mse":
             so = nn.functional.mse_loss(student, teacher)
         else:

@@ -6,11 +6,14 @@ video (one per segment), looks up the classifier's logits on them (computed for 
 and again only when an epoch's table differs), and steps the sampler's own ``loss``. Optimiser as in Lee et al. 2024 App. A.3:
 SGD, momentum 0.9, weight decay 1e-4, cosine schedule; gradients clipped at norm 40 (authors' code).
 
-After every epoch the training state is written atomically to ``state_path``; a run started again
-with the same ``state_path`` resumes after the last finished epoch.
+After every epoch the training state is written atomically to ``state_path``, with everything that
+defines the run (``run_identity``); a run started again with the same ``state_path`` resumes after the
+last finished epoch only if its identity is the same; otherwise (or if the file is unreadable) it says
+so and starts afresh.
 """
 from __future__ import annotations
 
+import json
 import math
 import sys
 import time
@@ -22,9 +25,11 @@ import torch
 from tqdm import tqdm
 
 from framesampler.candidates import segment_positions
+from framesampler.classifiers.clip import ClipClassifier
 from framesampler.classifiers.frozen import FrameClassifier
 from framesampler.data.features import VideoSet
 from framesampler.learned.base import LearnedSampler, TrainingBatch
+from framesampler.learned.checkpoint import classifier_fingerprint
 from framesampler.policies.registry import list_samplers
 from framesampler.storage import save_atomically
 
@@ -32,6 +37,18 @@ from framesampler.storage import save_atomically
 def learned_sampler_names() -> list[str]:
     """Registered samplers that are trained (subclasses of ``LearnedSampler``)."""
     return list_samplers(LearnedSampler)
+
+
+
+def clip_scorer(classifier: FrameClassifier | ClipClassifier, frames: torch.Tensor):
+    """For a clip classifier, ``positions [B, K] -> log probs [B, C]`` on a batch's candidate frames [B, T, D]."""
+    if not isinstance(classifier, ClipClassifier):
+        return None
+
+    @torch.no_grad()
+    def score(positions: torch.Tensor) -> torch.Tensor:
+        return classifier.video_log_probs(frames.gather(1, positions[..., None].expand(-1, -1, frames.shape[-1])))
+    return score
 
 
 @dataclass(frozen=True)
@@ -43,12 +60,65 @@ class TrainSettings:
     weight_decay: float = 1e-4
     grad_clip: float = 40.0
 
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError(f"--epochs and --batch-size must be >= 1, got {self.epochs} and {self.batch_size}: "
+                             "zero epochs would save an untrained sampler")
+        if self.lr is not None and not self.lr > 0:
+            raise ValueError(f"--lr must be > 0, got {self.lr}")
+        if not (0 <= self.momentum < 1 and self.weight_decay >= 0 and self.grad_clip > 0):
+            raise ValueError(f"--momentum must be in [0, 1), --weight-decay >= 0 and grad_clip > 0, got "
+                             f"{self.momentum}, {self.weight_decay} and {self.grad_clip}")
+
+
+def run_identity(sampler: LearnedSampler, classifier: FrameClassifier, *, T: int, settings: TrainSettings, seed: int,
+                 run: dict | None = None) -> dict:
+    """What a resume state must match (JSON values): the sampler's options, T, seed, training settings, the
+    frozen classifier's fingerprint and ``run`` (the caller's data identity: data file fingerprint,
+    vocabulary, regime and construction, N)."""
+    identity = {"options": sampler.options, "T": T, "seed": seed, "settings": asdict(settings),
+                "classifier": classifier_fingerprint(classifier), **(run or {})}
+    return json.loads(json.dumps(identity, default=str))
+
+
+def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """Keys (dotted into nested dicts) whose values differ between ``old`` and ``new``."""
+    keys = sorted(set(old) | set(new))
+    out = []
+    for key in keys:
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key}")
+    return out
+
+
+def load_resume_state(state_path: Path, identity: dict) -> dict | None:
+    """The training state saved at ``state_path`` if it belongs to the run ``identity``; else None, after
+    one line on stderr saying why the run starts afresh (another run's state, or an unreadable file)."""
+    if not state_path.is_file():
+        return None
+    try:
+        state = torch.load(state_path, weights_only=False)
+    except Exception as err:  # a torn or foreign file: whatever unpickling raises
+        print(f"framesampler: {state_path} is unreadable ({type(err).__name__}); starting afresh", file=sys.stderr)
+        return None
+    found = state.get("identity") if isinstance(state, dict) else None
+    if found != identity:
+        why = "an older version or another program" if found is None else \
+            f"another run (differs in {', '.join(_differences(found, identity))})"
+        print(f"framesampler: {state_path} is from {why}; starting afresh", file=sys.stderr)
+        return None
+    return state
+
 
 def train_sampler(sampler: LearnedSampler, videos: Callable[[int], VideoSet], classifier: FrameClassifier, *,
                   T: int, settings: TrainSettings = TrainSettings(), seed: int = 0,
-                  state_path: Path | None = None, progress: bool = True) -> list[dict]:
+                  state_path: Path | None = None, run: dict | None = None, progress: bool = True) -> list[dict]:
     """Train ``sampler`` in place; ``videos(epoch)`` gives that epoch's training videos. Returns the
-    log: one row per epoch with the mean of each loss component and the seconds it took."""
+    log: one row per epoch with the mean of each loss component and the seconds it took. ``run`` adds to
+    what a resume state must match (see ``run_identity``)."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     optimiser = torch.optim.SGD(sampler.parameters(), lr=settings.lr or sampler.default_lr, momentum=settings.momentum,
@@ -57,10 +127,9 @@ def train_sampler(sampler: LearnedSampler, videos: Callable[[int], VideoSet], cl
     steps_per_epoch = math.ceil(len(first) / settings.batch_size)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, settings.epochs * steps_per_epoch)
     log: list[dict] = []
-    if state_path is not None and state_path.is_file():
-        state = torch.load(state_path, weights_only=False)
-        if state["settings"] != asdict(settings) or state["options"] != sampler.options or state["T"] != T:
-            raise ValueError(f"{state_path} holds a run with other settings: delete it to start afresh")
+    identity = run_identity(sampler, classifier, T=T, settings=settings, seed=seed, run=run)
+    state = None if state_path is None else load_resume_state(state_path, identity)
+    if state is not None:
         sampler.load_state_dict(state["sampler"])
         optimiser.load_state_dict(state["optimiser"])
         schedule.load_state_dict(state["schedule"])
@@ -84,7 +153,7 @@ def train_sampler(sampler: LearnedSampler, videos: Callable[[int], VideoSet], cl
         for batch in torch.randperm(len(refs), generator=generator).split(settings.batch_size):
             rows = refs[batch].gather(1, segment_positions(len(batch), refs.shape[1], T, generator))
             losses = sampler.loss(TrainingBatch(epoch_videos.sampler_input[rows], table_logits[rows], labels[batch],
-                                                classifier.config.consensus))
+                                                classifier.config.consensus, clip_scorer(classifier, epoch_videos.frames[rows])))
             optimiser.zero_grad()
             losses["loss"].backward()
             torch.nn.utils.clip_grad_norm_(sampler.parameters(), settings.grad_clip)
@@ -98,8 +167,7 @@ def train_sampler(sampler: LearnedSampler, videos: Callable[[int], VideoSet], cl
         if state_path is not None:
             save_atomically({"sampler": sampler.state_dict(), "optimiser": optimiser.state_dict(),
                               "schedule": schedule.state_dict(), "generator": generator.get_state(),
-                              "torch_rng": torch.get_rng_state(), "log": log, "settings": asdict(settings),
-                              "options": sampler.options, "T": T}, state_path)
+                              "torch_rng": torch.get_rng_state(), "log": log, "identity": identity}, state_path)
     bar.close()
     sampler.eval()
     return log

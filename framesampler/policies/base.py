@@ -9,13 +9,15 @@ checked here and nowhere else.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import torch
 
-from framesampler.candidates import Candidates, Reads
+from framesampler.candidates import Candidates, Reads, check_integer, finite_array
+from framesampler.classifiers.consensus import check_consensus
 
 SelectShortPolicy = Literal["all", "error"]
 
@@ -27,12 +29,37 @@ class Context:
 
     ``frame_logits``: [T, C] logits of the frozen classifier on each candidate alone (pi_s, pi_o).
     ``label``: the true class (pi_o and pi_s "label" use it; they are oracles).
-    ``consensus``: how the classifier combines frames (see ``framesampler.classifiers.consensus``).
+    ``consensus``: how the classifier combines frames (see ``framesampler.classifiers.consensus``), or
+    ``"clip"`` for a classifier whose frames interact: then ``video_log_probs`` (sorted candidate
+    positions [S, K] -> log class probabilities [S, C]) is the only way to score a subset (pi_o).
+    Checked when built: logits [T, C] all finite (a numpy array is converted to a tensor), ``label`` an
+    integer class in ``0..C-1``, a known consensus; ``TypeError``/``ValueError`` naming the field otherwise.
     """
 
     frame_logits: torch.Tensor | None = None
     label: int | None = None
     consensus: str = "avg_logits"
+    video_log_probs: Callable[[torch.Tensor], torch.Tensor] | None = None
+
+    def __post_init__(self) -> None:
+        logits = self.frame_logits
+        if logits is not None:
+            if not isinstance(logits, torch.Tensor):
+                logits = torch.from_numpy(finite_array(logits, "context.frame_logits", ndim=2, shape="[T, C]"))
+            else:
+                finite_array(logits, "context.frame_logits", ndim=2, shape="[T, C]")
+            if logits.shape[1] < 1:
+                raise ValueError("context.frame_logits has no classes: give logits [T, C] with C >= 1")
+            object.__setattr__(self, "frame_logits", logits if logits.is_floating_point() else logits.float())
+        if self.label is not None:
+            label = check_integer(self.label, "context.label")
+            if logits is not None and label >= logits.shape[1]:
+                raise ValueError(f"context.label {label} is not a class of frame_logits (0..{logits.shape[1] - 1})")
+            object.__setattr__(self, "label", label)
+        if not isinstance(self.consensus, str):
+            raise TypeError(f"context.consensus must be a string, got {self.consensus!r}")
+        if self.consensus != "clip":
+            check_consensus(self.consensus)
 
 
 @dataclass(frozen=True)
@@ -42,12 +69,12 @@ class Selection:
 
     positions: np.ndarray
     scores: np.ndarray | None = None
+    prediction: np.ndarray | None = None  # the sampler's own class probabilities [C] (AdaFrame's f_p), if it makes one
 
 
 def check_budget(num_candidates: int, n: int, short_policy: SelectShortPolicy) -> int:
     """Validate ``n`` against ``T`` and return how many positions ``select`` will return."""
-    if not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"n (frames to select) must be an integer >= 0, got {n!r}")
+    n = check_integer(n, "n (frames to select)")
     if short_policy not in ("all", "error"):
         raise ValueError(f"unknown short_policy {short_policy!r}: use 'all' or 'error'")
     if n > num_candidates and short_policy == "error":
@@ -56,6 +83,28 @@ def check_budget(num_candidates: int, n: int, short_policy: SelectShortPolicy) -
             "or pass short_policy='all' to take every candidate"
         )
     return int(min(n, num_candidates))
+
+
+def check_select(sampler: Sampler, candidates: Candidates, n: int, context: Context | None,
+                 rng: np.random.Generator | None, short_policy: SelectShortPolicy) -> int:
+    """The checks at the start of every ``select``/``choose``: argument types, what the sampler reads,
+    logits for every candidate, and ``n``; returns how many positions to pick (``check_budget``)."""
+    if not isinstance(candidates, Candidates):
+        raise TypeError(f"candidates must be a framesampler.Candidates, got {type(candidates).__name__}")
+    if context is not None and not isinstance(context, Context):
+        raise TypeError(f"context must be a framesampler.Context or None, got {type(context).__name__}")
+    if rng is not None and not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator or None, got {type(rng).__name__}")
+    for flag in (Reads.FRAME_LOGITS, Reads.LABEL):
+        if flag in sampler.reads and (context is None or getattr(context, flag.name.lower()) is None):
+            raise ValueError(f"sampler {sampler.name!r} needs context.{flag.name.lower()}; none was given")
+    wanted = [flag.name.lower() for flag in (Reads.PIXELS, Reads.FEATURES, Reads.MOTION) if flag in sampler.reads]
+    if wanted and all(getattr(candidates, what) is None for what in wanted):
+        raise ValueError(f"sampler {sampler.name!r} needs candidates.{' or candidates.'.join(wanted)}; none was given")
+    if context is not None and context.frame_logits is not None and len(context.frame_logits) != len(candidates):
+        raise ValueError(f"context.frame_logits has {len(context.frame_logits)} rows for {len(candidates)} candidates: "
+                         "give the classifier's logits on each candidate")
+    return check_budget(len(candidates), n, short_policy)
 
 
 def top_n_sorted(scores: np.ndarray | torch.Tensor, n: int, *, short_policy: SelectShortPolicy = "all") -> np.ndarray:
@@ -85,6 +134,7 @@ class Sampler:
 
     Subclasses score (``scores`` -> [T] importance, picked by ``top_n_sorted``), pick by a rule or a
     search (override ``_select``; ``scores`` stays None), or both (``_select`` receives the scores).
+    ``_select`` returns positions, or a ``Selection`` whose ``prediction`` is the sampler's own (AdaFrame).
     ``reads`` declares what they read; ``stochastic`` that two runs may pick differently; ``trainable``
     that it must be trained first (``framesampler.learned``).
     """
@@ -98,38 +148,22 @@ class Sampler:
         self.training = training
         self.rng = np.random.default_rng(seed)
 
-    def select(
-        self,
-        candidates: Candidates,
-        n: int,
-        *,
-        context: Context | None = None,
-        rng: np.random.Generator | None = None,
-        short_policy: SelectShortPolicy = "all",
-    ) -> np.ndarray:
+    def select(self, candidates: Candidates, n: int, *, context: Context | None = None,
+               rng: np.random.Generator | None = None, short_policy: SelectShortPolicy = "all") -> np.ndarray:
         """Sorted unique int64 positions (into ``candidates``) of the chosen frames."""
         return self.choose(candidates, n, context=context, rng=rng, short_policy=short_policy).positions
 
-    def choose(
-        self,
-        candidates: Candidates,
-        n: int,
-        *,
-        context: Context | None = None,
-        rng: np.random.Generator | None = None,
-        short_policy: SelectShortPolicy = "all",
-    ) -> Selection:
+    def choose(self, candidates: Candidates, n: int, *, context: Context | None = None,
+               rng: np.random.Generator | None = None, short_policy: SelectShortPolicy = "all") -> Selection:
         """The chosen positions and the scores they were picked by (each computed once)."""
-        for flag in (Reads.FRAME_LOGITS, Reads.LABEL):
-            if flag in self.reads and (context is None or getattr(context, flag.name.lower()) is None):
-                raise ValueError(f"sampler {self.name!r} needs context.{flag.name.lower()}; none was given")
-        wanted = [flag.name.lower() for flag in (Reads.PIXELS, Reads.MOTION, Reads.FEATURES) if flag in self.reads]
-        if wanted and all(getattr(candidates, what) is None for what in wanted):
-            raise ValueError(f"sampler {self.name!r} needs candidates.{' or candidates.'.join(wanted)}; none was given")
-        k = check_budget(len(candidates), n, short_policy)
+        k = check_select(self, candidates, n, context, rng, short_policy)
+        if len(candidates) == 0:  # nothing to score or pick
+            return Selection(np.empty(0, dtype=np.int64))
         scores = self.scores(candidates, context)
         scores = None if scores is None else np.asarray(scores, dtype=np.float64)
         chosen = self._select(candidates, k, context, self.rng if rng is None else rng, scores)
+        if isinstance(chosen, Selection):  # a sampler that also makes its own prediction
+            return Selection(np.sort(np.asarray(chosen.positions, dtype=np.int64)), scores, chosen.prediction)
         return Selection(np.sort(np.asarray(chosen, dtype=np.int64)), scores)
 
     def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from framesampler.candidates import Candidates, candidate_indices
-from framesampler.policies.base import Context, Sampler, Selection, check_budget
+from framesampler.policies.base import Context, Sampler, Selection, check_select
 from framesampler.policies.registry import register_sampler
 
 
@@ -37,9 +37,10 @@ class RandomSampler(Sampler):
 class DenseSampler(Sampler):
     """Every candidate, whatever N is: the "All" row of Lee et al. 2024, Table 1."""
 
-    def choose(self, candidates: Candidates, n: int, **kw) -> Selection:
-        """All T positions, whatever ``n`` (an integer >= 0) is."""
-        check_budget(len(candidates), n, "all")
+    def choose(self, candidates: Candidates, n: int, *, context: Context | None = None,
+               rng: np.random.Generator | None = None, short_policy: str = "all") -> Selection:
+        """All T positions, whatever ``n`` (an integer >= 0) and ``short_policy`` are."""
+        check_select(self, candidates, n, context, rng, "all")
         return Selection(np.arange(len(candidates), dtype=np.int64))
 
 

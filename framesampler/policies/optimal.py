@@ -159,10 +159,12 @@ def optimal_subset(
     return np.sort(best).astype(np.int64)
 
 
-def _local_search(z: torch.Tensor, subset: np.ndarray, label: int, consensus: str) -> tuple[np.ndarray, float]:
+Value = Callable[[np.ndarray], torch.Tensor]
+
+
+def _local_search(value: Value, t: int, subset: np.ndarray) -> tuple[np.ndarray, float]:
     """Best-improvement 1-swap hill climbing from ``subset``; returns the local optimum and its value."""
-    t = z.shape[0]
-    score = float(subset_log_confidence(z, torch.from_numpy(subset)[None], label, consensus))
+    score = float(value(subset[None])[0])
     while True:
         outside = np.setdiff1d(np.arange(t), subset)
         if len(outside) == 0:
@@ -170,11 +172,42 @@ def _local_search(z: torch.Tensor, subset: np.ndarray, label: int, consensus: st
         swaps = np.repeat(subset[None], len(subset) * len(outside), axis=0)
         slot, new = np.divmod(np.arange(len(swaps)), len(outside))
         swaps[np.arange(len(swaps)), slot] = outside[new]
-        values = subset_log_confidence(z, torch.from_numpy(swaps), label, consensus)
+        swaps.sort(axis=1)
+        values = value(swaps)
         i = int(torch.argmax(values))
         if float(values[i]) <= score + 1e-12:
             return subset, score
-        subset, score = np.sort(swaps[i]), float(values[i])
+        subset, score = swaps[i], float(values[i])
+
+
+def search_subset(value: Value, t: int, n: int, *, restarts: int = 0, seed: int = 0) -> np.ndarray:
+    """Approximate argmax of ``value`` (sorted subsets [S, N] -> [S]) over the N-subsets of T: greedy
+    forward selection, then best-improvement 1-swap local search (see ``approximate_optimal_subset``)."""
+    if n <= 0 or n >= t:
+        return _no_choice(t, n)
+    chosen = np.empty(0, dtype=np.int64)
+    for _ in range(n):
+        rest = np.setdiff1d(np.arange(t), chosen)
+        grown = np.sort(np.concatenate([np.repeat(chosen[None], len(rest), axis=0), rest[:, None]], axis=1), axis=1)
+        chosen = grown[int(torch.argmax(value(grown)))]
+    rng = np.random.default_rng(seed)
+    starts = [chosen] + [np.sort(rng.choice(t, size=n, replace=False)) for _ in range(restarts)]
+    best, best_score = None, -math.inf
+    for start in starts:
+        subset, score = _local_search(value, t, start)
+        if best is None or score > best_score:
+            best, best_score = subset, score
+    return best.astype(np.int64)
+
+
+def exhaustive_subset(value: Value, t: int, n: int, *, chunk: int = 4096) -> np.ndarray:
+    """Exact argmax of ``value`` over all C(T, N) sorted subsets, scored ``chunk`` at a time (any
+    classifier, e.g. one whose frames interact; ties go to the lexicographically first subset)."""
+    if n <= 0 or n >= t:
+        return _no_choice(t, n)
+    subsets = _combinations(t, n)
+    values = torch.cat([value(subsets[i:i + chunk]) for i in range(0, len(subsets), chunk)])
+    return subsets[int(torch.argmax(values))].astype(np.int64)
 
 
 def approximate_optimal_subset(
@@ -190,22 +223,8 @@ def approximate_optimal_subset(
     """
     check_consensus(consensus)
     z = frame_logits.detach().cpu().to(torch.float64)
-    t = z.shape[0]
-    if n <= 0 or n >= t:
-        return _no_choice(t, n)
-    chosen = np.empty(0, dtype=np.int64)
-    for _ in range(n):
-        rest = np.setdiff1d(np.arange(t), chosen)
-        grown = np.concatenate([np.repeat(chosen[None], len(rest), axis=0), rest[:, None]], axis=1)
-        chosen = np.sort(grown[int(torch.argmax(subset_log_confidence(z, torch.from_numpy(grown), label, consensus)))])
-    rng = np.random.default_rng(seed)
-    starts = [chosen] + [np.sort(rng.choice(t, size=n, replace=False)) for _ in range(restarts)]
-    best, best_score = None, -math.inf
-    for start in starts:
-        subset, score = _local_search(z, start, label, consensus)
-        if best is None or score > best_score:
-            best, best_score = subset, score
-    return best.astype(np.int64)
+    return search_subset(lambda subsets: subset_log_confidence(z, torch.from_numpy(subsets), label, consensus),
+                         z.shape[0], n, restarts=restarts, seed=seed)
 
 
 def _check_search(search: str) -> None:
@@ -222,22 +241,41 @@ def optimal_search_kind(t: int, n: int, search: Search = "auto", max_exact_subse
 
 
 class OptimalPolicy(Sampler):
-    """pi_o (Lee et al. 2024, Sec. 3): the N-subset maximising the consensus's true-label probability."""
+    """pi_o (Lee et al. 2024, Sec. 3): the N-subset maximising the classifier's true-label probability.
+
+    Under a consensus classifier the search runs on its per-frame logits (meet in the middle when exact);
+    under a classifier whose frames interact (``context.consensus == "clip"``) every subset it scores goes
+    through the classifier (``context.video_log_probs``): exhaustively while C(T, N) <=
+    ``max_exact_network_subsets``, else by greedy + swap search.
+    """
 
     name = "oracle"
     reads = Reads.FRAME_LOGITS | Reads.LABEL
 
-    def __init__(self, *, search: Search = "auto", max_exact_subsets: int = 10_000_000, **kw) -> None:
+    def __init__(self, *, search: Search = "auto", max_exact_subsets: int = 10_000_000,
+                 max_exact_network_subsets: int = 20_000, **kw) -> None:
         super().__init__(**kw)
         _check_search(search)
         self.search = search
         self.max_exact_subsets = max_exact_subsets
+        self.max_exact_network_subsets = max_exact_network_subsets
 
     def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator,
                 scores: np.ndarray | None) -> np.ndarray:
         logits = context.frame_logits
         if logits.shape[0] != len(candidates):
             raise ValueError(f"context.frame_logits has {logits.shape[0]} rows for {len(candidates)} candidates")
+        if context.consensus == "clip":
+            if context.video_log_probs is None:
+                raise ValueError("pi_o under a clip classifier needs context.video_log_probs (the classifier on a subset)")
+            kind = optimal_search_kind(len(candidates), k, self.search, self.max_exact_network_subsets)
+            label = int(context.label)
+
+            def value(subsets: np.ndarray) -> torch.Tensor:
+                return context.video_log_probs(torch.from_numpy(subsets))[:, label]
+
+            search = exhaustive_subset if kind == "exact" else search_subset
+            return search(value, len(candidates), k)
         kind = optimal_search_kind(len(candidates), k, self.search, self.max_exact_subsets)
         search = optimal_subset if kind == "exact" else approximate_optimal_subset
         return search(logits, k, int(context.label), context.consensus)

@@ -5,6 +5,8 @@
 """
 from __future__ import annotations
 
+import inspect
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -24,9 +26,33 @@ def register_sampler(name: str, factory: Callable[..., Sampler], *, listed: bool
         _UNLISTED.add(name)
 
 
+def option_defaults(factory: Callable[..., Sampler]) -> dict:
+    """Keyword defaults of a sampler class's constructors along its MRO (what an option's type is checked against)."""
+    defaults: dict = {}
+    for cls in reversed(getattr(factory, "__mro__", ())):
+        if "__init__" in vars(cls):
+            defaults.update({name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()
+                             if p.default is not inspect.Parameter.empty})
+    return defaults
+
+
+def check_option_types(name: str, kwargs: dict) -> None:
+    """A numeric option must be given a number, a yes/no option a bool (e.g. ``--option margin=abc``)."""
+    defaults = option_defaults(sampler_factory(name))
+    for key, value in kwargs.items():
+        default = defaults.get(key)
+        if isinstance(default, bool) and not isinstance(value, bool):
+            raise ValueError(f"sampler {name!r}: option {key}={value!r} must be true or false (default {default})")
+        if isinstance(default, numbers.Real) and not isinstance(default, bool) and \
+                (isinstance(value, bool) or not isinstance(value, numbers.Real)):
+            raise ValueError(f"sampler {name!r}: option {key}={value!r} must be a number (default {default})")
+
+
 def create_sampler(name: str, **kwargs: Any) -> Sampler:
-    """Build the sampler registered as ``name``; its ``.name`` is set to ``name``."""
+    """Build the sampler registered as ``name``; its ``.name`` is set to ``name``. Options whose default is
+    a number (or a bool) must be one."""
     factory, preset = sampler_factory(name), _REGISTRY[name][1]
+    check_option_types(name, kwargs)
     try:
         sampler = factory(**{**preset, **kwargs})
     except TypeError as err:

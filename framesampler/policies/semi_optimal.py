@@ -21,7 +21,7 @@ Importance = Literal["label", "max"]
 
 def frame_importance(frame_logits: torch.Tensor, importance: Importance, label: int | None = None) -> torch.Tensor:
     """``c(v_t)`` of each frame [T] from its logits [T, C]: true-label or maximum confidence."""
-    probs = torch.softmax(frame_logits.float(), dim=-1)
+    probs = torch.softmax(frame_logits.double(), dim=-1)  # float64: float32 rounds confident frames to 1.0, a false tie
     if importance == "max":
         return probs.amax(dim=-1)
     if importance == "label":

@@ -27,20 +27,22 @@ def format_table(report: dict) -> str:
 def markdown(results: dict) -> str:
     """The results as markdown tables (mean ± std over seeds)."""
     lines = [f"Seeds: {results['config']['seeds']}; data: {results['config']['features']} "
-             f"({results['config']['regime']}, L={results['config']['length']}, vocab {results['config']['vocab']})", ""]
+             f"({results['config']['regime']}, L={results['config']['length']}, vocab {results['config']['vocab']}); "
+             f"classifier: {results['config'].get('classifier', 'frame')}", ""]
     for section, tables in results.items():
         if section in ("config", "cost"):
             continue
         for nt, rows in tables.items():
             timed = any("seconds_per_video" in row for row in rows.values())
-            lines += [f"### {section}: N/T = {nt}", "", "| sampler | top-1 | mAP | fidelity | in-burst | frames |"
-                      + (" s/video | GMACs | pipeline top-1 |" if timed else ""), "|" + " --- |" * (9 if timed else 6)]
+            lines += [f"### {section}: N/T = {nt}", "", "| sampler | top-1 | mAP | fidelity | in-burst | frames | GMACs |"
+                      + (" s/video | pipeline top-1 |" if timed else ""), "|" + " --- |" * (9 if timed else 7)]
             for name, row in rows.items():
                 cells = ["-" if row.get(m) is None else f"{row[m]:.3f} ± {row[m + '_std']:.3f}"
                          for m in ("top1", "mAP", "fidelity", "in_burst")]
-                lines.append(f"| {name} | {' | '.join(cells)} | {row['frames']:.2f} |" + (
-                    f" {row['seconds_per_video']:.3f} | {row['gmacs']:.2f} | {row['pipeline_top1']:.3f} |"
-                    if "seconds_per_video" in row else " - | - | - |" if timed else ""))
+                gmacs = f"{row['gmacs']:.2f}" if "gmacs" in row else "-"
+                lines.append(f"| {name} | {' | '.join(cells)} | {row['frames']:.2f} | {gmacs} |" + (
+                    f" {row['seconds_per_video']:.3f} | {row['pipeline_top1']:.3f} |" if "seconds_per_video" in row
+                    else " - | - |" if timed else ""))
             lines.append("")
     if "cost" in results:
         cost = results["cost"]

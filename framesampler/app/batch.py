@@ -1,0 +1,164 @@
+"""``framesampler batch``: the pipeline over a collection of videos, one JSON line per video.
+
+Each line is the pipeline's ``SampledVideo.summary()`` (chosen frames with index, seconds and score; the
+prediction; stage seconds; GMACs), plus ``"label"`` when the manifest gives one, or ``{"video", "error"}``
+with the one-line reason a video could not be read. The results file is the state:
+
+- resumable: videos already in it (results or errors) are skipped on a rerun;
+- nothing torn or doubled after a kill: each line is written by one ``write`` then ``fsync``, and a torn
+  last line (a kill inside that write) is dropped when the run starts again.
+
+With ``workers=K`` the next K videos are decoded in K background threads (``Pipeline.decode``: no
+network, PyAV releases the GIL while decoding) while the networks run on the current one
+(``Pipeline.run``); at most K decoded videos wait in memory.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from framesampler.app.pipeline import DecodedVideo, Pipeline
+from framesampler.data.manifest import read_manifest
+from framesampler.video.decode import VideoError
+
+VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".ts",
+                            ".3gp", ".ogv"})
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    video: str
+    label: str | None = None
+
+
+@dataclass
+class BatchReport:
+    """What one run did: videos classified and failed in this run, and those skipped as already done."""
+
+    done: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+
+def batch_items(source: str | os.PathLike) -> list[BatchItem]:
+    """The videos of ``source``: a folder walked for video files (by suffix, sorted), or a manifest
+    (``framesampler.data.manifest``: "path label" lines or a path,label CSV; labels go into the results)."""
+    source = Path(source)
+    if source.is_dir():
+        files = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+        if not files:
+            raise ValueError(f"{source} holds no video files (looked for {', '.join(sorted(VIDEO_SUFFIXES))})")
+        return [BatchItem(str(p)) for p in files]
+    return [BatchItem(str(entry.path), entry.label) for entry in read_manifest(source)]
+
+
+def finished_videos(out: str | os.PathLike) -> set[str]:
+    """The videos already in the results file ``out``; a torn last line is cut off the file first."""
+    out = Path(out)
+    if not out.exists():
+        return set()
+    if not out.is_file():
+        raise ValueError(f"--out {out} is not a file: give the path of a .jsonl results file")
+    data = out.read_bytes()
+    complete = data[:data.rfind(b"\n") + 1]
+    if len(complete) < len(data):
+        with out.open("r+b") as file:
+            file.truncate(len(complete))
+    videos = set()
+    for number, line in enumerate(complete.decode("utf-8").splitlines(), 1):
+        try:
+            videos.add(json.loads(line)["video"])
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise ValueError(f"{out} line {number} is not a result of framesampler batch: use another --out "
+                             "(the file is appended to, never rewritten)") from None
+    return videos
+
+
+def append_line(fd: int, record: dict) -> None:
+    """One JSON line written by a single ``write``, then flushed to disk."""
+    data = (json.dumps(record) + "\n").encode("utf-8")
+    written = os.write(fd, data)
+    if written != len(data):
+        raise OSError(f"short write to the results file ({written} of {len(data)} bytes): is the disk full?")
+    os.fsync(fd)
+
+
+Records = Callable[[list[BatchItem]], Iterable[dict]]
+
+
+def run_batch(pipeline: Pipeline | None, source: str | os.PathLike, out: str | os.PathLike, *, workers: int = 0,
+              progress: bool = True, records: Records | None = None) -> BatchReport:
+    """Classify every video of ``source`` not yet in ``out``, appending one line each (module docstring).
+    ``records``: another runner of the same summaries, ``items -> one record per item in any order`` (e.g.
+    ``framesampler.integrations.ray.batch_records`` on a Ray cluster); ``pipeline`` is then not used."""
+    if workers < 0:
+        raise ValueError(f"--workers must be >= 0, got {workers}")
+    items = batch_items(source)
+    finished = finished_videos(out)
+    todo = [item for item in items if item.video not in finished]
+    labels = {item.video: item.label for item in todo if item.label is not None}
+    report = BatchReport(skipped=len(items) - len(todo))
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(out, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        bar = tqdm(total=len(todo), desc="batch", unit="video", disable=not progress or None, file=sys.stderr)
+        for record in (records(todo) if records is not None else _records(pipeline, todo, workers)):
+            if "error" in record:
+                report.failed += 1
+            else:
+                record |= {"label": labels[record["video"]]} if record["video"] in labels else {}
+                report.done += 1
+            append_line(fd, record)
+            bar.update()
+        bar.close()
+    finally:
+        os.close(fd)
+    return report
+
+
+def _records(pipeline: Pipeline, items: list[BatchItem], workers: int) -> Iterator[dict]:
+    """Each item's summary, or ``{"video", "error"}``, in order."""
+    for item, decoded in _decoded(pipeline, items, workers):
+        try:
+            if isinstance(decoded, Exception):
+                raise decoded
+            yield pipeline.run(decoded).summary()
+        except (VideoError, ValueError) as error:
+            yield {"video": item.video, "error": str(error)}
+
+
+def _decoded(pipeline: Pipeline, items: list[BatchItem], workers: int) -> Iterator[tuple[BatchItem, DecodedVideo | Exception]]:
+    """Each item with its decoded video (or the error decoding raised), in order; with ``workers`` the
+    next ``workers`` videos are decoded in background threads meanwhile."""
+    if workers == 0:
+        for item in items:
+            yield item, _decode(pipeline, item)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
+        pending: list[tuple[BatchItem, Future]] = []
+        upcoming = iter(items)
+        for item in upcoming:
+            pending.append((item, pool.submit(_decode, pipeline, item)))
+            if len(pending) == workers:
+                break
+        while pending:
+            item, future = pending.pop(0)
+            decoded = future.result()
+            following = next(upcoming, None)
+            if following is not None:
+                pending.append((following, pool.submit(_decode, pipeline, following)))
+            yield item, decoded
+
+
+def _decode(pipeline: Pipeline, item: BatchItem) -> DecodedVideo | Exception:
+    try:
+        return pipeline.decode(item.video)
+    except (VideoError, ValueError) as error:
+        return error

@@ -1,0 +1,121 @@
+"""Ray: sample a video collection that outgrows one machine with ``ray.data`` and an actor pool.
+
+:class:`RaySampler` is a callable class for ``Dataset.map_batches``: each actor loads the pipeline of
+``framesampler sample`` once and maps a batch of ``path`` rows to the path, the chosen frame indices,
+their timestamps, the prediction and the full per-video summary (the JSON line ``framesampler batch``
+writes), or the one-line reason a video could not be read. :func:`run_batch_ray` runs it over a list of
+paths, on a local Ray started on loopback only (no dashboard, no usage stats) or, with ``address`` (or
+``$RAY_ADDRESS``), on an existing cluster (``"auto"``, ``"HOST:6379"`` or ``"ray://HOST:10001"``) whose
+workers have framesampler installed and see the same paths.
+
+The actor pool is sized from the CPUs left after one is kept for Ray Data's own read and bookkeeping
+tasks: on 2 CPUs a pool of 2 actors with one CPU each would starve them.
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from framesampler.integrations.common import SamplerSpec, pipeline_for
+from framesampler.video.decode import VideoError
+
+LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
+LOCAL_OBJECT_STORE_BYTES = 512 * 1024**2
+
+
+class RaySampler:
+    """``map_batches`` callable: ``{"path": [...]}`` -> ``{"path", "frames", "timestamps", "prediction",
+    "prob", "summary", "error"}`` (one row per path; ``summary`` is the JSON of ``SampledVideo.summary()``
+    or ``{"video", "error"}``). ``threads``: torch threads per actor (match the actor's ``num_cpus``)."""
+
+    def __init__(self, sampler: str, *, T: int, N: int, threads: int = 1, **options) -> None:
+        torch.set_num_threads(threads)
+        self.pipeline = pipeline_for(sampler, T=T, N=N, **options)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        rows = [self.sample(str(path)) for path in batch["path"]]
+        chosen = [row.get("chosen", []) for row in rows]
+        return {
+            "path": np.asarray([str(path) for path in batch["path"]]),
+            "frames": _objects([[c["frame"] for c in row] for row in chosen]),
+            "timestamps": _objects([[c["time"] for c in row] for row in chosen]),
+            "prediction": np.asarray([row["prediction"][0]["class"] if "prediction" in row else "" for row in rows]),
+            "prob": np.asarray([row["prediction"][0]["prob"] if "prediction" in row else np.nan for row in rows]),
+            "summary": np.asarray([json.dumps(row) for row in rows]),
+            "error": np.asarray([row.get("error", "") for row in rows]),
+        }
+
+    def sample(self, path: str) -> dict:
+        """One video's summary, or ``{"video", "error"}`` with the one-line reason it cannot be read."""
+        try:
+            return self.pipeline(path).summary()
+        except (VideoError, ValueError) as error:
+            return {"video": path, "error": str(error)}
+
+
+def _objects(values: list) -> np.ndarray:
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
+
+
+def iter_batch_ray(paths: Iterable[str | os.PathLike], sampler: SamplerSpec, *, T: int, N: int,
+                   address: str | None = None, num_actors: int | None = None, progress: bool = False,
+                   **options) -> Iterator[dict]:
+    """Per-video summaries (``SampledVideo.summary()`` or ``{"video", "error"}``) as the actors finish them,
+    in no set order. Connects to ``address`` (default: ``$RAY_ADDRESS``), or else starts a loopback Ray when
+    none is running (and stops it after). ``num_actors``: the pool size (default: the cluster's CPUs less
+    one, at least one); each actor takes one CPU. ``options`` go to ``load_pipeline``."""
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address is None:
+        for key, value in LOOPBACK_ENV.items():  # read when ray is first imported
+            os.environ.setdefault(key, value)
+    import ray
+
+    paths = [str(path) for path in paths]
+    if not paths:
+        return
+    started = _connect(ray, address)
+    try:
+        context = ray.data.DataContext.get_current()
+        context.enable_progress_bars = progress
+        pool = num_actors or max(1, int(ray.cluster_resources().get("CPU", 1)) - 1)
+        dataset = ray.data.from_items([{"path": path} for path in paths], override_num_blocks=min(len(paths), 4 * pool))
+        results = dataset.map_batches(RaySampler, batch_size=1, compute=ray.data.ActorPoolStrategy(size=pool), num_cpus=1,
+                                      fn_constructor_kwargs=dict(sampler=str(sampler), T=T, N=N, threads=1, **options))
+        for row in results.iter_rows():
+            yield json.loads(row["summary"])
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def batch_records(sampler: SamplerSpec, *, T: int, N: int, address: str | None = None, num_actors: int | None = None,
+                  **options) -> Callable[[list], Iterator[dict]]:
+    """``framesampler batch --ray``'s runner for ``app.batch.run_batch(records=...)``: items -> summaries on Ray."""
+    return lambda items: iter_batch_ray([item.video for item in items], sampler, T=T, N=N, address=address,
+                                        num_actors=num_actors, **options)
+
+
+def run_batch_ray(paths: Sequence[str | os.PathLike], sampler: SamplerSpec, *, T: int, N: int, address: str | None = None,
+                  num_actors: int | None = None, progress: bool = False, **options) -> list[dict]:
+    """:func:`iter_batch_ray`'s summaries in the order of ``paths`` (what ``framesampler batch --ray`` writes)."""
+    by_path = {row["video"]: row for row in iter_batch_ray(paths, sampler, T=T, N=N, address=address,
+                                                           num_actors=num_actors, progress=progress, **options)}
+    return [by_path[str(path)] for path in paths]
+
+
+def _connect(ray: object, address: str | None) -> bool:
+    """Connect to ``address`` or start a loopback-only local Ray; True when this call started it."""
+    if ray.is_initialized():
+        return False
+    if address is not None:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        return True
+    ray.init(include_dashboard=False, _node_ip_address="127.0.0.1", object_store_memory=LOCAL_OBJECT_STORE_BYTES,
+             log_to_driver=False, configure_logging=False)
+    return True

@@ -1,0 +1,239 @@
+"""One self-contained HTML page over the results ``sample``, ``batch`` and ``evaluate`` write.
+
+- A per-video summary (``sample --json``, or one line of ``batch``'s JSONL): the T candidates as
+  thumbnails decoded from the video named in it, the N chosen highlighted, each tile with its frame
+  index, time and the sampler's score; the prediction (and the true label where the record has one),
+  stage times and GMACs. A line ``{"video", "error"}`` shows its reason.
+- An evaluation report (``evaluate --json``; ``demo --json`` holds one per regime): the per-policy table,
+  and top-1 against seconds per video when the report has them.
+
+Everything is inline: thumbnails and plots as ``data:`` URIs, CSS in the page, no script, font, or
+other file referenced, so the page opens anywhere without a server.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from framesampler.storage import atomic_file
+
+THUMB_PX = 96
+STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color:#222;background:#fafafa}
+h1{font-size:22px} h2{font-size:18px;margin:28px 0 4px} h3{font-size:15px;margin:18px 0 6px}
+section{background:#fff;border:1px solid #ddd;border-radius:6px;padding:12px 16px;margin:16px 0}
+.meta{color:#555;font-size:13px;margin:2px 0}
+.grid{display:flex;flex-wrap:wrap;gap:6px;margin:10px 0}
+.tile{margin:0;padding:3px;border:2px solid #ccc;border-radius:4px;background:#f4f4f4;font-size:11px;text-align:center}
+.tile img{display:block;height:72px;width:auto}
+.tile.chosen{border:4px solid #e6550d;background:#fdebd9;font-weight:bold}
+.tile .missing{display:block;height:72px;width:96px;background:#ddd}
+.error{color:#b00020}
+table{border-collapse:collapse;font-size:13px;margin:8px 0}
+td,th{border:1px solid #ddd;padding:3px 8px;text-align:right} td:first-child,th:first-child{text-align:left}
+.ok{color:#1a7f37} .wrong{color:#b00020}
+"""
+
+
+def load_results(path: str | os.PathLike) -> list[dict]:
+    """The records of a results file: a JSON object (or list of them), or JSONL with one object a line."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such results file; pass the JSON or JSONL that sample, batch or evaluate wrote")
+    text = path.read_text()
+    try:
+        data = json.loads(text)
+        return data if isinstance(data, list) else [data]
+    except json.JSONDecodeError:
+        pass
+    records = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}, line {number}: not JSON ({error.msg}); each line of a JSONL file must be one "
+                             "JSON object") from None
+    return records
+
+
+def kind(record: object) -> str:
+    """``"video"``, ``"error"``, ``"evaluation"``, ``"evaluations"`` (regime -> evaluation) or ``"unknown"``."""
+    if not isinstance(record, dict):
+        return "unknown"
+    if "video" in record and "error" in record:
+        return "error"
+    if "video" in record and "candidates" in record and "chosen" in record:
+        return "video"
+    if "policies" in record and "config" in record:
+        return "evaluation"
+    if record and all(isinstance(v, dict) and kind(v) == "evaluation" for v in record.values()):
+        return "evaluations"
+    return "unknown"
+
+
+def render_html(records: Sequence[dict], *, title: str = "framesampler report", thumb_px: int = THUMB_PX) -> str:
+    """The page for ``records`` (see :func:`kind`); thumbnails are decoded from each record's video path."""
+    sections, thumbnails = [], {}
+    for record in records:
+        what = kind(record)
+        if what == "video":
+            sections.append(_video_section(record, thumbnails, thumb_px))
+        elif what == "error":
+            sections.append(f"<section><h2>{_e(Path(record['video']).name)}</h2><p class=meta>{_e(record['video'])}</p>"
+                            f"<p class=error>{_e(record['error'])}</p></section>")
+        elif what == "evaluation":
+            sections.append(_evaluation_section(record, None))
+        elif what == "evaluations":
+            sections += [_evaluation_section(report, name) for name, report in record.items()]
+        else:
+            keys = ", ".join(list(record)[:6]) if isinstance(record, dict) else type(record).__name__
+            raise ValueError(f"cannot report a record with keys {keys}: pass what sample --json, batch or evaluate --json wrote")
+    videos = sum(kind(r) in ("video", "error") for r in records)
+    intro = f"<p class=meta>{videos} video(s), {len(sections) - videos} evaluation(s)</p>"
+    return (f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{_e(title)}</title><style>{STYLE}</style>"
+            f"</head><body><h1>{_e(title)}</h1>{intro}{''.join(sections)}</body></html>\n")
+
+
+def write_html(results: Iterable[str | os.PathLike], out: str | os.PathLike, *, thumb_px: int = THUMB_PX,
+               title: str | None = None) -> Path:
+    """Read the results files, render them and write ``out`` atomically."""
+    results = [Path(r) for r in results]
+    records = [record for path in results for record in load_results(path)]
+    if not records:
+        raise ValueError(f"{', '.join(map(str, results))}: no results in it; run sample --json, batch or evaluate --json first")
+    page = render_html(records, title=title or f"framesampler: {', '.join(r.name for r in results)}", thumb_px=thumb_px)
+    with atomic_file(out) as partial:
+        partial.write_text(page)
+    return Path(out)
+
+
+def _video_section(record: dict, thumbnails: dict, thumb_px: int) -> str:
+    candidates = [int(i) for i in record["candidates"]]
+    chosen = {int(row["position"]) for row in record["chosen"]}
+    fps = float(record.get("fps") or 0)
+    scores = list(record.get("scores") or [None] * len(candidates))
+    for row in record["chosen"]:  # a summary without every candidate's score still has the chosen ones'
+        if row.get("score") is not None:
+            scores[row["position"]] = row["score"]
+    images, problem = _thumbnails(record["video"], candidates, thumbnails, thumb_px)
+    tiles = []
+    for position, frame in enumerate(candidates):
+        image = f"<img alt='frame {frame}' src='{images[position]}'>" if images else "<span class=missing></span>"
+        caption = [f"#{frame}", f"{frame / fps:.2f} s" if fps else "", "" if scores[position] is None else f"score {scores[position]:.3g}"]
+        star = "&#9733; " if position in chosen else ""
+        tiles.append(f"<figure class='tile{' chosen' if position in chosen else ''}'>{image}<figcaption>{star}"
+                     f"{'<br>'.join(_e(c) for c in caption if c)}</figcaption></figure>")
+    sampler = f"{_e(record['sampler'])}: " if record.get("sampler") else ""
+    head = (f"<h2>{_e(Path(record['video']).name)}</h2><p class=meta>{_e(record['video'])}</p>"
+            f"<p class=meta>{sampler}{len(chosen)} of {len(candidates)} candidates chosen; "
+            f"{record.get('num_frames', '?')} frames at {fps:.2f} fps</p>")
+    warning = f"<p class=error>thumbnails unavailable: {_e(problem)}</p>" if problem else ""
+    return (f"<section>{head}{warning}<div class=grid>{''.join(tiles)}</div>{_prediction(record)}"
+            f"{_numbers('stage seconds', record.get('seconds'), '{:.4f}')}{_numbers('GMACs', record.get('gmacs'), '{:.3f}')}</section>")
+
+
+def _thumbnails(video: str, candidates: list[int], cache: dict, thumb_px: int) -> tuple[list[str], str | None]:
+    """data: URIs of the candidates (decoded once per video and candidate list), or the reason there are none."""
+    from framesampler.video.decode import VideoError, read_frames
+
+    key = (video, tuple(candidates))
+    if key not in cache:
+        try:
+            cache[key] = ([_data_uri(frame) for frame in read_frames(video, candidates, size=thumb_px)], None)
+        except (VideoError, ValueError) as error:
+            cache[key] = ([], str(error))
+    return cache[key]
+
+
+def _data_uri(frame: np.ndarray) -> str:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(frame).save(buffer, format="JPEG", quality=80)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _prediction(record: dict) -> str:
+    prediction = record.get("prediction") or []
+    if not prediction:
+        return ""
+    label = record.get("label", record.get("true_label"))
+    verdict = ""
+    if label is not None:
+        right = str(prediction[0]["class"]) == str(label)
+        verdict = f" &mdash; true label {_e(label)}: <span class={'ok' if right else 'wrong'}>{'correct' if right else 'wrong'}</span>"
+    top = ", ".join(f"{_e(p['class'])} {p['prob']:.3f}" for p in prediction)
+    return f"<p><b>prediction:</b> {top}{verdict}</p>"
+
+
+def _numbers(name: str, values: dict | None, fmt: str) -> str:
+    if not values:
+        return ""
+    return f"<p class=meta>{_e(name)}: " + ", ".join(f"{_e(k)} {fmt.format(v)}" for k, v in values.items()) + "</p>"
+
+
+def _evaluation_section(report: dict, name: str | None) -> str:
+    config, cost = report.get("config", {}), report.get("cost", {})
+    columns = [("top1", "top-1"), ("mAP", "mAP"), ("fidelity", "fidelity")]
+    seconds = {policy: _seconds(row, cost.get(policy)) for policy, row in report["policies"].items()}
+    rows = []
+    for policy, row in report["policies"].items():
+        cells = ["-" if row.get(m) is None else f"{row[m]:.3f} &plusmn; {row.get(m + '_std') or 0:.3f}" for m, _ in columns]
+        cells.append(f"{row['frames']:.1f}" if row.get("frames") is not None else "-")
+        if cost:
+            cells += [f"{cost[policy][k]:.3f}" if policy in cost else "-" for k in ("sampler_gmacs", "classifier_gmacs")]
+        if any(s is not None for s in seconds.values()):
+            cells.append("-" if seconds[policy] is None else f"{seconds[policy]:.4f}")
+        rows.append(f"<tr><td>{_e(policy)}</td>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    heads = [label for _, label in columns] + ["frames"] + (["GMACs sampler", "GMACs classifier"] if cost else []) \
+        + (["seconds / video"] if any(s is not None for s in seconds.values()) else [])
+    title = f"evaluation{f': {name}' if name else ''}"
+    meta = ", ".join(f"{k} {config[k]}" for k in ("regime", "T", "N", "videos", "repeats") if k in config)
+    plot = _accuracy_vs_time(report, seconds)
+    return (f"<section><h2>{_e(title)}</h2><p class=meta>{_e(meta)}</p><table><tr><th>policy</th>"
+            + "".join(f"<th>{_e(h)}</th>" for h in heads) + f"</tr>{''.join(rows)}</table>{plot}</section>")
+
+
+def _seconds(row: dict, cost: dict | None) -> float | None:
+    for source in (row, cost or {}):
+        if source.get("seconds_per_video") is not None:
+            return float(source["seconds_per_video"])
+    return None
+
+
+def _accuracy_vs_time(report: dict, seconds: dict) -> str:
+    """Top-1 against seconds per video, one point per policy, as an inline PNG (only when timed)."""
+    points = [(s, report["policies"][p].get("top1"), p) for p, s in seconds.items() if s is not None]
+    points = [(s, top1, p) for s, top1, p in points if top1 is not None]
+    if not points:
+        return ""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(5.5, 3.6), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    for s, top1, policy in points:
+        axes.scatter(s, top1)
+        axes.annotate(policy, (s, top1), fontsize=8, xytext=(4, 2), textcoords="offset points")
+    axes.set_xlabel("seconds per video")
+    axes.set_ylabel("top-1")
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    uri = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f"<h3>top-1 against time</h3><img alt='top-1 against seconds per video' src='{uri}'>"
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)

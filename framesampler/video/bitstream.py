@@ -1,0 +1,104 @@
+"""Views of the candidates read from the bitstream, without decoding the frames the sampler looks at.
+
+- **Keyframes** (``candidate_indices(mode="keyframes", keyframes=reader.keyframes)``): frames that decode
+  alone; the reader decodes just their packets with ``skip_frame="NONKEY"``.
+- **Motion vectors** (``motion_vectors``): the encoder's block motion, exported by FFmpeg's decoder
+  (``flags2=+export_mvs``, frame side data ``MOTION_VECTORS``), the compressed-domain motion that
+  SCSampler (Korbar et al., ICCV 2019, Sec. 3.2) and CoViAR read instead of pixels. Each candidate's motion
+  is read from its *motion frame*: the first predicted frame at or after it (or the last one before it) in
+  the stream's order of display, where a predicted frame is an inter-coded anchor (P), decoded in display
+  order, whose vectors depend on its own packet only. Only the packets of the motion frames are decoded,
+  each alone, none between them, so the pixels decoded are wrong and never used; the
+  vectors are those of a full decode (tests compare them). B-frames are never motion frames: their direct
+  mode borrows vectors from frames that were not decoded; a motion frame that does not decode alone as a
+  P-frame (low-delay B-frames, MPEG-4 packed B-frames in AVI) is decoded with its GOP instead.
+
+Per candidate: ``motion`` is the mean displacement in pixels over the frame, ``sum |mv| * block area /
+frame area`` (``|mv| = hypot(motion_x, motion_y) / motion_scale``; intra-coded blocks count 0), and
+``maps`` the same on a ``grid`` x ``grid`` partition of the frame (blocks by their centre). A stream
+without motion vectors (intra-only such as MJPEG, or a decoder that exports none, such as cinepak) gives
+``motion=None`` and ``source`` says why; the pipeline then falls back to image differences and says so.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from av.video.frame import PictureType
+
+from framesampler.video.decode import VideoReader
+
+GRID = 8
+MV_FLAGS = "+export_mvs"
+
+
+@dataclass(frozen=True)
+class MotionView:
+    """Motion of T candidates from the bitstream. ``frames``: the frame each candidate's motion was read from;
+    ``motion`` [T] and ``maps`` [T, grid, grid] (None when the stream has no motion vectors); ``source``:
+    where they came from, or why there are none."""
+
+    frames: np.ndarray
+    motion: np.ndarray | None
+    maps: np.ndarray | None
+    source: str
+
+    @property
+    def available(self) -> bool:
+        return self.motion is not None
+
+
+def motion_frames(indices: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """The predicted frame each candidate's motion is read from: the first at or after it, else the last."""
+    after = np.searchsorted(predicted, indices)
+    return predicted[np.minimum(after, len(predicted) - 1)]
+
+
+def block_motion(vectors: np.ndarray, width: int, height: int, grid: int = GRID) -> tuple[float, np.ndarray]:
+    """Mean displacement in pixels over the frame and its ``grid`` x ``grid`` map, from FFmpeg's motion
+    vectors (a structured array with ``w, h, dst_x, dst_y, motion_x, motion_y, motion_scale``)."""
+    scale = np.maximum(vectors["motion_scale"].astype(np.float64), 1.0)
+    length = np.hypot(vectors["motion_x"] / scale, vectors["motion_y"] / scale)
+    weighted = length * vectors["w"].astype(np.float64) * vectors["h"]
+    column = np.clip(vectors["dst_x"].astype(np.int64) * grid // width, 0, grid - 1)
+    row = np.clip(vectors["dst_y"].astype(np.int64) * grid // height, 0, grid - 1)
+    cells = np.bincount(row * grid + column, weights=weighted, minlength=grid * grid).reshape(grid, grid)
+    return float(weighted.sum() / (width * height)), cells / (width * height / grid ** 2)
+
+
+def motion_vectors(reader: VideoReader, indices: Sequence[int] | np.ndarray, *, grid: int = GRID) -> MotionView:
+    """Motion at each of the candidate frames ``indices`` from the motion vectors in the bitstream.
+
+    Each motion frame's packet is decoded alone (FFmpeg ``flags2=+showall``, no error concealment, which
+    would overwrite the vectors); a motion frame that does not come out as a P-frame that way (a low-delay
+    B-frame, MPEG-4 packed B-frames in AVI) is decoded with its GOP instead (exact, at the cost of pixels)."""
+    indices = np.asarray(indices, dtype=np.int64)
+    meta, index, codec = reader.metadata, reader.index, reader.codec
+    if index.predicted.size == 0:
+        return MotionView(np.full(len(indices), -1), None, None,
+                          f"none: the {codec} stream has no predicted frames (intra-only), so no motion vectors")
+    frames = motion_frames(indices, index.predicted)
+    wanted = np.unique(frames)
+    found: dict[int, tuple[float, np.ndarray]] = {}
+    exported = False
+
+    def read(frames_read: np.ndarray, exact: bool, **how: str) -> None:
+        nonlocal exported
+        for position, frame in reader.decode_packets(frames_read, **({"flags2": MV_FLAGS} | how)):
+            data = frame.side_data.get("MOTION_VECTORS")
+            exported |= data is not None
+            vectors = data is not None and len(data) > 0
+            if position in wanted and position not in found and (exact or (vectors and frame.pict_type == PictureType.P)):
+                found[position] = block_motion(data.to_ndarray(), meta.width, meta.height, grid) if vectors \
+                    else (0.0, np.zeros((grid, grid)))  # every block intra-coded (or no vectors exported)
+
+    read(wanted, False, packets="alone", flags2=MV_FLAGS + "+showall", ec="0")
+    missing = np.setdiff1d(wanted, list(found))
+    if missing.size:
+        read(missing, True, packets="all")
+    if not exported:
+        return MotionView(frames, None, None, f"none: FFmpeg's {codec} decoder exports no motion vectors")
+    motion, maps = zip(*(found[int(f)] for f in frames))
+    source = f"motion vectors ({codec}; {missing.size} of {wanted.size} motion frames decoded with their GOP)"
+    return MotionView(frames, np.asarray(motion), np.stack(maps), source)

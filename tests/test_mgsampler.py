@@ -1,0 +1,100 @@
+"""MGSampler's motion (Zhi et al. 2021, Eqs. 1-3 and the official code's 1 - SSIM) on hand-made frames."""
+import numpy as np
+import pytest
+import torch
+
+from framesampler import Candidates, create_sampler
+from framesampler.policies.mgsampler import (
+    conv_difference,
+    grayscale,
+    image_difference,
+    shallow_conv,
+    ssim,
+    ssim_difference,
+)
+
+
+def test_eq1_image_difference_sums_absolute_pixel_changes():
+    frames = np.array([[[[0, 0, 0], [10, 0, 0]]], [[[5, 5, 5], [5, 5, 5]]]], dtype=np.uint8)  # [2, 1, 2, 3]
+    following = np.array([[[[0, 0, 0], [0, 0, 4]]], [[[5, 5, 5], [5, 5, 5]]]], dtype=np.uint8)
+    assert image_difference(frames, following).tolist() == [14.0, 0.0]  # |0-10| + |4-0|; no change
+
+
+def test_ssim_on_flat_frames_by_hand_and_its_difference():
+    a, b = np.full((7, 7), 10, np.uint8), np.full((7, 7), 20, np.uint8)
+    c1 = (0.01 * 255) ** 2  # no variance: SSIM = (2 mu_a mu_b + C1) / (mu_a^2 + mu_b^2 + C1)
+    assert ssim(a, b) == pytest.approx((400 + c1) / (500 + c1))
+    frame = np.random.default_rng(0).integers(0, 256, (2, 16, 16, 3)).astype(np.uint8)
+    assert ssim_difference(frame, frame).tolist() == pytest.approx([0.0, 0.0])
+    noisy = np.clip(frame.astype(int) + np.random.default_rng(1).integers(-40, 40, frame.shape), 0, 255).astype(np.uint8)
+    assert (ssim_difference(frame, noisy) > 0.02).all()
+    assert grayscale(np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255]], np.uint8)).tolist() == [76, 150, 29]
+    with pytest.raises(ValueError, match="at least 7x7"):
+        ssim(np.zeros((5, 9)), np.zeros((5, 9)))
+
+
+def test_eq2_3_feature_difference_is_the_per_pixel_channel_l2_summed():
+    conv = shallow_conv(0)
+    assert (conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding) == (3, 8, (7, 7), (1, 1), (3, 3))
+    with torch.no_grad():
+        conv.weight.zero_()
+        conv.bias.fill_(7.0)  # cancels in the difference
+        conv.weight[0, 0, 3, 3] = 1.0  # F_0 = R
+        conv.weight[1, 1, 3, 3] = 1.0  # F_1 = G
+    frames = np.zeros((1, 2, 2, 3), np.uint8)
+    following = frames.copy()
+    following[0, 0, 0] = [3, 4, 9]  # B is not seen by these filters: sqrt(3^2 + 4^2) = 5 at one pixel
+    following[0, 1, 1] = [6, 0, 0]
+    assert conv_difference(frames, following, conv).tolist() == pytest.approx([11.0])
+
+
+def test_the_default_shallow_conv_is_fixed_by_its_seed():
+    assert torch.equal(shallow_conv(3).weight, shallow_conv(3).weight)
+    assert not torch.equal(shallow_conv(3).weight, shallow_conv(4).weight)
+
+
+def hand_made_video(t=10):
+    """Candidates that all look alike (a still scene), but candidates 5 to 8 are inside a fast motion: the
+    frame right after each of them is another picture."""
+    rng = np.random.default_rng(0)
+    scene = rng.integers(0, 256, (16, 16, 3)).astype(np.uint8)
+    pixels = np.repeat(scene[None], t, axis=0)
+    following = pixels.copy()
+    following[5:9] = rng.integers(0, 256, (16, 16, 3)).astype(np.uint8)
+    return Candidates.of_length(t, pixels=pixels, next_pixels=following)
+
+
+@pytest.mark.parametrize("motion", ["image", "ssim", "conv"])
+def test_consecutive_video_frames_find_the_motion_between_candidates(motion):
+    candidates = hand_made_video()
+    sampler = create_sampler("mgsampler", motion=motion, mu=1.0)
+    scores = sampler.motion_scores(candidates)
+    moving = [5, 6, 7, 8]
+    assert (scores[moving] > 0).all() and np.delete(scores, moving).max() == pytest.approx(0.0, abs=1e-9)
+    assert sampler.select(candidates, 2).tolist() == [5, 7]  # C = 0 x 5, .25, .5, .75, 1, 1: bin centres .25, .75
+    first_reading = create_sampler("mgsampler", motion=motion, pairs="candidates")
+    assert first_reading.motion_scores(candidates).max() == pytest.approx(0.0, abs=1e-9)  # the candidates are alike
+    assert first_reading.select(candidates, 2).tolist() == [2, 7]  # no motion: uniform
+
+
+def test_auto_uses_image_differences_when_the_frames_are_there_else_features():
+    candidates = hand_made_video()
+    sampler = create_sampler("mgsampler")
+    assert sampler.resolved_motion(candidates) == "image" and sampler.resolved_pairs(candidates) == "next_frame"
+    assert sampler.select(candidates, 2).tolist() == create_sampler("mgsampler", motion="image").select(candidates, 2).tolist()
+    only_candidates = Candidates.of_length(10, pixels=candidates.pixels)
+    assert sampler.resolved_pairs(only_candidates) == "candidates"  # no next frames given: consecutive candidates
+    features = Candidates.of_length(4, features=np.array([[0.0], [3.0], [3.0], [7.0]]))
+    assert sampler.resolved_motion(features) == "feature"
+    assert sampler.motion_scores(features).tolist() == [0.0, 3.0, 0.0, 4.0]
+    with pytest.raises(ValueError, match="needs candidates.next_pixels"):
+        create_sampler("mgsampler", motion="image").select(Candidates.of_length(4, pixels=np.zeros((4, 8, 8, 3))), 2)
+    with pytest.raises(ValueError, match="unknown pairs"):
+        create_sampler("mgsampler", pairs="neighbours")
+
+
+@pytest.mark.parametrize("motion", ["image", "ssim", "conv"])
+def test_a_single_candidate_has_no_pair_and_is_chosen(motion):
+    pixels = np.zeros((1, 8, 8, 3), np.uint8)
+    sampler = create_sampler("mgsampler", motion=motion, pairs="candidates")
+    assert sampler.select(Candidates.of_length(1, pixels=pixels), 1).tolist() == [0]
