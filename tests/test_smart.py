@@ -15,7 +15,7 @@ from framesampler.learned.smart import (
     lstm_inputs,
     pair_features,
     relation_weights,
-    relational_temporal_weights,
+    relational_temporal_logits,
     running_weighted_mean,
     self_attention,
     temporal_weights,
@@ -72,7 +72,7 @@ def test_eq4_lambda_is_a_softmax_over_time():
 def test_eq5_gamma_relates_each_omega_to_the_lambda_weighted_mean():
     omega = torch.tensor([[[2.0], [4.0], [8.0]]])
     lam = torch.tensor([[0.5, 0.25, 0.25]])  # Z'' = 1 + 1 + 2 = 4
-    gamma = relational_temporal_weights(omega, lam, linear([1.0, -1.0], 0.0))  # sigmoid(omega_t - Z'')
+    gamma = torch.sigmoid(relational_temporal_logits(omega, lam, linear([1.0, -1.0], 0.0)))  # sigmoid(omega_t - Z'')
     assert gamma[0].tolist() == pytest.approx([1 / (1 + math.exp(2)), 0.5, 1 / (1 + math.exp(-4))])
 
 
@@ -80,6 +80,23 @@ def test_eq6_attended_content_is_the_gamma_weighted_running_sum_of_states():
     states = torch.tensor([[[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]]])
     c = attended_content(torch.tensor([[0.5, 0.25, 1.0]]), states)
     assert c[0].tolist() == [[0.5, 0.0], [0.5, 0.5], [1.5, 1.5]]
+
+
+def test_omega_scale_divides_the_lstm_input_by_t_and_scores_do_not_underflow():
+    x = torch.rand(2, 5, 4) * 100  # a long sum of large features saturates the LSTM and gamma
+    literal, scaled = smart(omega_scale="none", pairing="midpoint"), smart(pairing="midpoint")
+    scaled.load_state_dict(literal.state_dict())
+    with torch.no_grad():
+        nn.init.normal_(literal.global_selector.relation_temporal.weight, std=1.0)
+        scaled.global_selector.relation_temporal.weight.copy_(literal.global_selector.relation_temporal.weight)
+        partner = later_frame_pairing(5, random=False, batch=2)
+        a, b = literal.global_selector(x, partner), scaled.global_selector(x, partner)
+        z = pair_features(x, partner)
+        omega = lstm_inputs(z, a.beta)
+        assert torch.allclose(b.log_gamma, nn.functional.logsigmoid(relational_temporal_logits(
+            omega / 5, b.lam, scaled.global_selector.relation_temporal)), atol=1e-5)
+        assert (a.gamma == 0).any() and torch.isfinite(a.log_gamma).all()  # gamma underflows; its log still ranks
+        assert torch.isfinite(literal.eval().frame_scores(torch.rand(2, 5, 6) * 100)).all()
 
 
 def test_pairing_picks_later_frames_and_the_last_frame_itself():
@@ -99,7 +116,8 @@ def test_paper_form_weights_shapes_and_ranges():
     for w in (out.alpha, out.beta, out.gamma):
         assert w.shape == (2, 5) and ((w > 0) & (w < 1)).all()
     assert torch.allclose(out.lam.sum(1), torch.ones(2))  # Eq. 4: a distribution over time
-    assert out.logits.shape == (2, 3)
+    assert torch.allclose(out.gamma, torch.full((2, 5), 0.5))  # Theta_2 starts at zero
+    assert out.logits.shape == (2, 5, 3)  # Eq. 6: c_t, so a prediction, at every step
     assert out.penalty.item() == pytest.approx(sampler.global_selector.relation_temporal.weight.pow(2).sum().item())
     simplified = smart(global_form="simplified").global_selector(x, later_frame_pairing(5, random=False, batch=2))
     assert torch.allclose(simplified.gamma, simplified.beta * simplified.lam) and simplified.penalty.item() == 0
@@ -113,25 +131,27 @@ def test_final_score_is_delta_times_gamma_and_the_ablation_scores():
         x = both.encoder(features)
         delta = torch.sigmoid(both.single(x)).squeeze(-1)
         gamma = both.global_selector(x, later_frame_pairing(5, random=False, batch=2)).gamma
-        assert torch.allclose(both.frame_scores(features), delta * gamma)
-        assert torch.allclose(single.eval().frame_scores(features), delta)
-        assert torch.allclose(global_.eval().frame_scores(features), gamma)
+        assert torch.allclose(both.frame_scores(features).exp(), delta * gamma)  # ranked in log space
+        assert torch.allclose(single.eval().frame_scores(features).exp(), delta)
+        assert torch.allclose(global_.eval().frame_scores(features).exp(), gamma)
 
 
 def test_scoring_draws_random_later_partners_and_averages_pairings():
     features = batch().features
     sampler = smart(selector="global").eval()
+    averaged = smart(selector="global", pairings=3).eval()
     with torch.no_grad():
+        for s in (sampler, averaged):  # Theta_2 starts at zero (gamma = 1/2 whatever the partner): give it weights
+            s.global_selector.relation_temporal.weight.copy_(torch.linspace(-1, 1, 16)[None])
         x = sampler.encoder(features)
         generator = torch.Generator().manual_seed(0)  # the sampler's pairing generator starts from its seed, 0
         expected = sampler.global_selector(x, later_frame_pairing(5, random=True, generator=generator, batch=2)).gamma
-        assert torch.allclose(sampler.frame_scores(features), expected)
-        assert not torch.allclose(sampler.frame_scores(features), expected)  # a new draw each time
-        averaged = smart(selector="global", pairings=3).eval()
+        assert torch.allclose(sampler.frame_scores(features).exp(), expected)
+        assert not torch.allclose(sampler.frame_scores(features).exp(), expected)  # a new draw each time
         generator = torch.Generator().manual_seed(0)
         draws = [averaged.global_selector(x, later_frame_pairing(5, random=True, generator=generator, batch=2)).gamma
                  for _ in range(3)]
-        assert torch.allclose(averaged.frame_scores(features), torch.stack(draws).mean(0))
+        assert torch.allclose(averaged.frame_scores(features).exp(), torch.stack(draws).mean(0))
 
 
 def test_single_frame_selector_reads_one_frame_alone():
@@ -160,8 +180,12 @@ def test_losses_single_regression_and_eq7_classification():
     torch.manual_seed(3)  # the same random pairing as in loss
     out = sampler.global_selector(x, later_frame_pairing(5, random=True, batch=2))
     theta2 = sampler.global_selector.relation_temporal.weight
-    expected = nn.functional.cross_entropy(out.logits, data.labels) + 0.1 * theta2.pow(2).sum()  # Eq. 7
-    assert losses["L_cls"].item() == pytest.approx(expected.item())
+    every_step = nn.functional.cross_entropy(out.logits.flatten(0, 1), data.labels.repeat_interleave(5))
+    assert losses["L_cls"].item() == pytest.approx((every_step + 0.1 * theta2.pow(2).sum()).item())  # Eq. 7, y_t
+    torch.manual_seed(3)
+    last = smart(global_weight=0.5, epsilon=0.1, cls_steps="last").loss(data)["L_cls"]
+    assert last.item() == pytest.approx((nn.functional.cross_entropy(out.logits[:, -1], data.labels)
+                                         + 0.1 * theta2.pow(2).sum()).item(), rel=1e-4)
     assert losses["loss"].item() == pytest.approx(losses["L_single"].item() + 0.5 * losses["L_cls"].item())
     bce = smart(single_loss="bce").loss(data)["L_single"]
     assert bce.item() == pytest.approx(nn.functional.binary_cross_entropy_with_logits(
@@ -193,6 +217,8 @@ def test_select_is_deterministic_top_n():
                                            ({"global_form": "v2"}, "unknown global_form"),
                                            ({"pairing": "first"}, "unknown pairing"),
                                            ({"pairings": 0}, "pairings must be >= 1"),
+                                           ({"omega_scale": "sqrt"}, "unknown omega_scale"),
+                                           ({"cls_steps": "first"}, "unknown cls_steps"),
                                            ({"lstm_hidden": 0}, "lstm_hidden")])
 def test_bad_options_raise(option, match):
     with pytest.raises(ValueError, match=match):

@@ -107,13 +107,14 @@ PEERS = {
     "smart (global)": Learned("smart", {"selector": "global"}),
     "smart (both)": Learned("smart", {"selector": "both"}),
     "smart (both, first reading)": Learned("smart", {"selector": "both", **SMART_FIRST}),
+    "smart (both, omega unscaled)": Learned("smart", {"selector": "both", "omega_scale": "none"}),
     **{f"adaframe (mu={mu})": Learned("adaframe", inference={"threshold": mu}) for mu in (0.2, 0.5, 0.7)},
     "adaframe (all K)": Learned("adaframe", inference={"threshold": ALL_STEPS}),
     **{f"adaframe (first reading, mu={mu})": Learned("adaframe", ADAFRAME_FIRST, {"threshold": mu})
        for mu in (0.2, 0.5, 0.7, 1.01)},
 }
 CORE_PEERS = ("scsampler (SAL-RANK)", "scsampler (SAL-RANK, first reading: shift)", "smart (both)",
-              "smart (both, first reading)", "adaframe (mu=0.2)", "adaframe (mu=0.5)", "adaframe (mu=0.7)",
+              "smart (both, first reading)", "smart (both, omega unscaled)", "adaframe (mu=0.2)", "adaframe (mu=0.5)", "adaframe (mu=0.7)",
               "adaframe (all K)", "adaframe (first reading, mu=0.2)", "adaframe (first reading, mu=0.5)",
               "adaframe (first reading, mu=0.7)", "adaframe (first reading, mu=1.01)")
 TABLE1 = ("uniform", "dense", "semi_optimal_label", "semi_optimal_max", "oracle")

