@@ -150,6 +150,7 @@ class Reads(enum.Flag):
     LABEL = enum.auto()  # context.label: the true class (oracles only)
     NEXT_PIXELS = enum.auto()  # candidates.next_pixels: the video frame after each candidate (MGSampler)
     MOTION = enum.auto()  # candidates.motion: motion at each candidate (the bitstream's motion vectors)
+    COMPRESSED = enum.auto()  # candidates.compressed: the compressed-domain vector of each candidate (SCSampler)
 
     def candidate_input(self) -> Reads:
         """The one candidate input to give: a sampler that reads either pixels or features (MGSampler's
@@ -167,7 +168,9 @@ class Candidates:
     after each candidate, the candidate itself for the last frame; MGSampler's consecutive-frame
     differences) and ``motion`` ([T] motion at each candidate measured upstream: the bitstream's motion vectors,
     ``framesampler.video.bitstream``, or the image differences of consecutive candidates that a video dataset
-    stores in place of pixels) are optional; samplers that need one say so. Checked when built:
+    stores in place of pixels) and ``compressed`` ([T, D] each candidate's compressed-domain vector, its motion
+    frame's motion-vector map and coded size read without decoding it: ``bitstream.compressed_vectors``)
+    are optional; samplers that need one say so. Checked when built:
     integer frame numbers within the video, one feature row, frame and motion value per candidate, every
     value finite (``TypeError``/``ValueError`` naming the field otherwise). Tensors and nested lists are
     stored as numpy arrays.
@@ -180,6 +183,7 @@ class Candidates:
     pixels: np.ndarray | None = None
     next_pixels: np.ndarray | None = None
     motion: np.ndarray | None = None
+    compressed: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         num_frames = check_integer(self.num_frames, "num_frames")
@@ -205,6 +209,9 @@ class Candidates:
         if self.motion is not None:
             object.__setattr__(self, "motion", finite_array(self.motion, "candidates.motion", ndim=1,
                                                             rows=len(indices), shape="[T]"))
+        if self.compressed is not None:
+            object.__setattr__(self, "compressed", finite_array(self.compressed, "candidates.compressed", ndim=2,
+                                                                rows=len(indices), shape="[T, D]"))
 
     def __len__(self) -> int:
         return len(self.frame_indices)

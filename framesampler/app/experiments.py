@@ -29,6 +29,9 @@ same data, seeds and training settings (wherever its classifier cache lives) kee
   in 4, 8, each also through the real pipeline on every test video file (``seconds_per_video``, ``gmacs``
   measured; the samplers of seed 0; the oracles, which read the label, have no pipeline), plotted as top-1
   against seconds per video and against GMACs.
+- ``sc_pixels`` (not run by default; a video dataset extracted with the compressed-domain input): SCSampler at
+  T = 64 -> N in 8, 4 on the decoded features, on the compressed input (Sec. 3.3.1) and the two combined by
+  AV-union-list (Sec. 3.3.3, compressed first), beside uniform, timed through the pipeline as ``pixels``.
 
 Every row carries GMACs per video (``gmacs``, and ``sampler_gmacs`` its sampler's part; see
 ``row_gmacs``). With ``DataConfig.classifier = "clip"`` the frozen classifier is the clip transformer of
@@ -50,7 +53,7 @@ from framesampler.classifiers.vgg16 import vgg16_relu6_macs
 from framesampler.cost import video_macs
 from framesampler.eval.evaluate import evaluate, summarise
 from framesampler.learned import LearnedSampler, TrainSettings, load_checkpoint
-from framesampler.policies import create_sampler
+from framesampler.policies import Sampler, create_sampler
 from framesampler.policies.registry import sampler_factory
 from framesampler.report.plots import plot_top1_vs_cost, plot_top1_vs_nt
 from framesampler.report.tables import markdown
@@ -62,7 +65,9 @@ LARGE_NT = ((8, 30), (16, 60), (32, 100))
 @dataclass(frozen=True)
 class Learned:
     """A learned sampler in a comparison: its registered ``kind``, training ``options`` (a checkpoint per
-    distinct set), and ``inference`` options set on the trained sampler (its ``inference_options``)."""
+    distinct set), and ``inference`` options set on the trained sampler (its ``inference_options``). A
+    ``kind`` that is not trained itself but built from learned samplers (``sc_combined``) takes them as
+    ``Learned`` option values, each trained (or reused) as its own row would be."""
 
     kind: str
     options: dict = field(default_factory=dict)
@@ -123,6 +128,12 @@ TABLE2 = ("random", "frameexit", "semi_optimal_max", "semi_optimal_label")
 SOSAMPLER_ONLY = ("uniform", "semi_optimal_max")
 PEER_DEFAULTS = {"scsampler": Learned("scsampler"), "smart": Learned("smart"), "adaframe": Learned("adaframe")}
 PIXELS_T = 64
+SC_PIXELS = {  # SCSampler's inputs at T = 64 (sc_pixels): Sec. 3.3.1's compressed visual sampler, the decoded features,
+    "scsampler (features)": Learned("scsampler", {"input": "features"}),  # and Sec. 3.3.3's union of the two lists
+    "scsampler (compressed)": Learned("scsampler", {"input": "compressed"}),
+    "scsampler (combined)": Learned("sc_combined", {"first": Learned("scsampler", {"input": "compressed"}),
+                                                    "second": Learned("scsampler", {"input": "features"})}),
+}
 PIXEL_POLICIES = ("uniform", "random", "dense", "frameexit", "mgsampler", "semi_optimal_label", "semi_optimal_max", "oracle")
 
 # experiment -> {table name -> {"N/T" -> comparison}}; ``cost`` is computed apart (``cost_table``).
@@ -145,6 +156,8 @@ SECTIONS: dict[str, dict[str, dict[str, Comparison]]] = {
     "table2": {"table2": {f"{n}/10": Comparison(10, n, TABLE2) for n in range(1, 7)}},
     "pixels": {"pixels": {f"{n}/{PIXELS_T}": Comparison(PIXELS_T, n, PIXEL_POLICIES, {**BOTH, **PEER_DEFAULTS}, timed=True)
                           if n in (4, 8) else Comparison(PIXELS_T, n, ("uniform",), timed=True) for n in (2, 4, 8, 16, 32)}},
+    "sc_pixels": {"sc_pixels": {f"{n}/{PIXELS_T}": Comparison(PIXELS_T, n, ("uniform",), SC_PIXELS, timed=True)
+                                for n in (8, 4)}},
 }
 EXPERIMENTS = (*SECTIONS, "cost")
 DEFAULT_EXPERIMENTS = ("small", "large", "loss", "nt", "cost")
@@ -157,13 +170,19 @@ class Runner:
                  progress: bool) -> None:
         self.setup, self.data, self.seeds, self.settings, self.out, self.progress = setup, data, seeds, settings, out, progress
 
-    def learned(self, spec: Learned, *, T: int, N: int, seed: int) -> LearnedSampler:
+    def learned(self, spec: Learned, *, T: int, N: int, seed: int) -> Sampler:
         """The trained sampler for these settings, from its checkpoint when one exists. Its directory is
-        named by the options that differ from the sampler's defaults."""
+        named by the options (as the data resolves them, ``data_options``) that differ from the sampler's
+        defaults. A sampler built from learned ones gets each of them so."""
         factory = sampler_factory(spec.kind)
+        if not (isinstance(factory, type) and issubclass(factory, LearnedSampler)):
+            parts = {k: self.learned(v, T=T, N=N, seed=seed) if isinstance(v, Learned) else v for k, v in spec.options.items()}
+            return create_sampler(spec.kind, seed=seed, **parts)
         defaults = create_sampler(spec.kind, input_dim=self.setup.sampler_input_dim,
                                   num_classes=self.setup.classifier.config.num_classes).options
-        tag = "-".join(f"{k}={v}" for k, v in sorted(spec.options.items()) if k not in defaults or defaults[k] != v)
+        options = factory.data_options(dict(spec.options), self.setup.inputs)
+        tag = "-".join(f"{k}={v}" for k, v in sorted(options.items())
+                       if k != "input_dim" and (k not in defaults or defaults[k] != v))
         name = f"{spec.kind}-T{T}" + (f"-N{N}" if factory.budget_option else "") + (f"-{tag}" if tag else "") + f"-s{seed}"
         directory = self.out / "checkpoints" / name.replace(" ", "")
         if (directory / "weights.pt").is_file():

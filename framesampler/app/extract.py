@@ -7,12 +7,16 @@ candidates (``framesampler.candidates``), decodes them at two resolutions, and s
   frames (what a learned sampler's heads read, with a temporal shift across candidates);
 - ``features`` [T, D_c]: the frozen classifier's input, the full pretrained backbone on the frames at
   classifier resolution (its head is trained on these by ``framesampler.app.prepare.prepare``).
+- ``compressed`` [T, 65]: the compressed-domain vector of each candidate, read from the bitstream without
+  decoding it (``framesampler.video.bitstream.compressed_vectors``: its motion frame's motion-vector map and
+  coded size), what SCSampler's visual sampler reads.
 
 Each video goes to its own file in the cache, written atomically, under a folder named by a hash of the
 settings (``ExtractConfig.key``): a rerun after a kill skips finished videos, a changed setting starts a new
-folder, and nothing already cached is ever rewritten. A video that cannot be read is reported with its
+folder, and nothing already cached is ever changed, except that an entry written before the compressed-domain
+input existed gets it added (read from the bitstream; no pixel decoded again). A video that cannot be read is reported with its
 one-line reason and skipped. ``write_dataset`` gathers the videos into one ``.npz`` in the shared feature
-format (plus ``sampler_features``, ``motion``, ``frame_indices``, ``fps``, ``num_frames``, ``path``), which
+format (plus ``sampler_features``, ``motion``, ``compressed``, ``frame_indices``, ``fps``, ``num_frames``, ``path``), which
 ``train`` and ``evaluate`` take as ``--features``.
 
 A folder from ``framesampler construct`` (its ``segments.json`` beside the manifest) adds what its ground truth
@@ -41,6 +45,7 @@ from framesampler.data.features import read_npz
 from framesampler.data.manifest import ManifestEntry, check_disjoint, class_names
 from framesampler.policies.mgsampler import image_motion
 from framesampler.storage import atomic_file
+from framesampler.video.bitstream import compressed_vectors, motion_vectors
 from framesampler.video.decode import VideoError, VideoReader
 
 
@@ -80,6 +85,7 @@ class Extractor:
             decoded = decode_candidates(reader, indices, keep=True).frames
             full = decoded.to_array(size=c.classifier_resolution, crop=c.classifier_resolution)
             low = decoded.to_array(size=c.sampler_resolution, crop=c.sampler_resolution)
+            compressed = compressed_vectors(reader, indices, motion_vectors(reader, indices))
         arrays = {
             "frame_indices": indices,
             "num_frames": np.int64(meta.num_frames),
@@ -87,6 +93,7 @@ class Extractor:
             "features": self.classifier_backbone.features(full).numpy().astype(np.float16),
             "sampler_features": self.sampler_backbone.features(low).numpy().astype(np.float16),
             "motion": image_motion(low).astype(np.float32),
+            "compressed": compressed,
         }
         if not all(np.isfinite(arrays[k]).all() for k in ("features", "sampler_features")):
             raise VideoError(path, "its frames gave non-finite (NaN/inf) features", "check the video; it was not cached")
@@ -106,17 +113,23 @@ def save_npz_atomically(arrays: dict[str, np.ndarray], path: Path) -> None:
         np.savez(file, **arrays)
 
 
-CACHED_KEYS = ("frame_indices", "num_frames", "fps", "features", "sampler_features", "motion")
+CACHED_KEYS = ("frame_indices", "num_frames", "fps", "features", "sampler_features", "motion", "compressed")
 TRIMMED_T = 16  # candidates per source clip of a constructed folder: the frozen classifier's training frames
 
 
-def cached(target: Path, video: Path) -> bool:
-    """Whether ``target`` holds a complete cache entry; an unreadable one (damaged from outside) is reported
-    on stderr and treated as missing, so that the video is extracted again (replacing it)."""
+def cached(target: Path, video: Path, backend: str) -> bool:
+    """Whether ``target`` holds a complete cache entry. One written before the compressed-domain input existed
+    gets it added, read from the video's bitstream (no pixel decoded). An unreadable one (damaged from outside)
+    is reported on stderr and treated as missing, so that the video is extracted again (replacing it)."""
     if not target.is_file():
         return False
     try:
         arrays = read_npz(target, CACHED_KEYS, what="cache entry")
+        if set(CACHED_KEYS) - set(arrays) == {"compressed"}:
+            with VideoReader(video, backend=backend) as reader:
+                indices = arrays["frame_indices"]
+                arrays["compressed"] = compressed_vectors(reader, indices, motion_vectors(reader, indices))
+            save_npz_atomically(arrays, target)
         if len(arrays) == len(CACHED_KEYS) and all(np.isfinite(arrays[k]).all() for k in ("features", "sampler_features")):
             return True
     except ValueError:
@@ -150,7 +163,7 @@ def extract(splits: dict[str, list[ManifestEntry]], config: ExtractConfig, *, ca
             if not entry.path.is_file():
                 raise VideoError(entry.path, "no such file", "fix the path in the manifest")
             target = cache / f"{video_key(entry.path)}.npz"
-            if not cached(target, entry.path):
+            if not cached(target, entry.path, config.backend):
                 extractor = extractor or Extractor(config)  # invalid settings fail here, before anything is written
                 arrays = extractor(entry.path)
                 if not (cache / "config.json").is_file():
@@ -188,7 +201,8 @@ def write_dataset(report: ExtractReport, out: str | os.PathLike, *, trimmed: Ext
 def _video_arrays(report: ExtractReport, names: list[str]) -> dict[str, np.ndarray]:
     cached = [read_npz(target, CACHED_KEYS, what="cache entry") for _, _, target in report.done]
     return {
-        **{key: np.stack([c[key] for c in cached]) for key in ("features", "sampler_features", "motion", "frame_indices")},
+        **{key: np.stack([c[key] for c in cached])
+           for key in ("features", "sampler_features", "motion", "compressed", "frame_indices")},
         "num_frames": np.array([c["num_frames"] for c in cached]),
         "fps": np.array([c["fps"] for c in cached]),
         "label": np.array([names.index(entry.label) for entry, _, _ in report.done], dtype=np.int16),

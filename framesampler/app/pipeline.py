@@ -9,8 +9,9 @@ Stages, each timed (``SampledVideo.seconds``):
   converted to the sampler's resolution by swscale. With ``reread="memory"`` (the default) the decoded
   frames are kept, and the chosen N are converted again at classifier resolution; with ``"decode"`` only
   the low-resolution arrays are kept and the chosen N are decoded again. A sampler reading motion
-  (``Reads.MOTION``) gets the candidates' motion vectors here instead, no pixels
-  (``framesampler.video.bitstream``).
+  (``Reads.MOTION``) gets the candidates' motion vectors here instead, no pixels, and one reading the
+  compressed-domain input (``Reads.COMPRESSED``, SCSampler's visual sampler) their motion-vector maps and
+  coded sizes (``framesampler.video.bitstream``): no candidate's pixels are decoded for either.
 - ``sampler``: what the sampler reads, made from the candidates (a shallow pretrained backbone's features
   at ``sampler_resolution``, low-resolution pixels, or per-frame class scores), and its ``select``.
 - ``decode_chosen``: the N chosen frames at classifier resolution (converted from memory, or decoded again).
@@ -52,7 +53,7 @@ from framesampler.learned.checkpoint import read_checkpoint
 from framesampler.policies import Context, Sampler, create_sampler, list_samplers
 from framesampler.policies.base import Selection
 from framesampler.policies.mgsampler import image_motion
-from framesampler.video.bitstream import motion_vectors
+from framesampler.video.bitstream import compressed_vectors, motion_vectors
 from framesampler.video.decode import DecodedFrames, VideoMetadata, VideoReader
 
 REREADS = ("memory", "decode")
@@ -77,8 +78,8 @@ def decode_candidates(reader: VideoReader, indices: np.ndarray, *, keep: bool) -
 @dataclass
 class SampledVideo:
     """One video through the pipeline; ``chosen`` are positions into ``candidates`` (frame indices).
-    ``motion_source``: where a sampler reading ``candidates.motion`` got it (the motion vectors, or the
-    image differences it fell back to and why)."""
+    ``motion_source``: where a sampler reading ``candidates.motion`` or ``.compressed`` got it (the motion
+    vectors, or the image differences it fell back to and why)."""
 
     path: str
     num_frames: int
@@ -126,6 +127,7 @@ class DecodedVideo:
     high: np.ndarray | None = None
     motion: np.ndarray | None = None
     motion_source: str | None = None
+    compressed: np.ndarray | None = None  # the candidates' compressed-domain vectors (SCSampler)
     thumbnails: np.ndarray | None = None
     selection: Selection | None = None
     logits: torch.Tensor | None = None
@@ -234,6 +236,9 @@ class Pipeline:
         resolution; it is called only for what the sampler reads. Motion comes from image differences.
         """
         c, reads = self.config, self.sampler.reads
+        if Reads.COMPRESSED in reads:
+            raise ValueError(f"{self.sampler.name} reads the compressed bitstream, which decoded frames do not carry: "
+                             "run the pipeline on the video file (pipeline(path))")
         low = read(size=c.sampler_resolution, crop=c.sampler_resolution) if self.input or Reads.MOTION in reads else None
         high = read(size=c.classifier_resolution, crop=c.classifier_resolution) if Reads.FRAME_LOGITS in reads else None
         meta = VideoMetadata("", num_frames, fps, num_frames / fps if fps else 0.0, 0, 0, "memory")
@@ -245,11 +250,13 @@ class Pipeline:
     def _decode_candidates(self, reader: VideoReader, video: DecodedVideo) -> None:
         c, reads, indices = self.config, self.sampler.reads, video.indices
         full = {"size": c.classifier_resolution, "crop": c.classifier_resolution}
-        if Reads.MOTION in reads:
+        if reads & (Reads.MOTION | Reads.COMPRESSED):
             view = motion_vectors(reader, indices)
-            video.motion_source = view.source if view.available else \
+            video.motion_source = view.source if view.available or Reads.MOTION not in reads else \
                 f"image differences of the candidates at {c.sampler_resolution} px ({view.source})"
-            video.motion = view.motion
+            video.motion = view.motion if Reads.MOTION in reads else None
+            if Reads.COMPRESSED in reads:
+                video.compressed = compressed_vectors(reader, indices, view)
         image_motion_needed = Reads.MOTION in reads and video.motion is None
         reads_frames = bool(self.input) or Reads.FRAME_LOGITS in reads or image_motion_needed
         keep = (reads_frames and self.reread == "memory") or self.thumbnails is not None
@@ -272,7 +279,7 @@ class Pipeline:
             video.logits = self.classifier.frame_logits(video.high) if video.high is not None else None
             pixels = video.low if Reads.PIXELS in self.input else None
             candidates = Candidates(video.indices, meta.num_frames, fps=meta.fps, features=features, pixels=pixels,
-                                    next_pixels=video.next_low, motion=video.motion)
+                                    next_pixels=video.next_low, motion=video.motion, compressed=video.compressed)
             context = Context(frame_logits=video.logits, consensus=self.classifier.consensus)
             video.selection = self.sampler.choose(candidates, self.N, context=context, rng=rng or np.random.default_rng(0))
 

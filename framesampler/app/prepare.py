@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from framesampler.candidates import Reads
 from framesampler.classifiers.clip import (
     ClipClassifier,
     clip_scores,
@@ -59,6 +60,7 @@ class Setup:
     sampler_input_dim: int
     extract: dict | None = None  # how a video dataset's inputs were extracted
     identity: dict = field(default_factory=dict)  # what defines the data: files' fingerprints, classes, regime, construction
+    inputs: dict[Reads, int] = field(default_factory=dict)  # what the data carries for samplers, and its width
 
 
 def file_fingerprint(path: str | os.PathLike) -> dict:
@@ -180,4 +182,7 @@ def prepare(config: DataConfig, *, T: int | None = None) -> Setup:
     test = classifier_data["test"]
     all_frames = dense_scores(classifier, test)[0] if config.classifier == "frame" else \
         clip_scores(classifier, test, np.arange(len(test)), test.refs.shape[1])
-    return Setup(classifier, videos, all_frames, sampler_input.shape[1], source.extract, identity)
+    inputs = {Reads.FEATURES: sampler_input.shape[1]}
+    if source.compressed is not None and config.regime == "trimmed":
+        inputs[Reads.COMPRESSED] = source.compressed.shape[2]
+    return Setup(classifier, videos, all_frames, sampler_input.shape[1], source.extract, identity, inputs)

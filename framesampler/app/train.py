@@ -39,9 +39,10 @@ def train_and_save(setup: Setup, sampler_name: str, options: dict, *, T: int, N:
     classifier = setup.classifier
     options = {"input_dim": setup.sampler_input_dim, "num_classes": classifier.config.num_classes,
                "seed": seed, **options}
-    budget = getattr(sampler_factory(sampler_name), "budget_option", None)
-    if budget:
-        options.setdefault(budget, N)
+    factory = sampler_factory(sampler_name)
+    if factory.budget_option:
+        options.setdefault(factory.budget_option, N)
+    options = factory.data_options(options, setup.inputs)  # e.g. SCSampler's input="auto", recorded resolved
     sampler = create_sampler(sampler_name, **options)
     state_path = out.with_name(out.name + ".resume.pt")
     start = time.perf_counter()

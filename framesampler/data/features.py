@@ -2,7 +2,10 @@
 
 The format (see ``shared/data/README.md``): ``features`` [V, F, D] (uint8 with a per-dimension
 ``scale``, dequantised as ``features / 255 * scale``; or float), ``label`` [V] class ids, ``split``
-[V] ``'train' | 'test'``, ``video_id`` [V], ``class_id`` and ``class_name`` (the class list).
+[V] ``'train' | 'test'``, ``video_id`` [V], ``class_id`` and ``class_name`` (the class list). A video
+dataset from ``framesampler extract`` adds what samplers read besides: ``sampler_features`` [V, F, D_s],
+``motion`` [V, F] and ``compressed`` [V, F, D_c] (the compressed-domain vectors; datasets extracted
+before it existed lack it, and a sampler reading it says to extract again).
 """
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from framesampler.candidates import Reads
 
 REQUIRED_KEYS = ("features", "label", "split", "video_id", "class_id", "class_name")
 DEFAULT_FEATURES_ENV = "FRAMESAMPLER_FEATURES"
@@ -36,6 +41,7 @@ class FeatureFile:
     extract: dict | None = None  # a video dataset's ExtractConfig (``framesampler extract``), as a dict
     action_mask: np.ndarray | None = None  # [V, F] bool: frames inside an action burst (a constructed video dataset)
     motion: np.ndarray | None = None  # [V, F]: image motion into each frame from the previous one (video datasets)
+    compressed: torch.Tensor | None = None  # [V, F, D_c]: each frame's compressed-domain vector (video datasets)
 
     @property
     def class_ids(self) -> list[int]:
@@ -99,7 +105,7 @@ def load_feature_file(path: str | os.PathLike, *, prefix: str = "") -> FeatureFi
     if not path.is_file():
         raise FileNotFoundError(f"feature file {path} does not exist; pass --features with an .npz in the shared format")
     shared = ("class_id", "class_name", "scale", "extract_config")
-    names = (*REQUIRED_KEYS, "scale", "sampler_features", "extract_config", "in_burst", "motion")
+    names = (*REQUIRED_KEYS, "scale", "sampler_features", "extract_config", "in_burst", "motion", "compressed")
     stored = read_npz(path, [name if name in shared else prefix + name for name in names])
     data = {name: stored[name if name in shared else prefix + name] for name in names
             if (name if name in shared else prefix + name) in stored}
@@ -129,14 +135,15 @@ def load_feature_file(path: str | os.PathLike, *, prefix: str = "") -> FeatureFi
     unknown = sorted(set(labels.tolist()) - set(class_names))
     if unknown:
         raise ValueError(f"{path}: labels {unknown} are not listed in 'class_id'")
-    sampler_features = None
-    if "sampler_features" in data:
-        raw_sampler = data["sampler_features"]
-        if raw_sampler.ndim != 3 or raw_sampler.shape[:2] != raw.shape[:2] or raw_sampler.dtype.kind not in "iuf":
-            raise ValueError(f"{path}: 'sampler_features' must be [videos, frames, dims] numbers with {raw.shape[:2]} "
-                             f"videos and frames like 'features', got {raw_sampler.dtype} {raw_sampler.shape}")
-        _check_finite(path, "sampler_features", raw_sampler, video_ids)
-        sampler_features = torch.from_numpy(raw_sampler).float()
+    per_frame_vectors = {}
+    for name in ("sampler_features", "compressed"):
+        if name in data:
+            values = data[name]
+            if values.ndim != 3 or values.shape[:2] != raw.shape[:2] or values.dtype.kind not in "iuf":
+                raise ValueError(f"{path}: '{prefix}{name}' must be [videos, frames, dims] numbers with {raw.shape[:2]} "
+                                 f"videos and frames like 'features', got {values.dtype} {values.shape}")
+            _check_finite(path, prefix + name, values, video_ids)
+            per_frame_vectors[name] = torch.from_numpy(values).float()
     per_frame = {}
     for name in ("in_burst", "motion"):
         if name in data:
@@ -144,9 +151,10 @@ def load_feature_file(path: str | os.PathLike, *, prefix: str = "") -> FeatureFi
                 raise ValueError(f"{path}: '{prefix}{name}' must be [videos, frames] = {raw.shape[:2]}, got {data[name].shape}")
             per_frame[name] = data[name]
     extract = json.loads(str(data["extract_config"])) if "extract_config" in data else None
-    return FeatureFile(str(path), features, labels, split, video_ids, class_names, sampler_features, extract,
-                       action_mask=per_frame["in_burst"].astype(bool) if "in_burst" in per_frame else None,
-                       motion=per_frame["motion"].astype(np.float64) if "motion" in per_frame else None)
+    return FeatureFile(str(path), features, labels, split, video_ids, class_names, per_frame_vectors.get("sampler_features"),
+                       extract, action_mask=per_frame["in_burst"].astype(bool) if "in_burst" in per_frame else None,
+                       motion=per_frame["motion"].astype(np.float64) if "motion" in per_frame else None,
+                       compressed=per_frame_vectors.get("compressed"))
 
 
 def has_trimmed_clips(path: str | os.PathLike) -> bool:
@@ -198,6 +206,8 @@ class VideoSet:
     action_mask: np.ndarray | None = None  # [V, L] bool
     sampler_frames: torch.Tensor | None = None  # [M, D_s]: what samplers read, when not ``frames``
     frame_motion: np.ndarray | None = None  # [M]: image motion into each frame from the one before it in its video
+    compressed_frames: torch.Tensor | None = None  # [M, D_c]: each frame's compressed-domain vector
+    source: str = "the data"  # the file the frames came from, named in errors
 
     def __len__(self) -> int:
         return len(self.refs)
@@ -210,6 +220,15 @@ class VideoSet:
     def sampler_input(self) -> torch.Tensor:
         """The frame table samplers read: ``sampler_frames`` when the data has its own sampler input."""
         return self.frames if self.sampler_frames is None else self.sampler_frames
+
+    def input_for(self, reads: Reads) -> torch.Tensor:
+        """The frame table a learned sampler reading ``reads`` is given: ``compressed_frames`` when it reads the
+        compressed-domain input (``Reads.COMPRESSED``), else ``sampler_input``."""
+        if Reads.COMPRESSED not in reads:
+            return self.sampler_input
+        if self.compressed_frames is None:
+            raise ValueError(f"{self.source} has no compressed-domain input: run `framesampler extract` again")
+        return self.compressed_frames
 
     def video(self, v: int) -> torch.Tensor:
         """Features [L, D] of video ``v``."""
@@ -240,6 +259,8 @@ def trimmed_videos(source: FeatureFile, vocab: list[int], split: str) -> VideoSe
         sampler_frames=None if source.sampler_features is None
         else source.sampler_features.reshape(-1, source.sampler_features.shape[2]),
         frame_motion=None if source.motion is None else source.motion.reshape(-1),
+        compressed_frames=None if source.compressed is None else source.compressed.reshape(-1, source.compressed.shape[2]),
+        source=source.path,
     )
 
 

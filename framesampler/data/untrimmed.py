@@ -110,4 +110,5 @@ def untrimmed_videos(source: FeatureFile, vocab: list[int], split: str, *, backg
         class_names=[source.class_names[c] for c in vocab],
         video_ids=source.video_ids[clips].tolist(),
         action_mask=np.stack(masks),
+        source=source.path,
     )

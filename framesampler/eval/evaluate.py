@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from framesampler.candidates import Candidates, candidate_indices
+from framesampler.candidates import Candidates, Reads, candidate_indices
 from framesampler.classifiers.clip import ClipClassifier
 from framesampler.classifiers.frozen import FrameClassifier
 from framesampler.data.features import VideoSet
@@ -30,7 +30,7 @@ def evaluate(videos: VideoSet, classifier: FrameClassifier | ClipClassifier, sam
     action mask), "frames"}. The prediction is the classifier's on the chosen frames (``subset_log_probs``:
     its consensus, or a clip classifier on them), or the sampler's own where it makes one
     (``Selection.prediction``, AdaFrame's f_p). Candidates carry a video dataset's stored image motion when
-    all of a video's frames are candidates.
+    all of a video's frames are candidates, and its compressed-domain vectors when a sampler reads them.
 
     Fidelity is measured against ``reference``'s picks (pi_o, ``OptimalPolicy()`` by default); a sampler
     that is the reference object is not run twice. ``optimal``: the reference's picks of these videos from
@@ -45,10 +45,12 @@ def evaluate(videos: VideoSet, classifier: FrameClassifier | ClipClassifier, sam
     optimal = [] if optimal is None else optimal
     known = len(optimal) == len(videos)
     positions = candidate_indices(videos.length, T)
+    compressed = videos.input_for(Reads.COMPRESSED) if any(Reads.COMPRESSED in s.reads for s in samplers.values()) else None
     for v in tqdm(range(len(videos)), desc="videos", disable=not progress or None, file=sys.stderr):
         rows = torch.from_numpy(videos.refs[v, positions])
         motion = videos.frame_motion[rows.numpy()] if videos.frame_motion is not None and len(positions) == videos.length else None
-        candidates = Candidates(positions, videos.length, features=videos.sampler_input[rows].numpy(), motion=motion)
+        candidates = Candidates(positions, videos.length, features=videos.sampler_input[rows].numpy(), motion=motion,
+                                compressed=None if compressed is None else compressed[rows].numpy())
         score = classifier.subset_log_probs(videos.frames[rows], table_logits[rows])
         context = Context(frame_logits=table_logits[rows], label=int(videos.labels[v]), consensus=consensus,
                           video_log_probs=score)

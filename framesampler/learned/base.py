@@ -61,12 +61,21 @@ class LearnedSampler(nn.Module, Sampler):
                                              shift_div=shift_div, dropout=dropout, seed=seed)
         self.encoder = FeatureEncoder(input_dim, width, shift_div=shift_div, dropout=dropout)
 
+    @classmethod
+    def data_options(cls, options: dict[str, Any], inputs: dict[Reads, int]) -> dict[str, Any]:
+        """``options`` with those the training data decides filled in (none here; SCSampler's ``input``);
+        ``inputs``: what the data carries for samplers and its width, e.g. ``{Reads.FEATURES: 112}``."""
+        return options
+
     def candidate_input(self, candidates: Candidates) -> torch.Tensor:
-        """The encoder's input for one video: its candidates' features [1, T, D]."""
-        if candidates.features.shape[1] != self.options["input_dim"]:
-            raise ValueError(f"candidates.features are {candidates.features.shape[1]}-d, but {self.name!r} takes "
-                             f"{self.options['input_dim']}-d features (its input_dim): give the input it was trained on")
-        return torch.as_tensor(candidates.features, dtype=torch.float32)[None]
+        """The encoder's input for one video [1, T, D]: its candidates' features, or their compressed-domain
+        vectors for a sampler that reads those (``Reads.COMPRESSED``)."""
+        name = "compressed" if Reads.COMPRESSED in self.reads else "features"
+        values = getattr(candidates, name)
+        if values.shape[1] != self.options["input_dim"]:
+            raise ValueError(f"candidates.{name} are {values.shape[1]}-d, but {self.name!r} takes "
+                             f"{self.options['input_dim']}-d input (its input_dim): give the input it was trained on")
+        return torch.as_tensor(values, dtype=torch.float32)[None]
 
     def batch_scores(self, features: torch.Tensor) -> torch.Tensor:
         """Scores [B, T] of many videos' candidate features [B, T, D], in inference mode."""

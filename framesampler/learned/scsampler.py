@@ -13,8 +13,27 @@ s(.) is the shared encoder f_s plus one head, trained by one of the paper's thre
   p_i > p_j), the hinge ``max(0, margin - (s_i - s_j))``, margin 1; averaged over the pairs of each
   video (Eq. 2 sums them; the mean keeps the loss scale independent of T) and over the batch.
 
-Architecture: the paper's samplers are their own light networks (on compressed video or audio); here s
-is the shared encoder f_s with a linear head (C class logits for AC, one saliency logit otherwise). s(.)
+Input (``input``): the paper's visual sampler reads the *compressed* video (Sec. 3.3.1), the motion
+displacements (MD) and RGB residuals (RGB-R) of the P-frames, "without the need for costly decoding":
+
+- ``"compressed"``: each candidate's compressed-domain vector (``Candidates.compressed``,
+  ``framesampler.video.bitstream.compressed_vectors``): the 8 x 8 MD map of its motion frame and, for RGB-R,
+  which FFmpeg does not export, that frame's coded size over the video's mean P-frame size (65 values).
+  The pipeline reads them from the bitstream and decodes no candidate's pixels; only the K chosen frames are
+  decoded, for the classifier. The network is an MLP on ``log1p`` of the vector (displacements in pixels and
+  size ratios span orders of magnitude), its MACs its own: no backbone is charged per candidate;
+- ``"features"``: the shared per-candidate features (decoded low-resolution pixels through the shallow
+  backbone on video files, the VGG16 vectors on the shared feature files), the cheap backbone charged per
+  candidate;
+- ``"auto"`` (the default): the paper's ``"compressed"`` wherever the training data carries it (a video
+  dataset extracted with it), else ``"features"`` (the shared feature files have no bitstream). It is
+  resolved when training starts (``data_options``) and recorded resolved in the checkpoint; a sampler built
+  directly, with no data, reads features.
+
+Architecture: the paper's samplers are ResNet-18s on MD and RGB-R frames averaged over a clip's P-frames (or a
+VGG on audio); here a candidate is one frame, read through its one motion frame, and s is the shared
+encoder f_s (an MLP: two ReLU layers, width 256) with a linear head (C class logits for AC, one saliency
+logit otherwise) on whichever input. s(.)
 scores each clip alone (Sec. 3.1, ``s(phi^(i))``): the encoder's temporal shift is off by default
 (``shift_div=0``; ``shift_div=8`` was this project's first reading, measured at N/T = 8/30 on the
 untrimmed UCF101 features, 3 seeds: top-1 AC 0.914, SAL-CL 0.936, SAL-RANK 0.938).
@@ -39,7 +58,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from framesampler.candidates import Candidates
+from framesampler.candidates import Candidates, Reads
 from framesampler.learned.base import LearnedSampler, TrainingBatch
 from framesampler.learned.sosampler import teacher_confidence
 from framesampler.policies.base import Context, Sampler, check_budget, top_n_sorted
@@ -47,6 +66,8 @@ from framesampler.policies.registry import create_sampler, register_sampler
 
 Objective = Literal["ac", "sal_cl", "sal_rank"]
 OBJECTIVES = ("ac", "sal_cl", "sal_rank")
+Input = Literal["auto", "compressed", "features"]
+INPUTS = ("auto", "compressed", "features")
 Scheme = Literal["convex_score", "convex_list", "union_list", "union_best_rank", "intersect_list"]
 SCHEMES = ("convex_score", "convex_list", "union_list", "union_best_rank", "intersect_list")
 UNION_K_PRIME_RATIO = 0.8  # App. C.2: K' = 8 of K = 10 was best
@@ -184,8 +205,10 @@ class SCSampler(LearnedSampler):
     default_lr = 1e-2
 
     def __init__(self, *, objective: Objective = "sal_rank", k_train: int | None = None, margin: float = 1.0,
-                 stride: int = 1, shift_div: int = 0, **kw) -> None:
+                 stride: int = 1, shift_div: int = 0, input: Input = "auto", **kw) -> None:
         super().__init__(shift_div=shift_div, **kw)
+        if input not in INPUTS:
+            raise ValueError(f"unknown input {input!r}: use one of {', '.join(INPUTS)}")
         if objective not in OBJECTIVES:
             raise ValueError(f"unknown objective {objective!r}: use one of {', '.join(OBJECTIVES)}")
         if k_train is not None and (not isinstance(k_train, int) or k_train < 1):
@@ -195,12 +218,29 @@ class SCSampler(LearnedSampler):
             raise ValueError(f"margin must be > 0 (the paper uses 1), got {margin}")
         if not isinstance(stride, int) or stride < 1:
             raise ValueError(f"stride must be an integer >= 1 (1 scores every candidate), got {stride!r}")
-        self.options.update(objective=objective, k_train=k_train, margin=margin, stride=stride)
+        input = "features" if input == "auto" else input  # no data to decide by: see the module docstring
+        self.options.update(objective=objective, k_train=k_train, margin=margin, stride=stride, input=input)
+        self.reads = Reads.COMPRESSED if input == "compressed" else Reads.FEATURES
         outputs = kw["num_classes"] if objective == "ac" else 1
         self.head = nn.Linear(self.encoder.out_dim, outputs)  # AC: C class logits; SAL-*: one saliency logit
 
+    @classmethod
+    def data_options(cls, options: dict, inputs: dict[Reads, int]) -> dict:
+        """``input="auto"`` resolved by the data: ``"compressed"`` when it carries the compressed-domain input,
+        else ``"features"``; with ``"compressed"``, ``input_dim`` is that input's width."""
+        resolved = options.get("input", "auto")
+        if resolved == "auto":
+            resolved = "compressed" if Reads.COMPRESSED in inputs else "features"
+        if resolved == "compressed" and Reads.COMPRESSED in inputs:
+            return {**options, "input": resolved, "input_dim": inputs[Reads.COMPRESSED]}
+        return {**options, "input": resolved}
+
+    def forward_input(self, inputs: torch.Tensor) -> torch.Tensor:
+        """s's head on its input [B, T, D]: the features, or ``log1p`` of the compressed-domain vectors."""
+        return self.head(self.encoder(torch.log1p(inputs) if Reads.COMPRESSED in self.reads else inputs))
+
     def frame_scores(self, features: torch.Tensor) -> torch.Tensor:
-        out = self.head(self.encoder(features))
+        out = self.forward_input(features)
         return ac_saliency(out) if self.options["objective"] == "ac" else out.squeeze(-1)
 
     def loss(self, batch: TrainingBatch) -> dict[str, torch.Tensor]:
@@ -208,7 +248,7 @@ class SCSampler(LearnedSampler):
         features, frame_logits = batch.features, batch.frame_logits
         if o["shift_div"] and o["stride"] > 1:  # the shift sees neighbours ``stride`` apart, as at inference
             features, frame_logits = features[:, ::o["stride"]], frame_logits[:, ::o["stride"]]
-        out = self.head(self.encoder(features))
+        out = self.forward_input(features)
         if o["objective"] == "ac":
             return {"loss": action_classification_loss(out, batch.labels)}
         oracle = teacher_confidence(frame_logits, batch.labels, "label")
@@ -247,6 +287,13 @@ class SaliencyCombination(Sampler):
         self.first, self.second = (create_sampler(s, seed=seed) if isinstance(s, str) else s for s in (first, second))
         self.scheme, self.weight, self.k_prime = scheme, weight, k_prime
         self.reads = self.first.reads | self.second.reads
+
+    def macs_per_frame(self) -> int:
+        """Both samplers' networks on a candidate (an upper bound when one scores only every s-th)."""
+        return self.first.macs_per_frame() + self.second.macs_per_frame()
+
+    def candidates_read(self, num_candidates: int) -> int:
+        return max(self.first.candidates_read(num_candidates), self.second.candidates_read(num_candidates))
 
     def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator,
                 scores: np.ndarray | None) -> np.ndarray:

@@ -148,11 +148,12 @@ def train_sampler(sampler: LearnedSampler, videos: Callable[[int], VideoSet], cl
             with torch.no_grad():
                 table_logits = classifier.frame_logits(table)
         refs = torch.from_numpy(epoch_videos.refs)
+        inputs = epoch_videos.input_for(sampler.reads)  # the features, or the compressed-domain vectors
         labels = torch.from_numpy(epoch_videos.labels)
         totals: dict[str, float] = {}
         for batch in torch.randperm(len(refs), generator=generator).split(settings.batch_size):
             rows = refs[batch].gather(1, segment_positions(len(batch), refs.shape[1], T, generator))
-            losses = sampler.loss(TrainingBatch(epoch_videos.sampler_input[rows], table_logits[rows], labels[batch],
+            losses = sampler.loss(TrainingBatch(inputs[rows], table_logits[rows], labels[batch],
                                                 classifier.config.consensus, clip_scorer(classifier, epoch_videos.frames[rows])))
             optimiser.zero_grad()
             losses["loss"].backward()

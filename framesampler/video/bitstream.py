@@ -18,6 +18,16 @@ frame area`` (``|mv| = hypot(motion_x, motion_y) / motion_scale``; intra-coded b
 ``maps`` the same on a ``grid`` x ``grid`` partition of the frame (blocks by their centre). A stream
 without motion vectors (intra-only such as MJPEG, or a decoder that exports none, such as cinepak) gives
 ``motion=None`` and ``source`` says why; the pipeline then falls back to image differences and says so.
+
+**Compressed-domain input** (``compressed_vectors``), what SCSampler's visual sampler reads (Sec. 3.3.1: the
+motion displacements, MD, and RGB residuals, RGB-R, of the P-frames): per candidate, a vector of
+``COMPRESSED_DIM`` = ``grid * grid + 1`` values read from its motion frame without decoding any pixel it
+looks at: the ``grid`` x ``grid`` map of mean displacement in pixels (MD, from ``motion_vectors``), then
+the frame's coded size in bytes divided by the mean coded size of the video's predicted frames. FFmpeg
+exports no residuals, so that size stands in for RGB-R: the bits a P-frame spends beyond its header and
+vectors code the residual left after motion compensation, so a frame the prediction explains poorly is a
+large one; the per-video mean removes the encoder's rate (CRF, resolution) from it. A stream without
+motion vectors gives zero maps (``MotionView.source`` says why) and the sizes still.
 """
 from __future__ import annotations
 
@@ -30,6 +40,7 @@ from av.video.frame import PictureType
 from framesampler.video.decode import VideoReader
 
 GRID = 8
+COMPRESSED_DIM = GRID * GRID + 1  # MD map cells, then the residual proxy (``compressed_vectors``)
 MV_FLAGS = "+export_mvs"
 
 
@@ -102,3 +113,17 @@ def motion_vectors(reader: VideoReader, indices: Sequence[int] | np.ndarray, *, 
     motion, maps = zip(*(found[int(f)] for f in frames))
     source = f"motion vectors ({codec}; {missing.size} of {wanted.size} motion frames decoded with their GOP)"
     return MotionView(frames, np.asarray(motion), np.stack(maps), source)
+
+
+def compressed_vectors(reader: VideoReader, indices: Sequence[int] | np.ndarray, view: MotionView) -> np.ndarray:
+    """The compressed-domain input of the candidates ``indices`` (module docstring) -> float32
+    [T, grid * grid + 1]: each motion frame's MD map (``view = motion_vectors(reader, indices)``), then its
+    coded size over the mean coded size of the video's predicted frames (all frames for an intra-only stream,
+    whose candidates are their own motion frames)."""
+    indices = np.asarray(indices, dtype=np.int64)
+    index = reader.index
+    frames = np.where(view.frames >= 0, view.frames, indices)
+    reference = index.sizes[index.predicted] if index.predicted.size else index.sizes
+    residual = index.sizes[frames] / max(float(reference.mean()), 1.0)
+    maps = view.maps.reshape(len(indices), -1) if view.available else np.zeros((len(indices), GRID * GRID))
+    return np.concatenate([maps, residual[:, None]], axis=1).astype(np.float32)

@@ -325,12 +325,13 @@ class PacketIndex:
     indices of the keyframes (always starting at 0); ``key_dts``: each keyframe's decoding timestamp;
     ``predicted``: sorted frame indices of the inter-coded frames that are decoded in display order (the
     I/P anchors that are not keyframes: no B-frame follows them out of order), whose motion vectors
-    depend on their own packet only."""
+    depend on their own packet only; ``sizes``: each frame's coded size in bytes (its packet's ``size``)."""
 
     pts: np.ndarray
     keyframes: np.ndarray
     key_dts: np.ndarray
     predicted: np.ndarray
+    sizes: np.ndarray
 
 
 class _PyAVSource:
@@ -489,7 +490,7 @@ class _PyAVSource:
         """Demux every packet once (all streams, to see where the file ends) into a ``PacketIndex``.
         A file whose packets end well before the end its header states is truncated (Matroska and
         similar streams have no sample table to notice it otherwise)."""
-        timestamps, keys, earliest, end = [], {}, None, None
+        timestamps, sizes, keys, earliest, end = [], {}, {}, None, None
         try:
             for packet in self.container.demux():
                 if packet.size == 0 or packet.is_discard:
@@ -508,6 +509,7 @@ class _PyAVSource:
                                      "remux it into mp4 or mkv (ffmpeg -i IN -c copy OUT.mkv)")
                 decode_ts = packet.dts if packet.dts is not None else pts
                 timestamps.append(pts)
+                sizes[pts] = sizes.get(pts, 0) + packet.size
                 earliest = decode_ts if earliest is None else min(earliest, decode_ts)
                 if packet.is_keyframe:
                     keys[pts] = decode_ts
@@ -525,7 +527,7 @@ class _PyAVSource:
         keyframes = np.searchsorted(pts, key_pts)
         self._check_complete(pts, anchors, end)
         return PacketIndex(pts, keyframes, np.asarray([keys[k] for k in key_pts.tolist()], dtype=np.int64),
-                           np.setdiff1d(anchors, keyframes))
+                           np.setdiff1d(anchors, keyframes), np.asarray([sizes[p] for p in pts.tolist()], dtype=np.int64))
 
     def _check_complete(self, pts: np.ndarray, anchors: np.ndarray, end: float | None) -> None:
         """Raise "truncated" when the packets end more than 1.5 frame intervals before the end the

@@ -1,0 +1,160 @@
+"""SCSampler's compressed-domain visual sampler (Korbar et al. 2019, Sec. 3.3.1): the per-candidate vector read
+from the bitstream, the ``input`` option and its resolution by the data, training and scoring on that input
+only, the missing-input error, its cost, and a pipeline that decodes no candidate's pixels."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+
+from framesampler import Candidates, create_sampler
+from framesampler.candidates import Reads, candidate_indices
+from framesampler.classifiers.frozen import train_classifier
+from framesampler.cost import video_macs
+from framesampler.data.features import VideoSet
+from framesampler.eval.evaluate import evaluate
+from framesampler.learned import TrainSettings
+from framesampler.learned.scsampler import SCSampler
+from framesampler.learned.train import train_sampler
+from framesampler.video import VideoReader
+from framesampler.video.bitstream import COMPRESSED_DIM, compressed_vectors, motion_vectors
+
+CLIPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "ucf101-clips"
+
+
+def test_the_compressed_vector_is_the_motion_frames_map_and_its_relative_coded_size():
+    path = CLIPS / "Archery" / "v_Archery_g01_c01.mp4"
+    with VideoReader(path) as reader:
+        indices = candidate_indices(reader.metadata.num_frames, 8)
+        view = motion_vectors(reader, indices)
+        vectors = compressed_vectors(reader, indices, view)
+        predicted = reader.index.predicted
+    with av.open(str(path)) as container:  # the coded sizes by hand: every video packet's bytes, by display order
+        packets = sorted((p.pts, p.size) for p in container.demux(video=0) if p.size)
+    sizes = np.array([size for _, size in packets])
+    assert vectors.shape == (8, COMPRESSED_DIM) == (8, 65) and vectors.dtype == np.float32
+    first = int(predicted[np.searchsorted(predicted, indices[3])])  # candidate 3's motion frame: next P-frame
+    assert view.frames[3] == first
+    np.testing.assert_allclose(vectors[3, :64], view.maps[3].ravel(), rtol=1e-6)
+    assert vectors[3, :64].mean() == pytest.approx(view.motion[3], rel=1e-5)  # equal cells: the map averages to it
+    assert vectors[3, 64] == pytest.approx(sizes[first] / sizes[predicted].mean(), rel=1e-6)
+    assert vectors[:, 64].min() > 0 and vectors[:, :64].max() > 0.1  # an archer moves
+
+
+def tiny_videos(compressed: bool = True) -> VideoSet:
+    """12 videos of 6 frames: class c's action shows in features dimension c; the compressed vectors carry a
+    large displacement at the frames of the action (and noise elsewhere)."""
+    rng = np.random.default_rng(0)
+    frames, packed, labels = [], [], []
+    for v in range(12):
+        label, action = v % 2, rng.integers(0, 6)
+        features = rng.random((6, 4)) * 0.2
+        features[action, label] += 2.0
+        vectors = rng.random((6, COMPRESSED_DIM)) * 0.2
+        vectors[action, :64] += 5.0
+        frames.append(features)
+        packed.append(vectors)
+        labels.append(label)
+    return VideoSet(frames=torch.tensor(np.concatenate(frames), dtype=torch.float32), refs=np.arange(72).reshape(12, 6),
+                    labels=np.array(labels), class_ids=[0, 1], class_names=["a", "b"], video_ids=[str(v) for v in range(12)],
+                    compressed_frames=torch.tensor(np.concatenate(packed), dtype=torch.float32) if compressed else None,
+                    source="tiny.npz")
+
+
+def test_the_compressed_sampler_trains_and_scores_on_the_compressed_input_only():
+    videos = tiny_videos()
+    classifier = train_classifier(videos, epochs=20, heads=("linear",))
+    sampler = create_sampler("scsampler", input="compressed", input_dim=COMPRESSED_DIM, num_classes=2, width=16)
+    assert sampler.reads == Reads.COMPRESSED and sampler.options["input"] == "compressed"
+    before = [p.detach().clone() for p in sampler.parameters()]
+    log = train_sampler(sampler, lambda epoch: videos, classifier, T=6, settings=TrainSettings(epochs=3, batch_size=4),
+                        progress=False)
+    assert len(log) == 3 and all(np.isfinite(row["loss"]) for row in log)
+    assert any(not torch.equal(a, b) for a, b in zip(before, sampler.parameters()))
+    rows = videos.refs[0]
+    compressed = videos.compressed_frames[rows].numpy()
+    scores = sampler.scores(Candidates.of_length(6, features=videos.frames[rows].numpy(), compressed=compressed))
+    other = sampler.scores(Candidates.of_length(6, features=np.zeros((6, 4)), compressed=compressed))
+    np.testing.assert_array_equal(scores, other)  # the features do not change the scores
+    assert not np.allclose(scores, sampler.scores(Candidates.of_length(6, compressed=compressed[::-1].copy())))
+    with pytest.raises(ValueError, match="needs candidates.compressed"):
+        sampler.select(Candidates.of_length(6, features=np.zeros((6, 4))), 2)
+
+
+def test_data_without_the_compressed_input_is_refused_in_one_line():
+    videos = tiny_videos(compressed=False)
+    classifier = train_classifier(videos, epochs=2, heads=("linear",))
+    sampler = create_sampler("scsampler", input="compressed", input_dim=COMPRESSED_DIM, num_classes=2)
+    expected = r"^tiny.npz has no compressed-domain input: run `framesampler extract` again$"
+    with pytest.raises(ValueError, match=expected):
+        train_sampler(sampler, lambda epoch: videos, classifier, T=6, settings=TrainSettings(epochs=1), progress=False)
+    with pytest.raises(ValueError, match=expected):
+        evaluate(videos, classifier, {"sc": sampler}, T=6, N=2, progress=False)
+
+
+def test_auto_input_is_the_compressed_one_wherever_the_data_carries_it():
+    both = {Reads.FEATURES: 112, Reads.COMPRESSED: COMPRESSED_DIM}
+    assert SCSampler.data_options({"input_dim": 112}, both) == {"input_dim": COMPRESSED_DIM, "input": "compressed"}
+    assert SCSampler.data_options({"input_dim": 4096}, {Reads.FEATURES: 4096}) == {"input_dim": 4096, "input": "features"}
+    assert SCSampler.data_options({"input": "features", "input_dim": 112}, both)["input"] == "features"
+    assert create_sampler("scsampler", input_dim=8, num_classes=2).options["input"] == "features"  # no data: features
+    with pytest.raises(ValueError, match="unknown input 'pixels'"):
+        create_sampler("scsampler", input="pixels", input_dim=8, num_classes=2)
+
+
+def test_the_compressed_sampler_is_charged_its_own_mlp_and_no_backbone():
+    compressed = create_sampler("scsampler", input="compressed", input_dim=COMPRESSED_DIM, num_classes=2)
+    features = create_sampler("scsampler", input="features", input_dim=112, num_classes=2)
+    width = 256
+    assert compressed.macs_per_frame() == COMPRESSED_DIM * width + width * width + width  # two layers and the head
+    assert features.macs_per_frame() == 112 * width + width * width + width
+    cheap, classifier = 19.9e6, 385e6
+    on_compressed = video_macs(compressed, num_candidates=64, num_chosen=8, classifier_frame=classifier, cheap_frame=cheap)
+    on_features = video_macs(features, num_candidates=64, num_chosen=8, classifier_frame=classifier, cheap_frame=cheap)
+    assert on_compressed["sampler"] == 64 * compressed.macs_per_frame()
+    assert on_features["sampler"] == 64 * (features.macs_per_frame() + cheap)
+    combined = create_sampler("sc_combined", first=compressed, second=features)
+    assert combined.reads == Reads.COMPRESSED | Reads.FEATURES
+    assert video_macs(combined, num_candidates=64, num_chosen=8, classifier_frame=classifier, cheap_frame=cheap)["sampler"] \
+        == on_compressed["sampler"] + on_features["sampler"]
+
+
+def test_the_pipeline_decodes_only_the_chosen_frames_for_the_compressed_sampler(monkeypatch):
+    from framesampler.app.pipeline import Pipeline
+    from framesampler.video import decode
+
+    sampler = create_sampler("scsampler", input="compressed", input_dim=COMPRESSED_DIM, num_classes=2)
+    pipeline = Pipeline(sampler, T=16, N=4)
+    assert pipeline.sampler_backbone is None
+    decoded, read = [], decode._PyAVSource.read
+    monkeypatch.setattr(decode._PyAVSource, "read", lambda self, wanted, *args: decoded.extend(wanted.tolist()) or read(self, wanted, *args))
+    monkeypatch.setattr(decode.VideoReader, "decode", lambda *args: pytest.fail("the candidates were decoded"))
+    result = pipeline(CLIPS / "Surfing" / "v_Surfing_g01_c01.mp4")
+    assert "; 0 of" in result.motion_source  # every motion frame's vectors read from its packet alone
+    assert sorted(decoded) == result.candidates[result.chosen].tolist()  # the 4 chosen frames, for the classifier
+    assert len(result.scores) == 16 and result.macs["sampler"] == 16 * sampler.macs_per_frame()
+
+
+def test_a_cache_entry_from_before_gets_the_compressed_input_added_without_decoding_pixels(tmp_path, monkeypatch):
+    from framesampler.app.extract import CACHED_KEYS, Extractor, extract
+    from framesampler.data.dataset import ExtractConfig
+    from framesampler.data.manifest import read_manifest
+    from framesampler.data.synthetic import write_synthetic_videos
+
+    manifest = write_synthetic_videos(tmp_path / "videos", classes=1, videos_per_class=1, num_frames=24, size=64)
+    splits = {"train": read_manifest(manifest)}
+    config = ExtractConfig(T=8, classifier_resolution=64, sampler_resolution=64, sampler_stages=2)
+    [(_, _, target)] = extract(splits, config, cache_dir=tmp_path / "cache", progress=False).done
+    fresh = dict(np.load(target))
+    assert set(fresh) == set(CACHED_KEYS) and fresh["compressed"].shape == (8, COMPRESSED_DIM)
+    np.savez(target, **{k: v for k, v in fresh.items() if k != "compressed"})  # an entry written before the key existed
+    monkeypatch.setattr(Extractor, "__call__", lambda *args: pytest.fail("the video was extracted again"))
+    monkeypatch.setattr(VideoReader, "decode", lambda *args: pytest.fail("the candidates were decoded"))
+    assert extract(splits, config, cache_dir=tmp_path / "cache", progress=False).done[0][2] == target
+    upgraded = dict(np.load(target))
+    assert set(upgraded) == set(CACHED_KEYS)
+    for key, value in fresh.items():
+        np.testing.assert_array_equal(upgraded[key], value)
