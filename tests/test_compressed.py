@@ -158,3 +158,27 @@ def test_a_cache_entry_from_before_gets_the_compressed_input_added_without_decod
     assert set(upgraded) == set(CACHED_KEYS)
     for key, value in fresh.items():
         np.testing.assert_array_equal(upgraded[key], value)
+
+
+def test_a_combination_of_learned_samplers_in_experiments_reuses_their_checkpoints(tmp_path, small_features):
+    import json
+
+    from framesampler.app.experiments import SC_PIXELS, SECTIONS, Learned, Runner
+    from framesampler.app.prepare import DataConfig, prepare
+
+    data = DataConfig(features=str(small_features), length=32, cache_dir=str(tmp_path / "cache"))
+    runner = Runner(prepare(data, T=8), data, seeds=1, settings=TrainSettings(epochs=1), out=tmp_path, progress=False)
+    spec = Learned("sc_combined", {"first": Learned("scsampler", {"objective": "ac"}), "second": Learned("scsampler")})
+    combined = runner.learned(spec, T=8, N=3, seed=0)
+    assert combined.first.options["objective"] == "ac" and combined.second.options["objective"] == "sal_rank"
+    checkpoints = tmp_path / "checkpoints"
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["scsampler-T8-objective=ac-s0", "scsampler-T8-s0"]
+    config = json.loads((checkpoints / "scsampler-T8-s0" / "config.json").read_text())
+    assert config["options"]["input"] == "features"  # auto on a feature file (no bitstream), recorded resolved
+    stamp = (checkpoints / "scsampler-T8-s0" / "weights.pt").stat().st_mtime_ns
+    runner.learned(Learned("scsampler"), T=8, N=3, seed=0)
+    assert (checkpoints / "scsampler-T8-s0" / "weights.pt").stat().st_mtime_ns == stamp
+    with pytest.raises(ValueError, match="small.npz has no compressed-domain input: run `framesampler extract` again"):
+        runner.learned(Learned("scsampler", {"input": "compressed"}), T=8, N=3, seed=0)
+    rows = SECTIONS["sc_pixels"]["sc_pixels"]
+    assert list(rows) == ["8/64", "4/64"] and all(c.timed and c.learned == SC_PIXELS for c in rows.values())

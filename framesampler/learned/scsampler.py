@@ -30,13 +30,12 @@ displacements (MD) and RGB residuals (RGB-R) of the P-frames, "without the need 
   resolved when training starts (``data_options``) and recorded resolved in the checkpoint; a sampler built
   directly, with no data, reads features.
 
-Architecture: the paper's samplers are ResNet-18s on MD and RGB-R frames averaged over a clip's P-frames (or a
-VGG on audio); here a candidate is one frame, read through its one motion frame, and s is the shared
+Architecture: the paper's samplers are ResNet-18s on MD and RGB-R frames averaged over a clip's P-frames
+(or a VGG on audio); here a candidate is one frame, read through its one motion frame, and s is the shared
 encoder f_s (an MLP: two ReLU layers, width 256) with a linear head (C class logits for AC, one saliency
-logit otherwise) on whichever input. s(.)
-scores each clip alone (Sec. 3.1, ``s(phi^(i))``): the encoder's temporal shift is off by default
-(``shift_div=0``; ``shift_div=8`` was this project's first reading, measured at N/T = 8/30 on the
-untrimmed UCF101 features, 3 seeds: top-1 AC 0.914, SAL-CL 0.936, SAL-RANK 0.938).
+logit otherwise) on whichever input. s(.) scores each clip alone (Sec. 3.1, ``s(phi^(i))``): the encoder's
+temporal shift is off by default (``shift_div=0``; ``shift_div=8`` was this project's first reading, measured
+at N/T = 8/30 on the untrimmed UCF101 features, 3 seeds: top-1 AC 0.914, SAL-CL 0.936, SAL-RANK 0.938).
 
 Inference: top K of s, sorted by time; the video prediction is the classifier's consensus over them.
 
