@@ -77,10 +77,13 @@ def video_macs(sampler: Any, *, num_candidates: int, num_chosen: float, classifi
     (``sampler.candidates_read(T)``, fewer than T for SCSampler's stride), each costing the cheap
     backbone when it reads features (``cheap_frame``), the classifier when it reads class scores
     (``classifier_frame``, pi_s) and its own network (``sampler.macs_per_frame()``); the classifier on
-    the ``num_chosen`` frames picked."""
+    the ``num_chosen`` frames picked, except for a sampler that read class scores: it already ran the
+    classifier on every candidate, the chosen among them, so they are not charged twice (a clip
+    classifier's head on the N chosen is then left out; it is well under 1% of its backbone)."""
     read = sampler.candidates_read(num_candidates)
     per_candidate = sampler.macs_per_frame()
     per_candidate += cheap_frame if Reads.FEATURES in sampler.reads.candidate_input() else 0.0
     per_candidate += classifier_frame if Reads.FRAME_LOGITS in sampler.reads else 0.0
-    macs = {"sampler": float(read * per_candidate), "classifier": float(num_chosen * classifier_frame)}
+    chosen = 0.0 if Reads.FRAME_LOGITS in sampler.reads else num_chosen * classifier_frame
+    macs = {"sampler": float(read * per_candidate), "classifier": float(chosen)}
     return {**macs, "total": macs["sampler"] + macs["classifier"]}

@@ -26,9 +26,10 @@ def format_table(report: dict) -> str:
 
 def markdown(results: dict) -> str:
     """The results as markdown tables (mean ± std over seeds)."""
-    lines = [f"Seeds: {results['config']['seeds']}; data: {results['config']['features']} "
-             f"({results['config']['regime']}, L={results['config']['length']}, vocab {results['config']['vocab']}); "
-             f"classifier: {results['config'].get('classifier', 'frame')}", ""]
+    config = results["config"]
+    length = f", L={config['length']}" if config["regime"] == "untrimmed" else ""
+    lines = [f"Seeds: {config['seeds']}; data: {config['features']} ({config['regime']}{length}, vocab {config['vocab']}); "
+             f"classifier: {config.get('classifier', 'frame')}", ""]
     for section, tables in results.items():
         if section in ("config", "cost"):
             continue
