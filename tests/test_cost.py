@@ -37,8 +37,8 @@ def test_vgg16_relu6_matches_the_published_cost():
 
 
 def test_video_cost_charges_what_each_sampler_reads_on_the_candidates_it_reads():
-    from framesampler.cost import video_macs
     from framesampler import create_sampler  # registers the learned samplers too
+    from framesampler.cost import video_macs
 
     def cost(sampler, T=10):
         return video_macs(sampler, num_candidates=T, num_chosen=3, classifier_frame=1000.0, cheap_frame=100.0)

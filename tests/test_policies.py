@@ -116,10 +116,13 @@ def test_mgsampler_image_and_feature_motion_agree_on_the_moving_part():
 def test_mgsampler_reads_a_stored_image_motion_as_it_reads_the_pixels():
     pixels = np.random.default_rng(0).integers(0, 255, (24, 8, 8, 3)).astype(np.uint8)
     pixels[8:12] = 0  # a still stretch
-    from_pixels = create_sampler("mgsampler", motion="image").select(Candidates.of_length(24, pixels=pixels), 5)
-    stored = Candidates.of_length(24, motion=image_motion(pixels))  # what a video dataset keeps instead of pixels
-    for motion in ("image", "auto"):
-        assert create_sampler("mgsampler", motion=motion).select(stored, 5).tolist() == from_pixels.tolist()
+    # auto on pixels without next_pixels: differences of consecutive candidates, what a video dataset stores
+    from_pixels = create_sampler("mgsampler").select(Candidates.of_length(24, pixels=pixels), 5)
+    assert from_pixels.tolist() == create_sampler("mgsampler", motion="image", pairs="candidates").select(
+        Candidates.of_length(24, pixels=pixels), 5).tolist()
+    features = np.random.default_rng(1).random((24, 4)).astype(np.float32)
+    stored = Candidates.of_length(24, features=features, motion=image_motion(pixels))  # a video dataset's candidates
+    assert create_sampler("mgsampler").select(stored, 5).tolist() == from_pixels.tolist()
     with pytest.raises(ValueError, match="needs candidates.pixels"):
         create_sampler("mgsampler", motion="image").select(Candidates.of_length(24), 5)
 
