@@ -232,7 +232,9 @@ def row_gmacs(sampler, classifier: FrameClassifier | ClipClassifier, num_candida
     the given vector."""
     macs = video_macs(sampler, num_candidates=num_candidates, num_chosen=frames,
                       classifier_frame=classifier_frame_macs(classifier, 1))
-    if macs["classifier"]:  # zero for a sampler that classified every candidate already (pi_s, pi_o)
+    # zero for a sampler that classified every candidate already (pi_s, pi_o); one that predicts (AdaFrame)
+    # reads the given vector of each frame it looked at, here the classifier's backbone output: charged as such
+    if macs["classifier"] or sampler.predicts:
         macs["classifier"] = classifier_frame_macs(classifier, frames)
     return {"sampler_gmacs": macs["sampler"] / 1e9, "gmacs": (macs["sampler"] + macs["classifier"]) / 1e9}
 
