@@ -198,13 +198,14 @@ def _construct(args: argparse.Namespace) -> None:
         else split_entries(entries, args.test_fraction, seed=args.seed)
     config = ConstructConfig(length=args.length, bursts=args.bursts, gop=args.gop, width=args.size[0],
                              height=args.size[1], fps=args.fps, seed=args.seed, per_clip=args.per_clip,
-                             crf=args.crf, preset=args.preset)
+                             crf=args.crf, preset=args.preset, audio=args.audio)
     report = construct(splits, args.vocab, args.out, config=config, background_videos=args.background_videos,
                        progress=not args.no_progress)
     for reason in report.failed:
         print(f"skipped: {reason}", file=sys.stderr)
     counts = ", ".join(f"{len(videos)} {split}" for split, videos in report.videos.items())
-    print(f"constructed {sum(map(len, report.videos.values()))} long videos ({counts}): {report.written} written, "
+    print(f"constructed {sum(map(len, report.videos.values()))} long videos ({counts}, "
+          f"{'with' if config.audio else 'without'} audio): {report.written} written, "
           f"{report.reused} already there, {len(report.failed)} skipped, in {report.seconds:.1f} s; wrote "
           f"{args.out}/train.txt, test.txt, segments.json")
 
@@ -427,6 +428,8 @@ def build_parser() -> argparse.ArgumentParser:
     construct.add_argument("--per-clip", type=int, default=1, help="long videos made from each clip")
     construct.add_argument("--crf", type=int, default=construct_defaults.crf, help="x264 quality (lower is better)")
     construct.add_argument("--preset", default=construct_defaults.preset, help="x264 speed preset")
+    construct.add_argument("--audio", action=argparse.BooleanOptionalAction, default=construct_defaults.audio,
+                           help="mux the sources' audio (AAC, mono, 16 kHz; silence where a source has none)")
     construct.add_argument("--no-progress", action="store_true")
     construct.set_defaults(handler=_construct)
 
