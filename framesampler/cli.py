@@ -10,7 +10,7 @@ from framesampler.app.evaluate import EvaluationConfig, run
 from framesampler.app.experiments import DEFAULT_EXPERIMENTS, EXPERIMENTS, run_experiments
 from framesampler.app.prepare import DataConfig, default_cache_dir
 from framesampler.app.train import TrainConfig, run_training
-from framesampler.data.features import default_features_path, parse_classes
+from framesampler.data.features import default_features_path, parse_classes, read_npz
 from framesampler.learned import TrainSettings, learned_sampler_names
 from framesampler.policies import TRAINING_FREE, list_samplers
 from framesampler.report.tables import format_table, markdown
@@ -184,8 +184,9 @@ def _extract(args: argparse.Namespace) -> None:
               "--test a manifest of test videos", file=sys.stderr)
     trimmed = f" and {len(result.trimmed.done)} source clips (the classifier's training data; in-burst labels " \
               f"from {segments})" if result.trimmed else ""
-    print(f"extracted {len(report.done)} videos ({', '.join(f'{n} {s}' for s, n in counts.items())}){trimmed}, "
-          f"skipped {len(result.failed)}; cache {report.cache}; wrote {result.out}")
+    sound = int(read_npz(result.out, ("has_audio",))["has_audio"].sum())
+    print(f"extracted {len(report.done)} videos ({', '.join(f'{n} {s}' for s, n in counts.items())}, {sound} with an "
+          f"audio track){trimmed}, skipped {len(result.failed)}; cache {report.cache}; wrote {result.out}")
 
 
 def _construct(args: argparse.Namespace) -> None:
