@@ -60,6 +60,15 @@ def test_a_clip_without_an_audio_stream_reads_as_none_and_one_with_it_at_16_khz(
     assert samples.dtype == np.float32 and abs(len(samples) / AUDIO_RATE - 131 / 25) < 0.1  # as long as the video
 
 
+def test_a_damaged_audio_packet_leaves_silence_in_its_place_and_the_rest_in_time():
+    """opencv's Megamind.avi: 48 kHz stereo AC-3 whose first packet (32 ms) does not decode."""
+    path = CLIPS.parent / "videos" / "opencv-doc" / "Megamind.avi"
+    samples = read_audio(path)
+    first = round(0.032 * AUDIO_RATE)  # the second packet's timestamp
+    assert (samples[:first - 32] == 0).all() and np.abs(samples[first + 32:first + 800]).max() > 0.01  # resampling blurs 16
+    assert abs(len(samples) / AUDIO_RATE - 11.26) < 0.05  # 48 kHz -> 16 kHz keeps the duration
+
+
 def tiny_videos(audio: bool = True) -> VideoSet:
     """12 videos of 6 frames: class c's action shows in features dimension c; the audio patches are noise with a
     loud band at the frame of the action."""

@@ -42,8 +42,12 @@ SILENCE = math.log(EPS)
 
 
 def read_audio(path: str | os.PathLike, *, rate: int = AUDIO_RATE) -> np.ndarray | None:
-    """The file's first audio stream as mono float32 samples at ``rate`` (sample 0 at the start of its video
-    stream; a stream starting later is preceded by silence), or ``None`` when it has no audio stream."""
+    """The file's first audio stream as mono float32 samples at ``rate``, or ``None`` when it has no audio stream.
+
+    Each decoded frame is mixed to mono at the stream's own rate and placed by its timestamp (sample 0 = the
+    video stream's start): a packet that fails to decode (a damaged one, e.g. the first AC-3 packet of
+    opencv's Megamind.avi) leaves silence where its samples were, and the rest stay in time. The track is then
+    resampled to ``rate`` in one pass (FFmpeg's resampler through PyAV)."""
     try:
         container = av.open(str(path), metadata_errors="ignore")
     except av.FFmpegError as error:
@@ -51,20 +55,32 @@ def read_audio(path: str | os.PathLike, *, rate: int = AUDIO_RATE) -> np.ndarray
     with container:
         if not container.streams.audio:
             return None
+        stream = container.streams.audio[0]
+        native = stream.codec_context.sample_rate or rate
         video = container.streams.video[0] if container.streams.video else None
         origin = float(video.start_time * video.time_base) if video is not None and video.start_time is not None else 0.0
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
-        chunks, start = [], None
-        try:
-            for frame in container.decode(audio=0):
-                start = frame.time if start is None and frame.time is not None else start
-                chunks += [out.to_ndarray().reshape(-1) for out in resampler.resample(frame)]
-            chunks += [out.to_ndarray().reshape(-1) for out in resampler.resample(None)]
-        except av.FFmpegError as error:
-            raise VideoError(str(path), f"its audio stream is damaged ({error})", "re-encode it or drop its audio") from None
-    samples = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
-    offset = round(((start or 0.0) - origin) * rate)
-    return np.concatenate([np.zeros(offset, np.float32), samples]) if offset > 0 else samples[-offset:]
+        mono = av.AudioResampler(format="flt", layout="mono", rate=native)
+        pieces, cursor = [], 0  # (first sample, samples) at the native rate
+        for packet in container.demux(stream):
+            try:
+                frames = stream.codec_context.decode(packet)
+            except av.FFmpegError:
+                continue  # a damaged packet: silence in its place
+            for frame in frames:
+                at = round((frame.time - origin) * native) if frame.time is not None else cursor
+                samples = np.concatenate([out.to_ndarray().reshape(-1) for out in mono.resample(frame)] or [np.zeros(0, np.float32)])
+                if at + len(samples) > 0:
+                    pieces.append((at, samples))
+                cursor = at + len(samples)
+    track = np.zeros(max((at + len(samples) for at, samples in pieces), default=0), np.float32)
+    for at, samples in pieces:
+        track[max(at, 0):at + len(samples)] = samples[max(-at, 0):]
+    if native == rate or len(track) == 0:
+        return track
+    frame = av.AudioFrame.from_ndarray(track[None], format="flt", layout="mono")
+    frame.sample_rate = native
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+    return np.concatenate([out.to_ndarray().reshape(-1) for out in [*resampler.resample(frame), *resampler.resample(None)]])
 
 
 def mel_filterbank(*, bands: int = MEL_BANDS, n_fft: int = N_FFT, rate: int = AUDIO_RATE) -> torch.Tensor:
