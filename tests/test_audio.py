@@ -193,3 +193,15 @@ def test_the_sc_audio_section_compares_the_paper_samplers_and_their_union():
     assert list(SC_AUDIO) == ["scsampler (features)", "scsampler (compressed)", "scsampler (audio)", "scsampler (AV-union-list)"]
     union = SC_AUDIO["scsampler (AV-union-list)"]
     assert union.options == {"first": Learned("scsampler", {"input": "compressed"}), "second": Learned("scsampler", {"input": "audio"})}
+
+
+def test_a_dataset_where_no_video_has_audio_carries_no_audio_input(tmp_path):
+    from framesampler.data.features import load_feature_file
+
+    base = {"features": np.ones((2, 3, 4), np.float32), "label": np.array([0, 1]), "split": np.array(["train", "test"]),
+            "video_id": np.array(["a", "b"]), "class_id": np.array([0, 1]), "class_name": np.array(["x", "y"]),
+            "audio": np.full((2, 3, AUDIO_DIM), SILENCE, np.float16)}
+    np.savez(tmp_path / "silent.npz", **base, has_audio=np.array([False, False]))
+    np.savez(tmp_path / "some.npz", **base, has_audio=np.array([False, True]))
+    assert load_feature_file(tmp_path / "silent.npz").audio is None
+    assert load_feature_file(tmp_path / "some.npz").audio.shape == (2, 3, AUDIO_DIM)
