@@ -29,8 +29,8 @@ displacements (MD) and RGB residuals (RGB-R) of the P-frames, "without the need 
   pretrained on AudioSet, which is not available here: this one is trained from scratch), global average
   pooling, then f_s and the head. The pipeline reads the audio stream only; its MACs are its own (no
   backbone). A video without audio (or silent throughout) gives every candidate the same patch, so equal
-  scores: ``scores`` warns (once per process), and a combination falls back to its other list
-  (``combine_saliency``);
+  scores: ``scores`` warns (a ``UserWarning``, shown once by Python's default filter), and a combination
+  takes its other list (``combine_saliency``);
 - ``"features"``: the shared per-candidate features (decoded low-resolution pixels through the shallow
   backbone on video files, the VGG16 vectors on the shared feature files), the cheap backbone charged per
   candidate;
@@ -42,9 +42,10 @@ displacements (MD) and RGB residuals (RGB-R) of the P-frames, "without the need 
 Architecture: the paper's samplers are ResNet-18s on MD and RGB-R frames averaged over a clip's P-frames
 (or a VGG on audio); here a candidate is one frame, read through its one motion frame, and s is the shared
 encoder f_s (an MLP: two ReLU layers, width 256) with a linear head (C class logits for AC, one saliency
-logit otherwise) on whichever input (after ``AudioNet`` for audio). s(.) scores each clip alone (Sec. 3.1, ``s(phi^(i))``): the encoder's
-temporal shift is off by default (``shift_div=0``; ``shift_div=8`` was this project's first reading, measured
-at N/T = 8/30 on the untrimmed UCF101 features, 3 seeds: top-1 AC 0.914, SAL-CL 0.936, SAL-RANK 0.938).
+logit otherwise) on whichever input (after ``AudioNet`` for audio). s(.) scores each clip alone (Sec. 3.1,
+``s(phi^(i))``): the encoder's temporal shift is off by default (``shift_div=0``; ``shift_div=8`` was this
+project's first reading, measured at N/T = 8/30 on the untrimmed UCF101 features, 3 seeds: top-1 AC 0.914,
+SAL-CL 0.936, SAL-RANK 0.938).
 
 Inference: top K of s, sorted by time; the video prediction is the classifier's consensus over them.
 
