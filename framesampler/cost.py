@@ -79,11 +79,12 @@ def video_macs(sampler: Any, *, num_candidates: int, num_chosen: float, classifi
     (``classifier_frame``, pi_s) and its own network (``sampler.macs_per_frame()``); the classifier on
     the ``num_chosen`` frames picked, except for a sampler that read class scores: it already ran the
     classifier on every candidate, the chosen among them, so they are not charged twice (a clip
-    classifier's head on the N chosen is then left out; it is well under 1% of its backbone)."""
+    classifier's head on the N chosen is then left out; it is well under 1% of its backbone), and for
+    one whose own prediction replaces the classifier's (``sampler.predicts``, AdaFrame's f_p)."""
     read = sampler.candidates_read(num_candidates)
     per_candidate = sampler.macs_per_frame()
     per_candidate += cheap_frame if Reads.FEATURES in sampler.reads.candidate_input() else 0.0
     per_candidate += classifier_frame if Reads.FRAME_LOGITS in sampler.reads else 0.0
-    chosen = 0.0 if Reads.FRAME_LOGITS in sampler.reads else num_chosen * classifier_frame
+    chosen = 0.0 if Reads.FRAME_LOGITS in sampler.reads or sampler.predicts else num_chosen * classifier_frame
     macs = {"sampler": float(read * per_candidate), "classifier": float(chosen)}
     return {**macs, "total": macs["sampler"] + macs["classifier"]}

@@ -155,7 +155,8 @@ def test_training_free_samplers_sample_a_real_video_with_the_imagenet_head(sampl
     frames = [row["frame"] for row in result["chosen"]]
     assert len(frames) == 4 and frames == sorted(set(frames)) and set(frames) <= set(result["candidates"])
     assert (result["chosen"][0]["score"] is None) == (sampler == "uniform")  # MGSampler's score is the motion
-    assert result["gmacs"]["classifier"] == pytest.approx(4 * 0.3852, rel=0.01)  # Lite0 + its ImageNet layer
+    per_frame = 0.3852  # Lite0 + its ImageNet layer; pi_s classified all T, so its chosen cost nothing more
+    assert result["gmacs"]["classifier"] == pytest.approx(0 if sampler == "semi_optimal_max" else 4 * per_frame, rel=0.01)
     assert (result["gmacs"]["sampler"] > 0) == (sampler == "semi_optimal_max")
     assert len(result["prediction"]) == 5
     assert main(["sample", str(tmp_path / "missing.mp4")]) == 2
@@ -204,3 +205,19 @@ def test_decode_then_run_is_the_pipeline_and_keyframe_candidates(tmp_path):
     keyed = pipeline(video)
     with VideoReader(video) as reader:
         assert set(keyed.candidates.tolist()) <= set(reader.keyframes.tolist()) and len(keyed.candidates) == 16
+
+
+def test_a_sampler_that_predicts_is_taken_at_its_word_and_no_classifier_runs(collection, monkeypatch):
+    from framesampler.app.pipeline import Pipeline
+    from framesampler.classifiers.pixel import PixelClassifier
+    from framesampler.policies import create_sampler
+
+    sampler = create_sampler("adaframe", input_dim=112, num_classes=3, K=3, memory_frames=4)
+    assert sampler.predicts and not create_sampler("adaframe", input_dim=112, num_classes=3, prediction="classifier").predicts
+    pipeline = Pipeline(sampler, T=8, N=3)
+    monkeypatch.setattr(PixelClassifier, "frame_logits", lambda *args: pytest.fail("the frozen classifier ran"))
+    result = pipeline(collection / "videos" / "square_001.mp4")
+    video = pipeline.decode(collection / "videos" / "square_001.mp4")
+    pipeline._choose(video, None)
+    assert np.allclose(result.probs, video.selection.prediction) and np.isclose(result.probs.sum(), 1.0)
+    assert result.macs["classifier"] == 0 and "decode_chosen" not in result.seconds

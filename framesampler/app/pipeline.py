@@ -18,7 +18,9 @@ Stages, each timed (``SampledVideo.seconds``):
 - ``sampler``: what the sampler reads, made from the candidates (a shallow pretrained backbone's features
   at ``sampler_resolution``, low-resolution pixels, or per-frame class scores), and its ``select``.
 - ``decode_chosen``: the N chosen frames at classifier resolution (converted from memory, or decoded again).
-- ``classifier``: the frozen classifier (backbone + head) on the N frames and its consensus.
+- ``classifier``: the frozen classifier (backbone + head) on the N frames and its consensus; a sampler that
+  makes its own prediction (``Selection.prediction``, AdaFrame's f_p) is taken at its word, as ``evaluate``
+  takes it, and neither this stage nor ``decode_chosen`` runs.
 
 ``pipeline(path)`` is ``pipeline.run(pipeline.decode(path))``: ``decode`` needs no network (everything up to
 the chosen frames for a sampler that reads no network output), so a batch runner decodes the next videos
@@ -211,7 +213,8 @@ class Pipeline:
         chosen frames, the frozen classifier."""
         if video.selection is None:
             self._choose(video, rng)
-        if video.frames is None:
+        own = video.selection.prediction
+        if video.frames is None and own is None:
             with _stage(video.seconds, "decode_chosen"):
                 if video.kept is None and video.high is None:
                     with VideoReader(video.path, backend=self.config.backend, strategy=self.strategy) as reader:
@@ -220,7 +223,9 @@ class Pipeline:
                     video.frames = self._chosen_frames(None, video)
         chosen = video.selection.positions
         with _stage(video.seconds, "classifier"):
-            if self.classifier.consensus == "clip":
+            if own is not None:  # the sampler's own (AdaFrame's f_p), as evaluate takes it: no classifier runs
+                probs = np.asarray(own, dtype=np.float64)
+            elif self.classifier.consensus == "clip":
                 probs = self.classifier.clip_probs(video.frames)
             else:
                 logits = video.logits[torch.from_numpy(chosen)] if video.high is not None \

@@ -242,6 +242,7 @@ class AdaFrame(LearnedSampler):
         agreement = stop == "confidence" and confidence == "agreement"
         self.reads = Reads.FEATURES | (Reads.FRAME_LOGITS if agreement else Reads.NOTHING)
         self.threshold = threshold
+        self.predicts = prediction == "agent"
         width = self.encoder.out_dim
         self.frame_projection = nn.Sequential(nn.Dropout(self.options["dropout"]),
                                               nn.Linear(self.options["input_dim"], width), nn.ReLU())

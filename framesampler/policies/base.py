@@ -137,13 +137,15 @@ class Sampler:
     search (override ``_select``; ``scores`` stays None), or both (``_select`` receives the scores).
     ``_select`` returns positions, or a ``Selection`` whose ``prediction`` is the sampler's own (AdaFrame).
     ``reads`` declares what they read; ``stochastic`` that two runs may pick differently; ``trainable``
-    that it must be trained first (``framesampler.learned``).
+    that it must be trained first (``framesampler.learned``); ``predicts`` that its own prediction replaces
+    the frozen classifier's (no classifier runs on the frames it chose).
     """
 
     name: str = "sampler"
     reads: Reads = Reads.NOTHING
     stochastic: bool = False
     trainable: bool = False
+    predicts: bool = False
 
     def __init__(self, *, seed: int = 0, training: bool = False) -> None:
         self.training = training

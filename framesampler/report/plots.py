@@ -45,7 +45,7 @@ def plot_top1_vs_cost(section: dict, cost: str, path: Path) -> None:
         axis.errorbar([row[cost] for row in rows], [row["top1"] for row in rows], yerr=[row["top1_std"] for row in rows],
                       marker=markers[i % len(markers)], color=colour, capsize=3, label=name)
         for row in rows:
-            axis.annotate(f"{row['frames']:g}", (row[cost], row["top1"]), textcoords="offset points", xytext=(4, 4),
+            axis.annotate(f"{round(row['frames'], 1):g}", (row[cost], row["top1"]), textcoords="offset points", xytext=(4, 4),
                           fontsize=7, color=colour)
     axis.set_xscale("log")
     axis.set_xlabel({"seconds_per_video": "seconds per video (wall, decoding included; log scale)",
