@@ -185,8 +185,8 @@ def _extract(args: argparse.Namespace) -> None:
     trimmed = f" and {len(result.trimmed.done)} source clips (the classifier's training data; in-burst labels " \
               f"from {segments})" if result.trimmed else ""
     sound = int(read_npz(result.out, ("has_audio",))["has_audio"].sum())
-    print(f"extracted {len(report.done)} videos ({', '.join(f'{n} {s}' for s, n in counts.items())}, {sound} with an "
-          f"audio track){trimmed}, skipped {len(result.failed)}; cache {report.cache}; wrote {result.out}")
+    print(f"extracted {len(report.done)} videos ({', '.join(f'{n} {s}' for s, n in counts.items())}){trimmed}, "
+          f"skipped {len(result.failed)}; {sound} of the videos have an audio track; cache {report.cache}; wrote {result.out}")
 
 
 def _construct(args: argparse.Namespace) -> None:
