@@ -203,7 +203,9 @@ def write_dataset(report: ExtractReport, out: str | os.PathLike, *, trimmed: Ext
     """One ``.npz`` of the extracted videos in the shared feature format (class ids 0..K-1 in the order of
     ``class_names``), with a constructed folder's ``in_burst`` and ``trimmed_*`` clips; written atomically."""
     if not report.done:
-        raise ValueError("no video could be read: nothing to write (see the reasons reported above)")
+        reasons = [reason for _, reason in report.failed]
+        more = f"; and {len(reasons) - 3} more" if len(reasons) > 3 else ""
+        raise ValueError(f"no video could be read, nothing to write: {'; '.join(reasons[:3]) or 'the manifest is empty'}{more}")
     names = class_names([entry for entry, _, _ in report.done])
     arrays = {
         **_video_arrays(report, names),
