@@ -151,6 +151,7 @@ class Reads(enum.Flag):
     NEXT_PIXELS = enum.auto()  # candidates.next_pixels: the video frame after each candidate (MGSampler)
     MOTION = enum.auto()  # candidates.motion: motion at each candidate (the bitstream's motion vectors)
     COMPRESSED = enum.auto()  # candidates.compressed: the compressed-domain vector of each candidate (SCSampler)
+    AUDIO = enum.auto()  # candidates.audio: the log-MEL patch of the audio around each candidate (SCSampler)
 
     def candidate_input(self) -> Reads:
         """The one candidate input to give: a sampler that reads either pixels or features (MGSampler's
@@ -170,7 +171,8 @@ class Candidates:
     ``framesampler.video.bitstream``, or the image differences of consecutive candidates that a video dataset
     stores in place of pixels) and ``compressed`` ([T, D] each candidate's compressed-domain vector, its motion
     frame's motion-vector map and coded size read without decoding it: ``bitstream.compressed_vectors``)
-    are optional; samplers that need one say so. Checked when built:
+    and ``audio`` ([T, D] the log-MEL patch of the audio around each candidate, ``video.audio.audio_patches``;
+    silence for a video without audio) are optional; samplers that need one say so. Checked when built:
     integer frame numbers within the video, one feature row, frame and motion value per candidate, every
     value finite (``TypeError``/``ValueError`` naming the field otherwise). Tensors and nested lists are
     stored as numpy arrays.
@@ -184,6 +186,7 @@ class Candidates:
     next_pixels: np.ndarray | None = None
     motion: np.ndarray | None = None
     compressed: np.ndarray | None = None
+    audio: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         num_frames = check_integer(self.num_frames, "num_frames")
@@ -212,6 +215,9 @@ class Candidates:
         if self.compressed is not None:
             object.__setattr__(self, "compressed", finite_array(self.compressed, "candidates.compressed", ndim=2,
                                                                 rows=len(indices), shape="[T, D]"))
+        if self.audio is not None:
+            object.__setattr__(self, "audio", finite_array(self.audio, "candidates.audio", ndim=2, rows=len(indices),
+                                                           shape="[T, D]"))
 
     def __len__(self) -> int:
         return len(self.frame_indices)

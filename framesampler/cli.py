@@ -10,7 +10,7 @@ from framesampler.app.evaluate import EvaluationConfig, run
 from framesampler.app.experiments import DEFAULT_EXPERIMENTS, EXPERIMENTS, run_experiments
 from framesampler.app.prepare import DataConfig, default_cache_dir
 from framesampler.app.train import TrainConfig, run_training
-from framesampler.data.features import default_features_path, parse_classes
+from framesampler.data.features import default_features_path, parse_classes, read_npz
 from framesampler.learned import TrainSettings, learned_sampler_names
 from framesampler.policies import TRAINING_FREE, list_samplers
 from framesampler.report.tables import format_table, markdown
@@ -184,8 +184,9 @@ def _extract(args: argparse.Namespace) -> None:
               "--test a manifest of test videos", file=sys.stderr)
     trimmed = f" and {len(result.trimmed.done)} source clips (the classifier's training data; in-burst labels " \
               f"from {segments})" if result.trimmed else ""
+    sound = int(read_npz(result.out, ("has_audio",))["has_audio"].sum())
     print(f"extracted {len(report.done)} videos ({', '.join(f'{n} {s}' for s, n in counts.items())}){trimmed}, "
-          f"skipped {len(result.failed)}; cache {report.cache}; wrote {result.out}")
+          f"skipped {len(result.failed)}; {sound} of the videos have an audio track; cache {report.cache}; wrote {result.out}")
 
 
 def _construct(args: argparse.Namespace) -> None:
@@ -198,13 +199,14 @@ def _construct(args: argparse.Namespace) -> None:
         else split_entries(entries, args.test_fraction, seed=args.seed)
     config = ConstructConfig(length=args.length, bursts=args.bursts, gop=args.gop, width=args.size[0],
                              height=args.size[1], fps=args.fps, seed=args.seed, per_clip=args.per_clip,
-                             crf=args.crf, preset=args.preset)
+                             crf=args.crf, preset=args.preset, audio=args.audio)
     report = construct(splits, args.vocab, args.out, config=config, background_videos=args.background_videos,
                        progress=not args.no_progress)
     for reason in report.failed:
         print(f"skipped: {reason}", file=sys.stderr)
     counts = ", ".join(f"{len(videos)} {split}" for split, videos in report.videos.items())
-    print(f"constructed {sum(map(len, report.videos.values()))} long videos ({counts}): {report.written} written, "
+    print(f"constructed {sum(map(len, report.videos.values()))} long videos ({counts}, "
+          f"{'with' if config.audio else 'without'} audio): {report.written} written, "
           f"{report.reused} already there, {len(report.failed)} skipped, in {report.seconds:.1f} s; wrote "
           f"{args.out}/train.txt, test.txt, segments.json")
 
@@ -427,6 +429,8 @@ def build_parser() -> argparse.ArgumentParser:
     construct.add_argument("--per-clip", type=int, default=1, help="long videos made from each clip")
     construct.add_argument("--crf", type=int, default=construct_defaults.crf, help="x264 quality (lower is better)")
     construct.add_argument("--preset", default=construct_defaults.preset, help="x264 speed preset")
+    construct.add_argument("--audio", action=argparse.BooleanOptionalAction, default=construct_defaults.audio,
+                           help="mux the sources' audio (AAC, mono, 16 kHz; silence where a source has none)")
     construct.add_argument("--no-progress", action="store_true")
     construct.set_defaults(handler=_construct)
 

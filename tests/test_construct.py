@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from framesampler.cli import main
-from framesampler.data.construct import ConstructConfig, Source, burst_mask, plan_video
+from framesampler.data.construct import ConstructConfig, Source, burst_mask, plan_video, write_video
 from framesampler.video import VideoReader, read_frames
+from framesampler.video.audio import AUDIO_RATE, read_audio
 from framesampler.video.transforms import fit_size, letterbox
 
 CLIPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "ucf101-clips"
@@ -61,6 +62,42 @@ def test_plans_refuse_what_cannot_be_built():
         plan_video(Source("c.mp4", 25.0, 0, 10), [], config, np.random.default_rng(0))
     with pytest.raises(ValueError, match="width=15"):
         ConstructConfig(width=15)
+
+
+def test_a_constructed_video_carries_each_pieces_audio_from_its_source(tmp_path):
+    """Archery's clip in 2 bursts among Surfing (with sound) and PlayingPiano (a clip without an audio track)."""
+    config = ConstructConfig(length=12.0, bursts=2, width=160, height=120, gop=1.0, segment=3.0)
+    clip = Source(str(CLIPS / "Archery" / "v_Archery_g01_c01.mp4"), 25.0, 0, 131, "Archery")
+    surfing, piano = CLIPS / "Surfing" / "v_Surfing_g01_c01.mp4", CLIPS / "PlayingPiano" / "v_PlayingPiano_g01_c01.mp4"
+    background = [Source(str(surfing), 25.0, 0, 254, "Surfing"), Source(str(piano), 30000 / 1001, 0, 218, "PlayingPiano")]
+    plan = plan_video(clip, background, config, np.random.default_rng(3))
+    assert read_audio(piano) is None and {run.source for run in plan.runs} == {clip.path, str(surfing), str(piano)}
+    write_video(plan, tmp_path / "a.mp4", config)
+    with av.open(str(tmp_path / "a.mp4")) as container:
+        [sound] = container.streams.audio
+        assert (sound.codec_context.name, sound.rate, sound.channels) == ("aac", AUDIO_RATE, 1)
+    track, source = read_audio(tmp_path / "a.mp4"), read_audio(clip.path)
+    assert abs(len(track) - 12 * AUDIO_RATE) < 1024  # the whole video, to within one AAC frame
+    checked = set()
+    for run in plan.runs:  # each run's middle (AAC's overlapping windows blur 64 ms at the cuts) against its source
+        begin, end = round(run.start / 25 * AUDIO_RATE) + 1024, round(run.stop / 25 * AUDIO_RATE) - 1024
+        if end - begin < AUDIO_RATE // 4:
+            continue
+        piece = track[begin:end]
+        checked.add("burst" if run.action else Path(run.source).stem)
+        if run.source == str(piano):
+            assert np.abs(piece).max() < 1e-3  # no audio track: silence
+            continue
+        first = round(int(run.frames[0]) / 25 * AUDIO_RATE) + 1024
+        original = (source if run.action else read_audio(surfing))[first:first + len(piece)]
+        assert np.corrcoef(piece[:len(original)], original)[0, 1] > 0.95  # the same samples, AAC-coded
+    assert checked == {"burst", surfing.stem, piano.stem}
+    without = ConstructConfig(**{**config.__dict__, "audio": False})
+    write_video(plan, tmp_path / "b.mp4", without)
+    assert read_audio(tmp_path / "b.mp4") is None
+    with VideoReader(tmp_path / "a.mp4") as a, VideoReader(tmp_path / "b.mp4") as b:  # the video stream is unchanged
+        assert a.metadata.num_frames == b.metadata.num_frames == 300
+        np.testing.assert_array_equal(a.frames([0, 150, 299]), b.frames([0, 150, 299]))
 
 
 def test_letterbox_fits_keeps_the_aspect_and_pads_black():
@@ -114,9 +151,10 @@ def test_avi_clips_construct_extract_train_and_evaluate_timed(avi_clips, tmp_pat
                  "--no-progress"]
     assert main(construct) == 0
     printed, err = capsys.readouterr()
-    assert "constructed 6 long videos (4 train, 2 test): 6 written" in printed
+    assert "constructed 6 long videos (4 train, 2 test, with audio): 6 written" in printed
     assert len([line for line in err.splitlines() if "broken.avi" in line]) == 1
     segments = json.loads((out / "segments.json").read_text())["videos"]
+    assert json.loads((out / "construct.json").read_text())["config"]["audio"] is True
     manifest = (out / "test.txt").read_text().split()
     assert len(segments) == 6 and manifest[1] in ("Archery", "Surfing") and manifest[0] in segments
 

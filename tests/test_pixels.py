@@ -42,7 +42,7 @@ def test_synthetic_videos_go_through_extract_train_evaluate_and_sample(collectio
                     "--T", "16", *SIZE, *cache, "--no-progress"]
     assert main(extract_args) == 0
     out, err = capsys.readouterr()
-    assert "extracted 36 videos (24 train, 12 test), skipped 5" in out
+    assert "extracted 36 videos (24 train, 12 test), skipped 5; 0 of the videos have an audio track" in out
     for name in ("empty.mp4", "notes.mp4", "cut.mp4", "short.mp4", "missing.mp4"):  # one line each, with the reason
         assert len([line for line in err.splitlines() if name in line]) == 1, err
     assert "8 frames, fewer than --T 16" in err and "short_policy" not in err and "empty" in err

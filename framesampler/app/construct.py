@@ -8,7 +8,8 @@ and the unlabeled ``background_videos`` (split in time). The folder holds
     DIR/train.txt, DIR/test.txt     "path label" manifests of the long videos (paths relative to DIR)
     DIR/segments.json               per long video: split, label, source clip, bursts (first/last frame and
                                     seconds, the clip's frames) and background runs; the settings
-    DIR/construct.json              the settings and inputs, checked on a rerun
+    DIR/construct.json              the settings (``config.audio``: whether the videos carry the sources'
+                                    audio) and inputs, checked on a rerun
 
 Video ``i`` of a split (its clip's place in the manifest) and repeat ``k`` use ``default_rng([seed, split, i, k])``,
 so the same settings give the same plans. Each file is written atomically and skipped when it exists, so an
@@ -143,6 +144,7 @@ def _check_settings(path: Path, record: dict) -> None:
     record = json.loads(json.dumps(record))
     if path.is_file():
         previous = json.loads(path.read_text())
+        previous["config"].setdefault("audio", False)  # folders built before audio existed have none
         if previous != record:
             changed = sorted(key for key in record if previous.get(key) != record[key])
             raise ValueError(f"{path.parent} was constructed with other settings ({', '.join(changed)} differ): "

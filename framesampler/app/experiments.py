@@ -32,6 +32,9 @@ same data, seeds and training settings (wherever its classifier cache lives) kee
 - ``sc_pixels`` (not run by default; a video dataset extracted with the compressed-domain input): SCSampler at
   T = 64 -> N in 8, 4 on the decoded features, on the compressed input (Sec. 3.3.1) and the two combined by
   AV-union-list (Sec. 3.3.3, compressed first), beside uniform, timed through the pipeline as ``pixels``.
+- ``sc_audio`` (not run by default; a video dataset extracted from videos with audio, e.g. ``construct``'s):
+  the same at T = 64 -> N in 8, 4 with SCSampler's audio sampler (Sec. 3.3.2) added, and the paper's
+  combination, AV-union-list of the compressed visual sampler (first) and the audio one (Sec. 3.3.3).
 
 Every row carries GMACs per video (``gmacs``, and ``sampler_gmacs`` its sampler's part; see
 ``row_gmacs``). With ``DataConfig.classifier = "clip"`` the frozen classifier is the clip transformer of
@@ -134,6 +137,12 @@ SC_PIXELS = {  # SCSampler's inputs at T = 64 (sc_pixels): Sec. 3.3.1's compress
     "scsampler (combined)": Learned("sc_combined", {"first": Learned("scsampler", {"input": "compressed"}),
                                                     "second": Learned("scsampler", {"input": "features"})}),
 }
+SC_AUDIO = {  # sc_audio: SC_PIXELS's single samplers, Sec. 3.3.2's audio sampler, and Sec. 3.3.3's AV-union-list
+    **{name: spec for name, spec in SC_PIXELS.items() if spec.kind == "scsampler"},
+    "scsampler (audio)": Learned("scsampler", {"input": "audio"}),
+    "scsampler (AV-union-list)": Learned("sc_combined", {"first": Learned("scsampler", {"input": "compressed"}),
+                                                         "second": Learned("scsampler", {"input": "audio"})}),
+}
 PIXEL_POLICIES = ("uniform", "random", "dense", "frameexit", "mgsampler", "semi_optimal_label", "semi_optimal_max", "oracle")
 
 # experiment -> {table name -> {"N/T" -> comparison}}; ``cost`` is computed apart (``cost_table``).
@@ -158,6 +167,8 @@ SECTIONS: dict[str, dict[str, dict[str, Comparison]]] = {
                           if n in (4, 8) else Comparison(PIXELS_T, n, ("uniform",), timed=True) for n in (2, 4, 8, 16, 32)}},
     "sc_pixels": {"sc_pixels": {f"{n}/{PIXELS_T}": Comparison(PIXELS_T, n, ("uniform",), SC_PIXELS, timed=True)
                                 for n in (8, 4)}},
+    "sc_audio": {"sc_audio": {f"{n}/{PIXELS_T}": Comparison(PIXELS_T, n, ("uniform",), SC_AUDIO, timed=True)
+                              for n in (8, 4)}},
 }
 EXPERIMENTS = (*SECTIONS, "cost")
 DEFAULT_EXPERIMENTS = ("small", "large", "loss", "nt", "cost")

@@ -9,14 +9,19 @@ candidates (``framesampler.candidates``), decodes them at two resolutions, and s
   classifier resolution (its head is trained on these by ``framesampler.app.prepare.prepare``).
 - ``compressed`` [T, 65]: the compressed-domain vector of each candidate, read from the bitstream without
   decoding it (``framesampler.video.bitstream.compressed_vectors``: its motion frame's motion-vector map and
-  coded size), what SCSampler's visual sampler reads.
+  coded size), what SCSampler's visual sampler reads;
+- ``audio`` [T, 2000] (float16) and ``has_audio`` (a bool): each candidate's log-MEL patch of the 2 s of audio
+  around it (``framesampler.video.audio.audio_patches``, from the audio stream alone), what SCSampler's audio
+  sampler reads; a video without an audio track gets silence patches and ``has_audio`` False.
 
 Each video goes to its own file in the cache, written atomically, under a folder named by a hash of the
 settings (``ExtractConfig.key``): a rerun after a kill skips finished videos, a changed setting starts a new
 folder, and nothing already cached is ever changed, except that an entry written before the compressed-domain
-input existed gets it added (read from the bitstream; no pixel decoded again). A video that cannot be read is reported with its
+or audio input existed gets it added (``UNDECODED``: read from the bitstream and the audio stream; no pixel
+decoded again). A video that cannot be read is reported with its
 one-line reason and skipped. ``write_dataset`` gathers the videos into one ``.npz`` in the shared feature
-format (plus ``sampler_features``, ``motion``, ``compressed``, ``frame_indices``, ``fps``, ``num_frames``, ``path``), which
+format (plus ``sampler_features``, ``motion``, ``compressed``, ``audio``, ``has_audio``, ``frame_indices``, ``fps``,
+``num_frames``, ``path``), which
 ``train`` and ``evaluate`` take as ``--features``.
 
 A folder from ``framesampler construct`` (its ``segments.json`` beside the manifest) adds what its ground truth
@@ -45,6 +50,7 @@ from framesampler.data.features import read_npz
 from framesampler.data.manifest import ManifestEntry, check_disjoint, class_names
 from framesampler.policies.mgsampler import image_motion
 from framesampler.storage import atomic_file
+from framesampler.video.audio import audio_patches, read_audio
 from framesampler.video.bitstream import compressed_vectors, motion_vectors
 from framesampler.video.decode import VideoError, VideoReader
 
@@ -85,7 +91,7 @@ class Extractor:
             decoded = decode_candidates(reader, indices, keep=True).frames
             full = decoded.to_array(size=c.classifier_resolution, crop=c.classifier_resolution)
             low = decoded.to_array(size=c.sampler_resolution, crop=c.sampler_resolution)
-            compressed = compressed_vectors(reader, indices, motion_vectors(reader, indices))
+            undecoded = undecoded_inputs(reader, indices, UNDECODED)
         arrays = {
             "frame_indices": indices,
             "num_frames": np.int64(meta.num_frames),
@@ -93,7 +99,7 @@ class Extractor:
             "features": self.classifier_backbone.features(full).numpy().astype(np.float16),
             "sampler_features": self.sampler_backbone.features(low).numpy().astype(np.float16),
             "motion": image_motion(low).astype(np.float32),
-            "compressed": compressed,
+            **undecoded,
         }
         if not all(np.isfinite(arrays[k]).all() for k in ("features", "sampler_features")):
             raise VideoError(path, "its frames gave non-finite (NaN/inf) features", "check the video; it was not cached")
@@ -113,22 +119,38 @@ def save_npz_atomically(arrays: dict[str, np.ndarray], path: Path) -> None:
         np.savez(file, **arrays)
 
 
-CACHED_KEYS = ("frame_indices", "num_frames", "fps", "features", "sampler_features", "motion", "compressed")
+CACHED_KEYS = ("frame_indices", "num_frames", "fps", "features", "sampler_features", "motion", "compressed", "audio",
+               "has_audio")
+UNDECODED = ("compressed", "audio", "has_audio")  # read without decoding a pixel: an older entry gets them added
+
+
+def undecoded_inputs(reader: VideoReader, indices: np.ndarray, keys: tuple[str, ...] | set[str]) -> dict[str, np.ndarray]:
+    """The ``keys`` of ``UNDECODED`` for candidates ``indices`` of the video ``reader`` reads: the compressed-domain
+    vectors (from the bitstream), the audio patches at the candidates' times ``index / fps`` and ``has_audio``
+    (from the audio stream)."""
+    arrays = {}
+    if "compressed" in keys:
+        arrays["compressed"] = compressed_vectors(reader, indices, motion_vectors(reader, indices))
+    if {"audio", "has_audio"} & set(keys):
+        samples = read_audio(reader.metadata.path)
+        arrays["audio"] = audio_patches(samples, np.asarray(indices) / reader.metadata.fps).astype(np.float16)
+        arrays["has_audio"] = np.bool_(samples is not None)
+    return arrays
 TRIMMED_T = 16  # candidates per source clip of a constructed folder: the frozen classifier's training frames
 
 
 def cached(target: Path, video: Path, backend: str) -> bool:
-    """Whether ``target`` holds a complete cache entry. One written before the compressed-domain input existed
-    gets it added, read from the video's bitstream (no pixel decoded). An unreadable one (damaged from outside)
+    """Whether ``target`` holds a complete cache entry. One written before the compressed-domain or audio input
+    existed gets it added, read from the video's bitstream and audio stream (no pixel decoded). An unreadable one (damaged from outside)
     is reported on stderr and treated as missing, so that the video is extracted again (replacing it)."""
     if not target.is_file():
         return False
     try:
         arrays = read_npz(target, CACHED_KEYS, what="cache entry")
-        if set(CACHED_KEYS) - set(arrays) == {"compressed"}:
+        missing = set(CACHED_KEYS) - set(arrays)
+        if missing and missing <= set(UNDECODED):
             with VideoReader(video, backend=backend) as reader:
-                indices = arrays["frame_indices"]
-                arrays["compressed"] = compressed_vectors(reader, indices, motion_vectors(reader, indices))
+                arrays.update(undecoded_inputs(reader, arrays["frame_indices"], missing))
             save_npz_atomically(arrays, target)
         if len(arrays) == len(CACHED_KEYS) and all(np.isfinite(arrays[k]).all() for k in ("features", "sampler_features")):
             return True
@@ -204,7 +226,7 @@ def _video_arrays(report: ExtractReport, names: list[str]) -> dict[str, np.ndarr
     cached = [read_npz(target, CACHED_KEYS, what="cache entry") for _, _, target in report.done]
     return {
         **{key: np.stack([c[key] for c in cached])
-           for key in ("features", "sampler_features", "motion", "compressed", "frame_indices")},
+           for key in ("features", "sampler_features", "motion", "compressed", "audio", "has_audio", "frame_indices")},
         "num_frames": np.array([c["num_frames"] for c in cached]),
         "fps": np.array([c["fps"] for c in cached]),
         "label": np.array([names.index(entry.label) for entry, _, _ in report.done], dtype=np.int16),

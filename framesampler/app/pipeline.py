@@ -11,7 +11,10 @@ Stages, each timed (``SampledVideo.seconds``):
   the low-resolution arrays are kept and the chosen N are decoded again. A sampler reading motion
   (``Reads.MOTION``) gets the candidates' motion vectors here instead, no pixels, and one reading the
   compressed-domain input (``Reads.COMPRESSED``, SCSampler's visual sampler) their motion-vector maps and
-  coded sizes (``framesampler.video.bitstream``): no candidate's pixels are decoded for either.
+  coded sizes (``framesampler.video.bitstream``): no candidate's pixels are decoded for either. One reading
+  audio (``Reads.AUDIO``, SCSampler's audio sampler) gets the log-MEL patches around the candidates from the
+  audio stream alone (``framesampler.video.audio``; silence for a video without one): no video frame is
+  decoded but the N chosen.
 - ``sampler``: what the sampler reads, made from the candidates (a shallow pretrained backbone's features
   at ``sampler_resolution``, low-resolution pixels, or per-frame class scores), and its ``select``.
 - ``decode_chosen``: the N chosen frames at classifier resolution (converted from memory, or decoded again).
@@ -55,6 +58,7 @@ from framesampler.learned.checkpoint import read_checkpoint
 from framesampler.policies import Context, Sampler, create_sampler, list_samplers
 from framesampler.policies.base import Selection
 from framesampler.policies.mgsampler import image_motion
+from framesampler.video.audio import audio_patches, read_audio
 from framesampler.video.bitstream import compressed_vectors, motion_vectors
 from framesampler.video.decode import DecodedFrames, VideoMetadata, VideoReader
 
@@ -130,6 +134,7 @@ class DecodedVideo:
     motion: np.ndarray | None = None
     motion_source: str | None = None
     compressed: np.ndarray | None = None  # the candidates' compressed-domain vectors (SCSampler)
+    audio: np.ndarray | None = None  # the candidates' log-MEL audio patches (SCSampler)
     thumbnails: np.ndarray | None = None
     selection: Selection | None = None
     logits: torch.Tensor | None = None
@@ -241,9 +246,9 @@ class Pipeline:
         resolution; it is called only for what the sampler reads. Motion comes from image differences.
         """
         c, reads = self.config, self.sampler.reads
-        if Reads.COMPRESSED in reads:
-            raise ValueError(f"{self.sampler.name} reads the compressed bitstream, which decoded frames do not carry: "
-                             "run the pipeline on the video file (pipeline(path))")
+        if reads & (Reads.COMPRESSED | Reads.AUDIO):
+            raise ValueError(f"{self.sampler.name} reads the compressed bitstream or the audio, which decoded frames do "
+                             "not carry: run the pipeline on the video file (pipeline(path))")
         low = read(size=c.sampler_resolution, crop=c.sampler_resolution) if self.input or Reads.MOTION in reads else None
         high = read(size=c.classifier_resolution, crop=c.classifier_resolution) if Reads.FRAME_LOGITS in reads else None
         meta = VideoMetadata("", num_frames, fps, num_frames / fps if fps else 0.0, 0, 0, "memory")
@@ -262,6 +267,8 @@ class Pipeline:
             video.motion = view.motion if Reads.MOTION in reads else None
             if Reads.COMPRESSED in reads:
                 video.compressed = compressed_vectors(reader, indices, view)
+        if Reads.AUDIO in reads:
+            video.audio = audio_patches(read_audio(video.path), indices / video.metadata.fps)
         image_motion_needed = Reads.MOTION in reads and video.motion is None
         reads_frames = bool(self.input) or Reads.FRAME_LOGITS in reads or image_motion_needed
         keep = (reads_frames and self.reread == "memory") or self.thumbnails is not None
@@ -284,7 +291,8 @@ class Pipeline:
             video.logits = self.classifier.frame_logits(video.high) if video.high is not None else None
             pixels = video.low if Reads.PIXELS in self.input else None
             candidates = Candidates(video.indices, meta.num_frames, fps=meta.fps, features=features, pixels=pixels,
-                                    next_pixels=video.next_low, motion=video.motion, compressed=video.compressed)
+                                    next_pixels=video.next_low, motion=video.motion, compressed=video.compressed,
+                                    audio=video.audio)
             context = Context(frame_logits=video.logits, consensus=self.classifier.consensus)
             video.selection = self.sampler.choose(candidates, self.N, context=context, rng=rng or np.random.default_rng(0))
 

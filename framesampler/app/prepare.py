@@ -185,4 +185,6 @@ def prepare(config: DataConfig, *, T: int | None = None) -> Setup:
     inputs = {Reads.FEATURES: sampler_input.shape[1]}
     if source.compressed is not None and config.regime == "trimmed":
         inputs[Reads.COMPRESSED] = source.compressed.shape[2]
+    if source.audio is not None and config.regime == "trimmed":
+        inputs[Reads.AUDIO] = source.audio.shape[2]
     return Setup(classifier, videos, all_frames, sampler_input.shape[1], source.extract, identity, inputs)

@@ -15,7 +15,11 @@ of the vocabulary:
 - every frame is letterboxed to ``width`` x ``height`` (``framesampler.video.transforms.letterbox``) and
   the video is encoded as H.264 (libx264 through PyAV, yuv420p, ``crf``, ``preset``) with a keyframe every
   ``gop`` seconds exactly and no scene-cut keyframes: keyframes at the cuts would tell a bitstream reader
-  where the bursts are.
+  where the bursts are;
+- with ``audio`` (the default) an AAC audio track (mono, ``AUDIO_RATE`` = 16 kHz) is muxed beside it: each run's
+  samples are its source's audio at the same source times (``read_audio``; the run starts at source frame
+  ``frames[0]``, i.e. at ``frames[0] / fps_source`` s, and plays at its own speed, as the resampled frames do),
+  silence where a source has no audio track or its audio ends early.
 
 A ``Plan`` is pure data (per output frame: which source, which source frame, action or not), made by
 ``plan_video`` from ``default_rng`` seeded by the caller; ``write_video`` decodes and encodes it.
@@ -30,6 +34,7 @@ import av
 import numpy as np
 
 from framesampler.storage import atomic_file
+from framesampler.video.audio import AUDIO_RATE, read_audio
 from framesampler.video.decode import VideoReader
 from framesampler.video.transforms import fit_size, letterbox
 
@@ -50,6 +55,7 @@ class ConstructConfig:
     background_test_fraction: float = 0.3  # of each unlabeled long video, the end kept for test videos
     crf: int = 23
     preset: str = "veryfast"
+    audio: bool = True  # mux the sources' audio (AAC, mono, AUDIO_RATE)
 
     def __post_init__(self) -> None:
         checks = {
@@ -180,9 +186,26 @@ def plan_video(clip: Source, background: list[Source], config: ConstructConfig, 
     return Plan(clip, tuple(runs), config.fps)
 
 
+def plan_audio(plan: Plan, fps: dict[str, float], audio: dict[str, np.ndarray | None]) -> np.ndarray:
+    """The plan's audio track, float32 mono at ``AUDIO_RATE``: each run's samples from its source's ``audio``
+    (``read_audio``; None: no track) from the time of its first source frame (at the source's ``fps``),
+    silence where there is none (module docstring)."""
+    track = np.zeros(round(plan.num_frames / plan.fps * AUDIO_RATE), np.float32)
+    for run in plan.runs:
+        samples = audio[run.source]
+        if samples is None:
+            continue
+        begin, end = (round(frame / plan.fps * AUDIO_RATE) for frame in (run.start, run.stop))
+        first = round(int(run.frames[0]) / fps[run.source] * AUDIO_RATE)
+        piece = samples[first:first + end - begin]
+        track[begin:begin + len(piece)] = piece
+    return track
+
+
 def write_video(plan: Plan, path: str | os.PathLike, config: ConstructConfig) -> None:
     """Decode the plan's frames, letterbox them to the config's size and encode them to ``path`` (mp4,
-    atomically). Raises ``VideoError`` when a source cannot be read."""
+    atomically), with the plan's audio (``plan_audio``, AAC; PyAV cuts it into the encoder's frames) when
+    ``config.audio``, muxed after each run's frames. Raises ``VideoError`` when a source cannot be read."""
     rate = Fraction(config.fps).limit_denominator(1001)
     with atomic_file(path) as partial, av.open(str(partial), "w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=rate, options={
@@ -190,11 +213,15 @@ def write_video(plan: Plan, path: str | os.PathLike, config: ConstructConfig) ->
             "x264-params": f"keyint={config.gop_frames}:min-keyint={config.gop_frames}:scenecut=0:mbtree=0"})
         stream.width, stream.height, stream.pix_fmt = config.width, config.height, "yuv420p"
         stream.gop_size = config.gop_frames
+        sound = container.add_stream("aac", rate=AUDIO_RATE, layout="mono") if config.audio else None
         readers: dict[str, VideoReader] = {}
         try:
+            for source in dict.fromkeys(run.source for run in plan.runs):
+                readers[source] = VideoReader(source)
+            track = None if sound is None else plan_audio(plan, {p: r.metadata.fps for p, r in readers.items()},
+                                                          {p: read_audio(p) for p in readers})
+            muxed = 0  # audio samples encoded so far
             for run in plan.runs:
-                if run.source not in readers:
-                    readers[run.source] = VideoReader(run.source)
                 reader = readers[run.source]
                 meta = reader.metadata
                 short = min(fit_size(meta.width, meta.height, config.width, config.height))
@@ -203,7 +230,14 @@ def write_video(plan: Plan, path: str | os.PathLike, config: ConstructConfig) ->
                     frame = av.VideoFrame.from_ndarray(image, format="rgb24")
                     frame.pts, frame.time_base = run.start + offset, 1 / rate
                     container.mux(stream.encode(frame))
+                end = min(len(track), round(run.stop / plan.fps * AUDIO_RATE)) if track is not None else 0
+                if end > muxed:
+                    samples = av.AudioFrame.from_ndarray(track[None, muxed:end], format="fltp", layout="mono")
+                    samples.sample_rate, samples.pts, muxed = AUDIO_RATE, muxed, end
+                    container.mux(sound.encode(samples))
             container.mux(stream.encode(None))
+            if sound is not None:
+                container.mux(sound.encode(None))
         finally:
             for reader in readers.values():
                 reader.close()

@@ -5,7 +5,9 @@ The format (see ``shared/data/README.md``): ``features`` [V, F, D] (uint8 with a
 [V] ``'train' | 'test'``, ``video_id`` [V], ``class_id`` and ``class_name`` (the class list). A video
 dataset from ``framesampler extract`` adds what samplers read besides: ``sampler_features`` [V, F, D_s],
 ``motion`` [V, F] and ``compressed`` [V, F, D_c] (the compressed-domain vectors; datasets extracted
-before it existed lack it, and a sampler reading it says to extract again).
+before it existed lack it, and a sampler reading it says to extract again), ``audio`` [V, F, D_a] (each
+frame's log-MEL patch, ``framesampler.video.audio``) with ``has_audio`` [V] (whether the video has an audio
+track; without one its patches are silence). Data where no video has audio is read as having no audio input.
 """
 from __future__ import annotations
 
@@ -42,6 +44,7 @@ class FeatureFile:
     action_mask: np.ndarray | None = None  # [V, F] bool: frames inside an action burst (a constructed video dataset)
     motion: np.ndarray | None = None  # [V, F]: image motion into each frame from the previous one (video datasets)
     compressed: torch.Tensor | None = None  # [V, F, D_c]: each frame's compressed-domain vector (video datasets)
+    audio: torch.Tensor | None = None  # [V, F, D_a]: each frame's log-MEL audio patch (video datasets with audio)
 
     @property
     def class_ids(self) -> list[int]:
@@ -105,7 +108,8 @@ def load_feature_file(path: str | os.PathLike, *, prefix: str = "") -> FeatureFi
     if not path.is_file():
         raise FileNotFoundError(f"feature file {path} does not exist; pass --features with an .npz in the shared format")
     shared = ("class_id", "class_name", "scale", "extract_config")
-    names = (*REQUIRED_KEYS, "scale", "sampler_features", "extract_config", "in_burst", "motion", "compressed")
+    names = (*REQUIRED_KEYS, "scale", "sampler_features", "extract_config", "in_burst", "motion", "compressed", "audio",
+             "has_audio")
     stored = read_npz(path, [name if name in shared else prefix + name for name in names])
     data = {name: stored[name if name in shared else prefix + name] for name in names
             if (name if name in shared else prefix + name) in stored}
@@ -136,7 +140,9 @@ def load_feature_file(path: str | os.PathLike, *, prefix: str = "") -> FeatureFi
     if unknown:
         raise ValueError(f"{path}: labels {unknown} are not listed in 'class_id'")
     per_frame_vectors = {}
-    for name in ("sampler_features", "compressed"):
+    if "has_audio" in data and not np.asarray(data["has_audio"]).any():
+        data.pop("audio", None)  # silence everywhere: no audio input to learn from
+    for name in ("sampler_features", "compressed", "audio"):
         if name in data:
             values = data[name]
             if values.ndim != 3 or values.shape[:2] != raw.shape[:2] or values.dtype.kind not in "iuf":
@@ -154,7 +160,7 @@ def load_feature_file(path: str | os.PathLike, *, prefix: str = "") -> FeatureFi
     return FeatureFile(str(path), features, labels, split, video_ids, class_names, per_frame_vectors.get("sampler_features"),
                        extract, action_mask=per_frame["in_burst"].astype(bool) if "in_burst" in per_frame else None,
                        motion=per_frame["motion"].astype(np.float64) if "motion" in per_frame else None,
-                       compressed=per_frame_vectors.get("compressed"))
+                       compressed=per_frame_vectors.get("compressed"), audio=per_frame_vectors.get("audio"))
 
 
 def has_trimmed_clips(path: str | os.PathLike) -> bool:
@@ -207,6 +213,7 @@ class VideoSet:
     sampler_frames: torch.Tensor | None = None  # [M, D_s]: what samplers read, when not ``frames``
     frame_motion: np.ndarray | None = None  # [M]: image motion into each frame from the one before it in its video
     compressed_frames: torch.Tensor | None = None  # [M, D_c]: each frame's compressed-domain vector
+    audio_frames: torch.Tensor | None = None  # [M, D_a]: each frame's log-MEL audio patch
     source: str = "the data"  # the file the frames came from, named in errors
 
     def __len__(self) -> int:
@@ -223,12 +230,17 @@ class VideoSet:
 
     def input_for(self, reads: Reads) -> torch.Tensor:
         """The frame table a learned sampler reading ``reads`` is given: ``compressed_frames`` when it reads the
-        compressed-domain input (``Reads.COMPRESSED``), else ``sampler_input``."""
-        if Reads.COMPRESSED not in reads:
-            return self.sampler_input
-        if self.compressed_frames is None:
-            raise ValueError(f"{self.source} has no compressed-domain input: run `framesampler extract` again")
-        return self.compressed_frames
+        compressed-domain input (``Reads.COMPRESSED``), ``audio_frames`` when it reads audio (``Reads.AUDIO``),
+        else ``sampler_input``."""
+        for flag, table, missing in (
+                (Reads.COMPRESSED, self.compressed_frames, "compressed-domain input: run `framesampler extract` again"),
+                (Reads.AUDIO, self.audio_frames, "audio: extract videos that have an audio track "
+                                                 "(`framesampler construct` writes it unless --no-audio)")):
+            if flag in reads:
+                if table is None:
+                    raise ValueError(f"{self.source} has no {missing}")
+                return table
+        return self.sampler_input
 
     def video(self, v: int) -> torch.Tensor:
         """Features [L, D] of video ``v``."""
@@ -260,6 +272,7 @@ def trimmed_videos(source: FeatureFile, vocab: list[int], split: str) -> VideoSe
         else source.sampler_features.reshape(-1, source.sampler_features.shape[2]),
         frame_motion=None if source.motion is None else source.motion.reshape(-1),
         compressed_frames=None if source.compressed is None else source.compressed.reshape(-1, source.compressed.shape[2]),
+        audio_frames=None if source.audio is None else source.audio.reshape(-1, source.audio.shape[2]),
         source=source.path,
     )
 

@@ -69,8 +69,8 @@ class LearnedSampler(nn.Module, Sampler):
 
     def candidate_input(self, candidates: Candidates) -> torch.Tensor:
         """The encoder's input for one video [1, T, D]: its candidates' features, or their compressed-domain
-        vectors for a sampler that reads those (``Reads.COMPRESSED``)."""
-        name = "compressed" if Reads.COMPRESSED in self.reads else "features"
+        vectors or audio patches for a sampler that reads those (``Reads.COMPRESSED``, ``Reads.AUDIO``)."""
+        name = next((flag.name.lower() for flag in (Reads.COMPRESSED, Reads.AUDIO) if flag in self.reads), "features")
         values = getattr(candidates, name)
         if values.shape[1] != self.options["input_dim"]:
             raise ValueError(f"candidates.{name} are {values.shape[1]}-d, but {self.name!r} takes "

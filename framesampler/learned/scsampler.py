@@ -22,10 +22,19 @@ displacements (MD) and RGB residuals (RGB-R) of the P-frames, "without the need 
   The pipeline reads them from the bitstream and decodes no candidate's pixels; only the K chosen frames are
   decoded, for the classifier. The network is an MLP on ``log1p`` of the vector (displacements in pixels and
   size ratios span orders of magnitude), its MACs its own: no backbone is charged per candidate;
+- ``"audio"`` (Sec. 3.3.2, the audio sampler): each candidate's log-MEL patch (``Candidates.audio``,
+  ``framesampler.video.audio``: the 2 s of audio centred on it, 40 MEL filters as in the paper, 50 time frames
+  where the paper takes 200). The network (``AudioNet``) is VGG-like, as the paper's: four blocks of a 3 x 3
+  convolution, ReLU and 2 x 2 max-pooling (8, 16, 32, 64 channels; the paper's VGG has 18 layers and is
+  pretrained on AudioSet, which is not available here: this one is trained from scratch), global average
+  pooling, then f_s and the head. The pipeline reads the audio stream only; its MACs are its own (no
+  backbone). A video without audio (or silent throughout) gives every candidate the same patch, so equal
+  scores: ``scores`` warns (a ``UserWarning``, shown once by Python's default filter), and a combination
+  takes its other list (``combine_saliency``);
 - ``"features"``: the shared per-candidate features (decoded low-resolution pixels through the shallow
   backbone on video files, the VGG16 vectors on the shared feature files), the cheap backbone charged per
   candidate;
-- ``"auto"`` (the default): the paper's ``"compressed"`` wherever the training data carries it (a video
+- ``"auto"`` (the default): the paper's visual ``"compressed"`` wherever the training data carries it (a video
   dataset extracted with it), else ``"features"`` (the shared feature files have no bitstream). It is
   resolved when training starts (``data_options``) and recorded resolved in the checkpoint; a sampler built
   directly, with no data, reads features.
@@ -33,9 +42,10 @@ displacements (MD) and RGB residuals (RGB-R) of the P-frames, "without the need 
 Architecture: the paper's samplers are ResNet-18s on MD and RGB-R frames averaged over a clip's P-frames
 (or a VGG on audio); here a candidate is one frame, read through its one motion frame, and s is the shared
 encoder f_s (an MLP: two ReLU layers, width 256) with a linear head (C class logits for AC, one saliency
-logit otherwise) on whichever input. s(.) scores each clip alone (Sec. 3.1, ``s(phi^(i))``): the encoder's
-temporal shift is off by default (``shift_div=0``; ``shift_div=8`` was this project's first reading, measured
-at N/T = 8/30 on the untrimmed UCF101 features, 3 seeds: top-1 AC 0.914, SAL-CL 0.936, SAL-RANK 0.938).
+logit otherwise) on whichever input (after ``AudioNet`` for audio). s(.) scores each clip alone (Sec. 3.1,
+``s(phi^(i))``): the encoder's temporal shift is off by default (``shift_div=0``; ``shift_div=8`` was this
+project's first reading, measured at N/T = 8/30 on the untrimmed UCF101 features, 3 seeds: top-1 AC 0.914,
+SAL-CL 0.936, SAL-RANK 0.938).
 
 Inference: top K of s, sorted by time; the video prediction is the classifier's consensus over them.
 
@@ -45,12 +55,14 @@ charges) and the top K is taken among them; when K exceeds ceil(T/s) all the sco
 returned (fewer than K). With the temporal shift on, training also takes every s-th of its T candidates,
 so the shift mixes neighbours s apart as at inference, never a spacing it was not trained on.
 
-Combining two saliency lists (Sec. 3.3.3, there visual and audio samplers): ``combine_saliency`` on any
-two samplers' scores, and ``SaliencyCombination`` (registered ``"sc_combined"``) wrapping two samplers.
+Combining two saliency lists (Sec. 3.3.3, visual and audio samplers): ``combine_saliency`` on any two
+samplers' scores, and ``SaliencyCombination`` (registered ``"sc_combined"``) wrapping two samplers; the
+paper's best, AV-union-list, is ``first`` = the visual (compressed) sampler, ``second`` = the audio one.
 """
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Literal
 
 import numpy as np
@@ -58,15 +70,19 @@ import torch
 from torch import nn
 
 from framesampler.candidates import Candidates, Reads
+from framesampler.cost import count_macs
 from framesampler.learned.base import LearnedSampler, TrainingBatch
+from framesampler.learned.encoder import FeatureEncoder
 from framesampler.learned.sosampler import teacher_confidence
 from framesampler.policies.base import Context, Sampler, check_budget, top_n_sorted
 from framesampler.policies.registry import create_sampler, register_sampler
+from framesampler.video.audio import AUDIO_DIM, MEL_BANDS, MEL_FRAMES
 
 Objective = Literal["ac", "sal_cl", "sal_rank"]
 OBJECTIVES = ("ac", "sal_cl", "sal_rank")
-Input = Literal["auto", "compressed", "features"]
-INPUTS = ("auto", "compressed", "features")
+Input = Literal["auto", "compressed", "audio", "features"]
+INPUTS = ("auto", "compressed", "audio", "features")
+INPUT_READS = {"compressed": Reads.COMPRESSED, "audio": Reads.AUDIO, "features": Reads.FEATURES}
 Scheme = Literal["convex_score", "convex_list", "union_list", "union_best_rank", "intersect_list"]
 SCHEMES = ("convex_score", "convex_list", "union_list", "union_best_rank", "intersect_list")
 UNION_K_PRIME_RATIO = 0.8  # App. C.2: K' = 8 of K = 10 was best
@@ -133,6 +149,12 @@ def minmax(scores: np.ndarray) -> np.ndarray:
     return (scores - scores.min()) / span if span > 0 else np.zeros_like(scores, dtype=np.float64)
 
 
+def ranks_nothing(scores: np.ndarray) -> bool:
+    """Whether a saliency list's finite scores are all equal (or none is finite)."""
+    finite = scores[np.isfinite(scores)]
+    return finite.size == 0 or bool(finite.min() == finite.max())
+
+
 def check_combination(scheme: str, weight: float, k_prime: int | None) -> None:
     """Validate ``combine_saliency``'s options."""
     if scheme not in SCHEMES:
@@ -164,7 +186,9 @@ def combine_saliency(scores_a: np.ndarray, scores_b: np.ndarray, k: int, scheme:
       ``k_prime`` only that intersection is kept.
 
     Ties go to the earlier candidate (``top_n_sorted``'s rule); the list schemes accept -inf scores
-    (unscored candidates, e.g. a strided SCSampler's), ranked last.
+    (unscored candidates, e.g. a strided SCSampler's), ranked last. A list whose finite scores are all equal
+    ranks nothing (the audio sampler on a video without sound): the other list's top K is taken instead, in
+    every scheme (this project's rule; the paper does not say).
     """
     a, b = np.asarray(scores_a, dtype=np.float64), np.asarray(scores_b, dtype=np.float64)
     if a.ndim != 1 or a.shape != b.shape:
@@ -174,6 +198,9 @@ def combine_saliency(scores_a: np.ndarray, scores_b: np.ndarray, k: int, scheme:
     k = check_budget(len(a), k, "all")
     if np.isnan(a).any() or np.isnan(b).any() or np.isposinf(a).any() or np.isposinf(b).any():
         raise ValueError("scores contain NaN or +inf: the samplers produced invalid saliency values")
+    flat_a, flat_b = ranks_nothing(a), ranks_nothing(b)
+    if flat_a != flat_b:
+        return top_n_sorted(a if flat_b else b, k)
     if scheme == "convex_score":
         if not (np.isfinite(a).all() and np.isfinite(b).all()):
             raise ValueError("convex_score needs finite scores (a strided SCSampler leaves -inf where it did not "
@@ -192,6 +219,27 @@ def combine_saliency(scores_a: np.ndarray, scores_b: np.ndarray, k: int, scheme:
     if k_prime is not None:
         order = order[first[order] < k_prime]
     return np.sort(order[:k]).astype(np.int64)
+
+
+class AudioNet(nn.Module):
+    """Sec. 3.3.2's VGG-like audio network, small: log-MEL patches [B, T, MEL_BANDS * MEL_FRAMES] ->
+    [B, T, ``out_dim``]. The input is standardised by a BatchNorm of one channel (log power has no fixed
+    scale), then four blocks of 3 x 3 convolution (padding 1), ReLU and 2 x 2 max-pooling with ``channels``,
+    then the mean over what is left of time and frequency."""
+
+    def __init__(self, channels: tuple[int, ...] = (8, 16, 32, 64)) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.BatchNorm2d(1)]
+        for inputs, outputs in zip((1, *channels), channels):
+            layers += [nn.Conv2d(inputs, outputs, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+        self.layers = nn.Sequential(*layers)
+        self.out_dim = channels[-1]
+
+    def forward(self, patches: torch.Tensor) -> torch.Tensor:
+        b, t, d = patches.shape
+        if d != AUDIO_DIM:
+            raise ValueError(f"the audio network takes [videos, T, {AUDIO_DIM}] log-MEL patches, got {tuple(patches.shape)}")
+        return self.layers(patches.reshape(b * t, 1, MEL_BANDS, MEL_FRAMES)).mean(dim=(2, 3)).reshape(b, t, -1)
 
 
 class SCSampler(LearnedSampler):
@@ -219,24 +267,36 @@ class SCSampler(LearnedSampler):
             raise ValueError(f"stride must be an integer >= 1 (1 scores every candidate), got {stride!r}")
         input = "features" if input == "auto" else input  # no data to decide by: see the module docstring
         self.options.update(objective=objective, k_train=k_train, margin=margin, stride=stride, input=input)
-        self.reads = Reads.COMPRESSED if input == "compressed" else Reads.FEATURES
+        self.reads = INPUT_READS[input]
+        self.audio_net = AudioNet() if input == "audio" else None
+        if self.audio_net is not None:
+            if self.options["input_dim"] != AUDIO_DIM:
+                raise ValueError(f"input='audio' reads {MEL_BANDS} x {MEL_FRAMES} log-MEL patches (input_dim {AUDIO_DIM}), "
+                                 f"got input_dim={self.options['input_dim']}: pass input_dim={AUDIO_DIM}")
+            self.encoder = FeatureEncoder(self.audio_net.out_dim, self.options["width"], shift_div=shift_div,
+                                          dropout=self.options["dropout"])
         outputs = kw["num_classes"] if objective == "ac" else 1
         self.head = nn.Linear(self.encoder.out_dim, outputs)  # AC: C class logits; SAL-*: one saliency logit
 
     @classmethod
     def data_options(cls, options: dict, inputs: dict[Reads, int]) -> dict:
         """``input="auto"`` resolved by the data: ``"compressed"`` when it carries the compressed-domain input,
-        else ``"features"``; with ``"compressed"``, ``input_dim`` is that input's width."""
+        else ``"features"``; with ``"compressed"`` or ``"audio"``, ``input_dim`` is that input's width."""
         resolved = options.get("input", "auto")
         if resolved == "auto":
             resolved = "compressed" if Reads.COMPRESSED in inputs else "features"
-        if resolved == "compressed" and Reads.COMPRESSED in inputs:
-            return {**options, "input": resolved, "input_dim": inputs[Reads.COMPRESSED]}
+        if resolved in ("compressed", "audio") and INPUT_READS[resolved] in inputs:
+            return {**options, "input": resolved, "input_dim": inputs[INPUT_READS[resolved]]}
         return {**options, "input": resolved}
 
     def forward_input(self, inputs: torch.Tensor) -> torch.Tensor:
-        """s's head on its input [B, T, D]: the features, or ``log1p`` of the compressed-domain vectors."""
-        return self.head(self.encoder(torch.log1p(inputs) if Reads.COMPRESSED in self.reads else inputs))
+        """s's head on its input [B, T, D]: the features, ``log1p`` of the compressed-domain vectors, or the
+        audio network on the log-MEL patches."""
+        if self.audio_net is not None:
+            inputs = self.audio_net(inputs)
+        elif Reads.COMPRESSED in self.reads:
+            inputs = torch.log1p(inputs)
+        return self.head(self.encoder(inputs))
 
     def frame_scores(self, features: torch.Tensor) -> torch.Tensor:
         out = self.forward_input(features)
@@ -257,7 +317,11 @@ class SCSampler(LearnedSampler):
         return {"loss": saliency_ranking_loss(out.squeeze(-1), oracle, o["margin"])}
 
     def scores(self, candidates: Candidates, context: Context | None = None) -> np.ndarray:
-        """Saliency [T]; with ``stride`` > 1 only the strided candidates are scored, the rest are -inf."""
+        """Saliency [T]; with ``stride`` > 1 only the strided candidates are scored, the rest are -inf. Warns
+        when the audio sampler's candidates all carry the same patch (no audio track, or silence)."""
+        if self.audio_net is not None and candidates.audio is not None and np.ptp(candidates.audio) == 0:
+            warnings.warn("scsampler (input='audio'): a video has no audio track (or is silent throughout); its "
+                          "candidates all score the same (a combination takes its other list)", stacklevel=2)
         positions = strided_positions(len(candidates), self.options["stride"])
         scored = self.batch_scores(self.candidate_input(candidates)[:, torch.from_numpy(positions)])[0].numpy()
         scores = np.full(len(candidates), -np.inf, dtype=scored.dtype)
@@ -265,9 +329,13 @@ class SCSampler(LearnedSampler):
         return scores
 
     def macs_per_frame(self) -> int:
-        """Multiply-accumulates of f_s and the head for one scored candidate; a video of T candidates costs
-        ``ceil(T / stride)`` of them (``candidates_read``)."""
-        return super().macs_per_frame() - self.encoder.out_dim + self.head.in_features * self.head.out_features
+        """Multiply-accumulates of the audio network (input="audio"), f_s and the head for one scored candidate; a
+        video of T candidates costs ``ceil(T / stride)`` of them (``candidates_read``)."""
+        head = self.head.in_features * self.head.out_features
+        if self.audio_net is None:
+            return super().macs_per_frame() - self.encoder.out_dim + head
+        return count_macs(self.audio_net, torch.zeros(1, 1, AUDIO_DIM)) + \
+            count_macs(self.encoder, torch.zeros(1, 1, self.audio_net.out_dim)) + head
 
     def candidates_read(self, num_candidates: int) -> int:
         """App. D: every ``stride``-th candidate is scored, ``ceil(T / stride)`` of them."""

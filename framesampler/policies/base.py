@@ -98,7 +98,8 @@ def check_select(sampler: Sampler, candidates: Candidates, n: int, context: Cont
     for flag in (Reads.FRAME_LOGITS, Reads.LABEL):
         if flag in sampler.reads and (context is None or getattr(context, flag.name.lower()) is None):
             raise ValueError(f"sampler {sampler.name!r} needs context.{flag.name.lower()}; none was given")
-    wanted = [flag.name.lower() for flag in (Reads.PIXELS, Reads.FEATURES, Reads.MOTION, Reads.COMPRESSED) if flag in sampler.reads]
+    wanted = [flag.name.lower() for flag in (Reads.PIXELS, Reads.FEATURES, Reads.MOTION, Reads.COMPRESSED, Reads.AUDIO)
+              if flag in sampler.reads]
     if wanted and all(getattr(candidates, what) is None for what in wanted):
         raise ValueError(f"sampler {sampler.name!r} needs candidates.{' or candidates.'.join(wanted)}; none was given")
     if context is not None and context.frame_logits is not None and len(context.frame_logits) != len(candidates):
