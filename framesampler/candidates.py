@@ -159,6 +159,11 @@ class Reads(enum.Flag):
         return Reads.PIXELS if Reads.PIXELS in self else self & Reads.FEATURES
 
 
+# the optional per-candidate inputs of ``Candidates``: field, dimensions, shape named in errors
+INPUT_SHAPES = (("features", 2, "[T, D]"), ("pixels", 4, "[T, H, W, C]"), ("next_pixels", 4, "[T, H, W, C]"),
+                ("motion", 1, "[T]"), ("compressed", 2, "[T, D]"), ("audio", 2, "[T, D]"))
+
+
 @dataclass(frozen=True)
 class Candidates:
     """What a sampler may look at: the T candidate frames of one video.
@@ -200,24 +205,11 @@ class Candidates:
         object.__setattr__(self, "frame_indices", indices.astype(np.int64))
         if self.fps is not None:
             check_positive(self.fps, "fps")
-        if self.features is not None:
-            object.__setattr__(self, "features", finite_array(self.features, "candidates.features", ndim=2,
-                                                              rows=len(indices), shape="[T, D]"))
-        if self.pixels is not None:
-            object.__setattr__(self, "pixels", finite_array(self.pixels, "candidates.pixels", ndim=4,
-                                                            rows=len(indices), shape="[T, H, W, C]"))
-        if self.next_pixels is not None:
-            object.__setattr__(self, "next_pixels", finite_array(self.next_pixels, "candidates.next_pixels", ndim=4,
-                                                                 rows=len(indices), shape="[T, H, W, C]"))
-        if self.motion is not None:
-            object.__setattr__(self, "motion", finite_array(self.motion, "candidates.motion", ndim=1,
-                                                            rows=len(indices), shape="[T]"))
-        if self.compressed is not None:
-            object.__setattr__(self, "compressed", finite_array(self.compressed, "candidates.compressed", ndim=2,
-                                                                rows=len(indices), shape="[T, D]"))
-        if self.audio is not None:
-            object.__setattr__(self, "audio", finite_array(self.audio, "candidates.audio", ndim=2, rows=len(indices),
-                                                           shape="[T, D]"))
+        for name, ndim, shape in INPUT_SHAPES:
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, finite_array(value, f"candidates.{name}", ndim=ndim, rows=len(indices),
+                                                            shape=shape))
 
     def __len__(self) -> int:
         return len(self.frame_indices)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from framesampler.data.features import SHARED_FEATURES, default_features_path
+from framesampler.data.features import SHARED_FEATURES, VideoSet, default_features_path
 
 REAL_FEATURES = Path(__file__).resolve().parents[1].parent / SHARED_FEATURES
 CI = os.environ.get("CI") == "true"
@@ -53,3 +53,40 @@ def shared_videos() -> Path:
     if not videos.is_dir():
         raise FileNotFoundError(f"the shared videos are missing at {videos}; tests need ../shared beside the repo")
     return videos
+
+
+def tiny_video_set(field: str, make_input, *, with_input: bool = True) -> VideoSet:
+    """12 videos of 6 frames: class c's action shows in features dimension c at one random frame;
+    ``make_input(rng, action)`` gives each video's [6, D] rows of the VideoSet table ``field`` (a sampler's
+    own input, e.g. ``compressed_frames``), left out when not ``with_input``."""
+    import torch
+
+    rng = np.random.default_rng(0)
+    frames, extra, labels = [], [], []
+    for v in range(12):
+        label, action = v % 2, rng.integers(0, 6)
+        features = rng.random((6, 4)) * 0.2
+        features[action, label] += 2.0
+        frames.append(features)
+        extra.append(make_input(rng, action))
+        labels.append(label)
+    table = torch.tensor(np.concatenate(extra), dtype=torch.float32) if with_input else None
+    return VideoSet(frames=torch.tensor(np.concatenate(frames), dtype=torch.float32), refs=np.arange(72).reshape(12, 6),
+                    labels=np.array(labels), class_ids=[0, 1], class_names=["a", "b"], video_ids=[str(v) for v in range(12)],
+                    source="tiny.npz", **{field: table})
+
+
+def assert_trains(sampler, videos: VideoSet) -> None:
+    """``sampler`` trains 3 epochs on ``videos`` against a frozen linear head: finite losses, weights moved."""
+    import torch
+
+    from framesampler.classifiers.frozen import train_classifier
+    from framesampler.learned import TrainSettings
+    from framesampler.learned.train import train_sampler
+
+    classifier = train_classifier(videos, epochs=20, heads=("linear",))
+    before = [p.detach().clone() for p in sampler.parameters()]
+    log = train_sampler(sampler, lambda epoch: videos, classifier, T=6, settings=TrainSettings(epochs=3, batch_size=4),
+                        progress=False)
+    assert len(log) == 3 and all(np.isfinite(row["loss"]) for row in log)
+    assert any(not torch.equal(a, b) for a, b in zip(before, sampler.parameters()))

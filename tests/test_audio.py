@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from framesampler import Candidates, create_sampler
 from framesampler.candidates import Reads
@@ -29,6 +28,7 @@ from framesampler.video.audio import (
     centre_frequencies,
     read_audio,
 )
+from tests.conftest import assert_trains, tiny_video_set
 
 CLIPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "ucf101-clips"
 
@@ -69,36 +69,22 @@ def test_a_damaged_audio_packet_leaves_silence_in_its_place_and_the_rest_in_time
     assert abs(len(samples) / AUDIO_RATE - 11.26) < 0.05  # 48 kHz -> 16 kHz keeps the duration
 
 
+def loud_at_action(rng: np.random.Generator, action: int) -> np.ndarray:
+    """Audio patches: noise, and a loud band at the frame of the action."""
+    sound = SILENCE + rng.random((6, MEL_BANDS, MEL_FRAMES))
+    sound[action, 10:20] += 12.0
+    return sound.reshape(6, AUDIO_DIM)
+
+
 def tiny_videos(audio: bool = True) -> VideoSet:
-    """12 videos of 6 frames: class c's action shows in features dimension c; the audio patches are noise with a
-    loud band at the frame of the action."""
-    rng = np.random.default_rng(0)
-    frames, patches, labels = [], [], []
-    for v in range(12):
-        label, action = v % 2, rng.integers(0, 6)
-        features = rng.random((6, 4)) * 0.2
-        features[action, label] += 2.0
-        sound = SILENCE + rng.random((6, MEL_BANDS, MEL_FRAMES))
-        sound[action, 10:20] += 12.0
-        frames.append(features)
-        patches.append(sound.reshape(6, AUDIO_DIM))
-        labels.append(label)
-    return VideoSet(frames=torch.tensor(np.concatenate(frames), dtype=torch.float32), refs=np.arange(72).reshape(12, 6),
-                    labels=np.array(labels), class_ids=[0, 1], class_names=["a", "b"], video_ids=[str(v) for v in range(12)],
-                    audio_frames=torch.tensor(np.concatenate(patches), dtype=torch.float32) if audio else None,
-                    source="tiny.npz")
+    return tiny_video_set("audio_frames", loud_at_action, with_input=audio)
 
 
 def test_the_audio_sampler_trains_and_scores_on_the_audio_only():
     videos = tiny_videos()
-    classifier = train_classifier(videos, epochs=20, heads=("linear",))
     sampler = create_sampler("scsampler", input="audio", input_dim=AUDIO_DIM, num_classes=2, width=16)
     assert sampler.reads == Reads.AUDIO and sampler.options["input"] == "audio"
-    before = [p.detach().clone() for p in sampler.parameters()]
-    log = train_sampler(sampler, lambda epoch: videos, classifier, T=6, settings=TrainSettings(epochs=3, batch_size=4),
-                        progress=False)
-    assert len(log) == 3 and all(np.isfinite(row["loss"]) for row in log)
-    assert any(not torch.equal(a, b) for a, b in zip(before, sampler.parameters()))
+    assert_trains(sampler, videos)
     audio = videos.audio_frames[videos.refs[0]].numpy()
     scores = sampler.scores(Candidates.of_length(6, features=videos.frames[videos.refs[0]].numpy(), audio=audio))
     np.testing.assert_array_equal(scores, sampler.scores(Candidates.of_length(6, features=np.zeros((6, 4)), audio=audio)))

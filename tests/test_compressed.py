@@ -8,7 +8,6 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import torch
 
 from framesampler import Candidates, create_sampler
 from framesampler.candidates import Reads, candidate_indices
@@ -21,6 +20,7 @@ from framesampler.learned.scsampler import SCSampler
 from framesampler.learned.train import train_sampler
 from framesampler.video import VideoReader
 from framesampler.video.bitstream import COMPRESSED_DIM, compressed_vectors, motion_vectors
+from tests.conftest import assert_trains, tiny_video_set
 
 CLIPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "ucf101-clips"
 
@@ -44,36 +44,22 @@ def test_the_compressed_vector_is_the_motion_frames_map_and_its_relative_coded_s
     assert vectors[:, 64].min() > 0 and vectors[:, :64].max() > 0.1  # an archer moves
 
 
+def displaced_at_action(rng: np.random.Generator, action: int) -> np.ndarray:
+    """Compressed vectors: noise, and a large displacement at the frame of the action."""
+    vectors = rng.random((6, COMPRESSED_DIM)) * 0.2
+    vectors[action, :64] += 5.0
+    return vectors
+
+
 def tiny_videos(compressed: bool = True) -> VideoSet:
-    """12 videos of 6 frames: class c's action shows in features dimension c; the compressed vectors carry a
-    large displacement at the frames of the action (and noise elsewhere)."""
-    rng = np.random.default_rng(0)
-    frames, packed, labels = [], [], []
-    for v in range(12):
-        label, action = v % 2, rng.integers(0, 6)
-        features = rng.random((6, 4)) * 0.2
-        features[action, label] += 2.0
-        vectors = rng.random((6, COMPRESSED_DIM)) * 0.2
-        vectors[action, :64] += 5.0
-        frames.append(features)
-        packed.append(vectors)
-        labels.append(label)
-    return VideoSet(frames=torch.tensor(np.concatenate(frames), dtype=torch.float32), refs=np.arange(72).reshape(12, 6),
-                    labels=np.array(labels), class_ids=[0, 1], class_names=["a", "b"], video_ids=[str(v) for v in range(12)],
-                    compressed_frames=torch.tensor(np.concatenate(packed), dtype=torch.float32) if compressed else None,
-                    source="tiny.npz")
+    return tiny_video_set("compressed_frames", displaced_at_action, with_input=compressed)
 
 
 def test_the_compressed_sampler_trains_and_scores_on_the_compressed_input_only():
     videos = tiny_videos()
-    classifier = train_classifier(videos, epochs=20, heads=("linear",))
     sampler = create_sampler("scsampler", input="compressed", input_dim=COMPRESSED_DIM, num_classes=2, width=16)
     assert sampler.reads == Reads.COMPRESSED and sampler.options["input"] == "compressed"
-    before = [p.detach().clone() for p in sampler.parameters()]
-    log = train_sampler(sampler, lambda epoch: videos, classifier, T=6, settings=TrainSettings(epochs=3, batch_size=4),
-                        progress=False)
-    assert len(log) == 3 and all(np.isfinite(row["loss"]) for row in log)
-    assert any(not torch.equal(a, b) for a, b in zip(before, sampler.parameters()))
+    assert_trains(sampler, videos)
     rows = videos.refs[0]
     compressed = videos.compressed_frames[rows].numpy()
     scores = sampler.scores(Candidates.of_length(6, features=videos.frames[rows].numpy(), compressed=compressed))
