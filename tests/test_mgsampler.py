@@ -98,3 +98,34 @@ def test_a_single_candidate_has_no_pair_and_is_chosen(motion):
     pixels = np.zeros((1, 8, 8, 3), np.uint8)
     sampler = create_sampler("mgsampler", motion=motion, pairs="candidates")
     assert sampler.select(Candidates.of_length(1, pixels=pixels), 1).tolist() == [0]
+
+
+def test_on_a_video_dataset_mv_reads_the_bitstream_motion_not_the_stored_image_motion():
+    """``evaluate`` hands MGSampler ``motion="mv"`` each frame's mean motion-vector displacement (the mean of its
+    compressed vector's MD map), as the pipeline does on a file; ``auto`` keeps the stored image motion."""
+    from dataclasses import replace
+
+    from framesampler.classifiers.frozen import train_classifier
+    from framesampler.eval.evaluate import evaluate
+    from framesampler.video.bitstream import COMPRESSED_DIM, GRID
+    from tests.conftest import tiny_video_set
+
+    actions = []
+
+    def compressed(rng, action):
+        actions.append(action)
+        rows = np.zeros((6, COMPRESSED_DIM), np.float32)
+        rows[:, :GRID * GRID] = 0.01
+        rows[action, :GRID * GRID] = 5.0  # the motion vectors move only at the action frame
+        return rows
+
+    videos = tiny_video_set("compressed_frames", compressed)
+    assert videos.bitstream_motion()[videos.refs[0]].round(2).tolist().count(5.0) == 1
+    mask = np.zeros(videos.refs.shape, bool)
+    mask[np.arange(len(actions)), actions] = True
+    videos = replace(videos, frame_motion=np.ones(videos.frames.shape[0]), action_mask=mask)  # stored image motion: flat
+    classifier = train_classifier(videos, epochs=1, heads=("linear",))
+    results = evaluate(videos, classifier, {"mv": create_sampler("mgsampler", motion="mv"),
+                                            "auto": create_sampler("mgsampler")}, T=6, N=2, progress=False)
+    # C_t jumps from ~0 to ~1 at the action frame: the bins at 0.25 and 0.75 take the frame before it and it
+    assert results["mv"]["in_burst"] == 0.5 > results["auto"]["in_burst"]

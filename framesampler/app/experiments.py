@@ -32,6 +32,9 @@ same data, seeds and training settings (wherever its classifier cache lives) kee
 - ``sc_pixels`` (not run by default; a video dataset extracted with the compressed-domain input): SCSampler at
   T = 64 -> N in 8, 4 on the decoded features, on the compressed input (Sec. 3.3.1) and the two combined by
   AV-union-list (Sec. 3.3.3, compressed first), beside uniform, timed through the pipeline as ``pixels``.
+- ``mg_pixels`` (not run by default; a video dataset extracted with the compressed-domain input): MGSampler at
+  T = 64 -> N in 8, 4 on the image differences of the decoded candidates (``motion="auto"``, what ``pixels``
+  runs) and on the bitstream's motion vectors (``motion="mv"``, no candidate decoded), beside uniform, timed.
 - ``sc_audio`` (not run by default; a video dataset extracted from videos with audio, e.g. ``construct``'s):
   the same at T = 64 -> N in 8, 4 with SCSampler's audio sampler (Sec. 3.3.2) added, and the paper's
   combination, AV-union-list of the compressed visual sampler (first) and the audio one (Sec. 3.3.3).
@@ -167,6 +170,8 @@ SECTIONS: dict[str, dict[str, dict[str, Comparison]]] = {
                           if n in (4, 8) else Comparison(PIXELS_T, n, ("uniform",), timed=True) for n in (2, 4, 8, 16, 32)}},
     "sc_pixels": {"sc_pixels": {f"{n}/{PIXELS_T}": Comparison(PIXELS_T, n, ("uniform",), SC_PIXELS, timed=True)
                                 for n in (8, 4)}},
+    "mg_pixels": {"mg_pixels": {f"{n}/{PIXELS_T}": Comparison(PIXELS_T, n, ("uniform", "mgsampler"), variants={
+        "mgsampler (mv)": ("mgsampler", {"motion": "mv"})}, timed=True) for n in (8, 4)}},
     "sc_audio": {"sc_audio": {f"{n}/{PIXELS_T}": Comparison(PIXELS_T, n, ("uniform",), SC_AUDIO, timed=True)
                               for n in (8, 4)}},
 }

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from framesampler.candidates import Reads
+from framesampler.video.bitstream import GRID
 
 REQUIRED_KEYS = ("features", "label", "split", "video_id", "class_id", "class_name")
 DEFAULT_FEATURES_ENV = "FRAMESAMPLER_FEATURES"
@@ -241,6 +242,13 @@ class VideoSet:
                     raise ValueError(f"{self.source} has no {missing}")
                 return table
         return self.sampler_input
+
+    def bitstream_motion(self) -> np.ndarray:
+        """[M] each frame's motion from the bitstream's motion vectors: the mean displacement in pixels over its
+        motion frame, the mean of its compressed vector's MD map (what ``bitstream.motion_vectors`` gives a
+        video file as ``motion``; MGSampler ``motion="mv"`` reads it, ``Reads.MOTION``)."""
+        cells = self.input_for(Reads.COMPRESSED)[:, :GRID * GRID]
+        return cells.double().mean(dim=1).numpy()
 
     def video(self, v: int) -> torch.Tensor:
         """Features [L, D] of video ``v``."""

@@ -8,6 +8,7 @@ with the classifier's consensus, and reports top-1, mAP, fidelity to pi_o and fr
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -31,7 +32,8 @@ def evaluate(videos: VideoSet, classifier: FrameClassifier | ClipClassifier, sam
     its consensus, or a clip classifier on them), or the sampler's own where it makes one
     (``Selection.prediction``, AdaFrame's f_p). Candidates carry a video dataset's stored image motion when
     all of a video's frames are candidates, and its compressed-domain vectors and audio patches when a sampler
-    reads them.
+    reads them; a sampler reading ``Reads.MOTION`` (MGSampler ``motion="mv"``) gets the bitstream's motion
+    instead (``VideoSet.bitstream_motion``), as the pipeline gives it on a video file.
 
     Fidelity is measured against ``reference``'s picks (pi_o, ``OptimalPolicy()`` by default); a sampler
     that is the reference object is not run twice. ``optimal``: the reference's picks of these videos from
@@ -48,6 +50,7 @@ def evaluate(videos: VideoSet, classifier: FrameClassifier | ClipClassifier, sam
     positions = candidate_indices(videos.length, T)
     compressed = videos.input_for(Reads.COMPRESSED) if any(Reads.COMPRESSED in s.reads for s in samplers.values()) else None
     audio = videos.input_for(Reads.AUDIO) if any(Reads.AUDIO in s.reads for s in samplers.values()) else None
+    bitstream_motion = videos.bitstream_motion() if any(Reads.MOTION in s.reads for s in samplers.values()) else None
     for v in tqdm(range(len(videos)), desc="videos", disable=not progress or None, file=sys.stderr):
         rows = torch.from_numpy(videos.refs[v, positions])
         motion = videos.frame_motion[rows.numpy()] if videos.frame_motion is not None and len(positions) == videos.length else None
@@ -64,7 +67,9 @@ def evaluate(videos: VideoSet, classifier: FrameClassifier | ClipClassifier, sam
             if sampler is reference:
                 picked = optimal[v]
             else:
-                selection = sampler.choose(candidates, N, context=context, rng=rng)
+                seen = candidates if Reads.MOTION not in sampler.reads else \
+                    replace(candidates, motion=bitstream_motion[rows.numpy()])
+                selection = sampler.choose(seen, N, context=context, rng=rng)
                 picked, own = selection.positions, selection.prediction
             chosen[name].append(picked)
             probs[name].append(own if own is not None else score(torch.from_numpy(picked)[None])[0].exp().numpy())

@@ -45,7 +45,11 @@ from framesampler.video.transforms import center_crop, output_size, resize_short
 
 BACKENDS = ("pyav", "decord", "torchcodec")
 REORDER_WINDOW = 32  # decoders may emit frames this far out of pts order (B-frames, AVI packed B-frames)
-THREAD_TYPE = "AUTO"  # FFmpeg's decoder threading (PyAV thread_type): frame and slice threads where the codec has them
+# FFmpeg's decoder threading (PyAV thread_type). Slice threads only: frame threads ("AUTO") speed up one long pass
+# over every frame of some videos (car-detection.mp4 1.4x) but slow the candidate reads of the pipeline, a run per
+# GOP that each fills and drains the frame threads: 64 candidates of the four long shared videos decode in
+# 0.27/0.20/0.23/0.32 s with "SLICE" against 0.39/0.26/0.23/0.41 s with "AUTO" (PyAV 18, 2 cores, idle machine).
+THREAD_TYPE = "SLICE"
 
 
 class VideoError(RuntimeError):
@@ -337,7 +341,7 @@ class PacketIndex:
 class _PyAVSource:
     """An open container, its video stream and the exact frame index; decodes by the planner's runs."""
 
-    def __init__(self, path: str, *, thread_type: str = "AUTO", index: PacketIndex | None = None):
+    def __init__(self, path: str, *, thread_type: str = THREAD_TYPE, index: PacketIndex | None = None):
         self.path = path
         self.container = _open(path)
         try:
