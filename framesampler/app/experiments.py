@@ -32,6 +32,9 @@ same data, seeds and training settings (wherever its classifier cache lives) kee
 - ``sc_pixels`` (not run by default; a video dataset extracted with the compressed-domain input): SCSampler at
   T = 64 -> N in 8, 4 on the decoded features, on the compressed input (Sec. 3.3.1) and the two combined by
   AV-union-list (Sec. 3.3.3, compressed first), beside uniform, timed through the pipeline as ``pixels``.
+- ``pixel_peers`` (not run by default; a video dataset extracted with the compressed-domain input): ``peers`` on
+  the real-clip benchmark at T = 64 -> N = 8, SCSampler's objectives on the decoded features (its visual
+  sampler) and its compressed-domain and combined samplers (``sc_pixels``) beside them; not timed.
 - ``mg_pixels`` (not run by default; a video dataset extracted with the compressed-domain input): MGSampler at
   T = 64 -> N in 8, 4 on the image differences of the decoded candidates (``motion="auto"``, what ``pixels``
   runs) and on the bitstream's motion vectors (``motion="mv"``, no candidate decoded), beside uniform, timed.
@@ -146,6 +149,11 @@ SC_AUDIO = {  # sc_audio: SC_PIXELS's single samplers, Sec. 3.3.2's audio sample
     "scsampler (AV-union-list)": Learned("sc_combined", {"first": Learned("scsampler", {"input": "compressed"}),
                                                          "second": Learned("scsampler", {"input": "audio"})}),
 }
+PIXEL_PEERS = {  # pixel_peers: PEERS on the decoded features (SCSampler's visual sampler), then its compressed-domain ones
+    **{name: Learned(spec.kind, {**spec.options, "input": "features"}, spec.inference) if spec.kind == "scsampler" else spec
+       for name, spec in PEERS.items()},
+    **{name: spec for name, spec in SC_PIXELS.items() if name != "scsampler (features)"},
+}
 PIXEL_POLICIES = ("uniform", "random", "dense", "frameexit", "mgsampler", "semi_optimal_label", "semi_optimal_max", "oracle")
 
 # experiment -> {table name -> {"N/T" -> comparison}}; ``cost`` is computed apart (``cost_table``).
@@ -170,6 +178,8 @@ SECTIONS: dict[str, dict[str, dict[str, Comparison]]] = {
                           if n in (4, 8) else Comparison(PIXELS_T, n, ("uniform",), timed=True) for n in (2, 4, 8, 16, 32)}},
     "sc_pixels": {"sc_pixels": {f"{n}/{PIXELS_T}": Comparison(PIXELS_T, n, ("uniform",), SC_PIXELS, timed=True)
                                 for n in (8, 4)}},
+    "pixel_peers": {"pixel_peers": {f"8/{PIXELS_T}": Comparison(PIXELS_T, 8, ("uniform", "random", "semi_optimal_max"),
+                                                                {"sosampler": BOTH["sosampler"], **PIXEL_PEERS})}},
     "mg_pixels": {"mg_pixels": {f"{n}/{PIXELS_T}": Comparison(PIXELS_T, n, ("uniform", "mgsampler"), variants={
         "mgsampler (mv)": ("mgsampler", {"motion": "mv"})}, timed=True) for n in (8, 4)}},
     "sc_audio": {"sc_audio": {f"{n}/{PIXELS_T}": Comparison(PIXELS_T, n, ("uniform",), SC_AUDIO, timed=True)
