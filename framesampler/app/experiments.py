@@ -35,6 +35,9 @@ same data, seeds and training settings (wherever its classifier cache lives) kee
 - ``pixel_peers`` (not run by default; a video dataset extracted with the compressed-domain input): ``peers`` on
   the real-clip benchmark at T = 64 -> N = 8, SCSampler's objectives on the decoded features (its visual
   sampler) and its compressed-domain and combined samplers (``sc_pixels``) beside them; not timed.
+- ``smart_pixels`` (not run by default; a video dataset, with ``framesampler[language]`` installed): SMART's
+  selectors (its Tab. 1) at T = 64 -> N = 8, each on the visual features alone ("VF") and with the language
+  features ("VF + GloVe", the paper's setting); not timed.
 - ``mg_pixels`` (not run by default; a video dataset extracted with the compressed-domain input): MGSampler at
   T = 64 -> N in 8, 4 on the image differences of the decoded candidates (``motion="auto"``, what ``pixels``
   runs) and on the bitstream's motion vectors (``motion="mv"``, no candidate decoded), beside uniform, timed.
@@ -180,6 +183,9 @@ SECTIONS: dict[str, dict[str, dict[str, Comparison]]] = {
                                 for n in (8, 4)}},
     "pixel_peers": {"pixel_peers": {f"8/{PIXELS_T}": Comparison(PIXELS_T, 8, ("uniform", "random", "semi_optimal_max"),
                                                                 {"sosampler": BOTH["sosampler"], **PIXEL_PEERS})}},
+    "smart_pixels": {"smart_pixels": {f"8/{PIXELS_T}": Comparison(PIXELS_T, 8, ("uniform",), {
+        f"smart ({selector}{language})": Learned("smart", {"selector": selector, "language": value})
+        for selector in ("single", "global", "both") for language, value in ((", VF + GloVe", "glove"), (", VF", "none"))})}},
     "mg_pixels": {"mg_pixels": {f"{n}/{PIXELS_T}": Comparison(PIXELS_T, n, ("uniform", "mgsampler"), variants={
         "mgsampler (mv)": ("mgsampler", {"motion": "mv"})}, timed=True) for n in (8, 4)}},
     "sc_audio": {"sc_audio": {f"{n}/{PIXELS_T}": Comparison(PIXELS_T, n, ("uniform",), SC_AUDIO, timed=True)

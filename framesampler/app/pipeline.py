@@ -46,9 +46,10 @@ import numpy as np
 import torch
 
 from framesampler.app.prepare import DataConfig, check_budget_flags, prepare
-from framesampler.candidates import Candidates, Reads, candidate_indices
+from framesampler.candidates import CLASSIFIER_ON_ALL, Candidates, Reads, candidate_indices
 from framesampler.classifiers.consensus import consensus_probs
 from framesampler.classifiers.frozen import FrameClassifier
+from framesampler.classifiers.language import LANGUAGE_DIM, language_features
 from framesampler.classifiers.pixel import PixelClassifier
 from framesampler.classifiers.pretrained import PretrainedBackbone
 from framesampler.cost import video_macs
@@ -170,8 +171,9 @@ class Pipeline:
         self.sampler_backbone = PretrainedBackbone(config.backbone, resolution=config.sampler_resolution,
                                                    stages=config.sampler_stages) if Reads.FEATURES in self.input else None
         width = getattr(sampler, "options", {}).get("input_dim")
-        if self.sampler_backbone is not None and width is not None and width != self.sampler_backbone.out_dim:
-            raise ValueError(f"the sampler reads {width}-d features but this pipeline's sampler backbone gives "
+        visual = None if width is None else width - (LANGUAGE_DIM if Reads.LANGUAGE in sampler.reads else 0)
+        if self.sampler_backbone is not None and visual is not None and visual != self.sampler_backbone.out_dim:
+            raise ValueError(f"the sampler reads {visual}-d features but this pipeline's sampler backbone gives "
                              f"{self.sampler_backbone.out_dim}-d: use the settings of the dataset it was trained on")
         self.frame_macs = self.classifier.macs_per_frame()
         self.cheap_macs = self.sampler_backbone.macs_per_frame() if self.sampler_backbone is not None else 0.0
@@ -183,7 +185,7 @@ class Pipeline:
     @property
     def reads_networks(self) -> bool:
         """Whether the sampler's choice needs a network (the cheap backbone's features, pi_s's logits)."""
-        return Reads.FEATURES in self.input or Reads.FRAME_LOGITS in self.sampler.reads
+        return Reads.FEATURES in self.input or bool(self.sampler.reads & CLASSIFIER_ON_ALL)
 
     @torch.no_grad()
     def decode(self, path: str | Path, *, rng: np.random.Generator | None = None) -> DecodedVideo:
@@ -250,7 +252,7 @@ class Pipeline:
             raise ValueError(f"{self.sampler.name} reads the compressed bitstream or the audio, which decoded frames do "
                              "not carry: run the pipeline on the video file (pipeline(path))")
         low = read(size=c.sampler_resolution, crop=c.sampler_resolution) if self.input or Reads.MOTION in reads else None
-        high = read(size=c.classifier_resolution, crop=c.classifier_resolution) if Reads.FRAME_LOGITS in reads else None
+        high = read(size=c.classifier_resolution, crop=c.classifier_resolution) if reads & CLASSIFIER_ON_ALL else None
         meta = VideoMetadata("", num_frames, fps, num_frames / fps if fps else 0.0, 0, 0, "memory")
         video = DecodedVideo("", meta, np.asarray(indices), low=low, high=high,
                              motion=image_motion(low) if Reads.MOTION in reads else None)
@@ -270,7 +272,7 @@ class Pipeline:
         if Reads.AUDIO in reads:
             video.audio = audio_patches(read_audio(video.path), indices / video.metadata.fps)
         image_motion_needed = Reads.MOTION in reads and video.motion is None
-        reads_frames = bool(self.input) or Reads.FRAME_LOGITS in reads or image_motion_needed
+        reads_frames = bool(self.input) or bool(reads & CLASSIFIER_ON_ALL) or image_motion_needed
         keep = (reads_frames and self.reread == "memory") or self.thumbnails is not None
         video.kept = decode_candidates(reader, indices, keep=keep).frames
         if self.input or image_motion_needed:
@@ -279,7 +281,7 @@ class Pipeline:
         if Reads.PIXELS in self.input and Reads.NEXT_PIXELS in reads:
             video.next_low = reader.frames(np.minimum(indices + 1, video.metadata.num_frames - 1),
                                            size=c.sampler_resolution, crop=c.sampler_resolution)
-        if Reads.FRAME_LOGITS in reads:
+        if reads & CLASSIFIER_ON_ALL:
             video.high = video.kept.to_array(**full) if video.kept else reader.frames(indices, **full)
         if image_motion_needed:
             video.motion = image_motion(video.low)
@@ -288,11 +290,16 @@ class Pipeline:
         with _stage(video.seconds, "sampler"):
             meta = video.metadata
             features = self.sampler_backbone.features(video.low).numpy() if self.sampler_backbone is not None else None
-            video.logits = self.classifier.frame_logits(video.high) if video.high is not None else None
+            language = None
+            if video.high is not None and Reads.LANGUAGE in self.sampler.reads:  # SMART's: the backbone runs once
+                video.logits, imagenet = self.classifier.logits_and_imagenet(video.high)
+                language = language_features(imagenet).numpy()
+            elif video.high is not None:
+                video.logits = self.classifier.frame_logits(video.high)
             pixels = video.low if Reads.PIXELS in self.input else None
             candidates = Candidates(video.indices, meta.num_frames, fps=meta.fps, features=features, pixels=pixels,
                                     next_pixels=video.next_low, motion=video.motion, compressed=video.compressed,
-                                    audio=video.audio)
+                                    audio=video.audio, language=language)
             context = Context(frame_logits=video.logits, consensus=self.classifier.consensus)
             video.selection = self.sampler.choose(candidates, self.N, context=context, rng=rng or np.random.default_rng(0))
 
@@ -345,12 +352,8 @@ def load_pipeline(sampler: str | Path, *, T: int, N: int, dataset: str | Path | 
         config = ExtractConfig(**checkpoint.config.extract).pipeline()
         if options:
             raise ValueError(f"options {sorted(options)} are for a sampler name; checkpoint {sampler} brings its own")
-        pipeline = Pipeline(checkpoint.sampler, T=T, N=N, config=config, head=checkpoint.classifier, reread=reread,
-                            thumbnails=thumbnails, candidates=candidates)
-        if pipeline.sampler_backbone is not None and checkpoint.config.input_dim != pipeline.sampler_backbone.out_dim:
-            raise ValueError(f"checkpoint {sampler} reads {checkpoint.config.input_dim}-d input, its extraction gives "
-                             f"{pipeline.sampler_backbone.out_dim}-d")
-        return pipeline
+        return Pipeline(checkpoint.sampler, T=T, N=N, config=config, head=checkpoint.classifier, reread=reread,
+                        thumbnails=thumbnails, candidates=candidates)
     head, config = None, PipelineConfig()
     if dataset is not None:
         extracted = dataset_config(dataset)

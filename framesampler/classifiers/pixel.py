@@ -26,6 +26,14 @@ class PixelClassifier:
         return self.head.frame_logits(self.backbone.features(frames))
 
     @torch.no_grad()
+    def logits_and_imagenet(self, frames: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """Class logits [n, C] and the backbone's ImageNet logits [n, 1000] of uint8 frames [n, H, W, 3], the
+        backbone run once (SMART's language features read the ImageNet classes)."""
+        pooled = self.backbone.features(frames)
+        imagenet = self.backbone.classifier(pooled)
+        return (imagenet if self.head is None else self.head.frame_logits(pooled)), imagenet
+
+    @torch.no_grad()
     def clip_probs(self, frames: np.ndarray) -> np.ndarray:
         """Class probabilities [C] of a clip of uint8 frames [K, H, W, 3] in time order, for a head whose
         frames interact (the clip classifier, consensus ``"clip"``)."""

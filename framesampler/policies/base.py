@@ -102,6 +102,9 @@ def check_select(sampler: Sampler, candidates: Candidates, n: int, context: Cont
               if flag in sampler.reads]
     if wanted and all(getattr(candidates, what) is None for what in wanted):
         raise ValueError(f"sampler {sampler.name!r} needs candidates.{' or candidates.'.join(wanted)}; none was given")
+    if Reads.LANGUAGE in sampler.reads and candidates.language is None:
+        raise ValueError(f"sampler {sampler.name!r} needs candidates.language (the GloVe vector of each candidate's "
+                         "ImageNet classes, framesampler.classifiers.language); none was given")
     if context is not None and context.frame_logits is not None and len(context.frame_logits) != len(candidates):
         raise ValueError(f"context.frame_logits has {len(context.frame_logits)} rows for {len(candidates)} candidates: "
                          "give the classifier's logits on each candidate")
