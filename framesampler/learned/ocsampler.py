@@ -12,6 +12,17 @@ sequential (Plackett-Luce), so ``log P(set)`` sums the probabilities of all N! o
   gradient of the expected reward (it depends on the set only); the default beyond ``exact_max_n``.
 
 Inference: top N of the policy, sorted by time.
+
+``entropy_weight`` is the authors' ``explore_rate``: 0.1 in their released configs, 0 here by default (the
+tables of ``experiments`` were made so); both are one option apart.
+
+On the real-clip benchmark (60-s videos of ~5 s of action, T = 64 -> N = 8) OCSampler does worse than uniform
+(top-1 0.369 against 0.423, in-burst 0.03), with either entropy weight (0.1: 0.369). It is not a failure to
+optimise: its reward, the classifier's top-class probability on the set, is higher on the sets it learns (0.983
+on the training videos) than on the sets of in-burst frames that classify right (0.978, top-1 0.99): the frozen
+classifier is confidently wrong on consistent background footage, and a set of 8 cannot hold more than ~5
+in-burst candidates. The semi-optimal policy scores frames one at a time and does not meet this (SOSampler 0.829).
+Lee et al. (Sec. 4.3, Fig. 4) report OCSampler below uniform at large N and T as well.
 """
 from __future__ import annotations
 
