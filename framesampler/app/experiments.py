@@ -35,6 +35,8 @@ same data, seeds and training settings (wherever its classifier cache lives) kee
 - ``pixel_peers`` (not run by default; a video dataset extracted with the compressed-domain input): ``peers`` on
   the real-clip benchmark at T = 64 -> N = 8, SCSampler's objectives on the decoded features (its visual
   sampler) and its compressed-domain and combined samplers (``sc_pixels``) beside them; not timed.
+- ``pixel_large_peers`` (not run by default; a video dataset): ``large_peers`` on the real-clip benchmark, every
+  learned sampler with its defaults at T = 64 -> N in 16, 32 (``pixels`` has 4 and 8), beside uniform and pi_s.
 - ``smart_pixels`` (not run by default; a video dataset, with ``framesampler[language]`` installed): SMART's
   selectors (its Tab. 1) at T = 64 -> N = 8, each on the visual features alone ("VF") and with the language
   features ("VF + GloVe", the paper's setting); not timed.
@@ -183,6 +185,8 @@ SECTIONS: dict[str, dict[str, dict[str, Comparison]]] = {
                                 for n in (8, 4)}},
     "pixel_peers": {"pixel_peers": {f"8/{PIXELS_T}": Comparison(PIXELS_T, 8, ("uniform", "random", "semi_optimal_max"),
                                                                 {"sosampler": BOTH["sosampler"], **PIXEL_PEERS})}},
+    "pixel_large_peers": {"pixel_large_peers": {f"{n}/{PIXELS_T}": Comparison(PIXELS_T, n, SOSAMPLER_ONLY,
+                                                                              {**BOTH, **PEER_DEFAULTS}) for n in (16, 32)}},
     "smart_pixels": {"smart_pixels": {f"8/{PIXELS_T}": Comparison(PIXELS_T, 8, ("uniform",), {
         f"smart ({selector}{language})": Learned("smart", {"selector": selector, "language": value})
         for selector in ("single", "global", "both") for language, value in ((", VF + GloVe", "glove"), (", VF", "none"))})}},
