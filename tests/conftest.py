@@ -90,3 +90,30 @@ def assert_trains(sampler, videos: VideoSet) -> None:
                         progress=False)
     assert len(log) == 3 and all(np.isfinite(row["loss"]) for row in log)
     assert any(not torch.equal(a, b) for a, b in zip(before, sampler.parameters()))
+
+
+def assert_old_cache_entry_gains(keys: tuple[str, ...], tmp_path: Path, monkeypatch) -> dict:
+    """Extract one synthetic video, drop ``keys`` from its cache entry (as written before they existed) and extract
+    again with extracting and decoding forbidden: the entry gets exactly the dropped arrays back, every other one
+    unchanged. Returns the fresh entry."""
+    from framesampler.app.extract import CACHED_KEYS, Extractor, extract
+    from framesampler.data.dataset import ExtractConfig
+    from framesampler.data.manifest import read_manifest
+    from framesampler.data.synthetic import write_synthetic_videos
+    from framesampler.video import VideoReader
+
+    manifest = write_synthetic_videos(tmp_path / "videos", classes=1, videos_per_class=1, num_frames=24, size=64)
+    splits = {"train": read_manifest(manifest)}
+    config = ExtractConfig(T=8, classifier_resolution=64, sampler_resolution=64, sampler_stages=2)
+    [(_, _, target)] = extract(splits, config, cache_dir=tmp_path / "cache", progress=False).done
+    fresh = dict(np.load(target))
+    assert set(fresh) == set(CACHED_KEYS)
+    np.savez(target, **{k: v for k, v in fresh.items() if k not in keys})
+    monkeypatch.setattr(Extractor, "__call__", lambda *args: pytest.fail("the video was extracted again"))
+    monkeypatch.setattr(VideoReader, "decode", lambda *args: pytest.fail("the candidates were decoded"))
+    assert extract(splits, config, cache_dir=tmp_path / "cache", progress=False).done[0][2] == target
+    upgraded = dict(np.load(target))
+    assert set(upgraded) == set(CACHED_KEYS)
+    for key, value in fresh.items():
+        np.testing.assert_array_equal(upgraded[key], value)
+    return fresh

@@ -28,7 +28,7 @@ from framesampler.video.audio import (
     centre_frequencies,
     read_audio,
 )
-from tests.conftest import assert_trains, tiny_video_set
+from tests.conftest import assert_old_cache_entry_gains, assert_trains, tiny_video_set
 
 CLIPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "ucf101-clips"
 
@@ -148,26 +148,8 @@ def test_the_pipeline_reads_the_audio_and_decodes_only_the_chosen_frames(monkeyp
 
 
 def test_a_cache_entry_from_before_gets_the_audio_added_without_decoding_pixels(tmp_path, monkeypatch):
-    from framesampler.app.extract import CACHED_KEYS, Extractor, extract
-    from framesampler.data.dataset import ExtractConfig
-    from framesampler.data.manifest import read_manifest
-    from framesampler.data.synthetic import write_synthetic_videos
-    from framesampler.video import VideoReader
-
-    manifest = write_synthetic_videos(tmp_path / "videos", classes=1, videos_per_class=1, num_frames=24, size=64)
-    splits = {"train": read_manifest(manifest)}
-    config = ExtractConfig(T=8, classifier_resolution=64, sampler_resolution=64, sampler_stages=2)
-    [(_, _, target)] = extract(splits, config, cache_dir=tmp_path / "cache", progress=False).done
-    fresh = dict(np.load(target))
+    fresh = assert_old_cache_entry_gains(("audio", "has_audio", "compressed"), tmp_path, monkeypatch)
     assert fresh["audio"].shape == (8, AUDIO_DIM) and not fresh["has_audio"]  # synthetic videos are silent files
-    np.savez(target, **{k: v for k, v in fresh.items() if k not in ("audio", "has_audio", "compressed")})
-    monkeypatch.setattr(Extractor, "__call__", lambda *args: pytest.fail("the video was extracted again"))
-    monkeypatch.setattr(VideoReader, "decode", lambda *args: pytest.fail("the candidates were decoded"))
-    extract(splits, config, cache_dir=tmp_path / "cache", progress=False)
-    upgraded = dict(np.load(target))
-    assert set(upgraded) == set(CACHED_KEYS)
-    for key, value in fresh.items():
-        np.testing.assert_array_equal(upgraded[key], value)
 
 
 def test_the_sc_audio_section_compares_the_paper_samplers_and_their_union():

@@ -20,7 +20,7 @@ from framesampler.learned.scsampler import SCSampler
 from framesampler.learned.train import train_sampler
 from framesampler.video import VideoReader
 from framesampler.video.bitstream import COMPRESSED_DIM, compressed_vectors, motion_vectors
-from tests.conftest import assert_trains, tiny_video_set
+from tests.conftest import assert_old_cache_entry_gains, assert_trains, tiny_video_set
 
 CLIPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "ucf101-clips"
 
@@ -125,25 +125,8 @@ def test_the_pipeline_decodes_only_the_chosen_frames_for_the_compressed_sampler(
 
 
 def test_a_cache_entry_from_before_gets_the_compressed_input_added_without_decoding_pixels(tmp_path, monkeypatch):
-    from framesampler.app.extract import CACHED_KEYS, Extractor, extract
-    from framesampler.data.dataset import ExtractConfig
-    from framesampler.data.manifest import read_manifest
-    from framesampler.data.synthetic import write_synthetic_videos
-
-    manifest = write_synthetic_videos(tmp_path / "videos", classes=1, videos_per_class=1, num_frames=24, size=64)
-    splits = {"train": read_manifest(manifest)}
-    config = ExtractConfig(T=8, classifier_resolution=64, sampler_resolution=64, sampler_stages=2)
-    [(_, _, target)] = extract(splits, config, cache_dir=tmp_path / "cache", progress=False).done
-    fresh = dict(np.load(target))
-    assert set(fresh) == set(CACHED_KEYS) and fresh["compressed"].shape == (8, COMPRESSED_DIM)
-    np.savez(target, **{k: v for k, v in fresh.items() if k != "compressed"})  # an entry written before the key existed
-    monkeypatch.setattr(Extractor, "__call__", lambda *args: pytest.fail("the video was extracted again"))
-    monkeypatch.setattr(VideoReader, "decode", lambda *args: pytest.fail("the candidates were decoded"))
-    assert extract(splits, config, cache_dir=tmp_path / "cache", progress=False).done[0][2] == target
-    upgraded = dict(np.load(target))
-    assert set(upgraded) == set(CACHED_KEYS)
-    for key, value in fresh.items():
-        np.testing.assert_array_equal(upgraded[key], value)
+    fresh = assert_old_cache_entry_gains(("compressed",), tmp_path, monkeypatch)  # an entry written before the key existed
+    assert fresh["compressed"].shape == (8, COMPRESSED_DIM)
 
 
 def test_a_combination_of_learned_samplers_in_experiments_reuses_their_checkpoints(tmp_path, small_features):

@@ -286,6 +286,6 @@ def test_smart_with_language_trains_on_a_video_set_carrying_language_features():
         videos.input_for(Reads.FEATURES | Reads.LANGUAGE)
     language = torch.zeros(72, 2)
     language[torch.arange(72), torch.tensor(videos.refs.reshape(-1) % 2)] = 1.0
-    videos = replace(videos, language_frames=language)
+    videos = replace(videos, language_of=lambda frames: language)
     assert videos.input_for(Reads.FEATURES | Reads.LANGUAGE).shape == (72, 5)
     assert_trains(create_sampler("smart", input_dim=5, num_classes=2, language="glove", width=8, lstm_hidden=4), videos)

@@ -291,11 +291,9 @@ class Pipeline:
             meta = video.metadata
             features = self.sampler_backbone.features(video.low).numpy() if self.sampler_backbone is not None else None
             language = None
-            if video.high is not None and Reads.LANGUAGE in self.sampler.reads:  # SMART's: the backbone runs once
+            if video.high is not None:  # the backbone runs once for the class logits and SMART's ImageNet classes
                 video.logits, imagenet = self.classifier.logits_and_imagenet(video.high)
-                language = language_features(imagenet).numpy()
-            elif video.high is not None:
-                video.logits = self.classifier.frame_logits(video.high)
+                language = language_features(imagenet).numpy() if Reads.LANGUAGE in self.sampler.reads else None
             pixels = video.low if Reads.PIXELS in self.input else None
             candidates = Candidates(video.indices, meta.num_frames, fps=meta.fps, features=features, pixels=pixels,
                                     next_pixels=video.next_low, motion=video.motion, compressed=video.compressed,

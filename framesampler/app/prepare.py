@@ -11,6 +11,7 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ from framesampler.classifiers.clip import (
     train_clip_classifier,
 )
 from framesampler.classifiers.frozen import FrameClassifier, cached_classifier, dense_scores, train_classifier
-from framesampler.classifiers.language import language_available, language_features
+from framesampler.classifiers.language import LANGUAGE_DIM, language_available, language_features
 from framesampler.data.features import FeatureFile, VideoSet, has_trimmed_clips, load_feature_file, trimmed_videos
 from framesampler.data.untrimmed import UntrimmedConfig, untrimmed_videos
 
@@ -123,13 +124,13 @@ def check_setting(config: DataConfig, source: FeatureFile, vocab: list[int], bac
 
 
 @torch.no_grad()
-def language_frames(videos: VideoSet, backbone: str) -> torch.Tensor:
-    """SMART's language features [M, 50] of every frame of a video dataset: its ``backbone``'s ImageNet head on the
+def language_frames(frames: torch.Tensor, backbone: str) -> torch.Tensor:
+    """SMART's language features [M, 50] of the frames of a video dataset: its ``backbone``'s ImageNet head on the
     features ``extract`` stored (the whole network's pooled output at the classifier's resolution), then the
     GloVe vectors of the top 10 classes (``classifiers.language``)."""
     from framesampler.classifiers.pretrained import PretrainedBackbone
 
-    return language_features(PretrainedBackbone(backbone).classifier(videos.frames.float()))
+    return language_features(PretrainedBackbone(backbone).classifier(frames.float()))
 
 
 def prepare(config: DataConfig, *, T: int | None = None) -> Setup:
@@ -154,9 +155,9 @@ def prepare(config: DataConfig, *, T: int | None = None) -> Setup:
     config.vocab, config.background_classes = vocab, background_classes
     check_setting(config, source, vocab, background_classes, T)
     trimmed = {split: trimmed_videos(source, vocab, split) for split in ("train", "test")}
-    if real_videos and source.extract and language_available():  # the splits share one frame table
-        table = language_frames(trimmed["test"], source.extract["backbone"])
-        trimmed = {split: replace(videos, language_frames=table) for split, videos in trimmed.items()}
+    if real_videos and source.extract and language_available():  # computed when a sampler reads them
+        language_of = partial(language_frames, backbone=source.extract["backbone"])
+        trimmed = {split: replace(videos, language_of=language_of) for split, videos in trimmed.items()}
     clips = load_feature_file(config.features, prefix="trimmed_") if real_videos and has_trimmed_clips(config.features) \
         else None
     classifier_data = trimmed if clips is None else {split: trimmed_videos(clips, vocab, split) for split in ("train", "test")}
@@ -202,6 +203,6 @@ def prepare(config: DataConfig, *, T: int | None = None) -> Setup:
         inputs[Reads.COMPRESSED] = source.compressed.shape[2]
     if source.audio is not None and config.regime == "trimmed":
         inputs[Reads.AUDIO] = source.audio.shape[2]
-    if trimmed["test"].language_frames is not None and config.regime == "trimmed":
-        inputs[Reads.LANGUAGE] = trimmed["test"].language_frames.shape[1]
+    if trimmed["test"].language_of is not None and config.regime == "trimmed":
+        inputs[Reads.LANGUAGE] = LANGUAGE_DIM
     return Setup(classifier, videos, all_frames, sampler_input.shape[1], source.extract, identity, inputs)

@@ -15,8 +15,9 @@ import json
 import os
 import zipfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -215,7 +216,7 @@ class VideoSet:
     frame_motion: np.ndarray | None = None  # [M]: image motion into each frame from the one before it in its video
     compressed_frames: torch.Tensor | None = None  # [M, D_c]: each frame's compressed-domain vector
     audio_frames: torch.Tensor | None = None  # [M, D_a]: each frame's log-MEL audio patch
-    language_frames: torch.Tensor | None = None  # [M, D_l]: each frame's language features (SMART; set by prepare)
+    language_of: Callable[[torch.Tensor], torch.Tensor] | None = None  # frames -> language features (SMART; by prepare)
     source: str = "the data"  # the file the frames came from, named in errors
 
     def __len__(self) -> int:
@@ -248,6 +249,12 @@ class VideoSet:
                     raise ValueError(f"{self.source} has no {missing}")
                 return table
         return self.sampler_input
+
+    @cached_property
+    def language_frames(self) -> torch.Tensor | None:
+        """[M, D_l] each frame's language features (``language_of`` on the frame table), computed on first use: only
+        a sampler that reads them (SMART's, ``Reads.LANGUAGE``) pays for them."""
+        return None if self.language_of is None else self.language_of(self.frames)
 
     def bitstream_motion(self) -> np.ndarray:
         """[M] each frame's motion from the bitstream's motion vectors: the mean displacement in pixels over its
