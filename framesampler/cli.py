@@ -52,10 +52,45 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bursts", type=int, default=3, help="pieces the clip is cut into (B)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--consensus", choices=("avg_logits", "avg_probs", "max"), default="avg_logits")
-    parser.add_argument("--classifier", choices=("frame", "clip"), default="frame",
-                        help="frozen classifier: a per-frame head + consensus, or a clip transformer whose frames interact")
+    parser.add_argument("--classifier", default="frame", metavar="SPEC",
+                        help="frozen classifier: frame (a per-frame head + consensus), clip (a clip transformer whose "
+                        "frames interact), or the model a video dataset was extracted with (it is read from the dataset; "
+                        "one given must match)")
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir(), help="where trained classifiers are kept")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _class_list(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if len(names) < 2:
+        raise argparse.ArgumentTypeError(f"--classes {text!r}: give two or more class names, comma-separated")
+    return names
+
+
+def _add_model_options(parser: argparse.ArgumentParser, *, size_default: int | None) -> None:
+    """The user's classifier (``framesampler.classifiers.model``): spec, input size, class names, cost."""
+    parser.add_argument("--classifier", metavar="SPEC", default="frame",
+                        help="frame (the built-in backbone + head; default), or your model: a TorchScript file (.pt/.ts), "
+                        "a torch.export file (.pt2), a Hugging Face model directory, or package.module:function. "
+                        "Contract: float32 [n, 3, S, S] RGB in [0, 1] (shorter side resized to S, centre crop) -> logits [n, C]")
+    parser.add_argument("--classifier-size", type=int, default=size_default, metavar="S",
+                        help="input side S in pixels, 16..1024 (default 224; a Hugging Face model brings its own)")
+    parser.add_argument("--classes", type=_class_list, help="your model's class names A,B,C (default: MODEL.classes.txt "
+                        "beside the file, or a Hugging Face model's id2label)")
+    parser.add_argument("--classifier-kind", choices=("frame", "clip"),
+                        help="frame: an image model, clip: a video model taking [1, K, 3, S, S] (default: frame; a Hugging "
+                        "Face model says which it is)")
+    parser.add_argument("--classifier-gmacs", type=float, help="your model's GMACs per frame, where they cannot be counted")
+
+
+def _user_model(args: argparse.Namespace) -> object | None:
+    """The user's classifier named by --classifier, loaded and probed (None for the built-in ones)."""
+    from framesampler.classifiers.model import BUILT_IN, load_classifier
+
+    if args.classifier in BUILT_IN:
+        return None
+    return load_classifier(args.classifier, size=args.classifier_size, classes=args.classes, kind=args.classifier_kind,
+                           gmacs=args.classifier_gmacs)
 
 
 def _add_budget_options(parser: argparse.ArgumentParser) -> None:
@@ -169,11 +204,19 @@ def _extract(args: argparse.Namespace) -> None:
     entries = read_manifest(args.manifest, dedupe=args.dedupe)
     splits = {"train": entries, "test": read_manifest(args.test, dedupe=args.dedupe)} if args.test \
         else split_entries(entries, args.test_fraction, seed=args.seed)
-    config = ExtractConfig(T=args.T, short_policy=args.short, classifier_resolution=args.classifier_size,
+    model = _user_model(args)
+    label_map = None
+    if args.label_map:
+        from framesampler.classifiers.model import read_label_map
+
+        label_map = read_label_map(args.label_map)
+    model_settings = {} if model is None else {"classifier": model.spec, "classifier_fingerprint": model.fingerprint}
+    config = ExtractConfig(T=args.T, short_policy=args.short,
+                           classifier_resolution=model.size if model is not None else args.classifier_size or 224,
                            sampler_resolution=args.sampler_size, sampler_stages=args.sampler_stages or None,
-                           backend=args.backend)
+                           backend=args.backend, **model_settings)
     segments = args.manifest.parent / "segments.json"
-    result = extract_dataset(splits, config, args.out, cache_dir=args.cache_dir,
+    result = extract_dataset(splits, config, args.out, cache_dir=args.cache_dir, model=model, label_map=label_map,
                              segments=segments if segments.is_file() else None, progress=not args.no_progress)
     for _, reason in result.failed:
         print(f"skipped: {reason}", file=sys.stderr)
@@ -182,6 +225,9 @@ def _extract(args: argparse.Namespace) -> None:
     for split in (s for s, n in counts.items() if n == 0):
         print(f"framesampler: warning: no {split} videos (a class with one video stays in train): add videos, or give "
               "--test a manifest of test videos", file=sys.stderr)
+    if model is not None:
+        print(f"classifier {model.spec}: {len(model.classes)} classes, {model.size} px, {model.kind} model, fingerprint "
+              f"{model.fingerprint}; its logits on every candidate are stored as frame_logits")
     trimmed = f" and {len(result.trimmed.done)} source clips (the classifier's training data; in-burst labels " \
               f"from {segments})" if result.trimmed else ""
     sound = int(read_npz(result.out, ("has_audio",))["has_audio"].sum())
@@ -223,7 +269,7 @@ def _sample(args: argparse.Namespace) -> None:
 
     pipeline = load_pipeline(args.sampler, T=args.T, N=args.N, dataset=args.dataset, cache_dir=args.cache_dir,
                              reread=args.reread, seed=args.seed, thumbnails=160 if args.sheet else None,
-                             candidates=args.candidates, options=dict(args.option))
+                             candidates=args.candidates, options=dict(args.option), classifier=_user_model(args))
     result = pipeline(args.video)
     summary = {"sampler": args.sampler, **result.summary()}
     print(f"{result.path}: {result.num_frames} frames at {result.fps:.2f} fps; {args.sampler} chose {len(result.chosen)} "
@@ -252,7 +298,8 @@ def _batch(args: argparse.Namespace) -> None:
     from framesampler.app.pipeline import load_pipeline
 
     pipeline = load_pipeline(args.sampler, T=args.T, N=args.N, dataset=args.dataset, cache_dir=args.cache_dir,
-                             reread=args.reread, seed=args.seed, candidates=args.candidates, options=dict(args.option))
+                             reread=args.reread, seed=args.seed, candidates=args.candidates, options=dict(args.option),
+                             classifier=_user_model(args))
     report = run_batch(pipeline, args.source, args.out, workers=args.workers, progress=not args.no_progress)
     print(f"wrote {report.done} results and {report.failed} errors to {args.out} "
           f"({report.skipped} videos were already there)")
@@ -264,9 +311,13 @@ def _batch_ray(args: argparse.Namespace) -> None:
 
     if args.workers:
         raise ValueError("--workers is for a local run; with --ray the actor pool runs videos in parallel")
+    model = {} if args.classifier == "frame" else {
+        "classifier": args.classifier, "classifier_size": args.classifier_size, "classes": args.classes,
+        "classifier_gmacs": args.classifier_gmacs}  # each actor loads the model itself: a spec travels, a model may not
+    _user_model(args)  # checked here, before the cluster starts
     records = batch_records(args.sampler, T=args.T, N=args.N, address=args.ray_address, dataset=args.dataset,
                             cache_dir=args.cache_dir, reread=args.reread, seed=args.seed, candidates=args.candidates,
-                            options=dict(args.option))
+                            options=dict(args.option), **model)
     report = run_batch(None, args.source, args.out, progress=not args.no_progress, records=records)
     print(f"wrote {report.done} results and {report.failed} errors to {args.out} "
           f"({report.skipped} videos were already there)")
@@ -394,7 +445,9 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument("--T", "--num-candidates", dest="T", type=int, default=32, help="candidates per video")
     extract.add_argument("--short", choices=("error", "repeat"), default="error",
                          help="a video with fewer frames than T: report and skip it, or repeat frames")
-    extract.add_argument("--classifier-size", type=int, default=224, help="classifier resolution (px)")
+    _add_model_options(extract, size_default=None)
+    extract.add_argument("--label-map", type=Path, help="'label,class' lines: the manifest's labels as your classifier's "
+                         "class names (default: the labels must be its class names)")
     extract.add_argument("--sampler-size", type=int, default=64, help="sampler resolution (px)")
     extract.add_argument("--sampler-stages", type=int, default=5,
                          help="pretrained stages in the sampler's backbone (0: the whole network)")
@@ -447,6 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--sheet", type=Path, help="write a contact sheet of the candidates, the chosen marked (.png)")
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--cache-dir", type=Path, default=default_cache_dir())
+    _add_model_options(sample, size_default=None)
     _add_view_options(sample)
     sample.set_defaults(handler=_sample)
 
@@ -464,6 +518,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--seed", type=int, default=0)
     batch.add_argument("--cache-dir", type=Path, default=default_cache_dir())
     batch.add_argument("--no-progress", action="store_true")
+    _add_model_options(batch, size_default=None)
     _add_view_options(batch)
     batch.add_argument("--ray", action="store_true", help="run on Ray (extra [ray]): an actor pool on this machine's "
                        "loopback, or on the cluster at --ray-address / $RAY_ADDRESS")

@@ -3,9 +3,11 @@
 The convention of mmaction2's ``get_flops`` and fvcore, which the frame-sampling papers (SOSampler,
 Lee et al. BMVC 2024; OCSampler, Lin et al. CVPR 2022) report as "GFLOPs": one MAC per multiply-add of
 a convolution or fully connected layer, biases not counted, and nothing for normalisation,
-activations, pooling or temporal shifts. Only ``nn.Conv1d/2d/3d`` and ``nn.Linear`` modules are
-counted: operations done functionally (``F.linear``, ``torch.matmul``, attention) or in other module
-types contribute nothing, so check a new architecture's count against its published figure.
+activations, pooling or temporal shifts. ``count_macs`` counts ``nn.Conv1d/2d/3d`` and ``nn.Linear`` modules
+only: operations done functionally (``F.linear``, ``torch.matmul``, attention) or in other module types contribute
+nothing. ``aten_macs`` counts every aten op through PyTorch's own ``FlopCounterMode`` (matmuls and attention too,
+what a ViT or TimeSformer spends), halved to the same convention; on the CNNs both agree (tests/test_cost.py). The
+user's classifier is counted with ``aten_macs``.
 """
 from __future__ import annotations
 
@@ -62,6 +64,16 @@ def count_macs(module: nn.Module, *example_inputs: Any, **example_kwargs: Any) -
     return total
 
 
+def aten_macs(forward: Any, *example_inputs: Any) -> int:
+    """MACs of ``forward(*example_inputs)`` by ``torch.utils.flop_counter.FlopCounterMode`` (every aten op that has
+    a FLOP formula: convolutions, matmuls, attention), FLOPs / 2 as in the papers. No gradients are taken."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        forward(*example_inputs)
+    return counter.get_total_flops() // 2
+
+
 def macs_per_frame(module: nn.Module, frames: torch.Tensor, **example_kwargs: Any) -> float:
     """MACs per frame of ``module(frames)``, where every dimension of ``frames`` before the last three
     (C, H, W) counts frames: [N, C, H, W] for a per-frame network, [B, T, C, H, W] for a video encoder."""
@@ -72,7 +84,7 @@ def macs_per_frame(module: nn.Module, frames: torch.Tensor, **example_kwargs: An
 
 
 def video_macs(sampler: Any, *, num_candidates: int, num_chosen: float, classifier_frame: float,
-               cheap_frame: float = 0.0) -> dict[str, float]:
+               cheap_frame: float = 0.0, classifier_chosen: float | None = None) -> dict[str, float]:
     """MACs per video, ``{"sampler", "classifier", "total"}``: the sampler on the candidates it reads
     (``sampler.candidates_read(T)``, fewer than T for SCSampler's stride), each costing the cheap
     backbone when it reads features (``cheap_frame``), the classifier when it reads class scores
@@ -80,12 +92,15 @@ def video_macs(sampler: Any, *, num_candidates: int, num_chosen: float, classifi
     the ``num_chosen`` frames picked, except for a sampler that read class scores: it already ran the
     classifier on every candidate, the chosen among them, so they are not charged twice (a clip
     classifier's head on the N chosen is then left out; it is well under 1% of its backbone), and for
-    one whose own prediction replaces the classifier's (``sampler.predicts``, AdaFrame's f_p)."""
+    one whose own prediction replaces the classifier's (``sampler.predicts``, AdaFrame's f_p). ``classifier_chosen``:
+    the classifier's cost on the chosen frames when it is not ``num_chosen * classifier_frame`` (a clip model that
+    resamples every clip to its fixed input length)."""
     read = sampler.candidates_read(num_candidates)
     per_candidate = sampler.macs_per_frame()
     per_candidate += cheap_frame if Reads.FEATURES in sampler.reads.candidate_input() else 0.0
     classifies_all = bool(sampler.reads & CLASSIFIER_ON_ALL)
     per_candidate += classifier_frame if classifies_all else 0.0
-    chosen = 0.0 if classifies_all or sampler.predicts else num_chosen * classifier_frame
+    chosen = 0.0 if classifies_all or sampler.predicts else \
+        num_chosen * classifier_frame if classifier_chosen is None else classifier_chosen
     macs = {"sampler": float(read * per_candidate), "classifier": float(chosen)}
     return {**macs, "total": macs["sampler"] + macs["classifier"]}

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from framesampler.classifiers.consensus import consensus_probs
-from framesampler.classifiers.frozen import cached_classifier, dense_scores, load_classifier, save_classifier, train_classifier
+from framesampler.classifiers.frozen import cached_classifier, dense_scores, load_head, save_classifier, train_classifier
 from framesampler.data.features import load_feature_file, trimmed_videos
 
 
@@ -33,7 +33,7 @@ def test_classifier_learns_chooses_a_head_and_is_frozen(trained):
 def test_classifier_round_trips_and_the_cache_trains_once(tmp_path, trained):
     source, model = trained
     frames = source.features[:2]
-    loaded = load_classifier(save_classifier(model, tmp_path / "clf"))
+    loaded = load_head(save_classifier(model, tmp_path / "clf"))
     assert loaded.config == model.config
     assert torch.equal(loaded.video_log_probs(frames), model.video_log_probs(frames))
     calls = []
@@ -41,7 +41,7 @@ def test_classifier_round_trips_and_the_cache_trains_once(tmp_path, trained):
     second = cached_classifier(tmp_path, {"k": 1}, lambda: calls.append(1) or model)
     assert calls == [1] and torch.equal(first.frame_logits(frames), second.frame_logits(frames))
     with pytest.raises(FileNotFoundError, match="not a saved classifier"):
-        load_classifier(tmp_path / "nothing")
+        load_head(tmp_path / "nothing")
 
 
 def test_classifier_refuses_features_of_the_wrong_size(trained):
@@ -54,7 +54,7 @@ def test_nothing_non_finite_is_cached(tmp_path, trained):
     """Issue 10, case 3: a classifier with NaN weights is never cached; one cached by an older version is
     trained again."""
     source, model = trained
-    broken = load_classifier(save_classifier(model, tmp_path / "copy"))
+    broken = load_head(save_classifier(model, tmp_path / "copy"))
     with torch.no_grad():
         broken.head[-1].bias[0] = float("nan")
     with pytest.raises(ValueError, match=r"non-finite \(NaN/inf\) weights"):
@@ -68,4 +68,4 @@ def test_nothing_non_finite_is_cached(tmp_path, trained):
     calls = []
     again = cached_classifier(tmp_path, {"k": 3}, lambda: calls.append(1) or model)
     assert calls == [1] and all(v.isfinite().all() for v in again.state_dict().values())
-    assert all(v.isfinite().all() for v in load_classifier(directory).state_dict().values())
+    assert all(v.isfinite().all() for v in load_head(directory).state_dict().values())

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from framesampler.classifiers.frozen import ClassifierConfig, FrameClassifier, load_classifier, save_classifier
+from framesampler.classifiers.frozen import ClassifierConfig, FrameClassifier, load_head, save_classifier
 from framesampler.storage import atomic_directory, atomic_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,7 +72,7 @@ def test_a_classifier_is_saved_over_a_previous_one_but_never_over_a_user_folder(
     model = FrameClassifier(ClassifierConfig(input_dim=4, class_ids=[1, 2], class_names=["a", "b"])).freeze()
     save_classifier(model, tmp_path / "clf")
     save_classifier(model, tmp_path / "clf")
-    assert load_classifier(tmp_path / "clf").config == model.config and mode(tmp_path / "clf") == 0o755
+    assert load_head(tmp_path / "clf").config == model.config and mode(tmp_path / "clf") == 0o755
     (tmp_path / "photos").mkdir()
     (tmp_path / "photos" / "cat.jpg").write_bytes(b"x")
     with pytest.raises(ValueError, match="refusing to replace it"):

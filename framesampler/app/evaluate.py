@@ -20,7 +20,8 @@ from tqdm import tqdm
 
 from framesampler.app.prepare import DataConfig, check_budget_flags, prepare
 from framesampler.candidates import Reads
-from framesampler.classifiers.frozen import FrameClassifier
+from framesampler.classifiers.frozen import LOGITS_HEAD, FrameClassifier
+from framesampler.classifiers.model import Classifier
 from framesampler.classifiers.pretrained import backbone_macs
 from framesampler.cost import video_macs
 from framesampler.data.dataset import ExtractConfig
@@ -91,17 +92,22 @@ def run(config: EvaluationConfig, *, progress: bool = True) -> dict:
             fixed |= {name: run[name] for name, sampler in samplers.items() if name in run and not sampler.stochastic}
         runs.append({**run, **fixed})
     summary = summarise(runs)
+    model = None
+    if classifier.config.head == LOGITS_HEAD:  # the user's model: loaded (and checked) for its cost and the pipeline
+        from framesampler.app.pipeline import frozen_classifier
+
+        model = frozen_classifier(classifier, None, ExtractConfig(**setup.extract).pipeline())
     if config.timed:
         for name, row in timed_pipeline(samplers, classifier, features=config.features, vocab=config.vocab,
-                                        T=config.T, N=config.N, seed=config.seed, progress=progress).items():
+                                        T=config.T, N=config.N, seed=config.seed, progress=progress, model=model).items():
             summary[name].update(row)
-    cost = video_cost({**samplers, **learned}, summary, setup.extract, classifier, min(config.T, length))
+    cost = video_cost({**samplers, **learned}, summary, setup.extract, classifier, min(config.T, length), model=model)
     return {
         "config": {**asdict(config), "videos": num_videos,
                    "oracle": optimal_search_kind(min(config.T, length), config.N, config.oracle_search)},
         "classifier": {"head": classifier.config.head, "consensus": classifier.config.consensus,
                        "classes": classifier.config.class_names, "trimmed_test_top1_all_frames": setup.trimmed_test_top1,
-                       **classifier.config.report},
+                       **classifier.config.report, **({"model": classifier.config.model} if model else {})},
         "policies": summary,
         **({"cost": cost} if cost else {}),
         **({"timed": {"note": "seconds_per_video: wall time of the pipeline per test video file, decoding included"}}
@@ -110,9 +116,10 @@ def run(config: EvaluationConfig, *, progress: bool = True) -> dict:
 
 
 def timed_pipeline(samplers: dict[str, Sampler], classifier: FrameClassifier, *, features: str, vocab: list[int],
-                   T: int, N: int, seed: int = 0, progress: bool = True) -> dict[str, dict]:
+                   T: int, N: int, seed: int = 0, progress: bool = True, model: Classifier | None = None) -> dict[str, dict]:
     """Per sampler: the real pipeline on every test video file of the video dataset ``features`` (see the
-    module docstring). The oracles, which read the true label, have no pipeline and are left out."""
+    module docstring), with the user's ``model`` where the dataset holds its logits. The oracles, which read the
+    true label, have no pipeline and are left out."""
     from framesampler.app.pipeline import Pipeline
     from framesampler.data.dataset import dataset_config
 
@@ -123,7 +130,7 @@ def timed_pipeline(samplers: dict[str, Sampler], classifier: FrameClassifier, *,
     data = read_npz(features, ("split", "label", "path"), what="video dataset")
     test = (data["split"].astype(str) == "test") & np.isin(data["label"], vocab)
     paths, labels = data["path"].astype(str)[test], vocabulary_labels(data["label"][test], vocab)
-    pipelines = {name: Pipeline(sampler, T=T, N=N, config=extracted.pipeline(), head=classifier)
+    pipelines = {name: Pipeline(sampler, T=T, N=N, config=extracted.pipeline(), head=classifier, classifier=model)
                  for name, sampler in samplers.items() if Reads.LABEL not in sampler.reads}
     rngs = {name: np.random.default_rng(seed) for name in pipelines}
     for pipeline in pipelines.values():
@@ -146,18 +153,20 @@ def timed_pipeline(samplers: dict[str, Sampler], classifier: FrameClassifier, *,
 
 
 def video_cost(samplers: dict[str, Sampler], summary: dict, extract: dict | None, classifier: FrameClassifier,
-               num_candidates: int) -> dict | None:
+               num_candidates: int, *, model: Classifier | None = None) -> dict | None:
     """GMACs per video of each sampler on a video dataset (``framesampler extract``), by
     ``framesampler.cost.video_macs``: its sampler on the candidates it reads and the classifier on the
     frames it chose (None for a plain feature file, whose backbone is unknown)."""
     if extract is None:
         return None
     config = ExtractConfig(**extract)
-    frame = backbone_macs(config.backbone, config.classifier_resolution, None) + classifier.macs(1)
+    frame = model.macs(1) if model is not None else \
+        backbone_macs(config.backbone, config.classifier_resolution, None) + classifier.macs(1)
     cheap = backbone_macs(config.backbone, config.sampler_resolution, config.sampler_stages)
     cost = {}
     for name, sampler in samplers.items():
-        macs = video_macs(sampler, num_candidates=num_candidates, num_chosen=summary[name]["frames"],
-                          classifier_frame=frame, cheap_frame=cheap)
+        chosen = summary[name]["frames"]
+        macs = video_macs(sampler, num_candidates=num_candidates, num_chosen=chosen, classifier_frame=frame,
+                          cheap_frame=cheap, classifier_chosen=None if model is None else model.macs(round(chosen)))
         cost[name] = {"sampler_gmacs": macs["sampler"] / 1e9, "classifier_gmacs": macs["classifier"] / 1e9}
     return cost

@@ -6,7 +6,10 @@ candidates (``framesampler.candidates``), decodes them at two resolutions, and s
 - ``sampler_features`` [T, D_s]: the sampler's cheap input, a shallow pretrained backbone on low-resolution
   frames (what a learned sampler's heads read, with a temporal shift across candidates);
 - ``features`` [T, D_c]: the frozen classifier's input, the full pretrained backbone on the frames at
-  classifier resolution (its head is trained on these by ``framesampler.app.prepare.prepare``).
+  classifier resolution (its head is trained on these by ``framesampler.app.prepare.prepare``); or, with the
+  user's classifier (``ExtractConfig.classifier``, ``framesampler.classifiers.model``), ``frame_logits`` [T, C]: that
+  model's logits on each candidate alone at its own size, run once, batched (pi_s's scores; no head is trained, and a
+  constructed folder's source clips are not extracted). The cache folder's name includes the model's fingerprint.
 - ``compressed`` [T, 65]: the compressed-domain vector of each candidate, read from the bitstream without
   decoding it (``framesampler.video.bitstream.compressed_vectors``: its motion frame's motion-vector map and
   coded size), what SCSampler's visual sampler reads;
@@ -43,6 +46,7 @@ from tqdm import tqdm
 
 from framesampler.app.pipeline import decode_candidates
 from framesampler.candidates import candidate_indices
+from framesampler.classifiers.model import BUILT_IN, MAX_SIZE, Classifier, check_labels, load_classifier
 from framesampler.classifiers.pretrained import LITE0_STAGES, PretrainedBackbone
 from framesampler.data.construct import burst_mask
 from framesampler.data.dataset import ExtractConfig
@@ -60,8 +64,8 @@ def check_extract_config(config: ExtractConfig) -> None:
     if config.T < 1:
         raise ValueError(f"--T {config.T}: give at least 1 candidate per video")
     for flag, size in (("--classifier-size", config.classifier_resolution), ("--sampler-size", config.sampler_resolution)):
-        if size < 32:
-            raise ValueError(f"{flag} {size}: the backbone needs at least 32 px")
+        if not 32 <= size <= MAX_SIZE:
+            raise ValueError(f"{flag} {size}: give 32..{MAX_SIZE} px (the backbone needs at least 32)")
     if config.sampler_stages is not None and not 1 <= config.sampler_stages <= len(LITE0_STAGES):
         raise ValueError(f"--sampler-stages {config.sampler_stages}: the backbone has {len(LITE0_STAGES)} stages; "
                          f"use 1..{len(LITE0_STAGES)} (0: the whole network)")
@@ -69,13 +73,30 @@ def check_extract_config(config: ExtractConfig) -> None:
         raise ValueError(f"--short {config.short_policy!r}: use 'error' or 'repeat'")
 
 
-class Extractor:
-    """The two frozen backbones of an ``ExtractConfig``, built once and used for every video. The T
-    candidates are decoded once and converted at both resolutions, exactly as ``Pipeline`` does."""
+def user_classifier(config: ExtractConfig) -> bool:
+    """Whether the dataset holds the user's model's logits (not the built-in backbone's features)."""
+    return config.classifier not in BUILT_IN
 
-    def __init__(self, config: ExtractConfig) -> None:
-        self.config = config
-        self.classifier_backbone = PretrainedBackbone(config.backbone, resolution=config.classifier_resolution)
+
+def classifier_key(config: ExtractConfig) -> str:
+    """The array of what the classifier reads: ``frame_logits`` for the user's classifier, else ``features``."""
+    return "frame_logits" if user_classifier(config) else "features"
+
+
+def cached_keys(config: ExtractConfig) -> tuple[str, ...]:
+    """The arrays of one video's cache entry (``CACHED_KEYS``, with ``classifier_key`` for ``features``)."""
+    return tuple(classifier_key(config) if key == "features" else key for key in CACHED_KEYS)
+
+
+class Extractor:
+    """The frozen networks of an ``ExtractConfig``, built once and used for every video: the classifier (the
+    built-in backbone, or the user's ``model``) and the sampler's shallow backbone. The T candidates are decoded
+    once and converted at both resolutions, exactly as ``Pipeline`` does."""
+
+    def __init__(self, config: ExtractConfig, model: Classifier | None = None) -> None:
+        self.config, self.model = config, model
+        self.classifier_backbone = None if model is not None else \
+            PretrainedBackbone(config.backbone, resolution=config.classifier_resolution)
         self.sampler_backbone = PretrainedBackbone(config.backbone, resolution=config.sampler_resolution,
                                                    stages=config.sampler_stages)
 
@@ -92,16 +113,18 @@ class Extractor:
             full = decoded.to_array(size=c.classifier_resolution, crop=c.classifier_resolution)
             low = decoded.to_array(size=c.sampler_resolution, crop=c.sampler_resolution)
             undecoded = undecoded_inputs(reader, indices, UNDECODED)
+        classified = {"frame_logits": self.model.frame_logits(full).numpy().astype(np.float32)} if self.model is not None \
+            else {"features": self.classifier_backbone.features(full).numpy().astype(np.float16)}
         arrays = {
             "frame_indices": indices,
             "num_frames": np.int64(meta.num_frames),
             "fps": np.float64(meta.fps),
-            "features": self.classifier_backbone.features(full).numpy().astype(np.float16),
+            **classified,
             "sampler_features": self.sampler_backbone.features(low).numpy().astype(np.float16),
             "motion": image_motion(low).astype(np.float32),
             **undecoded,
         }
-        if not all(np.isfinite(arrays[k]).all() for k in ("features", "sampler_features")):
+        if not all(np.isfinite(arrays[k]).all() for k in (*classified, "sampler_features")):
             raise VideoError(path, "its frames gave non-finite (NaN/inf) features", "check the video; it was not cached")
         return arrays
 
@@ -139,20 +162,21 @@ def undecoded_inputs(reader: VideoReader, indices: np.ndarray, keys: tuple[str, 
 TRIMMED_T = 16  # candidates per source clip of a constructed folder: the frozen classifier's training frames
 
 
-def cached(target: Path, video: Path, backend: str) -> bool:
+def cached(target: Path, video: Path, config: ExtractConfig) -> bool:
     """Whether ``target`` holds a complete cache entry. One written before the compressed-domain or audio input
     existed gets it added, read from the video's bitstream and audio stream (no pixel decoded). An unreadable one (damaged from outside)
     is reported on stderr and treated as missing, so that the video is extracted again (replacing it)."""
     if not target.is_file():
         return False
     try:
-        arrays = read_npz(target, CACHED_KEYS, what="cache entry")
-        missing = set(CACHED_KEYS) - set(arrays)
+        keys = cached_keys(config)
+        arrays = read_npz(target, keys, what="cache entry")
+        missing = set(keys) - set(arrays)
         if missing and missing <= set(UNDECODED):
-            with VideoReader(video, backend=backend) as reader:
+            with VideoReader(video, backend=config.backend) as reader:
                 arrays.update(undecoded_inputs(reader, arrays["frame_indices"], missing))
             save_npz_atomically(arrays, target)
-        if len(arrays) == len(CACHED_KEYS) and all(np.isfinite(arrays[k]).all() for k in ("features", "sampler_features")):
+        if len(arrays) == len(keys) and all(np.isfinite(arrays[k]).all() for k in (classifier_key(config), "sampler_features")):
             return True
     except ValueError:
         pass
@@ -168,14 +192,21 @@ class ExtractReport:
     failed: list[tuple[str, str]]
     cache: Path
     config: ExtractConfig
+    classifier: dict | None = None  # the user's classifier's identity (``ModelClassifier.identity``)
 
 
 def extract(splits: dict[str, list[ManifestEntry]], config: ExtractConfig, *, cache_dir: str | os.PathLike,
-            progress: bool = True) -> ExtractReport:
+            progress: bool = True, model: Classifier | None = None) -> ExtractReport:
     """Cache every video of every split (``{"train": entries, "test": entries}``); see the module docstring.
-    A video in two splits, or settings it cannot use, are refused before any work."""
+    A video in two splits, settings it cannot use, or (with the user's classifier ``model``, whose spec and
+    fingerprint ``config`` names) a label that is not one of its classes are refused before any work."""
     check_disjoint(splits)
     check_extract_config(config)
+    if user_classifier(config):
+        if model is None or model.fingerprint != config.classifier_fingerprint:
+            raise ValueError(f"extracting with classifier {config.classifier} needs that model (fingerprint "
+                             f"{config.classifier_fingerprint}): pass model=load_classifier(...)")
+        check_labels([entry.label for entries in splits.values() for entry in entries], model)
     cache = Path(cache_dir) / "videos" / config.key()
     extractor: Extractor | None = None
     done, failed = [], []
@@ -185,8 +216,8 @@ def extract(splits: dict[str, list[ManifestEntry]], config: ExtractConfig, *, ca
             if not entry.path.is_file():
                 raise VideoError(entry.path, "no such file", "fix the path in the manifest")
             target = cache / f"{video_key(entry.path)}.npz"
-            if not cached(target, entry.path, config.backend):
-                extractor = extractor or Extractor(config)  # invalid settings fail here, before anything is written
+            if not cached(target, entry.path, config):
+                extractor = extractor or Extractor(config, model)  # invalid settings fail here, before anything is written
                 arrays = extractor(entry.path)
                 if not (cache / "config.json").is_file():
                     with atomic_file(cache / "config.json") as partial:
@@ -195,7 +226,7 @@ def extract(splits: dict[str, list[ManifestEntry]], config: ExtractConfig, *, ca
             done.append((entry, split, target))
         except VideoError as err:
             failed.append((str(entry.path), str(err)))
-    return ExtractReport(done, failed, cache, config)
+    return ExtractReport(done, failed, cache, config, model.identity() if model is not None else None)
 
 
 def write_dataset(report: ExtractReport, out: str | os.PathLike, *, trimmed: ExtractReport | None = None,
@@ -206,12 +237,13 @@ def write_dataset(report: ExtractReport, out: str | os.PathLike, *, trimmed: Ext
         reasons = [reason for _, reason in report.failed]
         more = f"; and {len(reasons) - 3} more" if len(reasons) > 3 else ""
         raise ValueError(f"no video could be read, nothing to write: {'; '.join(reasons[:3]) or 'the manifest is empty'}{more}")
-    names = class_names([entry for entry, _, _ in report.done])
+    names = report.classifier["classes"] if report.classifier else class_names([entry for entry, _, _ in report.done])
     arrays = {
         **_video_arrays(report, names),
-        "class_id": np.arange(len(names), dtype=np.int16),
+        "class_id": np.arange(len(names), dtype=np.int16 if len(names) < 2 ** 15 else np.int32),
         "class_name": np.array(names),
         "extract_config": np.array(json.dumps(asdict(report.config))),
+        **({"classifier": np.array(json.dumps(report.classifier))} if report.classifier else {}),
     }
     if in_burst is not None:
         arrays["in_burst"] = in_burst
@@ -223,13 +255,14 @@ def write_dataset(report: ExtractReport, out: str | os.PathLike, *, trimmed: Ext
 
 
 def _video_arrays(report: ExtractReport, names: list[str]) -> dict[str, np.ndarray]:
-    cached = [read_npz(target, CACHED_KEYS, what="cache entry") for _, _, target in report.done]
+    keys = cached_keys(report.config)
+    cached = [read_npz(target, keys, what="cache entry") for _, _, target in report.done]
     return {
         **{key: np.stack([c[key] for c in cached])
-           for key in ("features", "sampler_features", "motion", "compressed", "audio", "has_audio", "frame_indices")},
+           for key in (classifier_key(report.config), "sampler_features", "motion", "compressed", "audio", "has_audio", "frame_indices")},
         "num_frames": np.array([c["num_frames"] for c in cached]),
         "fps": np.array([c["fps"] for c in cached]),
-        "label": np.array([names.index(entry.label) for entry, _, _ in report.done], dtype=np.int16),
+        "label": np.array([names.index(entry.label) for entry, _, _ in report.done], dtype=np.int32),
         "split": np.array([split for _, split, _ in report.done]),
         "video_id": np.array([entry.path.stem for entry, _, _ in report.done]),
         "path": np.array([str(entry.path) for entry, _, _ in report.done]),
@@ -247,10 +280,15 @@ class DatasetReport:
 
 
 def extract_dataset(splits: dict[str, list[ManifestEntry]], config: ExtractConfig, out: str | os.PathLike, *,
-                    cache_dir: str | os.PathLike, segments: Path | None = None, progress: bool = True) -> DatasetReport:
+                    cache_dir: str | os.PathLike, segments: Path | None = None, progress: bool = True,
+                    model: Classifier | None = None, label_map: dict[str, str] | None = None) -> DatasetReport:
     """``extract`` then ``write_dataset``; with a constructed folder's ``segments.json``, also the in-burst
-    label of every candidate and the source clips (see the module docstring)."""
-    report = extract(splits, config, cache_dir=cache_dir, progress=progress)
+    label of every candidate and, for the built-in classifier, the source clips (see the module docstring).
+    ``model``: the user's classifier (``config.classifier`` names it); ``label_map``: manifest label -> its class."""
+    if label_map:
+        splits = {split: [replace(entry, label=label_map.get(entry.label, entry.label)) for entry in entries]
+                  for split, entries in splits.items()}
+    report = extract(splits, config, cache_dir=cache_dir, progress=progress, model=model)
     if segments is None or not report.done:
         return DatasetReport(report, write_dataset(report, out), failed=report.failed)
     listed = json.loads(Path(segments).read_text())["videos"]
@@ -262,7 +300,9 @@ def extract_dataset(splits: dict[str, list[ManifestEntry]], config: ExtractConfi
             raise ValueError(f"{entry.path} is not a video of {segments}: extract the manifests that construct wrote")
         frames = read_npz(target, ("frame_indices",), what="cache entry")["frame_indices"]
         in_burst.append(burst_mask(listed[name]["bursts"], frames))
-        clips.setdefault(listed[name]["clip"], (listed[name]["label"], split))
+        clips.setdefault(listed[name]["clip"], (entry.label, split))
+    if model is not None:  # the user's classifier already predicts the vocabulary: no head to train on the clips
+        return DatasetReport(report, write_dataset(report, out, in_burst=np.stack(in_burst)), failed=report.failed)
     clip_splits = {split: [ManifestEntry(Path(path), label) for path, (label, s) in clips.items() if s == split]
                    for split in splits}
     trimmed = extract({split: entries for split, entries in clip_splits.items() if entries},

@@ -18,7 +18,9 @@ Stages, each timed (``SampledVideo.seconds``):
 - ``sampler``: what the sampler reads, made from the candidates (a shallow pretrained backbone's features
   at ``sampler_resolution``, low-resolution pixels, or per-frame class scores), and its ``select``.
 - ``decode_chosen``: the N chosen frames at classifier resolution (converted from memory, or decoded again).
-- ``classifier``: the frozen classifier (backbone + head) on the N frames and its consensus; a sampler that
+- ``classifier``: the frozen classifier on the N frames and its consensus (a frame model), or on them as one clip
+  (a clip model): the built-in backbone + head, or the user's own model (``framesampler.classifiers.model``: a
+  dataset or checkpoint made with it brings it, checked by fingerprint); a sampler that
   makes its own prediction (``Selection.prediction``, AdaFrame's f_p) is taken at its word, as ``evaluate``
   takes it, and neither this stage nor ``decode_chosen`` runs.
 
@@ -39,7 +41,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -48,8 +50,9 @@ import torch
 from framesampler.app.prepare import DataConfig, check_budget_flags, prepare
 from framesampler.candidates import CLASSIFIER_ON_ALL, Candidates, Reads, candidate_indices
 from framesampler.classifiers.consensus import consensus_probs
-from framesampler.classifiers.frozen import FrameClassifier
+from framesampler.classifiers.frozen import LOGITS_HEAD, FrameClassifier
 from framesampler.classifiers.language import LANGUAGE_DIM, language_features
+from framesampler.classifiers.model import BUILT_IN, Classifier, load_classifier
 from framesampler.classifiers.pixel import PixelClassifier
 from framesampler.classifiers.pretrained import PretrainedBackbone
 from framesampler.cost import video_macs
@@ -152,8 +155,8 @@ class Pipeline:
     candidates; ``SampledVideo.motion_source`` says which."""
 
     def __init__(self, sampler: Sampler, *, T: int, N: int, config: PipelineConfig = PipelineConfig(),
-                 head: FrameClassifier | None = None, reread: str = "memory", thumbnails: int | None = None,
-                 candidates: str = "uniform", strategy: str = "auto") -> None:
+                 head: FrameClassifier | None = None, classifier: Classifier | None = None, reread: str = "memory",
+                 thumbnails: int | None = None, candidates: str = "uniform", strategy: str = "auto") -> None:
         if reread not in REREADS:
             raise ValueError(f"unknown reread {reread!r}: use one of {', '.join(REREADS)}")
         if candidates not in CANDIDATES:
@@ -166,8 +169,14 @@ class Pipeline:
         self.sampler, self.T, self.N, self.config, self.reread, self.thumbnails = sampler, T, N, config, reread, thumbnails
         self.candidates, self.strategy = candidates, strategy
         self.input = sampler.reads.candidate_input()
-        backbone = PretrainedBackbone(config.backbone, resolution=config.classifier_resolution)
-        self.classifier = PixelClassifier(backbone, head)
+        self.classifier = frozen_classifier(head, classifier, config)
+        self.consensus = head.config.consensus if head is not None else self.classifier.consensus
+        if not isinstance(self.classifier, PixelClassifier):
+            if Reads.LANGUAGE in sampler.reads:
+                raise ValueError(f"{sampler.name} reads the ImageNet classes of the built-in backbone (SMART's language "
+                                 "features), which your classifier does not give: train it with language=none")
+            config = replace(config, classifier_resolution=self.classifier.size)
+        self.config = config
         self.sampler_backbone = PretrainedBackbone(config.backbone, resolution=config.sampler_resolution,
                                                    stages=config.sampler_stages) if Reads.FEATURES in self.input else None
         width = getattr(sampler, "options", {}).get("input_dim")
@@ -175,7 +184,7 @@ class Pipeline:
         if self.sampler_backbone is not None and visual is not None and visual != self.sampler_backbone.out_dim:
             raise ValueError(f"the sampler reads {visual}-d features but this pipeline's sampler backbone gives "
                              f"{self.sampler_backbone.out_dim}-d: use the settings of the dataset it was trained on")
-        self.frame_macs = self.classifier.macs_per_frame()
+        self.frame_macs = self.classifier.macs(1)
         self.cheap_macs = self.sampler_backbone.macs_per_frame() if self.sampler_backbone is not None else 0.0
 
     @torch.no_grad()
@@ -227,17 +236,18 @@ class Pipeline:
         with _stage(video.seconds, "classifier"):
             if own is not None:  # the sampler's own (AdaFrame's f_p), as evaluate takes it: no classifier runs
                 probs = np.asarray(own, dtype=np.float64)
-            elif self.classifier.consensus == "clip":
-                probs = self.classifier.clip_probs(video.frames)
+            elif self.classifier.kind == "clip":
+                probs = torch.softmax(self.classifier.clip_logits(video.frames), -1).numpy()
             else:
                 logits = video.logits[torch.from_numpy(chosen)] if video.high is not None \
                     else self.classifier.frame_logits(video.frames)
-                probs = consensus_probs(logits, self.classifier.consensus).numpy()
+                probs = consensus_probs(logits, self.consensus).numpy()
         macs = video_macs(self.sampler, num_candidates=len(video.indices), num_chosen=len(chosen),
-                          classifier_frame=self.frame_macs, cheap_frame=self.cheap_macs)
+                          classifier_frame=self.frame_macs, cheap_frame=self.cheap_macs,
+                          classifier_chosen=self.classifier.macs(len(chosen)))
         meta = video.metadata
         return SampledVideo(video.path, meta.num_frames, meta.fps, video.indices, chosen, video.selection.scores, probs,
-                            self.classifier.class_names, video.seconds, macs, video.thumbnails, video.motion_source)
+                            self.classifier.classes, video.seconds, macs, video.thumbnails, video.motion_source)
 
     @torch.no_grad()
     def select(self, read: Callable[..., np.ndarray], indices: np.ndarray, num_frames: int, fps: float | None = None, *,
@@ -291,14 +301,16 @@ class Pipeline:
             meta = video.metadata
             features = self.sampler_backbone.features(video.low).numpy() if self.sampler_backbone is not None else None
             language = None
-            if video.high is not None:  # the backbone runs once for the class logits and SMART's ImageNet classes
+            if video.high is not None and Reads.LANGUAGE in self.sampler.reads:  # the backbone runs once for both
                 video.logits, imagenet = self.classifier.logits_and_imagenet(video.high)
-                language = language_features(imagenet).numpy() if Reads.LANGUAGE in self.sampler.reads else None
+                language = language_features(imagenet).numpy()
+            elif video.high is not None:
+                video.logits = self.classifier.frame_logits(video.high)
             pixels = video.low if Reads.PIXELS in self.input else None
             candidates = Candidates(video.indices, meta.num_frames, fps=meta.fps, features=features, pixels=pixels,
                                     next_pixels=video.next_low, motion=video.motion, compressed=video.compressed,
                                     audio=video.audio, language=language)
-            context = Context(frame_logits=video.logits, consensus=self.classifier.consensus)
+            context = Context(frame_logits=video.logits, consensus=self.consensus)
             video.selection = self.sampler.choose(candidates, self.N, context=context, rng=rng or np.random.default_rng(0))
 
     def _chosen_frames(self, reader: VideoReader | None, video: DecodedVideo) -> np.ndarray:
@@ -319,6 +331,27 @@ def _stage(seconds: dict[str, float], name: str) -> Iterator[None]:
     seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
 
 
+def frozen_classifier(head: FrameClassifier | None, classifier: Classifier | None, config: PipelineConfig) -> Classifier:
+    """The classifier a pipeline runs: the user's ``classifier`` (or, for a head over a user's logits, the model the
+    head records, loaded from its spec; the two must have the same fingerprint), else the built-in backbone with
+    ``head`` (None: its ImageNet head). One line when a checkpoint or dataset meets another classifier."""
+    model = head.config.model if head is not None and head.config.head == LOGITS_HEAD else None
+    if model is None:
+        if classifier is not None and head is not None:
+            raise ValueError(f"this checkpoint or dataset was made with the built-in classifier, not {classifier.spec}: "
+                             "drop --classifier, or extract and train again with it")
+        if classifier is not None:
+            return classifier
+        return PixelClassifier(PretrainedBackbone(config.backbone, resolution=config.classifier_resolution), head)
+    if classifier is None:
+        return load_classifier(model["spec"], size=model["size"], classes=model["classes"], kind=model["kind"],
+                               gmacs=model.get("gmacs"), expect=model["fingerprint"])
+    if classifier.fingerprint != model["fingerprint"]:
+        raise ValueError(f"classifier {classifier.spec} (fingerprint {classifier.fingerprint}) is not the one this "
+                         f"checkpoint or dataset was made with ({model['spec']}, {model['fingerprint']}): use that one")
+    return classifier
+
+
 def dataset_head(dataset: str | Path, cache_dir: str | Path | None = None) -> FrameClassifier:
     """The frozen head of a video dataset, trained on its training videos (or loaded from the cache)."""
     data = DataConfig(features=str(dataset), **({"cache_dir": str(cache_dir)} if cache_dir else {}))
@@ -327,7 +360,9 @@ def dataset_head(dataset: str | Path, cache_dir: str | Path | None = None) -> Fr
 
 def load_pipeline(sampler: str | Path, *, T: int, N: int, dataset: str | Path | None = None, reread: str = "memory",
                   seed: int = 0, thumbnails: int | None = None, cache_dir: str | Path | None = None,
-                  candidates: str = "uniform", options: dict | None = None) -> Pipeline:
+                  candidates: str = "uniform", options: dict | None = None, classifier: str | Classifier | None = None,
+                  classifier_size: int | None = None, classes: list[str] | None = None,
+                  classifier_gmacs: float | None = None) -> Pipeline:
     """A pipeline for a registered sampler name (built with ``options``, e.g. ``{"motion": "mv"}`` for
     MGSampler on the bitstream's motion vectors) or a trained checkpoint directory.
 
@@ -335,7 +370,17 @@ def load_pipeline(sampler: str | Path, *, T: int, N: int, dataset: str | Path | 
     T, N and that input's width. A sampler name uses the head saved with ``dataset`` (a video dataset
     from ``framesampler extract``, read by its recorded ``classifier``) or, without one, the pretrained
     backbone's own ImageNet head.
+
+    ``classifier``: the user's model (a ``Classifier``, or a spec for ``load_classifier`` with ``classifier_size``,
+    ``classes`` and ``classifier_gmacs``); ``"frame"`` or None: the checkpoint's or dataset's own. A checkpoint or
+    dataset made with another classifier refuses it.
     """
+    if isinstance(classifier, str) and classifier not in BUILT_IN:
+        classifier = load_classifier(classifier, size=classifier_size, classes=classes, gmacs=classifier_gmacs)
+    elif classifier == "clip":
+        raise ValueError("--classifier clip is the built-in clip classifier: it comes with a checkpoint or dataset "
+                         "trained with it, not alone")
+    model = None if isinstance(classifier, str) else classifier
     if str(sampler) in list_samplers(LearnedSampler):
         raise ValueError(f"{sampler} is a learned sampler and needs a checkpoint: framesampler train --sampler {sampler} "
                          "--features DATASET.npz --out DIR, then sample --sampler DIR")
@@ -350,8 +395,8 @@ def load_pipeline(sampler: str | Path, *, T: int, N: int, dataset: str | Path | 
         config = ExtractConfig(**checkpoint.config.extract).pipeline()
         if options:
             raise ValueError(f"options {sorted(options)} are for a sampler name; checkpoint {sampler} brings its own")
-        return Pipeline(checkpoint.sampler, T=T, N=N, config=config, head=checkpoint.classifier, reread=reread,
-                        thumbnails=thumbnails, candidates=candidates)
+        return Pipeline(checkpoint.sampler, T=T, N=N, config=config, head=checkpoint.classifier, classifier=model,
+                        reread=reread, thumbnails=thumbnails, candidates=candidates)
     head, config = None, PipelineConfig()
     if dataset is not None:
         extracted = dataset_config(dataset)
@@ -359,4 +404,4 @@ def load_pipeline(sampler: str | Path, *, T: int, N: int, dataset: str | Path | 
             raise ValueError(f"{dataset} is a feature file, not a video dataset from `framesampler extract`")
         head, config = dataset_head(dataset, cache_dir), extracted.pipeline()
     return Pipeline(create_sampler(str(sampler), seed=seed, **(options or {})), T=T, N=N, config=config, head=head,
-                    reread=reread, thumbnails=thumbnails, candidates=candidates)
+                    classifier=model, reread=reread, thumbnails=thumbnails, candidates=candidates)

@@ -24,13 +24,12 @@ from framesampler.classifiers.clip import (
     load_clip_classifier,
     train_clip_classifier,
 )
-from framesampler.classifiers.frozen import FrameClassifier, cached_classifier, dense_scores, train_classifier
+from framesampler.classifiers.frozen import FrameClassifier, cached_classifier, dense_scores, logits_head, train_classifier
 from framesampler.classifiers.language import LANGUAGE_DIM, language_available, language_features
 from framesampler.data.features import FeatureFile, VideoSet, has_trimmed_clips, load_feature_file, trimmed_videos
 from framesampler.data.untrimmed import UntrimmedConfig, untrimmed_videos
 
 REGIMES = ("trimmed", "untrimmed")
-CLASSIFIERS = ("frame", "clip")
 
 
 def default_cache_dir() -> Path:
@@ -51,7 +50,8 @@ class DataConfig:
     bursts: int = 3
     seed: int = 0
     consensus: str = "avg_logits"
-    classifier: str = "frame"  # "frame": head + consensus; "clip": frames interact (classifiers/clip.py)
+    classifier: str = "frame"  # "frame": head + consensus; "clip": frames interact (classifiers/clip.py); else the
+    # user's model (``classifiers.model``), which must be the one a video dataset was extracted with
     cache_dir: str = field(default_factory=lambda: str(default_cache_dir()))
 
 
@@ -133,6 +133,30 @@ def language_frames(frames: torch.Tensor, backbone: str) -> torch.Tensor:
     return language_features(PretrainedBackbone(backbone).classifier(frames.float()))
 
 
+def check_dataset_classifier(config: DataConfig, source: FeatureFile) -> None:
+    """A classifier named with the data must be the one it was extracted with (one line, before any work): the
+    user's model for a dataset of its logits (compared by fingerprint), a built-in one otherwise."""
+    recorded = source.classifier
+    if recorded is None:
+        if config.classifier not in ("frame", "clip"):
+            raise ValueError(f"{config.features} was not extracted with --classifier {config.classifier}: extract the "
+                             f"videos with it first (framesampler extract ... --classifier {config.classifier})")
+        return
+    if config.classifier == "frame":  # the default: the dataset's own classifier
+        return
+    if config.classifier == "clip":
+        raise ValueError(f"{config.features} holds the logits of classifier {recorded['spec']}: the built-in clip "
+                         "classifier needs a dataset extracted without --classifier")
+    from framesampler.classifiers.model import load_classifier
+
+    given = load_classifier(config.classifier, size=recorded["size"], classes=recorded["classes"], kind=recorded["kind"],
+                            probe=False)
+    if given.fingerprint != recorded["fingerprint"]:
+        raise ValueError(f"--classifier {config.classifier} (fingerprint {given.fingerprint}) is not the classifier "
+                         f"{config.features} was extracted with ({recorded['spec']}, {recorded['fingerprint']}): drop "
+                         "--classifier, or extract again with this one")
+
+
 def prepare(config: DataConfig, *, T: int | None = None) -> Setup:
     """Load the data, resolve the regime and the classes (written back into ``config``), check them (and
     ``T`` against the videos' length, if given) and get the frozen classifier. A video dataset (from ``framesampler extract``: it has ``sampler_features``) holds
@@ -141,6 +165,7 @@ def prepare(config: DataConfig, *, T: int | None = None) -> Setup:
     (the vocabulary's trimmed clips, never the long videos), and its long videos carry their in-burst labels
     as ``action_mask``."""
     source = load_feature_file(config.features)
+    check_dataset_classifier(config, source)
     real_videos = source.sampler_features is not None
     config.regime = config.regime or ("trimmed" if real_videos else "untrimmed")
     if config.regime not in REGIMES:
@@ -155,7 +180,7 @@ def prepare(config: DataConfig, *, T: int | None = None) -> Setup:
     config.vocab, config.background_classes = vocab, background_classes
     check_setting(config, source, vocab, background_classes, T)
     trimmed = {split: trimmed_videos(source, vocab, split) for split in ("train", "test")}
-    if real_videos and source.extract and language_available():  # computed when a sampler reads them
+    if real_videos and source.extract and source.classifier is None and language_available():  # computed when a sampler reads them
         language_of = partial(language_frames, backbone=source.extract["backbone"])
         trimmed = {split: replace(videos, language_of=language_of) for split, videos in trimmed.items()}
     clips = load_feature_file(config.features, prefix="trimmed_") if real_videos and has_trimmed_clips(config.features) \
@@ -164,7 +189,9 @@ def prepare(config: DataConfig, *, T: int | None = None) -> Setup:
     data = file_fingerprint(config.features)
     key = {"features": data["path"], "size": data["size"], "mtime": data["mtime"],
            "vocab": vocab, "consensus": config.consensus, "seed": config.seed, "version": 2}
-    if config.classifier == "frame":
+    if source.classifier is not None:  # the user's classifier: its logits are the frames, nothing to train
+        classifier = logits_head(source.classifier, config.consensus)
+    elif config.classifier == "frame":
         classifier = cached_classifier(
             config.cache_dir, key,
             lambda: train_classifier(classifier_data["train"], consensus=config.consensus, seed=config.seed,
@@ -177,8 +204,6 @@ def prepare(config: DataConfig, *, T: int | None = None) -> Setup:
             lambda: train_clip_classifier(classifier_data["train"], seed=config.seed, trained_on=config.features),
             load=load_clip_classifier,
         )
-    else:
-        raise ValueError(f"unknown classifier {config.classifier!r}: use one of {', '.join(CLASSIFIERS)}")
 
     def videos(split: str, seed: int) -> VideoSet:
         if config.regime == "trimmed":
@@ -195,8 +220,10 @@ def prepare(config: DataConfig, *, T: int | None = None) -> Setup:
                         length=config.length, action_frames=config.action_frames, bursts=config.bursts)
     if config.classifier == "clip":
         identity["classifier"] = "clip"
+    if source.classifier is not None:
+        identity["classifier"] = source.classifier["fingerprint"]
     test = classifier_data["test"]
-    all_frames = dense_scores(classifier, test)[0] if config.classifier == "frame" else \
+    all_frames = dense_scores(classifier, test)[0] if isinstance(classifier, FrameClassifier) else \
         clip_scores(classifier, test, np.arange(len(test)), test.refs.shape[1])
     inputs = {Reads.FEATURES: sampler_input.shape[1]}
     if source.compressed is not None and config.regime == "trimmed":

@@ -26,7 +26,8 @@ from framesampler.data.features import VideoSet
 from framesampler.data.manifest import stratified_split
 from framesampler.storage import load_module, save_module
 
-HEADS = ("linear", "mlp")
+HEADS = ("linear", "mlp")  # the heads framesampler trains
+LOGITS_HEAD = "identity"  # the user's own classifier: its cached per-frame logits are the frames, nothing is trained
 CLASSIFIER_KEYS = ("input_dim", "class_ids", "class_names", "head", "consensus")  # what marks a saved classifier
 
 
@@ -46,6 +47,7 @@ class ClassifierConfig:
     report: dict = field(default_factory=dict)
     layers: int = 2  # the clip classifier's (head "transformer") blocks and attention heads
     heads: int = 4
+    model: dict = field(default_factory=dict)  # head "identity": the user's classifier (``ModelClassifier.identity``)
 
     @property
     def num_classes(self) -> int:
@@ -57,10 +59,13 @@ class FrameClassifier(nn.Module):
 
     def __init__(self, config: ClassifierConfig) -> None:
         super().__init__()
-        if config.head not in HEADS:
+        if config.head not in (*HEADS, LOGITS_HEAD):
             raise ValueError(f"unknown head {config.head!r}: use one of {', '.join(HEADS)}")
         check_consensus(config.consensus)
         self.config = config
+        if config.head == LOGITS_HEAD:
+            self.head = nn.Identity()
+            return
         layers: list[nn.Module] = [nn.Dropout(config.dropout)]
         if config.head == "mlp":
             layers += [nn.Linear(config.input_dim, config.hidden), nn.ReLU(), nn.Dropout(config.dropout)]
@@ -83,13 +88,25 @@ class FrameClassifier(nn.Module):
         return lambda subsets: consensus_log_probs(frame_logits[subsets], self.config.consensus)
 
     def macs(self, num_frames: int) -> int:
-        """MACs of the head on K frames (the consensus costs nothing)."""
+        """MACs of the head on K frames (the consensus costs nothing; the identity head none)."""
+        if self.config.head == LOGITS_HEAD:
+            return 0
         return num_frames * count_macs(self.head, torch.zeros(1, self.config.input_dim))
 
     def freeze(self) -> FrameClassifier:
         self.eval()
         self.requires_grad_(False)
         return self
+
+
+def logits_head(model: dict, consensus: str = "avg_logits") -> FrameClassifier:
+    """The frozen classifier over a user's cached logits: frames are the model's logits [..., C] on each frame
+    (``extract --classifier``), the head is the identity, the video prediction their ``consensus``. ``model``: the
+    classifier's identity (spec, fingerprint, classes, size, kind), recorded in every checkpoint trained against it."""
+    classes = list(model["classes"])
+    config = ClassifierConfig(input_dim=len(classes), class_ids=list(range(len(classes))), class_names=classes,
+                              head=LOGITS_HEAD, consensus=consensus, backbone=model["spec"], model=dict(model))
+    return FrameClassifier(config).freeze()
 
 
 def fit_tsn(model: nn.Module, videos: VideoSet, members: np.ndarray, *, clip_frames: Callable[[torch.Generator, int], int],
@@ -163,14 +180,14 @@ def classifier_from_saved(config: dict, weights: dict) -> FrameClassifier:
     return model.freeze()
 
 
-def load_classifier(directory: str | os.PathLike) -> FrameClassifier:
+def load_head(directory: str | os.PathLike) -> FrameClassifier:
     """Load a frozen classifier saved by ``save_classifier`` (one with non-finite weights is refused)."""
     config, states = load_module(directory, ("weights.pt",), what="saved classifier", make="framesampler train/evaluate")
     return classifier_from_saved(config, states["weights.pt"])
 
 
 def cached_classifier(cache_dir: str | os.PathLike, key: dict, train: Callable[[], nn.Module],
-                      load: Callable[[Path], nn.Module] = load_classifier) -> nn.Module:
+                      load: Callable[[Path], nn.Module] = load_head) -> nn.Module:
     """Load the classifier trained for ``key`` from ``cache_dir``, or train, save and return it. A cached
     one with non-finite weights (written by an older version) is trained again; none is ever saved."""
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,5 +1,9 @@
-"""The frozen classifier on pixels: a pretrained backbone, a trained head (or ImageNet's), a consensus."""
+"""The built-in frozen classifier on pixels: a pretrained backbone, a trained head (or ImageNet's), a consensus.
+
+It implements ``framesampler.classifiers.model.Classifier``, as the user's models do."""
 from __future__ import annotations
+
+import hashlib
 
 import numpy as np
 import torch
@@ -15,8 +19,14 @@ class PixelClassifier:
 
     def __init__(self, backbone: PretrainedBackbone, head: FrameClassifier | ClipClassifier | None = None) -> None:
         self.backbone, self.head = backbone, head
-        self.class_names = list(head.config.class_names) if head is not None else imagenet_classes()
+        self.classes = list(head.config.class_names) if head is not None else imagenet_classes()
         self.consensus = head.config.consensus if head is not None else "avg_logits"
+        self.kind = "clip" if self.consensus == "clip" else "frame"
+        self.size = backbone.resolution
+        digest = hashlib.sha256(f"{backbone.name}|{self.size}|{self.consensus}".encode())
+        for name, value in sorted((head.state_dict() if head is not None else {}).items()):
+            digest.update(name.encode() + value.detach().contiguous().numpy().tobytes())
+        self.fingerprint = digest.hexdigest()[:16]
 
     @torch.no_grad()
     def frame_logits(self, frames: np.ndarray) -> torch.Tensor:
@@ -34,13 +44,16 @@ class PixelClassifier:
         return (imagenet if self.head is None else self.head.frame_logits(pooled)), imagenet
 
     @torch.no_grad()
-    def clip_probs(self, frames: np.ndarray) -> np.ndarray:
-        """Class probabilities [C] of a clip of uint8 frames [K, H, W, 3] in time order, for a head whose
-        frames interact (the clip classifier, consensus ``"clip"``)."""
-        return self.head.video_log_probs(self.backbone.features(frames)).exp().numpy()
+    def clip_logits(self, frames: np.ndarray) -> torch.Tensor:
+        """Logits [C] of a clip of uint8 frames [K, H, W, 3] in time order: the clip classifier on it (log
+        probabilities, consensus ``"clip"``), or the mean of the frame logits."""
+        if self.kind == "clip":
+            return self.head.video_log_probs(self.backbone.features(frames))
+        return self.frame_logits(frames).mean(0)
 
-    def macs_per_frame(self) -> int:
-        """Backbone and head on one frame."""
+    def macs(self, num_frames: int) -> float:
+        """Backbone and head on ``num_frames`` frames."""
         if self.head is not None and hasattr(self.head, "macs"):
-            return self.backbone.macs_per_frame() + self.head.macs(1)
-        return self.backbone.macs_per_frame() + count_macs(self.backbone.classifier, torch.zeros(1, self.backbone.out_dim))
+            return float(num_frames * (self.backbone.macs_per_frame() + self.head.macs(1)))
+        head = count_macs(self.backbone.classifier, torch.zeros(1, self.backbone.out_dim))
+        return float(num_frames * (self.backbone.macs_per_frame() + head))

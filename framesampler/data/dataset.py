@@ -24,6 +24,8 @@ class PipelineConfig:
     sampler_stages: int | None = 5
     backbone: str = "efficientnet_lite0"
     backend: str = "pyav"
+    classifier: str = "frame"  # "frame"/"clip": the built-in head on the backbone; else the user's model (its spec)
+    classifier_fingerprint: str = ""  # the user's model's (``classifiers.model``): a changed model is a new cache
 
 
 FORMAT_VERSION = 2  # 2: the candidates' image motion is cached too
@@ -38,7 +40,10 @@ class ExtractConfig(PipelineConfig):
     short_policy: str = "error"
 
     def key(self) -> str:
-        text = json.dumps({**asdict(self), "version": FORMAT_VERSION}, sort_keys=True)
+        settings = asdict(self)
+        if self.classifier == "frame":  # the caches written before the user's classifier existed keep their names
+            del settings["classifier"], settings["classifier_fingerprint"]
+        text = json.dumps({**settings, "version": FORMAT_VERSION}, sort_keys=True)
         return hashlib.sha1(text.encode()).hexdigest()[:16]
 
     def pipeline(self) -> PipelineConfig:

@@ -8,6 +8,9 @@ dataset from ``framesampler extract`` adds what samplers read besides: ``sampler
 before it existed lack it, and a sampler reading it says to extract again), ``audio`` [V, F, D_a] (each
 frame's log-MEL patch, ``framesampler.video.audio``) with ``has_audio`` [V] (whether the video has an audio
 track; without one its patches are silence). Data where no video has audio is read as having no audio input.
+A dataset extracted with the user's classifier (``extract --classifier SPEC``) holds ``frame_logits`` [V, F, C]
+(float32, the model's logits on each candidate alone) in place of ``features``, and ``classifier`` (JSON: the
+model's spec, fingerprint, classes, size and kind); its class list is the classifier's classes.
 """
 from __future__ import annotations
 
@@ -47,6 +50,7 @@ class FeatureFile:
     motion: np.ndarray | None = None  # [V, F]: image motion into each frame from the previous one (video datasets)
     compressed: torch.Tensor | None = None  # [V, F, D_c]: each frame's compressed-domain vector (video datasets)
     audio: torch.Tensor | None = None  # [V, F, D_a]: each frame's log-MEL audio patch (video datasets with audio)
+    classifier: dict | None = None  # the user's classifier the ``frame_logits`` came from (``extract --classifier``)
 
     @property
     def class_ids(self) -> list[int]:
@@ -109,12 +113,14 @@ def load_feature_file(path: str | os.PathLike, *, prefix: str = "") -> FeatureFi
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"feature file {path} does not exist; pass --features with an .npz in the shared format")
-    shared = ("class_id", "class_name", "scale", "extract_config")
+    shared = ("class_id", "class_name", "scale", "extract_config", "classifier")
     names = (*REQUIRED_KEYS, "scale", "sampler_features", "extract_config", "in_burst", "motion", "compressed", "audio",
-             "has_audio")
+             "has_audio", "frame_logits", "classifier")
     stored = read_npz(path, [name if name in shared else prefix + name for name in names])
     data = {name: stored[name if name in shared else prefix + name] for name in names
             if (name if name in shared else prefix + name) in stored}
+    if "features" not in data and "frame_logits" in data:  # the user's classifier: its logits are the frames
+        data["features"] = data.pop("frame_logits")
     missing = [key for key in REQUIRED_KEYS if key not in data]
     if missing:
         raise ValueError(f"{path} lacks key(s) {', '.join(missing)}; the format needs {', '.join(REQUIRED_KEYS)}")
@@ -162,7 +168,8 @@ def load_feature_file(path: str | os.PathLike, *, prefix: str = "") -> FeatureFi
     return FeatureFile(str(path), features, labels, split, video_ids, class_names, per_frame_vectors.get("sampler_features"),
                        extract, action_mask=per_frame["in_burst"].astype(bool) if "in_burst" in per_frame else None,
                        motion=per_frame["motion"].astype(np.float64) if "motion" in per_frame else None,
-                       compressed=per_frame_vectors.get("compressed"), audio=per_frame_vectors.get("audio"))
+                       compressed=per_frame_vectors.get("compressed"), audio=per_frame_vectors.get("audio"),
+                       classifier=json.loads(str(data["classifier"])) if "classifier" in data else None)
 
 
 def has_trimmed_clips(path: str | os.PathLike) -> bool:

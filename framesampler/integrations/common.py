@@ -17,13 +17,16 @@ SamplerSpec = str | os.PathLike | Pipeline
 
 def pipeline_for(sampler: SamplerSpec, *, T: int, N: int, **options) -> Pipeline:
     """The pipeline ``framesampler sample`` runs for ``sampler`` (a registered name or a checkpoint
-    directory; ``options`` go to ``load_pipeline``: ``dataset``, ``cache_dir``, ``reread``, ``seed``), or
+    directory; ``options`` go to ``load_pipeline``: ``dataset``, ``cache_dir``, ``reread``, ``seed``, ``classifier``
+    (the user's model: a spec, or a loaded ``Classifier``)), or
     ``sampler`` itself when it is already a :class:`Pipeline`. Loaded pipelines are kept (the last 8), so
     a per-video call does not reload the networks."""
     if isinstance(sampler, Pipeline):
         if sampler.N != N:
             raise ValueError(f"the pipeline picks N={sampler.N} frames but N={N} was asked: build it with N={N}")
         return sampler
+    if not isinstance(options.get("classifier"), (str, type(None))):  # a loaded model: not a cache key
+        return load_pipeline(str(sampler) if isinstance(sampler, os.PathLike) else sampler, T=T, N=N, **options)
     return _load(str(sampler), T, N, json.dumps(options, sort_keys=True, default=str))
 
 

@@ -62,10 +62,13 @@ CHECKPOINT_KEYS = ("sampler", "options", "classifier")  # in config.json of ever
 
 
 def classifier_fingerprint(classifier: FrameClassifier) -> dict:
-    """What a checkpoint must match: the classifier's weights digest, label map and consensus."""
+    """What a checkpoint must match: the classifier's weights digest (with the user's model's fingerprint), label
+    map and consensus."""
     buffer = io.BytesIO()
     torch.save({k: v.contiguous() for k, v in sorted(classifier.state_dict().items())}, buffer)
-    return {"weights_sha256": hashlib.sha256(buffer.getvalue()).hexdigest()[:16],
+    model = classifier.config.model  # the user's classifier behind an identity head: its fingerprint is the weights'
+    digest = hashlib.sha256(buffer.getvalue() + (model["fingerprint"].encode() if model else b""))
+    return {"weights_sha256": digest.hexdigest()[:16],
             "class_ids": list(classifier.config.class_ids), "class_names": list(classifier.config.class_names),
             "consensus": classifier.config.consensus, "head": classifier.config.head}
 
