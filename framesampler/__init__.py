@@ -13,6 +13,7 @@ _PUBLIC = {
     "Context": "framesampler.policies", "Sampler": "framesampler.policies", "Selection": "framesampler.policies",
     "create_sampler": "framesampler.policies", "list_samplers": "framesampler.policies",
     "top_n_sorted": "framesampler.policies", "load_checkpoint": "framesampler.learned",
+    "Classifier": "framesampler.classifiers.model", "load_classifier": "framesampler.classifiers.model",
 }
 __all__ = sorted(_PUBLIC)
 __version__ = "0.1.0"

@@ -66,11 +66,17 @@ def count_macs(module: nn.Module, *example_inputs: Any, **example_kwargs: Any) -
 
 def aten_macs(forward: Any, *example_inputs: Any) -> int:
     """MACs of ``forward(*example_inputs)`` by ``torch.utils.flop_counter.FlopCounterMode`` (every aten op that has
-    a FLOP formula: convolutions, matmuls, attention), FLOPs / 2 as in the papers. No gradients are taken."""
+    a FLOP formula: convolutions, matmuls, attention), FLOPs / 2 as in the papers. No gradients are taken;
+    ``nn.MultiheadAttention`` runs its unfused path while counting (the fused kernel has no formula)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        forward(*example_inputs)
+    fast_path = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)  # nn.MultiheadAttention's fused kernel has no FLOP formula
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            forward(*example_inputs)
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fast_path)
     return counter.get_total_flops() // 2
 
 
