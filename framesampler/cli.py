@@ -184,6 +184,12 @@ def _evaluate(args: argparse.Namespace) -> dict:
 
 
 def _demo(args: argparse.Namespace) -> None:
+    from framesampler.classifiers.model import BUILT_IN, load_classifier
+
+    model = None if args.classifier in BUILT_IN else args.classifier
+    if model is not None:  # the tables are of the feature file's built-in head; the shared videos go to the user's model
+        load_classifier(model)  # checked before the tables run
+        args.classifier = "frame"
     reports = {}
     for regime in ("trimmed", "untrimmed"):
         reports[regime] = run(_config(args, regime, list(TRAINING_FREE)), progress=not args.no_progress)
@@ -193,7 +199,8 @@ def _demo(args: argparse.Namespace) -> None:
     from framesampler.app.demo import DEMO_SAMPLERS, DEMO_VIDEOS, write_demo_report
 
     print(f"sampling {len(DEMO_VIDEOS)} shared videos with {' and '.join(DEMO_SAMPLERS)} (T=16, N=4) ...")
-    print(f"wrote {write_demo_report(reports, args.html)}: open it in a browser to see the frames each sampler chose")
+    print(f"wrote {write_demo_report(reports, args.html, classifier=model)}: open it in a browser to see the frames each "
+          "sampler chose")
 
 
 def _extract(args: argparse.Namespace) -> None:

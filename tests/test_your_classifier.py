@@ -8,6 +8,7 @@ top-N of the model's own per-frame confidences, computed here through transforme
 """
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -298,3 +299,41 @@ def test_aten_counter_sees_attention_the_hook_counter_misses() -> None:
     products = 2 * 10 * 10 * 16  # q k^T and attention x v
     assert aten_macs(lambda t: attention(t, t, t), x) == projections + products
 
+
+
+def test_evaluate_runs_a_clip_model_on_each_policys_chosen_frames(videos: Path, tmp_path: Path) -> None:
+    """On a dataset of a video model, evaluate's prediction for a policy is the model itself on the N chosen frames as
+    one clip (decoded again), and pi_o searches subsets through it: checked against the model run directly."""
+    transformers = pytest.importorskip("transformers", reason="the [hf] extra is not installed")
+    from framesampler.app.evaluate import EvaluationConfig, run
+    from framesampler.eval.metrics import mean_average_precision, top1
+
+    config = transformers.TimesformerConfig(image_size=S, patch_size=8, hidden_size=32, num_hidden_layers=1,
+                                            num_attention_heads=2, intermediate_size=64, num_frames=4, num_labels=3,
+                                            id2label=dict(enumerate(CLASSES)), label2id={c: i for i, c in enumerate(CLASSES)})
+    torch.manual_seed(2)
+    model = transformers.TimesformerForVideoClassification(config).eval()
+    directory = hf_dir(tmp_path, model, S)
+    dataset = tmp_path / "dataset.npz"
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    assert main(["extract", str(videos / "train.txt"), "--test", str(videos / "test.txt"), "--T", "6", "--classifier",
+                 str(directory), "--out", str(dataset), "--no-progress", *cache]) == 0
+    report = run(EvaluationConfig(features=str(dataset), T=6, N=3, policies=["uniform", "oracle"], repeats=1,
+                                  cache_dir=str(tmp_path / "cache")), progress=False)
+    data = np.load(dataset)
+    test = np.flatnonzero(data["split"] == "test")
+    chosen = candidate_indices(6, 3)  # uniform's TSN centres among the 6 candidates
+    probs, best = [], []
+    for v in test:
+        frames = contract_input(candidates_at(Path(str(data["path"][v])), 6, S), 0.5, 0.5)
+        with torch.no_grad():
+            probs.append(model(pixel_values=frames[chosen][[0, 0, 1, 2]][None]).logits.softmax(-1)[0].numpy())
+            subsets = [list(s) for s in itertools.combinations(range(6), 3)]
+            clips = torch.stack([frames[s][[0, 0, 1, 2]] for s in subsets])
+            subset_probs = model(pixel_values=clips).logits.softmax(-1)
+            best.append(int(subset_probs[subset_probs[:, data["label"][v]].argmax()].argmax()) == data["label"][v])
+    probs = np.stack(probs)
+    row = report["policies"]["uniform"]
+    assert row["top1"] == pytest.approx(top1(probs, data["label"][test]))
+    assert row["mAP"] == pytest.approx(mean_average_precision(probs, data["label"][test]), abs=1e-6)
+    assert report["policies"]["oracle"]["top1"] == pytest.approx(np.mean(best))  # pi_o's exact search, via the model

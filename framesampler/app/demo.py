@@ -29,12 +29,13 @@ def shared_videos_dir() -> Path:
 
 
 def sample_videos(paths: Sequence[str | os.PathLike], samplers: Sequence[str] = DEMO_SAMPLERS, *, T: int = 16,
-                  N: int = 4) -> list[dict]:
+                  N: int = 4, classifier: str | None = None) -> list[dict]:
     """Per video and sampler, ``{"sampler": name, **SampledVideo.summary()}`` (or ``{"video", "error"}``),
-    grouped by video so the samplers' choices on one video sit together."""
+    grouped by video so the samplers' choices on one video sit together; ``classifier``: the user's model (a spec for
+    ``load_classifier``) in place of the backbone's ImageNet head."""
     from framesampler.app.pipeline import load_pipeline
 
-    pipelines = {name: load_pipeline(name, T=T, N=N) for name in samplers}
+    pipelines = {name: load_pipeline(name, T=T, N=N, classifier=classifier) for name in samplers}
     records = []
     for path in paths:
         for name, pipeline in pipelines.items():
@@ -47,10 +48,10 @@ def sample_videos(paths: Sequence[str | os.PathLike], samplers: Sequence[str] = 
 
 
 def write_demo_report(evaluations: dict, out: str | os.PathLike, *, videos: Sequence[str | os.PathLike] | None = None,
-                      T: int = 16, N: int = 4) -> Path:
+                      T: int = 16, N: int = 4, classifier: str | None = None) -> Path:
     """The demo's page: its evaluation reports (regime -> report) and the sampled videos, written atomically."""
     videos = videos if videos is not None else [shared_videos_dir() / name for name in DEMO_VIDEOS]
-    records = ([evaluations] if evaluations else []) + sample_videos(videos, T=T, N=N)
+    records = ([evaluations] if evaluations else []) + sample_videos(videos, T=T, N=N, classifier=classifier)
     with atomic_file(out) as partial:
         partial.write_text(render_html(records, title="framesampler demo"))
     return Path(out)

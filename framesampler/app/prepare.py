@@ -26,7 +26,16 @@ from framesampler.classifiers.clip import (
 )
 from framesampler.classifiers.frozen import FrameClassifier, cached_classifier, dense_scores, logits_head, train_classifier
 from framesampler.classifiers.language import LANGUAGE_DIM, language_available, language_features
-from framesampler.data.features import FeatureFile, VideoSet, has_trimmed_clips, load_feature_file, trimmed_videos
+from framesampler.classifiers.model import clip_subsets, load_classifier
+from framesampler.data.dataset import ExtractConfig
+from framesampler.data.features import (
+    FeatureFile,
+    VideoSet,
+    has_trimmed_clips,
+    load_feature_file,
+    read_npz,
+    trimmed_videos,
+)
 from framesampler.data.untrimmed import UntrimmedConfig, untrimmed_videos
 
 REGIMES = ("trimmed", "untrimmed")
@@ -147,14 +156,27 @@ def check_dataset_classifier(config: DataConfig, source: FeatureFile) -> None:
     if config.classifier == "clip":
         raise ValueError(f"{config.features} holds the logits of classifier {recorded['spec']}: the built-in clip "
                          "classifier needs a dataset extracted without --classifier")
-    from framesampler.classifiers.model import load_classifier
-
     given = load_classifier(config.classifier, size=recorded["size"], classes=recorded["classes"], kind=recorded["kind"],
                             probe=False)
     if given.fingerprint != recorded["fingerprint"]:
         raise ValueError(f"--classifier {config.classifier} (fingerprint {given.fingerprint}) is not the classifier "
                          f"{config.features} was extracted with ({recorded['spec']}, {recorded['fingerprint']}): drop "
                          "--classifier, or extract again with this one")
+
+
+def clip_model_scorer(features: str, source: FeatureFile, vocab: list[int],
+                      split: str) -> Callable[[int, np.ndarray], Callable[[torch.Tensor], torch.Tensor]]:
+    """For a dataset of a user's clip model: (video v of ``split``, candidate positions) -> the model itself on subsets
+    of them (``classifiers.model.clip_subsets``, decoding the video again). The one-frame-clip logits stay the frames
+    (pi_s) and, under their average, the training signal of samplers that score subsets; evaluation uses the model."""
+    recorded = source.classifier
+    model = load_classifier(recorded["spec"], size=recorded["size"], classes=recorded["classes"], kind="clip",
+                            gmacs=recorded.get("gmacs"), expect=recorded["fingerprint"], probe=False)
+    stored = read_npz(features, ("path", "frame_indices"), what="video dataset")
+    rows = source.clips(vocab, split)
+    backend = ExtractConfig(**source.extract).backend
+    return lambda v, positions: clip_subsets(model, str(stored["path"][rows[v]]), stored["frame_indices"][rows[v]][positions],
+                                             backend=backend)
 
 
 def prepare(config: DataConfig, *, T: int | None = None) -> Setup:
@@ -204,6 +226,10 @@ def prepare(config: DataConfig, *, T: int | None = None) -> Setup:
             lambda: train_clip_classifier(classifier_data["train"], seed=config.seed, trained_on=config.features),
             load=load_clip_classifier,
         )
+
+    if source.classifier is not None and source.classifier["kind"] == "clip":
+        trimmed = {split: replace(videos, clip_model=clip_model_scorer(config.features, source, vocab, split))
+                   for split, videos in trimmed.items()}
 
     def videos(split: str, seed: int) -> VideoSet:
         if config.regime == "trimmed":

@@ -168,6 +168,25 @@ class ModelClassifier:
         return float(self._frame_macs * num_frames)
 
 
+def clip_subsets(model: Classifier, path: str, frame_indices: np.ndarray, *,
+                 backend: str = "pyav") -> Callable[[torch.Tensor], torch.Tensor]:
+    """``subsets [S, K] -> log probs [S, C]`` of one video's candidates ``frame_indices`` through a clip model itself:
+    the candidates are decoded again at the model's size on first use (once per video), each subset (positions in
+    time order) is one clip. What ``evaluate`` uses for a clip model's predictions and pi_o's search."""
+    from framesampler.video.decode import VideoReader
+
+    frames: np.ndarray | None = None
+
+    def score(subsets: torch.Tensor) -> torch.Tensor:
+        nonlocal frames
+        if frames is None:
+            with VideoReader(path, backend=backend) as reader:
+                frames = reader.frames(np.asarray(frame_indices), size=model.size, crop=model.size)
+        return torch.stack([torch.log_softmax(model.clip_logits(frames[s.numpy()]), -1) for s in subsets])
+
+    return score
+
+
 def _shown(names: list[str], limit: int = 8) -> str:
     return ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 

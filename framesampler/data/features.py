@@ -224,6 +224,8 @@ class VideoSet:
     compressed_frames: torch.Tensor | None = None  # [M, D_c]: each frame's compressed-domain vector
     audio_frames: torch.Tensor | None = None  # [M, D_a]: each frame's log-MEL audio patch
     language_of: Callable[[torch.Tensor], torch.Tensor] | None = None  # frames -> language features (SMART; by prepare)
+    # the user's clip model on subsets: (video v, candidate positions [T]) -> (subsets [S, K] -> log probs [S, C])
+    clip_model: Callable[[int, np.ndarray], Callable[[torch.Tensor], torch.Tensor]] | None = None
     source: str = "the data"  # the file the frames came from, named in errors
 
     def __len__(self) -> int:

@@ -30,7 +30,8 @@ def evaluate(videos: VideoSet, classifier: FrameClassifier | ClipClassifier, sam
     """Per sampler: {"top1", "mAP", "fidelity" (null when it does not pick N), "in_burst" (null without an
     action mask), "frames"}. The prediction is the classifier's on the chosen frames (``subset_log_probs``:
     its consensus, or a clip classifier on them), or the sampler's own where it makes one
-    (``Selection.prediction``, AdaFrame's f_p). Candidates carry a video dataset's stored image motion when
+    (``Selection.prediction``, AdaFrame's f_p); for the user's clip model (``videos.clip_model``) the model itself on
+    the chosen frames as one clip, and pi_o searches through it. Candidates carry a video dataset's stored image motion when
     all of a video's frames are candidates, and its compressed-domain vectors and audio patches when a sampler
     reads them (and its language features, SMART's); a sampler reading ``Reads.MOTION`` (MGSampler ``motion="mv"``) gets the bitstream's motion
     instead (``VideoSet.bitstream_motion``), as the pipeline gives it on a video file.
@@ -39,7 +40,7 @@ def evaluate(videos: VideoSet, classifier: FrameClassifier | ClipClassifier, sam
     that is the reference object is not run twice. ``optimal``: the reference's picks of these videos from
     an earlier call (reused), or an empty list to receive them.
     """
-    consensus = classifier.config.consensus
+    consensus = "clip" if videos.clip_model is not None else classifier.config.consensus
     table_logits = classifier.frame_logits(videos.frames)
     reference = reference or OptimalPolicy()
     rng = np.random.default_rng(seed)
@@ -59,7 +60,8 @@ def evaluate(videos: VideoSet, classifier: FrameClassifier | ClipClassifier, sam
                                 compressed=None if compressed is None else compressed[rows].numpy(),
                                 audio=None if audio is None else audio[rows].numpy(),
                                 language=None if language is None else language[rows].numpy())
-        score = classifier.subset_log_probs(videos.frames[rows], table_logits[rows])
+        score = videos.clip_model(v, positions) if videos.clip_model is not None else \
+            classifier.subset_log_probs(videos.frames[rows], table_logits[rows])
         context = Context(frame_logits=table_logits[rows], label=int(videos.labels[v]), consensus=consensus,
                           video_log_probs=score)
         if not known:
