@@ -151,3 +151,23 @@ def test_a_combination_of_learned_samplers_in_experiments_reuses_their_checkpoin
         runner.learned(Learned("scsampler", {"input": "compressed"}), T=8, N=3, seed=0)
     rows = SECTIONS["sc_pixels"]["sc_pixels"]
     assert list(rows) == ["8/64", "4/64"] and all(c.timed and c.learned == SC_PIXELS for c in rows.values())
+
+
+@pytest.mark.parametrize("name", ["sosampler", "ocsampler", "smart", "adaframe"])
+def test_every_learned_sampler_reads_the_compressed_domain_input(name: str) -> None:
+    """input="compressed": f_s reads each candidate's compressed-domain vector (log1p), the data gives its width, and
+    the pipeline needs no decoded candidate (``Reads.COMPRESSED`` only among the candidate inputs)."""
+    from framesampler.policies.registry import sampler_factory
+
+    options = sampler_factory(name).data_options({"input": "compressed", "input_dim": 112},
+                                                 {Reads.FEATURES: 112, Reads.COMPRESSED: 65})
+    sampler = create_sampler(name, num_classes=3, **options)
+    assert options["input_dim"] == 65 and Reads.COMPRESSED in sampler.reads and Reads.FEATURES not in sampler.reads
+    assert not sampler.reads.candidate_input()
+    rng = np.random.default_rng(0)
+    compressed = rng.random((8, 65))
+    candidates = Candidates(np.arange(8) * 3, 24, features=rng.random((8, 112)), compressed=compressed)
+    chosen = sampler.select(candidates, 3)
+    assert 1 <= len(chosen) <= 3 and set(chosen) <= set(range(8))
+    with pytest.raises(ValueError, match="unknown input"):
+        create_sampler(name, num_classes=3, input_dim=65, input="pixels")

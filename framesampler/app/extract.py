@@ -65,7 +65,7 @@ def check_extract_config(config: ExtractConfig) -> None:
         raise ValueError(f"--T {config.T}: give at least 1 candidate per video")
     for flag, size in (("--classifier-size", config.classifier_resolution), ("--sampler-size", config.sampler_resolution)):
         if not 32 <= size <= MAX_SIZE:
-            raise ValueError(f"{flag} {size}: give 32..{MAX_SIZE} px (the backbone needs at least 32)")
+            raise ValueError(f"{flag} {size}: give 32..{MAX_SIZE} px (the backbone needs at least 32 px)")
     if config.sampler_stages is not None and not 1 <= config.sampler_stages <= len(LITE0_STAGES):
         raise ValueError(f"--sampler-stages {config.sampler_stages}: the backbone has {len(LITE0_STAGES)} stages; "
                          f"use 1..{len(LITE0_STAGES)} (0: the whole network)")

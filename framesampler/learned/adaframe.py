@@ -240,7 +240,7 @@ class AdaFrame(LearnedSampler):
                             policy_weight=policy_weight, utility_weight=utility_weight, stop=stop,
                             prediction=prediction, confidence=confidence)
         agreement = stop == "confidence" and confidence == "agreement"
-        self.reads = Reads.FEATURES | (Reads.FRAME_LOGITS if agreement else Reads.NOTHING)
+        self.reads = self.reads | (Reads.FRAME_LOGITS if agreement else Reads.NOTHING)
         self.threshold = threshold
         self.predicts = prediction == "agent"
         width = self.encoder.out_dim

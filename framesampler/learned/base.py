@@ -40,9 +40,15 @@ class TrainingBatch:
         return consensus_probs(self.frame_logits[torch.arange(len(positions))[:, None], positions], self.consensus)
 
 
+ENCODER_INPUTS = ("features", "compressed")
+
+
 class LearnedSampler(nn.Module, Sampler):
     """Encoder f_s (``FeatureEncoder``: a projection of each candidate's cheap feature vector with a
-    temporal shift across the T candidates) plus a head. Subclasses define ``frame_scores(features
+    temporal shift across the T candidates) plus a head. ``input="compressed"`` (Lee et al.'s f_s reads decoded
+    frames; this is framesampler's option, after SCSampler Sec. 3.3.1) gives f_s each candidate's compressed-domain
+    vector instead (``Reads.COMPRESSED``: its motion-vector map and coded size, read from the bitstream, so the
+    pipeline decodes no candidate), through ``log1p``. Subclasses define ``frame_scores(features
     [B, T, D]) -> [B, T]`` and ``loss(batch: TrainingBatch) -> {"loss": scalar, ...components}``;
     ``batch_scores`` scores many videos at once under ``inference``, the one eval-mode/no-grad helper."""
 
@@ -53,18 +59,27 @@ class LearnedSampler(nn.Module, Sampler):
     inference_options: tuple[str, ...] = ()  # attributes that may change after training (e.g. a stopping threshold)
 
     def __init__(self, *, input_dim: int, num_classes: int, width: int = 256, shift_div: int = 8,
-                 dropout: float = 0.5, seed: int = 0) -> None:
+                 dropout: float = 0.5, seed: int = 0, input: str = "features") -> None:
         nn.Module.__init__(self)
         Sampler.__init__(self, seed=seed)
         torch.manual_seed(seed)
+        if input not in ENCODER_INPUTS:
+            raise ValueError(f"unknown input {input!r}: use one of {', '.join(ENCODER_INPUTS)}")
         self.options: dict[str, Any] = dict(input_dim=input_dim, num_classes=num_classes, width=width,
                                              shift_div=shift_div, dropout=dropout, seed=seed)
-        self.encoder = FeatureEncoder(input_dim, width, shift_div=shift_div, dropout=dropout)
+        if input != "features":  # recorded only when set, so checkpoints from before the option load unchanged
+            self.options["input"] = input
+            self.reads = Reads.COMPRESSED
+        self.encoder = FeatureEncoder(input_dim, width, shift_div=shift_div, dropout=dropout,
+                                      log_input=input == "compressed")
 
     @classmethod
     def data_options(cls, options: dict[str, Any], inputs: dict[Reads, int]) -> dict[str, Any]:
-        """``options`` with those the training data decides filled in (none here; SCSampler's ``input``);
-        ``inputs``: what the data carries for samplers and its width, e.g. ``{Reads.FEATURES: 112}``."""
+        """``options`` with those the training data decides filled in: ``input="compressed"`` takes the width of the
+        data's compressed-domain vectors (SCSampler decides its own ``input``); ``inputs``: what the data carries for
+        samplers and its width, e.g. ``{Reads.FEATURES: 112, Reads.COMPRESSED: 65}``."""
+        if options.get("input") == "compressed" and Reads.COMPRESSED in inputs:
+            return {**options, "input_dim": inputs[Reads.COMPRESSED]}
         return options
 
     def candidate_input(self, candidates: Candidates) -> torch.Tensor:

@@ -235,7 +235,7 @@ class SMARTSampler(LearnedSampler):
                             omega_scale=omega_scale, mlp_hidden=mlp_hidden, lstm_hidden=lstm_hidden,
                             language="none" if language == "auto" else language)  # no data to decide "auto" by
         if self.options["language"] == "glove":
-            self.reads = Reads.FEATURES | Reads.LANGUAGE
+            self.reads = self.reads | Reads.LANGUAGE
         width = self.encoder.out_dim
         self.single = nn.Sequential(nn.Linear(width, mlp_hidden), nn.ReLU(), nn.Linear(mlp_hidden, 1))
         self.global_selector = GlobalSelector(width, lstm_hidden, kw["num_classes"], global_form, omega_scale)
@@ -246,11 +246,13 @@ class SMARTSampler(LearnedSampler):
         """``language="auto"`` resolved by the data: ``"glove"`` when it carries language features (a video dataset,
         with ``framesampler[language]`` installed), else ``"none"``; with ``"glove"``, ``input_dim`` is the visual
         features' width plus theirs."""
+        options = super().data_options(options, inputs)
         language = options.get("language", "auto")
         if language == "auto":
             language = "glove" if Reads.LANGUAGE in inputs else "none"
         if language == "glove" and Reads.LANGUAGE in inputs:
-            return {**options, "language": language, "input_dim": inputs[Reads.FEATURES] + inputs[Reads.LANGUAGE]}
+            visual = Reads.COMPRESSED if options.get("input") == "compressed" else Reads.FEATURES
+            return {**options, "language": language, "input_dim": inputs[visual] + inputs[Reads.LANGUAGE]}
         return {**options, "language": language}
 
     def log_global_scores(self, x: torch.Tensor) -> torch.Tensor:
