@@ -8,8 +8,14 @@ one decoding through the decode planner:
 - ``sampler 64->8``: decode 64 candidates once, a SOSampler (shallow pretrained backbone at
   ``--sampler-size`` + its learned heads) picks 8, classify those 8; also with the planner off (a seek
   to each needed keyframe, the reader before the planner) and on keyframe candidates (decoded alone);
+- ``sampler 64->8, compressed``: the same SOSampler on the candidates' compressed-domain vectors
+  (``input="compressed"``: motion-vector maps and coded sizes from the bitstream, no candidate decoded);
 - ``mgsampler image 64->8`` / ``mgsampler mv 64->8``: MGSampler on image differences of the decoded
   candidates, or on the bitstream's motion vectors (no candidate pixels decoded).
+
+``--classifier SPEC`` (with ``--classifier-size``, ``--classes``) runs every pipeline with the user's classifier
+(``framesampler.classifiers.model``) instead of the built-in one: e.g. a ResNet-50-sized TorchScript model, where
+the classifier, not decoding, dominates and the point of sampling shows.
 
 Per video it also measures the *floor* of decoding the 64 candidates (``VideoReader.floor``: the frames
 that must be decoded and the time of the fastest strategy). The sampler's weights do not change its cost,
@@ -32,17 +38,20 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from framesampler.app.batch import VIDEO_SUFFIXES
 from framesampler.app.pipeline import Pipeline
+from framesampler.classifiers.model import load_classifier
 from framesampler.candidates import candidate_indices
 from framesampler.data.dataset import PipelineConfig
 from framesampler.learned import load_checkpoint
 from framesampler.policies import create_sampler
 from framesampler.video import VideoReader
+from framesampler.video.bitstream import COMPRESSED_DIM
 
 VIDEOS = ("intel-sample-videos/one-by-one-person-detection.mp4", "opencv-doc/vtest.avi",
           "intel-sample-videos/bottle-detection.mp4", "intel-sample-videos/car-detection.mp4")
@@ -158,6 +167,9 @@ def main() -> None:
     parser.add_argument("--reread", choices=("memory", "decode"), default="memory")
     parser.add_argument("--checkpoint", type=Path, help="a trained sampler (default: an untrained SOSampler)")
     parser.add_argument("--batch", action="store_true", help="also time batch --workers 2 against sample processes")
+    parser.add_argument("--classifier", help="the user's classifier (a spec for load_classifier; default: built in)")
+    parser.add_argument("--classifier-size", type=int, help="its input side S")
+    parser.add_argument("--classes", type=lambda text: text.split(","), help="its class names, comma-separated")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -173,6 +185,10 @@ def main() -> None:
 
         width = PretrainedBackbone(config.backbone, resolution=args.sampler_size, stages=args.sampler_stages).out_dim
         sampler = create_sampler("sosampler", input_dim=width, num_classes=1000)
+    compressed = create_sampler("sosampler", input="compressed", input_dim=COMPRESSED_DIM, num_classes=1000)
+    model = None if args.classifier is None else \
+        load_classifier(args.classifier, size=args.classifier_size, classes=args.classes)
+    config = config if model is None else replace(config, classifier_resolution=model.size)
     runs = {
         f"dense T={T}": Pipeline(create_sampler("dense"), T=T, N=T, config=config),
         f"uniform N={N}": Pipeline(create_sampler("uniform"), T=T, N=N, config=config),
@@ -182,9 +198,13 @@ def main() -> None:
         f"sampler {T}->{N}, planner off": Pipeline(sampler, T=T, N=N, config=config, reread=args.reread, strategy="seek"),
         f"sampler {T}->{N}, keyframes": Pipeline(sampler, T=T, N=N, config=config, reread=args.reread,
                                                  candidates="keyframes"),
+        f"sampler {T}->{N}, compressed": Pipeline(compressed, T=T, N=N, config=config),
         f"mgsampler image {T}->{N}": Pipeline(create_sampler("mgsampler", motion="image"), T=T, N=N, config=config),
         f"mgsampler mv {T}->{N}": Pipeline(create_sampler("mgsampler", motion="mv"), T=T, N=N, config=config),
     }
+    if model is not None:
+        runs = {name: Pipeline(p.sampler, T=T, N=p.N, config=config, classifier=model, reread=p.reread,
+                               candidates=p.candidates, strategy=p.strategy) for name, p in runs.items()}
     results = measure(runs, videos, args.repeats)
     floor = decode_against_floor(runs[f"sampler {T}->{N}"], videos, T, args.repeats)
     ratios = {}
@@ -198,6 +218,7 @@ def main() -> None:
             "sampler_planner_on_over_off": sampled / speed[f"sampler {T}->{N}, planner off"],
             "uniform_planner_on_over_off": speed[f"uniform N={N}"] / speed[f"uniform N={N}, planner off"],
             "sampler_keyframes_over_uniform_candidates": speed[f"sampler {T}->{N}, keyframes"] / sampled,
+            f"sampler_compressed_over_uniform{N}": speed[f"sampler {T}->{N}, compressed"] / speed[f"uniform N={N}"],
             "mgsampler_mv_over_image": speed[f"mgsampler mv {T}->{N}"] / speed[f"mgsampler image {T}->{N}"],
         }
     ratios["mgsampler_mv_over_image_sampling"] = sampling_seconds(results[f"mgsampler image {T}->{N}"]) / \
@@ -238,6 +259,7 @@ def main() -> None:
         args.json.write_text(json.dumps({"results": results, "floor": floor, "ratios": ratios, "batch": batch,
                                          "load_average": {"start": load_before, "end": load_after},
                                          "videos": [str(v) for v in videos],
+                                         "classifier": model.identity() if model is not None else "built-in",
                                          "settings": vars(args) | {"checkpoint": str(args.checkpoint), "json": str(args.json)}},
                                         indent=2, default=str))
 

@@ -222,9 +222,16 @@ def _extract(args: argparse.Namespace) -> None:
                            classifier_resolution=model.size if model is not None else args.classifier_size or 224,
                            sampler_resolution=args.sampler_size, sampler_stages=args.sampler_stages or None,
                            backend=args.backend, **model_settings)
+    runner = None
+    if args.ray or args.ray_address:
+        from framesampler.integrations.ray import extract_runner
+
+        runner = extract_runner(model=model.identity() if model is not None else None, address=args.ray_address,
+                                num_gpus=args.ray_gpus)
     segments = args.manifest.parent / "segments.json"
     result = extract_dataset(splits, config, args.out, cache_dir=args.cache_dir, model=model, label_map=label_map,
-                             segments=segments if segments.is_file() else None, progress=not args.no_progress)
+                             segments=segments if segments.is_file() else None, progress=not args.no_progress,
+                             runner=runner)
     for _, reason in result.failed:
         print(f"skipped: {reason}", file=sys.stderr)
     report = result.videos
@@ -462,6 +469,11 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument("--seed", type=int, default=0, help="seed of the train/test split")
     extract.add_argument("--cache-dir", type=Path, default=default_cache_dir(), help="where per-video results are kept")
     extract.add_argument("--no-progress", action="store_true")
+    extract.add_argument("--ray", action="store_true", help="one Ray task per video (extra [ray]): an actor pool on this "
+                         "machine's loopback, or on the cluster at --ray-address / $RAY_ADDRESS (its workers must see the "
+                         "video paths and your classifier's spec); cache entries are written here, atomically")
+    extract.add_argument("--ray-address", help="an existing Ray cluster: auto, HOST:6379 or ray://HOST:10001")
+    extract.add_argument("--ray-gpus", type=float, default=0, help="GPUs per Ray actor (a cluster with GPUs)")
     extract.set_defaults(handler=_extract)
 
     construct = commands.add_parser("construct", help="build long untrimmed video files: each holds one labeled clip "

@@ -273,3 +273,38 @@ def test_ray_batch_on_loopback_equals_the_local_runner(shared_videos, tmp_path):
     local_pipeline = load_pipeline("uniform", T=T, N=N)
     assert [row["video"] for row in rows] == [str(videos[2]), str(videos[0])]
     assert [row["chosen"] for row in rows] == [local_pipeline(v).summary()["chosen"] for v in (videos[2], videos[0])]
+
+
+@pytest.mark.skipif(importable("ray.data") is not None, reason="ray is not installed (extra [ray])")
+def test_extract_on_ray_writes_the_local_dataset_with_the_users_classifier(tmp_path):
+    """extract --ray: one task per video on a loopback Ray, the user's classifier loaded on the workers; the dataset
+    equals a local run's, a broken video is reported and skipped, and a rerun extracts nothing again."""
+    import torch
+
+    from framesampler.data.synthetic import write_synthetic_videos
+
+    folder = tmp_path / "videos"
+    write_synthetic_videos(folder, classes=2, videos_per_class=2, num_frames=16, size=64)
+    (folder / "videos" / "broken.mp4").write_text("not a video")
+    manifest = folder / "all.txt"
+    manifest.write_text((folder / "manifest.txt").read_text() + "videos/broken.mp4 disc\n")
+    model = tmp_path / "cnn.pt"
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, 2), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+                              torch.nn.Linear(4, 2)).eval()
+    torch.jit.trace(net, torch.zeros(1, 3, 32, 32)).save(str(model))
+    model.with_suffix(".classes.txt").write_text("disc\nsquare\n")
+    common = ["extract", str(manifest), "--T", "4", "--classifier", str(model), "--classifier-size", "32", "--no-progress"]
+    assert main([*common, "--out", str(tmp_path / "local.npz"), "--cache-dir", str(tmp_path / "local-cache")]) == 0
+    assert main([*common, "--ray", "--out", str(tmp_path / "ray.npz"), "--cache-dir", str(tmp_path / "ray-cache")]) == 0
+    local, on_ray = np.load(tmp_path / "local.npz"), np.load(tmp_path / "ray.npz")
+    assert set(local.files) == set(on_ray.files) and len(on_ray["path"]) == 4 and "broken" not in str(on_ray["path"])
+    for key in local.files:
+        if local[key].dtype.kind == "f":
+            np.testing.assert_allclose(on_ray[key], local[key], rtol=1e-3, atol=1e-3)
+        else:
+            np.testing.assert_array_equal(on_ray[key], local[key])
+    entries = sorted((tmp_path / "ray-cache").rglob("*.npz"))
+    stamps = [entry.stat().st_mtime_ns for entry in entries]
+    assert main([*common, "--ray", "--out", str(tmp_path / "again.npz"), "--cache-dir", str(tmp_path / "ray-cache")]) == 0
+    assert [entry.stat().st_mtime_ns for entry in entries] == stamps

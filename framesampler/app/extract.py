@@ -38,6 +38,7 @@ import hashlib
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -195,11 +196,29 @@ class ExtractReport:
     classifier: dict | None = None  # the user's classifier's identity (``ModelClassifier.identity``)
 
 
+# (settings, videos) -> (video, its cache arrays or None, the one-line reason it cannot be read or None), any order
+Runner = Callable[[ExtractConfig, list[Path]], Iterator[tuple[Path, "dict[str, np.ndarray] | None", "str | None"]]]
+
+
+def local_runner(model: Classifier | None) -> Runner:
+    """Extract the videos one after another in this process (the networks built once per call)."""
+    def run(config: ExtractConfig, paths: list[Path]) -> Iterator[tuple[Path, dict[str, np.ndarray] | None, str | None]]:
+        extractor = Extractor(config, model)  # invalid settings fail here, before anything is written
+        for path in paths:
+            try:
+                yield path, extractor(path), None
+            except VideoError as err:
+                yield path, None, str(err)
+    return run
+
+
 def extract(splits: dict[str, list[ManifestEntry]], config: ExtractConfig, *, cache_dir: str | os.PathLike,
-            progress: bool = True, model: Classifier | None = None) -> ExtractReport:
+            progress: bool = True, model: Classifier | None = None, runner: Runner | None = None) -> ExtractReport:
     """Cache every video of every split (``{"train": entries, "test": entries}``); see the module docstring.
     A video in two splits, settings it cannot use, or (with the user's classifier ``model``, whose spec and
-    fingerprint ``config`` names) a label that is not one of its classes are refused before any work."""
+    fingerprint ``config`` names) a label that is not one of its classes are refused before any work.
+    ``runner`` extracts the videos not cached yet (default: ``local_runner``; ``framesampler.integrations.ray``
+    spreads them over a Ray cluster); every entry is written here, atomically, whichever runner made it."""
     check_disjoint(splits)
     check_extract_config(config)
     if user_classifier(config):
@@ -208,24 +227,30 @@ def extract(splits: dict[str, list[ManifestEntry]], config: ExtractConfig, *, ca
                              f"{config.classifier_fingerprint}): pass model=load_classifier(...)")
         check_labels([entry.label for entries in splits.values() for entry in entries], model)
     cache = Path(cache_dir) / "videos" / config.key()
-    extractor: Extractor | None = None
-    done, failed = [], []
-    work = [(split, entry) for split, entries in splits.items() for entry in entries]
-    for split, entry in tqdm(work, desc="extract", unit="video", disable=not progress or None, file=sys.stderr):
-        try:
-            if not entry.path.is_file():
-                raise VideoError(entry.path, "no such file", "fix the path in the manifest")
-            target = cache / f"{video_key(entry.path)}.npz"
-            if not cached(target, entry.path, config):
-                extractor = extractor or Extractor(config, model)  # invalid settings fail here, before anything is written
-                arrays = extractor(entry.path)
-                if not (cache / "config.json").is_file():
-                    with atomic_file(cache / "config.json") as partial:
-                        partial.write_text(json.dumps(asdict(config), indent=2))
-                save_npz_atomically(arrays, target)
-            done.append((entry, split, target))
-        except VideoError as err:
-            failed.append((str(entry.path), str(err)))
+    reasons: dict[Path, str] = {}
+    targets = {}
+    for entries in splits.values():
+        for entry in entries:
+            if entry.path.is_file():
+                targets[entry.path] = cache / f"{video_key(entry.path)}.npz"
+            else:
+                reasons[entry.path] = str(VideoError(entry.path, "no such file", "fix the path in the manifest"))
+    todo = [path for path, target in targets.items() if not cached(target, path, config)]
+    if todo:
+        results = (runner or local_runner(model))(config, todo)
+        for path, arrays, reason in tqdm(results, desc="extract", unit="video", total=len(todo),
+                                         disable=not progress or None, file=sys.stderr):
+            if arrays is None:
+                reasons[path] = reason
+                continue
+            if not (cache / "config.json").is_file():
+                with atomic_file(cache / "config.json") as partial:
+                    partial.write_text(json.dumps(asdict(config), indent=2))
+            save_npz_atomically(arrays, targets[path])
+    done = [(entry, split, targets[entry.path]) for split, entries in splits.items() for entry in entries
+            if entry.path not in reasons]
+    failed = [(str(entry.path), reasons[entry.path]) for entries in splits.values() for entry in entries
+              if entry.path in reasons]
     return ExtractReport(done, failed, cache, config, model.identity() if model is not None else None)
 
 
@@ -281,14 +306,15 @@ class DatasetReport:
 
 def extract_dataset(splits: dict[str, list[ManifestEntry]], config: ExtractConfig, out: str | os.PathLike, *,
                     cache_dir: str | os.PathLike, segments: Path | None = None, progress: bool = True,
-                    model: Classifier | None = None, label_map: dict[str, str] | None = None) -> DatasetReport:
+                    model: Classifier | None = None, label_map: dict[str, str] | None = None,
+                    runner: Runner | None = None) -> DatasetReport:
     """``extract`` then ``write_dataset``; with a constructed folder's ``segments.json``, also the in-burst
     label of every candidate and, for the built-in classifier, the source clips (see the module docstring).
     ``model``: the user's classifier (``config.classifier`` names it); ``label_map``: manifest label -> its class."""
     if label_map:
         splits = {split: [replace(entry, label=label_map.get(entry.label, entry.label)) for entry in entries]
                   for split, entries in splits.items()}
-    report = extract(splits, config, cache_dir=cache_dir, progress=progress, model=model)
+    report = extract(splits, config, cache_dir=cache_dir, progress=progress, model=model, runner=runner)
     if segments is None or not report.done:
         return DatasetReport(report, write_dataset(report, out), failed=report.failed)
     listed = json.loads(Path(segments).read_text())["videos"]
@@ -306,7 +332,8 @@ def extract_dataset(splits: dict[str, list[ManifestEntry]], config: ExtractConfi
     clip_splits = {split: [ManifestEntry(Path(path), label) for path, (label, s) in clips.items() if s == split]
                    for split in splits}
     trimmed = extract({split: entries for split, entries in clip_splits.items() if entries},
-                      replace(config, T=TRIMMED_T, short_policy="repeat"), cache_dir=cache_dir, progress=progress)
+                      replace(config, T=TRIMMED_T, short_policy="repeat"), cache_dir=cache_dir, progress=progress,
+                      runner=runner)
     if not trimmed.done:
         raise ValueError(f"none of the source clips listed in {segments} could be read: the classifier has no training data")
     written = write_dataset(report, out, trimmed=trimmed, in_burst=np.stack(in_burst))

@@ -10,18 +10,31 @@ workers have framesampler installed and see the same paths.
 
 The actor pool is sized from the CPUs left after one is kept for Ray Data's own read and bookkeeping
 tasks: on 2 CPUs a pool of 2 actors with one CPU each would starve them.
+
+:func:`extract_runner` is ``framesampler extract --ray``'s: :class:`RayExtractor` actors each build the extraction
+networks once (the user's classifier loaded from its spec and checked by fingerprint on every worker) and turn a
+video path into its cache arrays, which travel back to the driver; the driver writes every cache entry atomically,
+so a rerun skips finished videos and the dataset file is the same as a local run's. A video that cannot be read
+comes back with its one-line reason and is skipped, as locally. ``num_gpus``: per actor, on a cluster with GPUs.
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from framesampler.integrations.common import SamplerSpec, pipeline_for
 from framesampler.video.decode import VideoError
+
+if TYPE_CHECKING:
+    from framesampler.app.extract import Runner
 
 LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
 LOCAL_OBJECT_STORE_BYTES = 512 * 1024**2
@@ -70,6 +83,15 @@ def iter_batch_ray(paths: Iterable[str | os.PathLike], sampler: SamplerSpec, *, 
     in no set order. Connects to ``address`` (default: ``$RAY_ADDRESS``), or else starts a loopback Ray when
     none is running (and stops it after). ``num_actors``: the pool size (default: the cluster's CPUs less
     one, at least one); each actor takes one CPU. ``options`` go to ``load_pipeline``."""
+    for row in _map_paths(paths, RaySampler, dict(sampler=str(sampler), T=T, N=N, threads=1, **options), address=address,
+                          num_actors=num_actors, progress=progress):
+        yield json.loads(row["summary"])
+
+
+def _map_paths(paths: Iterable[str | os.PathLike], actor: type, kwargs: dict, *, address: str | None,
+               num_actors: int | None, progress: bool, num_gpus: float = 0) -> Iterator[dict]:
+    """The rows ``actor(**kwargs)`` maps each ``{"path"}`` to, on an actor pool (one CPU each, ``num_gpus`` each),
+    as they finish. Connects to ``address`` (default ``$RAY_ADDRESS``) or starts a loopback Ray, stopped after."""
     address = address or os.environ.get("RAY_ADDRESS") or None
     if address is None:
         for key, value in LOOPBACK_ENV.items():  # read when ray is first imported
@@ -85,13 +107,58 @@ def iter_batch_ray(paths: Iterable[str | os.PathLike], sampler: SamplerSpec, *, 
         context.enable_progress_bars = progress
         pool = num_actors or max(1, int(ray.cluster_resources().get("CPU", 1)) - 1)
         dataset = ray.data.from_items([{"path": path} for path in paths], override_num_blocks=min(len(paths), 4 * pool))
-        results = dataset.map_batches(RaySampler, batch_size=1, compute=ray.data.ActorPoolStrategy(size=pool), num_cpus=1,
-                                      fn_constructor_kwargs=dict(sampler=str(sampler), T=T, N=N, threads=1, **options))
-        for row in results.iter_rows():
-            yield json.loads(row["summary"])
+        results = dataset.map_batches(actor, batch_size=1, compute=ray.data.ActorPoolStrategy(size=pool), num_cpus=1,
+                                      num_gpus=num_gpus, fn_constructor_kwargs=kwargs)
+        yield from results.iter_rows()
     finally:
         if started:
             ray.shutdown()
+
+
+class RayExtractor:
+    """``map_batches`` callable: ``{"path": [...]}`` -> ``{"path", "arrays" (the cache arrays as .npz bytes, empty
+    when the video cannot be read), "error"}``. ``config``: an ``ExtractConfig`` as a dict; ``model``: the user's
+    classifier's identity (``ModelClassifier.identity``), loaded here from its spec and checked by fingerprint."""
+
+    def __init__(self, config: dict, model: dict | None = None, threads: int = 1) -> None:
+        from framesampler.app.extract import Extractor
+        from framesampler.classifiers.model import load_classifier
+        from framesampler.data.dataset import ExtractConfig
+
+        torch.set_num_threads(threads)
+        classifier = None if model is None else load_classifier(
+            model["spec"], size=model["size"], classes=model["classes"], kind=model["kind"], gmacs=model.get("gmacs"),
+            expect=model["fingerprint"])
+        self.extractor = Extractor(ExtractConfig(**config), classifier)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        arrays, errors = [], []
+        for path in batch["path"]:
+            try:
+                buffer = io.BytesIO()
+                np.savez(buffer, **self.extractor(Path(str(path))))
+                arrays.append(buffer.getvalue())
+                errors.append("")
+            except VideoError as error:
+                arrays.append(b"")
+                errors.append(str(error))
+        return {"path": np.asarray([str(p) for p in batch["path"]]), "arrays": _objects(arrays), "error": np.asarray(errors)}
+
+
+def extract_runner(*, model: dict | None = None, address: str | None = None, num_actors: int | None = None,
+                   num_gpus: float = 0, progress: bool = False) -> Runner:
+    """``framesampler extract --ray``'s runner for ``app.extract.extract(runner=...)`` (see the module docstring)."""
+    def run(config: object, paths: list[Path]) -> Iterator[tuple[Path, dict | None, str | None]]:
+        by_name = {str(path): path for path in paths}
+        for row in _map_paths(paths, RayExtractor, dict(config=asdict(config), model=model), address=address,
+                              num_actors=num_actors, progress=progress, num_gpus=num_gpus):
+            path = by_name[str(row["path"])]
+            if row["error"]:
+                yield path, None, str(row["error"])
+            else:
+                with np.load(io.BytesIO(row["arrays"]), allow_pickle=False) as data:
+                    yield path, {key: data[key] for key in data.files}, None
+    return run
 
 
 def batch_records(sampler: SamplerSpec, *, T: int, N: int, address: str | None = None, num_actors: int | None = None,
