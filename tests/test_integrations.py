@@ -279,8 +279,6 @@ def test_ray_batch_on_loopback_equals_the_local_runner(shared_videos, tmp_path):
 def test_extract_on_ray_writes_the_local_dataset_with_the_users_classifier(tmp_path):
     """extract --ray: one task per video on a loopback Ray, the user's classifier loaded on the workers; the dataset
     equals a local run's, a broken video is reported and skipped, and a rerun extracts nothing again."""
-    import torch
-
     from framesampler.data.synthetic import write_synthetic_videos
 
     folder = tmp_path / "videos"
