@@ -81,6 +81,12 @@ def _add_model_options(parser: argparse.ArgumentParser, *, size_default: int | N
                         help="frame: an image model, clip: a video model taking [1, K, 3, S, S] (default: frame; a Hugging "
                         "Face model says which it is)")
     parser.add_argument("--classifier-gmacs", type=float, help="your model's GMACs per frame, where they cannot be counted")
+    _add_device_option(parser)
+
+
+def _add_device_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="cpu", help="where the classifier and the sampler's backbone run: auto, cpu, "
+                        "cuda or cuda:K (auto: CUDA when torch sees it; decoding stays on CPU threads)")
 
 
 def _user_model(args: argparse.Namespace) -> object | None:
@@ -90,7 +96,7 @@ def _user_model(args: argparse.Namespace) -> object | None:
     if args.classifier in BUILT_IN:
         return None
     return load_classifier(args.classifier, size=args.classifier_size, classes=args.classes, kind=args.classifier_kind,
-                           gmacs=args.classifier_gmacs)
+                           gmacs=args.classifier_gmacs, device=args.device)
 
 
 def _add_budget_options(parser: argparse.ArgumentParser) -> None:
@@ -106,6 +112,7 @@ def _add_evaluation_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="runs averaged (construction/random seeds seed..seed+R-1)")
     parser.add_argument("--checkpoint", action="append", default=[], type=str,
                         help="a trained sampler's directory (repeatable); listed under its sampler's name")
+    _add_device_option(parser)
 
 
 def _data_config(args: argparse.Namespace, regime: str) -> dict:
@@ -119,7 +126,7 @@ def _data_config(args: argparse.Namespace, regime: str) -> dict:
 def _config(args: argparse.Namespace, regime: str, policies: list[str]) -> EvaluationConfig:
     return EvaluationConfig(**_data_config(args, regime), T=args.T, N=args.N, policies=policies,
                             checkpoints=args.checkpoint, oracle_search=args.oracle_search, repeats=args.repeats,
-                            timed=getattr(args, "timed", False))
+                            timed=getattr(args, "timed", False), device=args.device)
 
 
 def _option(text: str) -> tuple[str, object]:
@@ -228,6 +235,11 @@ def _extract(args: argparse.Namespace) -> None:
 
         runner = extract_runner(model=model.identity() if model is not None else None, address=args.ray_address,
                                 num_gpus=args.ray_gpus)
+    else:
+        from framesampler.app.extract import local_runner
+        from framesampler.device import resolve_device
+
+        runner = local_runner(model, resolve_device(args.device))
     segments = args.manifest.parent / "segments.json"
     result = extract_dataset(splits, config, args.out, cache_dir=args.cache_dir, model=model, label_map=label_map,
                              segments=segments if segments.is_file() else None, progress=not args.no_progress,
@@ -283,7 +295,8 @@ def _sample(args: argparse.Namespace) -> None:
 
     pipeline = load_pipeline(args.sampler, T=args.T, N=args.N, dataset=args.dataset, cache_dir=args.cache_dir,
                              reread=args.reread, seed=args.seed, thumbnails=160 if args.sheet else None,
-                             candidates=args.candidates, options=dict(args.option), classifier=_user_model(args))
+                             candidates=args.candidates, options=dict(args.option), classifier=_user_model(args),
+                             device=args.device)
     result = pipeline(args.video)
     summary = {"sampler": args.sampler, **result.summary()}
     print(f"{result.path}: {result.num_frames} frames at {result.fps:.2f} fps; {args.sampler} chose {len(result.chosen)} "
@@ -313,7 +326,7 @@ def _batch(args: argparse.Namespace) -> None:
 
     pipeline = load_pipeline(args.sampler, T=args.T, N=args.N, dataset=args.dataset, cache_dir=args.cache_dir,
                              reread=args.reread, seed=args.seed, candidates=args.candidates, options=dict(args.option),
-                             classifier=_user_model(args))
+                             classifier=_user_model(args), device=args.device)
     report = run_batch(pipeline, args.source, args.out, workers=args.workers, progress=not args.no_progress)
     print(f"wrote {report.done} results and {report.failed} errors to {args.out} "
           f"({report.skipped} videos were already there)")

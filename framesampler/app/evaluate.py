@@ -45,6 +45,7 @@ class EvaluationConfig(DataConfig):
     oracle_search: str = "auto"
     repeats: int = 3
     timed: bool = False
+    device: str = "cpu"  # where the timed pipelines' networks and the user's classifier run (``framesampler.device``)
 
     def __post_init__(self) -> None:
         check_budget_flags(self.T, self.N)
@@ -96,10 +97,11 @@ def run(config: EvaluationConfig, *, progress: bool = True) -> dict:
     if classifier.config.head == LOGITS_HEAD:  # the user's model: loaded (and checked) for its cost and the pipeline
         from framesampler.app.pipeline import frozen_classifier
 
-        model = frozen_classifier(classifier, None, ExtractConfig(**setup.extract).pipeline())
+        model = frozen_classifier(classifier, None, ExtractConfig(**setup.extract).pipeline(), config.device)
     if config.timed:
         for name, row in timed_pipeline(samplers, classifier, features=config.features, vocab=config.vocab,
-                                        T=config.T, N=config.N, seed=config.seed, progress=progress, model=model).items():
+                                        T=config.T, N=config.N, seed=config.seed, progress=progress, model=model,
+                                        device=config.device).items():
             summary[name].update(row)
     cost = video_cost({**samplers, **learned}, summary, setup.extract, classifier, min(config.T, length), model=model)
     return {
@@ -116,7 +118,8 @@ def run(config: EvaluationConfig, *, progress: bool = True) -> dict:
 
 
 def timed_pipeline(samplers: dict[str, Sampler], classifier: FrameClassifier, *, features: str, vocab: list[int],
-                   T: int, N: int, seed: int = 0, progress: bool = True, model: Classifier | None = None) -> dict[str, dict]:
+                   T: int, N: int, seed: int = 0, progress: bool = True, model: Classifier | None = None,
+                   device: str = "cpu") -> dict[str, dict]:
     """Per sampler: the real pipeline on every test video file of the video dataset ``features`` (see the
     module docstring), with the user's ``model`` where the dataset holds its logits. The oracles, which read the
     true label, have no pipeline and are left out."""
@@ -130,7 +133,8 @@ def timed_pipeline(samplers: dict[str, Sampler], classifier: FrameClassifier, *,
     data = read_npz(features, ("split", "label", "path"), what="video dataset")
     test = (data["split"].astype(str) == "test") & np.isin(data["label"], vocab)
     paths, labels = data["path"].astype(str)[test], vocabulary_labels(data["label"][test], vocab)
-    pipelines = {name: Pipeline(sampler, T=T, N=N, config=extracted.pipeline(), head=classifier, classifier=model)
+    pipelines = {name: Pipeline(sampler, T=T, N=N, config=extracted.pipeline(), head=classifier, classifier=model,
+                                device=device)
                  for name, sampler in samplers.items() if Reads.LABEL not in sampler.reads}
     rngs = {name: np.random.default_rng(seed) for name in pipelines}
     for pipeline in pipelines.values():

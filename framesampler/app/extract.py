@@ -43,6 +43,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from framesampler.app.pipeline import decode_candidates
@@ -94,12 +95,12 @@ class Extractor:
     built-in backbone, or the user's ``model``) and the sampler's shallow backbone. The T candidates are decoded
     once and converted at both resolutions, exactly as ``Pipeline`` does."""
 
-    def __init__(self, config: ExtractConfig, model: Classifier | None = None) -> None:
+    def __init__(self, config: ExtractConfig, model: Classifier | None = None, device: str | torch.device = "cpu") -> None:
         self.config, self.model = config, model
         self.classifier_backbone = None if model is not None else \
-            PretrainedBackbone(config.backbone, resolution=config.classifier_resolution)
+            PretrainedBackbone(config.backbone, resolution=config.classifier_resolution, device=device)
         self.sampler_backbone = PretrainedBackbone(config.backbone, resolution=config.sampler_resolution,
-                                                   stages=config.sampler_stages)
+                                                   stages=config.sampler_stages, device=device)
 
     def __call__(self, path: Path) -> dict[str, np.ndarray]:
         """The cached arrays of one video; raises ``VideoError`` (one line) when it cannot be read."""
@@ -200,10 +201,11 @@ class ExtractReport:
 Runner = Callable[[ExtractConfig, list[Path]], Iterator[tuple[Path, "dict[str, np.ndarray] | None", "str | None"]]]
 
 
-def local_runner(model: Classifier | None) -> Runner:
-    """Extract the videos one after another in this process (the networks built once per call)."""
+def local_runner(model: Classifier | None, device: str | torch.device = "cpu") -> Runner:
+    """Extract the videos one after another in this process (the networks built once per call, on ``device``; the
+    user's ``model`` runs where it was loaded)."""
     def run(config: ExtractConfig, paths: list[Path]) -> Iterator[tuple[Path, dict[str, np.ndarray] | None, str | None]]:
-        extractor = Extractor(config, model)  # invalid settings fail here, before anything is written
+        extractor = Extractor(config, model, device)  # invalid settings fail here, before anything is written
         for path in paths:
             try:
                 yield path, extractor(path), None

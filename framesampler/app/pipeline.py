@@ -57,6 +57,7 @@ from framesampler.classifiers.pixel import PixelClassifier
 from framesampler.classifiers.pretrained import PretrainedBackbone
 from framesampler.cost import video_macs
 from framesampler.data.dataset import ExtractConfig, PipelineConfig, dataset_config
+from framesampler.device import resolve_device
 from framesampler.learned.base import LearnedSampler
 from framesampler.learned.checkpoint import read_checkpoint
 from framesampler.policies import Context, Sampler, create_sampler, list_samplers
@@ -156,7 +157,8 @@ class Pipeline:
 
     def __init__(self, sampler: Sampler, *, T: int, N: int, config: PipelineConfig = PipelineConfig(),
                  head: FrameClassifier | None = None, classifier: Classifier | None = None, reread: str = "memory",
-                 thumbnails: int | None = None, candidates: str = "uniform", strategy: str = "auto") -> None:
+                 thumbnails: int | None = None, candidates: str = "uniform", strategy: str = "auto",
+                 device: str | torch.device = "cpu") -> None:
         if reread not in REREADS:
             raise ValueError(f"unknown reread {reread!r}: use one of {', '.join(REREADS)}")
         if candidates not in CANDIDATES:
@@ -169,7 +171,8 @@ class Pipeline:
         self.sampler, self.T, self.N, self.config, self.reread, self.thumbnails = sampler, T, N, config, reread, thumbnails
         self.candidates, self.strategy = candidates, strategy
         self.input = sampler.reads.candidate_input()
-        self.classifier = frozen_classifier(head, classifier, config)
+        device = resolve_device(device)
+        self.classifier = frozen_classifier(head, classifier, config, device)
         self.consensus = head.config.consensus if head is not None else self.classifier.consensus
         if not isinstance(self.classifier, PixelClassifier):
             if Reads.LANGUAGE in sampler.reads:
@@ -178,7 +181,8 @@ class Pipeline:
             config = replace(config, classifier_resolution=self.classifier.size)
         self.config = config
         self.sampler_backbone = PretrainedBackbone(config.backbone, resolution=config.sampler_resolution,
-                                                   stages=config.sampler_stages) if Reads.FEATURES in self.input else None
+                                                   stages=config.sampler_stages, device=device) \
+            if Reads.FEATURES in self.input else None
         width = getattr(sampler, "options", {}).get("input_dim")
         visual = None if width is None else width - (LANGUAGE_DIM if Reads.LANGUAGE in sampler.reads else 0)
         if self.sampler_backbone is not None and visual is not None and visual != self.sampler_backbone.out_dim:
@@ -331,7 +335,8 @@ def _stage(seconds: dict[str, float], name: str) -> Iterator[None]:
     seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
 
 
-def frozen_classifier(head: FrameClassifier | None, classifier: Classifier | None, config: PipelineConfig) -> Classifier:
+def frozen_classifier(head: FrameClassifier | None, classifier: Classifier | None, config: PipelineConfig,
+                      device: str | torch.device = "cpu") -> Classifier:
     """The classifier a pipeline runs: the user's ``classifier`` (or, for a head over a user's logits, the model the
     head records, loaded from its spec; the two must have the same fingerprint), else the built-in backbone with
     ``head`` (None: its ImageNet head). One line when a checkpoint or dataset meets another classifier."""
@@ -342,10 +347,11 @@ def frozen_classifier(head: FrameClassifier | None, classifier: Classifier | Non
                              "drop --classifier, or extract and train again with it")
         if classifier is not None:
             return classifier
-        return PixelClassifier(PretrainedBackbone(config.backbone, resolution=config.classifier_resolution), head)
+        return PixelClassifier(PretrainedBackbone(config.backbone, resolution=config.classifier_resolution, device=device),
+                               head)
     if classifier is None:
         return load_classifier(model["spec"], size=model["size"], classes=model["classes"], kind=model["kind"],
-                               gmacs=model.get("gmacs"), expect=model["fingerprint"])
+                               gmacs=model.get("gmacs"), expect=model["fingerprint"], device=device)
     if classifier.fingerprint != model["fingerprint"]:
         raise ValueError(f"classifier {classifier.spec} (fingerprint {classifier.fingerprint}) is not the one this "
                          f"checkpoint or dataset was made with ({model['spec']}, {model['fingerprint']}): use that one")
@@ -362,7 +368,7 @@ def load_pipeline(sampler: str | Path, *, T: int, N: int, dataset: str | Path | 
                   seed: int = 0, thumbnails: int | None = None, cache_dir: str | Path | None = None,
                   candidates: str = "uniform", options: dict | None = None, classifier: str | Classifier | None = None,
                   classifier_size: int | None = None, classes: list[str] | None = None,
-                  classifier_gmacs: float | None = None) -> Pipeline:
+                  classifier_gmacs: float | None = None, device: str | torch.device = "cpu") -> Pipeline:
     """A pipeline for a registered sampler name (built with ``options``, e.g. ``{"motion": "mv"}`` for
     MGSampler on the bitstream's motion vectors) or a trained checkpoint directory.
 
@@ -373,10 +379,11 @@ def load_pipeline(sampler: str | Path, *, T: int, N: int, dataset: str | Path | 
 
     ``classifier``: the user's model (a ``Classifier``, or a spec for ``load_classifier`` with ``classifier_size``,
     ``classes`` and ``classifier_gmacs``); ``"frame"`` or None: the checkpoint's or dataset's own. A checkpoint or
-    dataset made with another classifier refuses it.
+    dataset made with another classifier refuses it. ``device``: where the networks run (``framesampler.device``).
     """
     if isinstance(classifier, str) and classifier not in BUILT_IN:
-        classifier = load_classifier(classifier, size=classifier_size, classes=classes, gmacs=classifier_gmacs)
+        classifier = load_classifier(classifier, size=classifier_size, classes=classes, gmacs=classifier_gmacs,
+                                     device=device)
     elif classifier == "clip":
         raise ValueError("--classifier clip is the built-in clip classifier: it comes with a checkpoint or dataset "
                          "trained with it, not alone")
@@ -396,7 +403,7 @@ def load_pipeline(sampler: str | Path, *, T: int, N: int, dataset: str | Path | 
         if options:
             raise ValueError(f"options {sorted(options)} are for a sampler name; checkpoint {sampler} brings its own")
         return Pipeline(checkpoint.sampler, T=T, N=N, config=config, head=checkpoint.classifier, classifier=model,
-                        reread=reread, thumbnails=thumbnails, candidates=candidates)
+                        reread=reread, thumbnails=thumbnails, candidates=candidates, device=device)
     head, config = None, PipelineConfig()
     if dataset is not None:
         extracted = dataset_config(dataset)
@@ -404,4 +411,4 @@ def load_pipeline(sampler: str | Path, *, T: int, N: int, dataset: str | Path | 
             raise ValueError(f"{dataset} is a feature file, not a video dataset from `framesampler extract`")
         head, config = dataset_head(dataset, cache_dir), extracted.pipeline()
     return Pipeline(create_sampler(str(sampler), seed=seed, **(options or {})), T=T, N=N, config=config, head=head,
-                    classifier=model, reread=reread, thumbnails=thumbnails, candidates=candidates)
+                    classifier=model, reread=reread, thumbnails=thumbnails, candidates=candidates, device=device)

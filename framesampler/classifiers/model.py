@@ -41,6 +41,7 @@ import torch
 from torch import nn
 
 from framesampler.cost import aten_macs
+from framesampler.device import resolve_device
 from framesampler.video.transforms import center_crop, resize_short_side
 
 BUILT_IN = ("frame", "clip")
@@ -90,10 +91,11 @@ class ModelClassifier:
 
     def __init__(self, forward: Callable[[torch.Tensor], torch.Tensor], *, classes: list[str], preprocess: Preprocess,
                  kind: str, fingerprint: str, spec: str, clip_length: int | None = None, gmacs: float | None = None,
-                 batch_size: int = 32) -> None:
+                 batch_size: int = 32, device: torch.device = torch.device("cpu")) -> None:
         if kind not in KINDS:
             raise ValueError(f"classifier kind {kind!r}: use one of {', '.join(KINDS)}")
         self.forward, self.classes, self.preprocess, self.kind = forward, list(classes), preprocess, kind
+        self.device = device
         self.size, self.fingerprint, self.spec, self.clip_length = preprocess.size, fingerprint, spec, clip_length
         self.batch_size, self.consensus = batch_size, "avg_logits" if kind == "frame" else "clip"
         self.gmacs = gmacs
@@ -119,13 +121,13 @@ class ModelClassifier:
 
     @torch.no_grad()
     def _run(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.forward(x)
+        out = self.forward(x.to(self.device))
         out = getattr(out, "logits", out)
         if isinstance(out, (tuple, list)):
             out = out[0]
         if not isinstance(out, torch.Tensor):
             raise ValueError(f"classifier {self.spec} returned {type(out).__name__}, not a logits tensor [n, C]")
-        return out.float()
+        return out.float().cpu()
 
     def _check(self, logits: torch.Tensor, n: int) -> torch.Tensor:
         if logits.shape != (n, len(self.classes)):
@@ -157,7 +159,7 @@ class ModelClassifier:
         clip of them, the same for any count when it resamples to a fixed length), counted once by
         ``FlopCounterMode`` on a probe input, or from the GMACs per frame (per clip) the user stated."""
         if self._frame_macs is None:
-            probe = torch.zeros(1, 3, self.size, self.size)
+            probe = torch.zeros(1, 3, self.size, self.size, device=self.device)
             try:
                 self._frame_macs = aten_macs(self.forward, self._clip_input(probe) if self.kind == "clip" else probe)
             except Exception as err:  # the counter cannot trace every model; the user can state the cost
@@ -217,11 +219,11 @@ def _check_size(size: int) -> int:
     return size
 
 
-def _file_model(path: Path) -> Callable[[torch.Tensor], torch.Tensor]:
+def _file_model(path: Path, device: torch.device) -> nn.Module:
     try:
         if path.suffix == ".pt2":
-            return torch.export.load(str(path)).module()
-        model = torch.jit.load(str(path), map_location="cpu")
+            return torch.export.load(str(path)).module().to(device)
+        model = torch.jit.load(str(path), map_location=device)
     except Exception as err:  # torch raises many unrelated types for a file that is not a model
         kind = "torch.export program (.pt2)" if path.suffix == ".pt2" else "TorchScript module"
         raise ValueError(f"--classifier {path} is not a {kind} ({type(err).__name__}); export your model with "
@@ -250,7 +252,8 @@ def _module_fingerprint(model: nn.Module, settings: dict) -> str:
     return h.hexdigest()[:16]
 
 
-def _hf_classifier(directory: Path, *, classes: list[str] | None, gmacs: float | None) -> ModelClassifier:
+def _hf_classifier(directory: Path, *, classes: list[str] | None, gmacs: float | None,
+                   device: torch.device) -> ModelClassifier:
     """A Hugging Face image or video classification model from a local directory, preprocessed by its own
     processor config (``preprocessor_config.json``: ``crop_size`` or ``size``, ``image_mean``, ``image_std``,
     ``rescale_factor``; without one: ``config.image_size``, mean 0.5, std 0.5)."""
@@ -276,7 +279,7 @@ def _hf_classifier(directory: Path, *, classes: list[str] | None, gmacs: float |
         raise ValueError(f"--classifier {directory} is a {config.model_type!r} model, not an image or video "
                          "classification model: give one saved from *ForImageClassification or *ForVideoClassification")
     try:
-        model = auto.from_pretrained(directory, local_files_only=True).eval()
+        model = auto.from_pretrained(directory, local_files_only=True).eval().to(device)
     except (OSError, ValueError) as err:
         raise ValueError(f"--classifier {directory}: its weights cannot be loaded ({err})") from None
     processor_file = directory / "preprocessor_config.json"
@@ -293,16 +296,20 @@ def _hf_classifier(directory: Path, *, classes: list[str] | None, gmacs: float |
     settings = {"size": size, "mean": mean, "std": std, "kind": kind, "classes": names}
     return ModelClassifier(lambda x: model(pixel_values=x), classes=names, preprocess=Preprocess(_check_size(size), tuple(mean),
                            tuple(std)), kind=kind, fingerprint=digest(files, settings), spec=str(directory),
-                           clip_length=getattr(config, "num_frames", None) if kind == "clip" else None, gmacs=gmacs)
+                           clip_length=getattr(config, "num_frames", None) if kind == "clip" else None, gmacs=gmacs,
+                           device=device)
 
 
 def load_classifier(spec: str, *, size: int | None = None, classes: list[str] | None = None, kind: str | None = None,
-                    gmacs: float | None = None, probe: bool = True, expect: str | None = None) -> ModelClassifier:
+                    gmacs: float | None = None, probe: bool = True, expect: str | None = None,
+                    device: str | torch.device = "cpu") -> ModelClassifier:
     """The user's classifier named by ``spec`` (see the module docstring), checked on a probe batch before any
     work: its output must be finite logits ``[n, C]`` with C the number of class names. ``size``: the input side
     S (default 224; a Hugging Face model brings its own); ``kind``: ``"frame"`` (default) or ``"clip"`` for a
     TorchScript, export or callable video model; ``gmacs``: its cost per frame where counting is impossible;
-    ``expect``: the fingerprint a dataset or checkpoint recorded for it (a changed model is refused)."""
+    ``expect``: the fingerprint a dataset or checkpoint recorded for it (a changed model is refused); ``device``: where
+    it runs (``framesampler.device.resolve_device``; frames go there in batches, logits come back to the CPU)."""
+    device = resolve_device(device)
     if spec in BUILT_IN:
         raise ValueError(f"--classifier {spec} is built in: framesampler trains its head on a video dataset; "
                          "load_classifier is for your own model (a file, a directory or package.module:function)")
@@ -311,14 +318,14 @@ def load_classifier(spec: str, *, size: int | None = None, classes: list[str] | 
         spec = str(path.resolve())
         path = Path(spec)
     if path.is_dir():
-        model = _hf_classifier(path, classes=classes, gmacs=gmacs)
+        model = _hf_classifier(path, classes=classes, gmacs=gmacs, device=device)
     else:
         if path.suffix in (".pt", ".ts", ".pt2", ".jit"):
             if not path.is_file():
                 raise FileNotFoundError(f"--classifier {spec}: no such file")
-            module, files, origin = _file_model(path), [path], path
+            module, files, origin = _file_model(path, device), [path], path
         elif ":" in spec and not path.exists():
-            module, files, origin = _callable_model(spec), [], None
+            module, files, origin = _callable_model(spec).to(device), [], None
         else:
             raise ValueError(f"--classifier {spec}: not a model; give frame, clip, a TorchScript file (.pt, .ts), a "
                              "torch.export file (.pt2), a Hugging Face model directory, or package.module:function")
@@ -331,7 +338,8 @@ def load_classifier(spec: str, *, size: int | None = None, classes: list[str] | 
         settings = {"size": size, "kind": kind, "classes": list(names), "spec": None if files else spec}
         fingerprint = digest(files, settings) if files else _module_fingerprint(module, settings)
         model = ModelClassifier(module, classes=list(names), preprocess=Preprocess(size), kind=kind, fingerprint=fingerprint,
-                                spec=spec, clip_length=getattr(module, "framesampler_clip_length", None), gmacs=gmacs)
+                                spec=spec, clip_length=getattr(module, "framesampler_clip_length", None), gmacs=gmacs,
+                                device=device)
     if expect is not None and model.fingerprint != expect:
         raise ValueError(f"classifier {spec} has changed since it was recorded (fingerprint {model.fingerprint}, recorded "
                          f"{expect}): restore it, or extract and train again with the new one")

@@ -176,7 +176,7 @@ class PretrainedBackbone(nn.Module):
     """
 
     def __init__(self, name: str = "efficientnet_lite0", *, resolution: int = IMAGENET_RESOLUTION,
-                 stages: int | None = None) -> None:
+                 stages: int | None = None, device: torch.device | str = "cpu") -> None:
         super().__init__()
         if resolution < 32:
             raise ValueError(f"resolution must be at least 32 px (the network downsamples 32x), got {resolution}")
@@ -195,6 +195,7 @@ class PretrainedBackbone(nn.Module):
         self.requires_grad_(False)
         self.train(False)
         self.to(memory_format=torch.channels_last)  # 2-3x faster than NCHW on CPU (oneDNN) for these convs
+        self.to(device)  # the frozen modules are shared by the process's backbones: one device per process
 
     def train(self, mode: bool = True) -> PretrainedBackbone:
         """Always eval mode: the backbone is frozen, BatchNorm keeps its ImageNet statistics."""
@@ -220,7 +221,8 @@ class PretrainedBackbone(nn.Module):
 
     @torch.no_grad()
     def features(self, frames: np.ndarray | torch.Tensor, *, batch_size: int = 32) -> torch.Tensor:
-        """uint8 RGB frames [n, H, W, 3] -> pooled features [n, out_dim], ``batch_size`` frames at a time."""
+        """uint8 RGB frames [n, H, W, 3] -> pooled features [n, out_dim] (on the CPU), ``batch_size`` frames at a
+        time on the module's device."""
         return self._batched(frames, self, self.out_dim, batch_size)
 
     @torch.no_grad()
@@ -235,8 +237,8 @@ class PretrainedBackbone(nn.Module):
                  batch_size: int) -> torch.Tensor:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        outputs = [fn(self.preprocess(frames[i:i + batch_size])) for i in range(0, len(frames), batch_size)]
-        return torch.cat(outputs) if outputs else torch.empty(0, width, device=self.device)
+        outputs = [fn(self.preprocess(frames[i:i + batch_size])).cpu() for i in range(0, len(frames), batch_size)]
+        return torch.cat(outputs) if outputs else torch.empty(0, width)
 
     def macs_per_frame(self) -> int:
         """Multiply-accumulates of ``forward`` on one frame at ``resolution`` (``count_macs``'s convention;

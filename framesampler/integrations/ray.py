@@ -120,7 +120,7 @@ class RayExtractor:
     when the video cannot be read), "error"}``. ``config``: an ``ExtractConfig`` as a dict; ``model``: the user's
     classifier's identity (``ModelClassifier.identity``), loaded here from its spec and checked by fingerprint."""
 
-    def __init__(self, config: dict, model: dict | None = None, threads: int = 1) -> None:
+    def __init__(self, config: dict, model: dict | None = None, threads: int = 1, device: str = "cpu") -> None:
         from framesampler.app.extract import Extractor
         from framesampler.classifiers.model import load_classifier
         from framesampler.data.dataset import ExtractConfig
@@ -128,8 +128,8 @@ class RayExtractor:
         torch.set_num_threads(threads)
         classifier = None if model is None else load_classifier(
             model["spec"], size=model["size"], classes=model["classes"], kind=model["kind"], gmacs=model.get("gmacs"),
-            expect=model["fingerprint"])
-        self.extractor = Extractor(ExtractConfig(**config), classifier)
+            expect=model["fingerprint"], device=device)
+        self.extractor = Extractor(ExtractConfig(**config), classifier, device)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         arrays, errors = [], []
@@ -150,7 +150,8 @@ def extract_runner(*, model: dict | None = None, address: str | None = None, num
     """``framesampler extract --ray``'s runner for ``app.extract.extract(runner=...)`` (see the module docstring)."""
     def run(config: object, paths: list[Path]) -> Iterator[tuple[Path, dict | None, str | None]]:
         by_name = {str(path): path for path in paths}
-        for row in _map_paths(paths, RayExtractor, dict(config=asdict(config), model=model), address=address,
+        kwargs = dict(config=asdict(config), model=model, device="auto" if num_gpus else "cpu")
+        for row in _map_paths(paths, RayExtractor, kwargs, address=address,
                               num_actors=num_actors, progress=progress, num_gpus=num_gpus):
             path = by_name[str(row["path"])]
             if row["error"]:
