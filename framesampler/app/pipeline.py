@@ -248,7 +248,7 @@ class Pipeline:
                 probs = consensus_probs(logits, self.consensus).numpy()
         macs = video_macs(self.sampler, num_candidates=len(video.indices), num_chosen=len(chosen),
                           classifier_frame=self.frame_macs, cheap_frame=self.cheap_macs,
-                          classifier_chosen=self.classifier.macs(len(chosen)))
+                          classifier_chosen=self.classifier.macs(len(chosen)) if self.classifier.kind == "clip" else None)
         meta = video.metadata
         return SampledVideo(video.path, meta.num_frames, meta.fps, video.indices, chosen, video.selection.scores, probs,
                             self.classifier.classes, video.seconds, macs, video.thumbnails, video.motion_source)
