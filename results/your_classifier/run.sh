@@ -18,12 +18,11 @@ for input in features compressed; do
   [ -f "$OUT/checkpoints/sos-$input/config.json" ] || $FS train --features "$DS" --sampler sosampler --T 64 --N 8 \
       --option input=$input --out "$OUT/checkpoints/sos-$input" --cache-dir "$DATA/cache" --no-progress
 done
-$FS evaluate --features "$DS" --T 64 --N 8 --policies uniform,semi_optimal_max,mgsampler \
-    --checkpoint "$OUT/checkpoints/sos-features" --checkpoint "$OUT/checkpoints/sos-compressed" \
-    --repeats 1 --timed --json "$OUT/n8.json" --cache-dir "$DATA/cache" --no-progress
+CKS=(--checkpoint "$OUT/checkpoints/sos-features" --checkpoint "$OUT/checkpoints/sos-compressed")
+COMMON=(--features "$DS" --T 64 --repeats 1 --cache-dir "$DATA/cache" --no-progress)
+$FS evaluate "${COMMON[@]}" --N 8 "${CKS[@]}" --json "$OUT/n8.json"                 # every training-free policy, untimed
+$FS evaluate "${COMMON[@]}" --N 8 --policies uniform,mgsampler "${CKS[@]}" --timed --json "$OUT/n8_timed.json"
 for n in 16 32; do
-  $FS evaluate --features "$DS" --T 64 --N $n --policies uniform --repeats 1 --timed --json "$OUT/n$n.json" \
-      --cache-dir "$DATA/cache" --no-progress
+  $FS evaluate "${COMMON[@]}" --N $n --policies uniform --timed --json "$OUT/n$n.json"
 done
-$FS evaluate --features "$DS" --T 64 --N 64 --policies dense --repeats 1 --timed --json "$OUT/dense.json" \
-    --cache-dir "$DATA/cache" --no-progress
+.venv/bin/python "$OUT/table.py" > "$OUT/table.md"
