@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from framesampler.app.train import TrainConfig, run_training
 from framesampler.data.features import default_features_path, parse_classes, read_npz
 from framesampler.learned import TrainSettings, learned_sampler_names
 from framesampler.policies import TRAINING_FREE, list_samplers
+from framesampler.report.html import MAX_THUMB_PX, MIN_THUMB_PX, THUMB_PX
 from framesampler.report.tables import format_table, markdown
 from framesampler.storage import check_output_directory, check_output_file, write_text_atomically
 from framesampler.video.decode import VideoError
@@ -483,7 +485,8 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="one self-contained HTML page over sample/batch/evaluate results")
     report.add_argument("results", type=Path, nargs="+", help="JSON from sample or evaluate --json, or batch's JSONL")
     report.add_argument("--html", type=Path, required=True, help="the page to write (thumbnails and plots embedded)")
-    report.add_argument("--thumb-size", type=int, default=96, help="thumbnail height in pixels (shorter side)")
+    report.add_argument("--thumb-size", type=int, default=THUMB_PX,
+                        help=f"thumbnail height in pixels (shorter side), {MIN_THUMB_PX}..{MAX_THUMB_PX}")
     report.set_defaults(handler=_report)
 
     samplers = commands.add_parser("samplers", help="list the registered sampler names")
@@ -493,16 +496,56 @@ def build_parser() -> argparse.ArgumentParser:
 
 FILE_OUTPUTS = ("json", "sheet", "plot", "csv", "html")  # flags naming a file a command writes at the end
 DIRECTORY_OUTPUTS = ("construct", "train", "experiments")  # commands whose --out is a folder (extract's is a file)
+INPUTS = ("video", "videos", "manifest", "results", "source", "features", "background", "dataset", "test", "checkpoint",
+          "sampler", "background_videos", "data")  # arguments naming what a command reads
+CHECKPOINT_INPUTS = ("checkpoint", "sampler")  # folders whose files are read: an output may not be one of them
+WRITTEN_IN_OUT = {"construct": ("train.txt", "test.txt", "segments.json", "construct.json")}  # files --out gets
+
+
+def _inputs(args: argparse.Namespace) -> list[Path]:
+    """Every existing path the parsed command reads (a checkpoint folder: the files in it, too)."""
+    paths = []
+    for name in INPUTS:
+        value = getattr(args, name, None)
+        for path in map(Path, (value or []) if isinstance(value, list) else [value] if value is not None else []):
+            if path.exists():
+                paths.append(path)
+            if name in CHECKPOINT_INPUTS and path.is_dir():
+                paths += [child for child in path.iterdir() if child.is_file()]
+    return paths
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` are one file (same device and inode: links included), or one path."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)
 
 
 def check_outputs(args: argparse.Namespace) -> None:
-    """Every output path is checked before any work starts, so a run never ends in a traceback that loses it."""
+    """Every output path is checked before any work starts, so a run never ends in a traceback that loses it,
+    and none may be an input of the run (nor another output): writing it would destroy what is read."""
+    outputs = []
     for flag in FILE_OUTPUTS:
         if getattr(args, flag, None) is not None:
-            check_output_file(getattr(args, flag), f"--{flag}")
+            outputs.append((f"--{flag}", check_output_file(getattr(args, flag), f"--{flag}")))
     if getattr(args, "out", None) is not None:
         check = check_output_directory if args.command in DIRECTORY_OUTPUTS else check_output_file
-        check(args.out, "--out")
+        outputs.append(("--out", check(args.out, "--out")))
+        outputs += [("--out", Path(args.out) / name) for name in WRITTEN_IN_OUT.get(args.command, ())]
+    inputs = _inputs(args)
+    for number, (flag, path) in enumerate(outputs):
+        for source in inputs:
+            if _same_file(path, source):
+                raise ValueError(f"{flag} {path} is the input {source}: writing it would destroy what this run reads; "
+                                 f"choose another {flag}")
+            if args.command == "train" and flag == "--out" and Path(os.path.realpath(source)).is_relative_to(os.path.realpath(path)):
+                raise ValueError(f"--out {path} is replaced by the new checkpoint, and it holds the input {source}: "
+                                 "choose another --out")
+        for other, earlier in outputs[:number]:
+            if _same_file(path, earlier):
+                raise ValueError(f"{other} and {flag} both name {path}: give each output its own file")
 
 
 def main(argv: list[str] | None = None) -> int:

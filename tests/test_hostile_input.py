@@ -86,3 +86,152 @@ def test_b1_no_load_in_the_code_can_run_code_from_a_file():
              "torch.load(p, weights_only=flag)\nnp.load(p, allow_pickle=True)\ntorch.load(p, weights_only=True)\n"
              "np.load(p, allow_pickle=False)\nnp.load(p)\n")
     assert [hit.split()[0] for hit in _unsafe_loads(probe, "probe")] == [f"probe:{n}" for n in range(1, 7)]
+
+
+# B2, W6, W7, W8 ----------------------------------------------------------------------------------------------
+
+def video_record(video: str, **changes) -> dict:
+    record = {"video": video, "num_frames": 12, "fps": 8.0, "T": 4, "N": 2, "candidates": [1, 4, 7, 10],
+              "chosen": [{"position": 1, "frame": 4, "time": 0.5, "score": 0.9}, {"position": 3, "frame": 10, "time": 1.25, "score": 0.7}],
+              "scores": [0.1, 0.9, 0.2, 0.7], "prediction": [{"class": "disc", "prob": 0.8}], "label": "disc",
+              "sampler": "uniform", "seconds": {"classifier": 0.5}, "gmacs": {"total": 1.5}}
+    return {**record, **changes}
+
+
+def test_b2_num_frames_is_written_escaped(videos, tmp_path):
+    results, page = tmp_path / "r.jsonl", tmp_path / "r.html"
+    results.write_text(json.dumps(video_record(str(videos.parent / "videos" / "disc_000.mp4"), num_frames=SCRIPT)) + "\n")
+    assert main(["report", str(results), "--html", str(page)]) == 0
+    text = page.read_text()
+    assert "<script" not in text.lower() and "<img src=x" not in text and "&lt;script&gt;" in text
+
+
+def every_string_a_script() -> list[dict]:
+    """A video record, an error line and an evaluation whose every string (and every key a page shows) is a script."""
+    video = {"video": SCRIPT, "num_frames": SCRIPT, "fps": SCRIPT, "T": SCRIPT, "N": SCRIPT, "candidates": [0, 5],
+             "chosen": [{"position": 1, "frame": 5, "time": SCRIPT, "score": SCRIPT}], "scores": [SCRIPT, SCRIPT],
+             "prediction": [{"class": SCRIPT, "prob": SCRIPT}], "label": SCRIPT, "sampler": SCRIPT,
+             "seconds": {SCRIPT: SCRIPT}, "gmacs": {SCRIPT: SCRIPT}, "motion": SCRIPT}
+    evaluation = {"config": {"regime": SCRIPT, "T": SCRIPT, "N": SCRIPT, "videos": SCRIPT, "repeats": SCRIPT},
+                  "policies": {SCRIPT: {"top1": SCRIPT, "top1_std": SCRIPT, "mAP": SCRIPT, "frames": SCRIPT,
+                                        "seconds_per_video": SCRIPT},
+                               "$\\foo$": {"top1": 0.5, "frames": 2.0, "seconds_per_video": 0.1}},
+                  "cost": {SCRIPT: {"sampler_gmacs": SCRIPT, "classifier_gmacs": SCRIPT}}}
+    return [video, {"video": SCRIPT, "error": SCRIPT}, evaluation, {SCRIPT: evaluation}]
+
+
+def test_b2_a_record_whose_every_string_is_a_script_renders_as_text_in_chromium(tmp_path):
+    results, page = tmp_path / "r.jsonl", tmp_path / "r.html"
+    results.write_text("".join(json.dumps(record) + "\n" for record in every_string_a_script()))
+    assert main(["report", str(results), "--html", str(page)]) == 0
+    text = page.read_text()
+    assert not re.search(r"<script|<img src=x|onerror=\"", text, re.I)
+    assert text.count("&lt;script&gt;document.title=&#x27;PWNED&#x27;&lt;/script&gt;") >= 20
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
+                          "--disable-background-networking", "--disable-component-update", f"--user-data-dir={tmp_path / 'p'}",
+                          "--virtual-time-budget=2000", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    assert "<section>" in dom and "PWNED" in dom, "the page was rendered, the scripts shown as text"
+    assert not re.search(r"<script|<img src=\"x\"|<title>PWNED", dom, re.I), "a script from the record ran"
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"video": 12345}, r"'video' must be the video's path, got int"),
+    ({"video": None}, r"'video' must be the video's path, got NoneType"),
+    ({"scores": [0.1, 0.2]}, r"'scores' must hold one score per candidate \(4\)"),
+    ({"chosen": [{"position": 9, "frame": 4}]}, r"'chosen' must list positions into the 4 candidates"),
+    ({"candidates": "1,4"}, r"'candidates' must be a list of frame numbers"),
+    ({"prediction": ["disc"]}, r"'prediction' must be a list of \{class, prob\}"),
+    ({"policies": [], "config": {}}, r"'config', 'cost' and 'policies' must be objects"),
+])
+def test_w6_a_malformed_record_is_refused_in_one_line(tmp_path, capsys, change, message):
+    results, page = tmp_path / "r.jsonl", tmp_path / "r.html"
+    record = change if "policies" in change else {**video_record(str(tmp_path / "gone.mp4")), **change}
+    results.write_text(json.dumps({"video": "a.mp4", "error": "x"}) + "\n" + json.dumps(record) + "\n")
+    assert main(["report", str(results), "--html", str(page)]) == 2
+    assert re.search(r"framesampler: error: results record 2: " + message, one_line_error(capsys))
+    assert not page.exists()
+
+
+def test_w6_a_policy_named_like_mathtext_is_plotted_as_text(tmp_path):
+    from framesampler.report.html import render_html
+
+    report = {"config": {"T": 4}, "policies": {"$\\foo$": {"top1": 0.5, "frames": 2.0, "seconds_per_video": 0.1},
+                                               "$x^$": {"top1": 0.6, "frames": 2.0, "seconds_per_video": 0.2}}}
+    assert "top-1 against time" in render_html([report])
+
+
+@pytest.mark.parametrize("size", ["0", "-5", "20000"])
+def test_w7_thumb_size_is_bounded(tmp_path, capsys, size):
+    results = tmp_path / "r.jsonl"
+    results.write_text(json.dumps({"video": "a.mp4", "error": "x"}) + "\n")
+    assert main(["report", str(results), "--html", str(tmp_path / "r.html"), "--thumb-size", size]) == 2
+    assert f"--thumb-size {size}: give 16..512 pixels" in one_line_error(capsys)
+
+
+def test_w8_a_replaced_video_is_not_shown_as_the_one_sampled(videos, tmp_path):
+    from framesampler.report.html import render_html
+
+    video = tmp_path / "v.mp4"
+    shutil.copy(videos.parent / "videos" / "disc_000.mp4", video)
+    assert "thumbnails unavailable" not in render_html([video_record(str(video))])
+    page = render_html([video_record(str(video), num_frames=48)])  # the record of a longer video under this name
+    assert "thumbnails unavailable" in page and "has 12 frames but the record says 48: the video was replaced" in page
+    assert "<img" not in page
+
+
+# B4, B5: an output is never an input --------------------------------------------------------------------------
+
+def test_b4_report_never_overwrites_its_results(tmp_path, capsys):
+    results = tmp_path / "r.jsonl"
+    results.write_text(json.dumps({"video": "a.mp4", "error": "x"}) + "\n")
+    before = results.read_bytes()
+    assert main(["report", str(results), "--html", str(results)]) == 2
+    assert "--html" in one_line_error(capsys) and results.read_bytes() == before
+    (tmp_path / "link.html").hardlink_to(results)  # the same inode under another name
+    assert main(["report", str(results), "--html", str(tmp_path / "link.html")]) == 2
+    assert "is the input" in one_line_error(capsys) and results.read_bytes() == before
+
+
+@pytest.mark.parametrize("flag", ["--json", "--sheet"])
+def test_b5_sample_never_overwrites_its_video(videos, tmp_path, capsys, flag):
+    video = tmp_path / "v.mkv"
+    shutil.copy(videos.parent / "videos" / "disc_000.mp4", video)
+    before = video.read_bytes()
+    assert main(["sample", str(video), flag, str(video), "--T", "4", "--N", "2"]) == 2
+    assert re.search(rf"{flag} .*v.mkv is the input .*v.mkv: writing it would destroy", one_line_error(capsys))
+    assert video.read_bytes() == before
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["batch", "{m}", "--out", "{m}"], "--out"),
+    (["extract", "{m}", "--out", "{m}"], "--out"),
+    (["extract", "{m}", "--test", "{t}", "--out", "{t}"], "--out"),
+    (["independence", "{v}", "--json", "{v}"], "--json"),
+    (["evaluate", "--features", "{f}", "--json", "{f}"], "--json"),
+    (["evaluate", "--features", "{f}", "--csv", "{f}"], "--csv"),
+    (["sample", "{v}", "--json", "{o}", "--sheet", "{o}"], "--sheet"),
+    (["construct", "{c}/train.txt", "--vocab", "disc", "--out", "{c}"], "--out"),
+    (["train", "--features", "{c}/f.npz", "--sampler", "sosampler", "--out", "{c}"], "--out"),
+])
+def test_b4_b5_every_command_checks_its_outputs_against_its_inputs(videos, tmp_path, capsys, argv, flag):
+    from tests.conftest import write_feature_file
+
+    folder = tmp_path / "c"
+    folder.mkdir()
+    shutil.copy(videos, folder / "train.txt")
+    features = write_feature_file(tmp_path / "f.npz", [1, 2, 3])
+    shutil.copy(features, folder / "f.npz")
+    (tmp_path / "t.txt").write_text(videos.read_text())
+    names = {"{m}": str(videos), "{t}": str(tmp_path / "t.txt"), "{v}": str(videos.parent / "videos" / "disc_000.mp4"),
+             "{f}": str(features), "{o}": str(tmp_path / "o.json"), "{c}": str(folder)}
+    before = {p: p.read_bytes() for p in [videos, features, *folder.iterdir()]}
+    (folder / "config.json").write_text('{"sampler": "sosampler", "options": {}, "classifier": {}}')  # a checkpoint
+    argv = [re.sub(r"\{.\}", lambda match: names[match.group()], a) for a in argv]
+    assert main(argv) == 2
+    err = one_line_error(capsys)
+    assert flag in err and ("is the input" in err or "holds the input" in err or "both name" in err), err
+    assert {p: p.read_bytes() for p in before} == before
