@@ -13,10 +13,11 @@ from framesampler.app.prepare import DataConfig, default_cache_dir
 from framesampler.app.train import TrainConfig, run_training
 from framesampler.data.features import default_features_path, parse_classes, read_npz
 from framesampler.learned import TrainSettings, learned_sampler_names
+from framesampler.learned.checkpoint import CHECKPOINT_KEYS
 from framesampler.policies import TRAINING_FREE, list_samplers
 from framesampler.report.html import MAX_THUMB_PX, MIN_THUMB_PX, THUMB_PX
 from framesampler.report.tables import format_table, markdown
-from framesampler.storage import check_output_directory, check_output_file, write_text_atomically
+from framesampler.storage import check_output_directory, check_output_file, check_replaceable, write_text_atomically
 from framesampler.video.decode import VideoError
 
 
@@ -458,9 +459,13 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--sampler", default="uniform", help="a sampler name or a trained checkpoint directory")
     _add_budget_options(batch)
     batch.set_defaults(T=32, N=8)
-    batch.add_argument("--out", type=Path, required=True, help="results file (.jsonl), appended to; videos in it are skipped")
-    batch.add_argument("--workers", type=int, default=0,
-                       help="decode the next K videos in background threads while the networks run (memory: K videos)")
+    batch.add_argument("--out", type=Path, required=True, help="results file (.jsonl), appended to; videos in it are "
+                       "skipped; one run at a time (it holds OUT.lock)")
+    from framesampler.app.batch import MAX_FRAMES_AHEAD, MAX_WORKERS
+
+    batch.add_argument("--workers", type=int, default=0, help=f"decode the next K videos in background threads while "
+                       f"the networks run (K <= {MAX_WORKERS}; memory: K videos, fewer when their candidates pass "
+                       f"{MAX_FRAMES_AHEAD} frames, i.e. at most max(1, {MAX_FRAMES_AHEAD} // T))")
     batch.add_argument("--dataset", type=Path, help="video dataset whose frozen classifier to use (as for sample)")
     batch.add_argument("--reread", choices=("memory", "decode"), default="memory")
     batch.add_argument("--seed", type=int, default=0)
@@ -540,7 +545,8 @@ def check_outputs(args: argparse.Namespace) -> None:
             if _same_file(path, source):
                 raise ValueError(f"{flag} {path} is the input {source}: writing it would destroy what this run reads; "
                                  f"choose another {flag}")
-            if args.command == "train" and flag == "--out" and Path(os.path.realpath(source)).is_relative_to(os.path.realpath(path)):
+            inside = Path(os.path.realpath(source)).is_relative_to(os.path.realpath(path))
+            if args.command == "train" and flag == "--out" and inside and check_replaceable(path, CHECKPOINT_KEYS):
                 raise ValueError(f"--out {path} is replaced by the new checkpoint, and it holds the input {source}: "
                                  "choose another --out")
         for other, earlier in outputs[:number]:

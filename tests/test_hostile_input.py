@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -235,3 +237,140 @@ def test_b4_b5_every_command_checks_its_outputs_against_its_inputs(videos, tmp_p
     err = one_line_error(capsys)
     assert flag in err and ("is the input" in err or "holds the input" in err or "both name" in err), err
     assert {p: p.read_bytes() for p in before} == before
+
+
+# B3, B6, W1-W4, W9: batch ---------------------------------------------------------------------------------------
+
+class StubPipeline:
+    """What ``run_batch`` uses of a pipeline, without networks: ``decode`` probes the file (the real one-line
+    errors), ``run`` gives a summary; it counts the videos decoded and not yet run."""
+
+    def __init__(self, T: int = 4) -> None:
+        import threading
+
+        self.T, self.lock, self.waiting, self.most = T, threading.Lock(), 0, 0
+
+    def decode(self, path):
+        from framesampler.video.decode import probe
+
+        with self.lock:
+            self.waiting += 1
+            self.most = max(self.most, self.waiting)
+        try:
+            return path, probe(path).num_frames
+        except Exception:
+            with self.lock:
+                self.waiting -= 1
+            raise
+
+    def run(self, decoded):
+        with self.lock:
+            self.waiting -= 1
+        path, frames = decoded
+        return type("Result", (), {"summary": lambda self: {"video": str(path), "num_frames": frames}})()
+
+
+def batch_lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture
+def folder(videos, tmp_path) -> Path:
+    """tmp_path/vids: two of the tiny videos (links)."""
+    vids = tmp_path / "vids"
+    vids.mkdir()
+    for name in ("disc_000.mp4", "square_000.mp4"):
+        (vids / name).symlink_to(videos.parent / "videos" / name)
+    return vids
+
+
+@pytest.mark.parametrize("content", [b"my notes\nsecond line\nthe last line, no newline",
+                                     b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 4, b"one line\n"])
+def test_b3_a_file_that_is_not_results_is_refused_untouched(folder, tmp_path, content):
+    from framesampler.app.batch import run_batch
+
+    out = tmp_path / "precious.txt"
+    out.write_bytes(content)
+    with pytest.raises(ValueError, match=r"precious.txt.* is not a result of framesampler batch: the file was left as it is"):
+        run_batch(StubPipeline(), folder, out, progress=False)
+    assert out.read_bytes() == content
+
+
+def test_b6_w9_resume_matches_videos_wherever_the_run_starts_and_records_absolute_paths(folder, tmp_path, monkeypatch):
+    from framesampler.app.batch import run_batch
+
+    monkeypatch.chdir(tmp_path)
+    first = run_batch(StubPipeline(), "vids", "r.jsonl", progress=False)
+    assert (first.done, first.skipped) == (2, 0)
+    assert all(Path(row["video"]).is_absolute() for row in batch_lines(tmp_path / "r.jsonl"))  # W9
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert run_batch(StubPipeline(), tmp_path / "vids", tmp_path / "r.jsonl", progress=False).skipped == 2
+    assert run_batch(StubPipeline(), "../vids", "../r.jsonl", progress=False).skipped == 2
+    manifest = tmp_path / "list.txt"
+    manifest.write_text("vids/disc_000.mp4 disc\n")
+    assert run_batch(StubPipeline(), "../list.txt", "../r.jsonl", progress=False).skipped == 1
+    assert len(batch_lines(tmp_path / "r.jsonl")) == 2, "no video written twice"
+
+
+def test_w1_a_second_run_on_the_same_results_refuses_to_start(folder, tmp_path):
+    from framesampler.app.batch import results_lock, run_batch
+
+    out = tmp_path / "r.jsonl"
+    with results_lock(out):
+        with pytest.raises(ValueError, match=r"another framesampler batch is writing .*r.jsonl \(it holds .*r.jsonl.lock\)"):
+            run_batch(StubPipeline(), folder, out, progress=False)
+    assert not out.exists()
+    assert run_batch(StubPipeline(), folder, out, progress=False).done == 2
+    assert not (tmp_path / "r.jsonl.lock").exists(), "the lock is removed after the run"
+    script = ("import sys, time\nfrom pathlib import Path\nfrom framesampler.app.batch import results_lock\n"
+              "with results_lock(Path(sys.argv[1])):\n    print('held', flush=True)\n    time.sleep(30)\n")
+    holder = subprocess.Popen([sys.executable, "-c", script, str(out)], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(PACKAGE.parent)})
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(ValueError, match="another framesampler batch is writing"):
+            run_batch(StubPipeline(), folder, out, progress=False)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_w2_workers_and_decoded_videos_in_memory_are_bounded(videos, tmp_path):
+    from framesampler.app.batch import MAX_FRAMES_AHEAD, MAX_WORKERS, run_batch
+
+    for i in range(12):  # 12 distinct names for the same tiny videos
+        (tmp_path / f"v{i}.mp4").symlink_to(videos.parent / "videos" / "disc_000.mp4")
+    with pytest.raises(ValueError, match=rf"--workers 1000: use 0..{MAX_WORKERS}"):
+        run_batch(StubPipeline(), tmp_path, tmp_path / "r.jsonl", workers=1000, progress=False)
+    small, large = StubPipeline(T=4), StubPipeline(T=MAX_FRAMES_AHEAD * 4)
+    run_batch(small, tmp_path, tmp_path / "small.jsonl", workers=8, progress=False)
+    run_batch(large, tmp_path, tmp_path / "large.jsonl", workers=8, progress=False)
+    assert small.most > 2, "small videos are decoded ahead by all the workers"
+    assert large.most <= 2, f"{large.most} videos of {large.T} candidates each were held at once"
+
+
+def test_w3_a_video_listed_twice_is_done_once_and_no_missing_flag_is_suggested(videos, tmp_path):
+    from framesampler.app.batch import run_batch
+
+    video = videos.parent / "videos" / "disc_000.mp4"
+    manifest = tmp_path / "twice.txt"
+    manifest.write_text(f"{video} disc\n{video} disc\n")
+    assert run_batch(StubPipeline(), manifest, tmp_path / "r.jsonl", progress=False).done == 1
+    manifest.write_text(f"{video} disc\n{video} square\n")
+    with pytest.raises(ValueError, match="has two labels") as error:
+        run_batch(StubPipeline(), manifest, tmp_path / "s.jsonl", progress=False)
+    assert "--dedupe" not in str(error.value)
+
+
+def test_w4_links_and_fifos_named_like_videos_get_an_error_line(folder, tmp_path):
+    from framesampler.app.batch import run_batch
+
+    (folder / "gone.mp4").symlink_to(tmp_path / "nowhere.mp4")
+    (folder / "loop.mp4").symlink_to(folder / "loop.mp4")
+    os.mkfifo(folder / "pipe.mp4")
+    report = run_batch(StubPipeline(), folder, tmp_path / "r.jsonl", progress=False)
+    assert (report.done, report.failed) == (2, 3)
+    errors = {Path(row["video"]).name: row["error"] for row in batch_lines(tmp_path / "r.jsonl") if "error" in row}
+    assert "broken symlink" in errors["gone.mp4"] and "broken symlink" in errors["loop.mp4"]
+    assert "not a regular file" in errors["pipe.mp4"]
