@@ -413,23 +413,25 @@ def build_parser() -> argparse.ArgumentParser:
     construct.add_argument("--test", type=Path, help="labeled clips of the test split (default: split the first)")
     construct.add_argument("--test-fraction", type=float, default=0.3, help="share of each class held out without --test")
     construct.add_argument("--vocab", type=lambda text: [n.strip() for n in text.split(",") if n.strip()], required=True,
-                           help="the classifier's classes (manifest labels), e.g. Archery,BasketballDunk,Surfing; "
-                           "clips of the other classes are background")
+                           help="the classifier's classes (manifest labels without a space, comma or slash), e.g. "
+                           "Archery,BasketballDunk,Surfing; clips of the other classes are background")
     construct.add_argument("--out", type=Path, required=True, help="folder for the long videos, train.txt, test.txt, segments.json")
     construct.add_argument("--background-videos", type=Path, nargs="*",
                            help="unlabeled long videos used as background too (default: the shared long videos; "
                            "give the flag alone for none)")
-    from framesampler.data.construct import ConstructConfig
+    from framesampler.data.construct import MAX_FPS, MAX_LENGTH, MAX_PER_CLIP, MAX_SIDE, ConstructConfig
 
     construct_defaults = ConstructConfig()
-    construct.add_argument("--length", type=float, default=construct_defaults.length, help="seconds per long video")
+    construct.add_argument("--length", type=float, default=construct_defaults.length,
+                           help=f"seconds per long video (at most {MAX_LENGTH:g})")
     construct.add_argument("--bursts", type=int, default=construct_defaults.bursts, help="pieces each clip is cut into")
     construct.add_argument("--gop", type=float, default=construct_defaults.gop, help="seconds between keyframes")
     construct.add_argument("--size", type=_size, default=(construct_defaults.width, construct_defaults.height),
-                           help="frame size WIDTHxHEIGHT (letterboxed)")
-    construct.add_argument("--fps", type=float, default=construct_defaults.fps, help="frame rate of the long videos")
+                           help=f"frame size WIDTHxHEIGHT (letterboxed; each side even, 16..{MAX_SIDE})")
+    construct.add_argument("--fps", type=float, default=construct_defaults.fps,
+                           help=f"frame rate of the long videos (at most {MAX_FPS:g})")
     construct.add_argument("--seed", type=int, default=0)
-    construct.add_argument("--per-clip", type=int, default=1, help="long videos made from each clip")
+    construct.add_argument("--per-clip", type=int, default=1, help=f"long videos made from each clip (at most {MAX_PER_CLIP})")
     construct.add_argument("--crf", type=int, default=construct_defaults.crf, help="x264 quality (lower is better)")
     construct.add_argument("--preset", default=construct_defaults.preset, help="x264 speed preset")
     construct.add_argument("--audio", action=argparse.BooleanOptionalAction, default=construct_defaults.audio,

@@ -119,6 +119,28 @@ def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
         partial.unlink(missing_ok=True)
 
 
+def remove_stale_partials(directory: str | os.PathLike) -> int:
+    """Remove the ``atomic_file`` temporaries (``.NAME.PID.partial``) under ``directory`` whose writer is no
+    longer running (a killed run); returns how many."""
+    removed = 0
+    for path in Path(directory).rglob(".*.partial"):
+        pid = path.name[:-len(".partial")].rpartition(".")[2]
+        if pid.isdigit() and path.is_file() and not _running(int(pid)):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def write_text_atomically(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` to ``path`` through a temporary file and a rename."""
     with atomic_file(path) as partial:

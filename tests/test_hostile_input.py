@@ -374,3 +374,85 @@ def test_w4_links_and_fifos_named_like_videos_get_an_error_line(folder, tmp_path
     errors = {Path(row["video"]).name: row["error"] for row in batch_lines(tmp_path / "r.jsonl") if "error" in row}
     assert "broken symlink" in errors["gone.mp4"] and "broken symlink" in errors["loop.mp4"]
     assert "not a regular file" in errors["pipe.mp4"]
+
+
+# B7, B8, B9, W14, W15: construct --------------------------------------------------------------------------------
+
+def construct_args(manifest: Path, out: Path, vocab: str, *extra: str) -> list[str]:
+    return ["construct", str(manifest), "--vocab", vocab, "--out", str(out), "--length", "3", "--fps", "8", "--size", "32x32",
+            "--gop", "1", "--no-audio", "--no-progress", "--background-videos", *extra]
+
+
+def relabeled(videos: Path, tmp_path: Path, label: str) -> Path:
+    """A CSV manifest of the tiny videos with the disc class renamed ``label``."""
+    rows = [line.split() for line in videos.read_text().splitlines()]
+    manifest = tmp_path / "clips.csv"
+    manifest.write_text("path,label\n" + "".join(f'{videos.parent / path},"{label if name == "disc" else name}"\n'
+                                                 for path, name in rows))
+    return manifest
+
+
+def test_b7_a_label_never_writes_outside_the_output_folder(videos, tmp_path, capsys):
+    out = tmp_path / "deep" / "er" / "out"
+    manifest = relabeled(videos, tmp_path, "../../../escaped")
+    assert main(construct_args(manifest, out, "../../../escaped")) == 2
+    assert "class '../../../escaped' cannot name a folder" in one_line_error(capsys)
+    outside = [p for p in tmp_path.rglob("*") if p.is_file() and out not in p.parents and p != manifest]
+    assert not outside, f"written outside --out: {outside}"
+
+
+def test_b8_a_label_with_a_space_is_refused_before_a_manifest_extract_cannot_read(videos, tmp_path, capsys):
+    manifest = relabeled(videos, tmp_path, "Basket ball")
+    assert main(construct_args(manifest, tmp_path / "out", "Basket ball")) == 2
+    assert "class 'Basket ball' cannot name a folder of long videos and a field of train.txt" in one_line_error(capsys)
+
+
+def test_w15_a_label_with_a_comma_is_not_offered_as_a_choice(videos, tmp_path, capsys):
+    manifest = relabeled(videos, tmp_path, "Basket,ball")
+    assert main(construct_args(manifest, tmp_path / "out", "Basket,ball")) == 2
+    err = one_line_error(capsys)
+    assert re.search(r"choose from square; 'Basket,ball' cannot be named \(a space, comma or slash\): rename", err), err
+
+
+@pytest.mark.parametrize("setting", [{"fps": 100000.0}, {"width": 40000}, {"height": 40000}, {"length": 1e7},
+                                     {"per_clip": 100000}])
+def test_b9_construct_sizes_are_bounded(setting):
+    from framesampler.data.construct import ConstructConfig
+
+    name, value = next(iter(setting.items()))
+    with pytest.raises(ValueError, match=rf"{name}={value!r}: .*length in \(0, 3600\] s, fps in \(0, 120\].*in 16..1920"):
+        ConstructConfig(**setting)
+
+
+def test_b9_construct_refuses_too_high_a_frame_rate_before_any_work(videos, tmp_path, capsys):
+    assert main([*construct_args(videos, tmp_path / "out", "disc")[:-1], "--fps", "121", "--background-videos"]) == 2
+    assert "fps=121.0" in one_line_error(capsys) and not (tmp_path / "out").exists()
+
+
+def test_b9_writing_decodes_a_bounded_number_of_frames_at_once(videos, tmp_path, monkeypatch):
+    from framesampler.data import construct as module
+    from framesampler.video.decode import VideoReader
+
+    asked = []
+    frames = VideoReader.frames
+    monkeypatch.setattr(VideoReader, "frames", lambda self, indices, **kw: asked.append(len(indices)) or frames(self, indices, **kw))
+    monkeypatch.setattr(module, "WRITE_CHUNK", 16)
+    config = module.ConstructConfig(length=2.0, fps=40.0, width=32, height=32, audio=False, gop=1.0)
+    clip = module.Source(str(videos.parent / "videos" / "disc_000.mp4"), 8.0, 0, 12, "disc")
+    background = [module.Source(str(videos.parent / "videos" / "square_000.mp4"), 8.0, 0, 12)]
+    plan = module.plan_video(clip, background, config, __import__("numpy").random.default_rng(0))
+    module.write_video(plan, tmp_path / "v.mp4", config)
+    assert sum(asked) == plan.num_frames == 80 and max(asked) == 16
+
+
+def test_w14_a_rerun_removes_what_a_killed_run_left_half_written(videos, tmp_path):
+    out = tmp_path / "out"
+    folder = out / "train" / "disc"
+    folder.mkdir(parents=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
+    stale, live = folder / f".0000_disc_000_0.mp4.{dead}.partial", folder / f".0001_x_0.mp4.{os.getpid()}.partial"
+    stale.write_bytes(b"half a video")
+    live.write_bytes(b"being written by a running process")
+    assert main(construct_args(videos, out, "disc")) == 0
+    assert not stale.exists() and live.exists()
+    assert (out / "train.txt").read_text().count("disc") >= 1
