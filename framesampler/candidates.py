@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 CandidateMode = Literal["uniform", "jitter", "fps", "keyframes"]
+MAX_T = 4096  # candidates per video (--T): every one is decoded, and kept in memory for a second conversion
 ShortPolicy = Literal["all", "repeat", "error"]
 
 

@@ -11,8 +11,11 @@ from framesampler.app.evaluate import EvaluationConfig, run
 from framesampler.app.experiments import DEFAULT_EXPERIMENTS, EXPERIMENTS, run_experiments
 from framesampler.app.prepare import DataConfig, default_cache_dir
 from framesampler.app.train import TrainConfig, run_training
+from framesampler.candidates import MAX_T
+from framesampler.data.dataset import MAX_RESOLUTION, MIN_RESOLUTION
 from framesampler.data.features import default_features_path, parse_classes, read_npz
 from framesampler.learned import TrainSettings, learned_sampler_names
+from framesampler.learned.base import MAX_WIDTH
 from framesampler.learned.checkpoint import CHECKPOINT_KEYS
 from framesampler.policies import TRAINING_FREE, list_samplers
 from framesampler.report.html import MAX_THUMB_PX, MIN_THUMB_PX, THUMB_PX
@@ -62,7 +65,7 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_budget_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--T", "--num-candidates", dest="T", type=int, default=10, help="candidates per video")
+    parser.add_argument("--T", "--num-candidates", dest="T", type=int, default=10, help=f"candidates per video (at most {MAX_T})")
     parser.add_argument("--N", "--num-frames", dest="N", type=int, default=6, help="frames the sampler picks")
 
 
@@ -349,7 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float, help="SGD learning rate (default: the sampler's own; sosampler 1e-3 as in the paper, the others 1e-2)")
     train.add_argument("--momentum", type=float, default=defaults.momentum)
     train.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
-    train.add_argument("--width", type=int, help="encoder width W (default 256)")
+    train.add_argument("--width", type=int, help=f"encoder width W (default 256, at most {MAX_WIDTH})")
     train.add_argument("--shift-div", type=int, help="temporal shift: 1/shift-div of channels each way (0: none; default 8)")
     sos = train.add_argument_group("sosampler")
     sos.add_argument("--importance", choices=("max", "label"), help="teacher confidence (default max)")
@@ -394,11 +397,12 @@ def build_parser() -> argparse.ArgumentParser:
                          help="keep a video listed twice with the same label once (default: an error)")
     extract.add_argument("--test-fraction", type=float, default=0.3, help="share of each class held out for test")
     extract.add_argument("--out", type=Path, required=True, help="the video dataset (.npz) to write")
-    extract.add_argument("--T", "--num-candidates", dest="T", type=int, default=32, help="candidates per video")
+    extract.add_argument("--T", "--num-candidates", dest="T", type=int, default=32, help=f"candidates per video (at most {MAX_T})")
     extract.add_argument("--short", choices=("error", "repeat"), default="error",
                          help="a video with fewer frames than T: report and skip it, or repeat frames")
-    extract.add_argument("--classifier-size", type=int, default=224, help="classifier resolution (px)")
-    extract.add_argument("--sampler-size", type=int, default=64, help="sampler resolution (px)")
+    extract.add_argument("--classifier-size", type=int, default=224,
+                         help=f"classifier resolution ({MIN_RESOLUTION}..{MAX_RESOLUTION} px)")
+    extract.add_argument("--sampler-size", type=int, default=64, help=f"sampler resolution ({MIN_RESOLUTION}..{MAX_RESOLUTION} px)")
     extract.add_argument("--sampler-stages", type=int, default=5,
                          help="pretrained stages in the sampler's backbone (0: the whole network)")
     extract.add_argument("--backend", choices=("pyav", "decord", "torchcodec"), default="pyav")

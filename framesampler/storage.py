@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
+import re
 import secrets
 import shutil
 from collections.abc import Iterable, Iterator
@@ -154,6 +156,12 @@ def save_atomically(obj: object, path: Path) -> None:
         torch.save(obj, partial)
 
 
+def one_line(error: BaseException, limit: int = 200) -> str:
+    """An exception's text on one line, without terminal colour codes, cut at ``limit`` characters."""
+    text = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(error)).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def non_finite(states: dict[str, dict]) -> list[str]:
     """``file:tensor`` names of the floating-point tensors in ``states`` holding NaN or inf."""
     return [f"{file}:{name}" for file, state in states.items() for name, value in state.items()
@@ -196,8 +204,11 @@ def load_module(directory: str | os.PathLike, states: tuple[str, ...], *, what: 
                          f"make it again with {make}")
     try:
         loaded = {name: torch.load(directory / name, map_location="cpu", weights_only=True) for name in states}
+    except pickle.UnpicklingError:  # refused by weights_only: loading it could run code
+        raise ValueError(f"{directory} holds a weights file with Python objects beyond tensors, refused because loading "
+                         f"it could run code; make the {what} again with {make}") from None
     except Exception as err:  # a torn or foreign file: torch raises several unrelated types
-        raise ValueError(f"{directory} holds an unreadable weights file ({type(err).__name__}: {err}); "
+        raise ValueError(f"{directory} holds an unreadable weights file ({type(err).__name__}: {one_line(err)}); "
                          f"make the {what} again with {make}") from None
     bad = non_finite(loaded)
     if bad:

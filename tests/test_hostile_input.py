@@ -60,22 +60,23 @@ def test_b1_a_resume_file_never_runs_code(tmp_path, capsys):
 
 
 UNPICKLERS = ("pickle", "_pickle", "cPickle", "dill", "joblib", "cloudpickle")
+LOADS = ("load", "loads", "Unpickler")
 
 
 def _unsafe_loads(source: str, name: str) -> list[str]:
     """``name:line`` of each load in ``source`` that may run code from a file: torch.load without
-    weights_only=True, np.load with allow_pickle other than False, any import of a pickle module."""
+    weights_only=True, np.load with allow_pickle other than False, a pickle module's load, loads or Unpickler."""
     found = []
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            modules = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or ""]
-            found += [f"{name}:{node.lineno} import {m}" for m in modules if m.split(".")[0] in UNPICKLERS]
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in UNPICKLERS:
+            found += [f"{name}:{node.lineno} from {node.module} import {a.name}" for a in node.names if a.name in LOADS]
         elif isinstance(node, ast.Call):
             call = ast.unparse(node.func)
             given = {k.arg: k.value for k in node.keywords}
             value = {k: v.value if isinstance(v, ast.Constant) else v for k, v in given.items()}
             if (call.split(".")[-1] == "load" and "torch" in call and value.get("weights_only") is not True) or \
-                    (re.fullmatch(r"(np|numpy)\.load", call) and "allow_pickle" in given and value["allow_pickle"] is not False):
+                    (re.fullmatch(r"(np|numpy)\.load", call) and "allow_pickle" in given and value["allow_pickle"] is not False) or \
+                    (call.split(".")[0] in UNPICKLERS and call.split(".")[-1] in LOADS):
                 found.append(f"{name}:{node.lineno} {call}")
     return found
 
@@ -84,10 +85,11 @@ def test_b1_no_load_in_the_code_can_run_code_from_a_file():
     unsafe = [hit for path in sorted(PACKAGE.rglob("*.py"))
               for hit in _unsafe_loads(path.read_text(encoding="utf-8"), str(path.relative_to(PACKAGE.parent)))]
     assert not unsafe, "loads that may run code from a file (use weights_only=True / allow_pickle=False):\n" + "\n".join(unsafe)
-    probe = ("import pickle\nfrom dill import loads\ntorch.load(p)\ntorch.load(p, weights_only=False)\n"
-             "torch.load(p, weights_only=flag)\nnp.load(p, allow_pickle=True)\ntorch.load(p, weights_only=True)\n"
-             "np.load(p, allow_pickle=False)\nnp.load(p)\n")
-    assert [hit.split()[0] for hit in _unsafe_loads(probe, "probe")] == [f"probe:{n}" for n in range(1, 7)]
+    probe = ("pickle.loads(b)\nfrom dill import loads\ntorch.load(p)\ntorch.load(p, weights_only=False)\n"
+             "torch.load(p, weights_only=flag)\nnp.load(p, allow_pickle=True)\npickle.Unpickler(f)\n"
+             "torch.load(p, weights_only=True)\nnp.load(p, allow_pickle=False)\nnp.load(p)\nimport pickle\n"
+             "pickle.UnpicklingError\n")
+    assert sorted(hit.split()[0] for hit in _unsafe_loads(probe, "probe")) == [f"probe:{n}" for n in range(1, 8)]
 
 
 # B2, W6, W7, W8 ----------------------------------------------------------------------------------------------
@@ -456,3 +458,92 @@ def test_w14_a_rerun_removes_what_a_killed_run_left_half_written(videos, tmp_pat
     assert main(construct_args(videos, out, "disc")) == 0
     assert not stale.exists() and live.exists()
     assert (out / "train.txt").read_text().count("disc") >= 1
+
+
+# W10-W13: checkpoints from anyone --------------------------------------------------------------------------------
+
+def write_checkpoint(directory: Path, *, sampler: str = "sosampler", input_dim: int = 16, extract: dict | None = None) -> Path:
+    """An untrained checkpoint of ``sampler`` over ``input_dim``-d features against a fresh two-class head."""
+    import framesampler.learned  # noqa: F401 (registers the learned samplers)
+    from framesampler.classifiers.frozen import ClassifierConfig, FrameClassifier
+    from framesampler.learned.checkpoint import save_checkpoint
+    from framesampler.policies.registry import create_sampler
+
+    classifier = FrameClassifier(ClassifierConfig(input_dim=16, class_ids=[1, 2], class_names=["a", "b"]))
+    return save_checkpoint(create_sampler(sampler, input_dim=input_dim, num_classes=2), directory, T=4, N=2,
+                           classifier=classifier, extract=extract)
+
+
+def edited(directory: Path, change) -> Path:
+    config = json.loads((directory / "config.json").read_text())
+    change(config)
+    (directory / "config.json").write_text(json.dumps(config))
+    return directory
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda c: c.update(extra=1), r"unknown key\(s\) extra"),
+    (lambda c: c.pop("input_dim"), r"no input_dim"),
+    (lambda c: c.update(options=[1, 2]), r"options \[1, 2\] is not dict"),
+    (lambda c: c.update(input_dim=10**9), r"input_dim 1000000000: need 1..16384"),
+    (lambda c: c["options"].update(width=10**9), r"config.json and weights do not fit together \(width must be an integer in 1..4096"),
+    (lambda c: c["options"].update(width=128), r"config.json and weights do not fit together \(.*size mismatch"),
+    (lambda c: c.update(classifier_config={**c["classifier_config"], "hidden": 7, "head": "mlp"}),
+     r"config.json and weights do not fit together \(.*Missing key"),
+    (lambda c: c["classifier_config"].update(unknown=1), r"do not fit together \(.*unexpected keyword argument 'unknown'"),
+])
+def test_w10_an_edited_checkpoint_config_is_refused_before_anything_is_built(tmp_path, capsys, change, message):
+    from framesampler.learned.checkpoint import read_checkpoint
+
+    directory = edited(write_checkpoint(tmp_path / "ck"), change)
+    with pytest.raises(ValueError, match=message) as error:
+        read_checkpoint(directory)
+    assert "\n" not in str(error.value) and str(error.value).endswith("train it again with `framesampler train`")
+
+
+def test_w10_another_models_weights_are_refused_in_one_line(tmp_path):
+    from framesampler.learned.checkpoint import read_checkpoint
+
+    ours, other = write_checkpoint(tmp_path / "ck"), write_checkpoint(tmp_path / "other", sampler="ocsampler", input_dim=8)
+    shutil.copy(other / "weights.pt", ours / "weights.pt")
+    with pytest.raises(ValueError, match=r"do not fit together \(Error\(s\) in loading state_dict for SOSampler: Missing key") as error:
+        read_checkpoint(ours)
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("T, N, message", [(-1, 2, "T -1 and N 2"), (True, 1, "T True is not int"), (10**9, 2, "T 1000000000 and N 2"),
+                                           ("10", 2, "T '10' is not int"), (4, 0, "T 4 and N 0"), (4, 5, "T 4 and N 5")])
+def test_w11_checkpoint_T_and_N_are_checked_numbers(tmp_path, capsys, T, N, message):
+    from framesampler.learned.checkpoint import read_checkpoint
+
+    directory = edited(write_checkpoint(tmp_path / "ck"), lambda c: c.update(T=T, N=N))
+    with pytest.raises(ValueError, match=re.escape(message)):
+        read_checkpoint(directory)
+    assert main(["sample", "any.mp4", "--sampler", str(directory), "--T", "4", "--N", "2"]) == 2
+    assert message in one_line_error(capsys)
+
+
+def test_w12_a_checkpoint_or_dataset_resolution_is_bounded(tmp_path):
+    import numpy as np
+
+    from framesampler.data.dataset import ExtractConfig, dataset_config
+    from framesampler.learned.checkpoint import read_checkpoint
+
+    big = {**__import__("dataclasses").asdict(ExtractConfig()), "classifier_resolution": 10**6}
+    directory = write_checkpoint(tmp_path / "ck", extract={**big, "classifier_resolution": 224})
+    edited(directory, lambda c: c.update(extract=big))
+    with pytest.raises(ValueError, match=r"extract: --classifier-size 1000000: the backbone needs at least 32 px and at most 1024 px"):
+        read_checkpoint(directory)
+    np.savez(tmp_path / "d.npz", extract_config=np.array(json.dumps(big)))
+    with pytest.raises(ValueError, match=r"d.npz: its extract_config is not one extract writes \(--classifier-size 1000000"):
+        dataset_config(tmp_path / "d.npz")
+
+
+def test_w13_a_weights_file_with_code_is_refused_in_one_plain_line(videos, tmp_path, capsys):
+    directory = write_checkpoint(tmp_path / "ck")
+    target = tmp_path / "x"
+    torch.save({"weight": _Opens(str(target))}, directory / "weights.pt")
+    assert main(["sample", str(videos.parent / "videos" / "disc_000.mp4"), "--sampler", str(directory), "--T", "4", "--N", "2"]) == 2
+    err = one_line_error(capsys)
+    assert "Python objects beyond tensors, refused because loading it could run code" in err
+    assert "weights_only" not in err and "\x1b" not in err and not target.exists()
