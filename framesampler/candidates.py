@@ -185,7 +185,7 @@ class Candidates:
     silence for a video without audio) and ``language`` ([T, D] the mean GloVe vector of each candidate's top 10
     ImageNet classes, ``classifiers.language``: SMART's language features) are optional; samplers that need one
     say so. Checked when built:
-    integer frame numbers within the video, one feature row, frame and motion value per candidate, every
+    integer frame numbers within the video, increasing (each frame once), one feature row, frame and motion value per candidate, every
     value finite (``TypeError``/``ValueError`` naming the field otherwise). Tensors and nested lists are
     stored as numpy arrays.
     """
@@ -210,6 +210,10 @@ class Candidates:
         if indices.size and (indices.min() < 0 or indices.max() >= num_frames):
             raise ValueError(f"frame_indices must lie in 0..num_frames-1 = 0..{num_frames - 1}, "
                              f"got {indices.min()}..{indices.max()}")
+        if np.any(np.diff(indices) <= 0):
+            at = int(np.flatnonzero(np.diff(indices) <= 0)[0])
+            raise ValueError(f"frame_indices must be increasing, each frame once (samplers return positions in time "
+                             f"order), got {indices[at]} then {indices[at + 1]} at position {at + 1}: pass np.unique(indices)")
         object.__setattr__(self, "frame_indices", indices.astype(np.int64))
         if self.fps is not None:
             check_positive(self.fps, "fps")

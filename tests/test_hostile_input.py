@@ -547,3 +547,29 @@ def test_w13_a_weights_file_with_code_is_refused_in_one_plain_line(videos, tmp_p
     err = one_line_error(capsys)
     assert "Python objects beyond tensors, refused because loading it could run code" in err
     assert "weights_only" not in err and "\x1b" not in err and not target.exists()
+
+
+# W16: the Python API ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("indices, found", [([5, 2, 9], "got 5 then 2 at position 1"), ([2, 2, 5], "got 2 then 2 at position 1")])
+def test_w16_candidates_must_be_increasing_frames(indices, found):
+    import numpy as np
+
+    from framesampler import Candidates, create_sampler
+
+    with pytest.raises(ValueError, match=re.escape(f"frame_indices must be increasing, each frame once (samplers return "
+                                                   f"positions in time order), {found}: pass np.unique(indices)")):
+        Candidates(np.array(indices), 10)
+    assert create_sampler("uniform").select(Candidates(np.array([2, 5, 9]), 10), 2).tolist() == [0, 2]
+
+
+@pytest.mark.parametrize("sampler, T, N, message", [("nosuch", 8, 2, "sampler='nosuch' is neither a sampler name"),
+                                                    ("uniform", 4, 9, "N=9 frames cannot be chosen from T=4 candidates"),
+                                                    ("uniform", 4, 0, "N must be an integer >= 1, got 0"),
+                                                    ("uniform", True, 1, "T must be an integer >= 1, got True")])
+def test_w16_hf_errors_speak_python(videos, sampler, T, N, message):
+    from framesampler.integrations.hf import indices_fn
+
+    with pytest.raises((ValueError, TypeError), match=re.escape(message)) as error:
+        indices_fn(videos.parent / "videos" / "disc_000.mp4", sampler, T=T, N=N)
+    assert "--" not in str(error.value)

@@ -10,6 +10,8 @@ import numpy as np
 import torch
 
 from framesampler.app.pipeline import Pipeline, load_pipeline
+from framesampler.candidates import check_integer
+from framesampler.policies import list_samplers
 from framesampler.video.transforms import center_crop, resize_short_side
 
 SamplerSpec = str | os.PathLike | Pipeline
@@ -24,6 +26,11 @@ def pipeline_for(sampler: SamplerSpec, *, T: int, N: int, **options) -> Pipeline
         if sampler.N != N:
             raise ValueError(f"the pipeline picks N={sampler.N} frames but N={N} was asked: build it with N={N}")
         return sampler
+    if check_integer(N, "N", minimum=1) > check_integer(T, "T", minimum=1):
+        raise ValueError(f"N={N} frames cannot be chosen from T={T} candidates: pass N <= T")
+    if str(sampler) not in list_samplers() and not os.path.isdir(sampler):
+        raise ValueError(f"sampler={str(sampler)!r} is neither a sampler name (framesampler.list_samplers()) nor a "
+                         "checkpoint directory")
     return _load(str(sampler), T, N, json.dumps(options, sort_keys=True, default=str))
 
 
