@@ -14,6 +14,7 @@ from framesampler.app.train import TrainConfig, run_training
 from framesampler.candidates import MAX_T
 from framesampler.data.dataset import MAX_RESOLUTION, MIN_RESOLUTION
 from framesampler.data.features import default_features_path, parse_classes, read_npz
+from framesampler.data.untrimmed import MAX_LENGTH as MAX_UNTRIMMED
 from framesampler.learned import TrainSettings, learned_sampler_names
 from framesampler.learned.base import MAX_WIDTH
 from framesampler.learned.checkpoint import CHECKPOINT_KEYS
@@ -53,7 +54,7 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
                         "(default: the file's classes minus the background ones)")
     parser.add_argument("--background-classes", type=_classes, help="background classes (default: with one file, "
                         "its classes outside --vocab, or its last third; with --background, all of that file's classes)")
-    parser.add_argument("--length", type=int, default=120, help="frames per untrimmed video (L)")
+    parser.add_argument("--length", type=int, default=120, help=f"frames per untrimmed video (L, at most {MAX_UNTRIMMED})")
     parser.add_argument("--action-frames", type=int, help="labeled clip frames per untrimmed video (default: all)")
     parser.add_argument("--bursts", type=int, default=3, help="pieces the clip is cut into (B)")
     parser.add_argument("--seed", type=int, default=0)
@@ -489,8 +490,10 @@ def build_parser() -> argparse.ArgumentParser:
     independence.add_argument("--fps", type=_rates, default=[0.5, 1, 2, 5, 10], help="sampling rates (default 0.5,1,2,5,10)")
     independence.add_argument("--plot", type=Path, help="write the kernel density of the relevance per rate (.png)")
     independence.add_argument("--json", type=Path, help='write {"rates": {rate: {"mean", "median", "pairs"}}, ...}')
-    independence.add_argument("--resolution", type=int, default=160, help="backbone resolution (px)")
-    independence.add_argument("--max-frames", type=int, default=300, help="candidates per video and rate, from the start")
+    independence.add_argument("--resolution", type=int, default=160,
+                              help=f"backbone resolution ({MIN_RESOLUTION}..{MAX_RESOLUTION} px)")
+    independence.add_argument("--max-frames", type=int, default=300,
+                              help=f"candidates per video and rate, from the start (2..{MAX_T})")
     independence.set_defaults(handler=_independence)
 
     report = commands.add_parser("report", help="one self-contained HTML page over sample/batch/evaluate results")

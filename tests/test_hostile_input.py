@@ -147,7 +147,8 @@ def test_b2_a_record_whose_every_string_is_a_script_renders_as_text_in_chromium(
     ({"video": None}, r"'video' must be the video's path, got NoneType"),
     ({"scores": [0.1, 0.2]}, r"'scores' must hold one score per candidate \(4\)"),
     ({"chosen": [{"position": 9, "frame": 4}]}, r"'chosen' must list positions into the 4 candidates"),
-    ({"candidates": "1,4"}, r"'candidates' must be a list of frame numbers"),
+    ({"candidates": "1,4"}, r"'candidates' must be a list of at most 4096 frame numbers"),
+    ({"candidates": list(range(5000))}, r"'candidates' must be a list of at most 4096 frame numbers"),
     ({"prediction": ["disc"]}, r"'prediction' must be a list of \{class, prob\}"),
     ({"policies": [], "config": {}}, r"'config', 'cost' and 'policies' must be objects"),
 ])
@@ -573,3 +574,37 @@ def test_w16_hf_errors_speak_python(videos, sampler, T, N, message):
     with pytest.raises((ValueError, TypeError), match=re.escape(message)) as error:
         indices_fn(videos.parent / "videos" / "disc_000.mp4", sampler, T=T, N=N)
     assert "--" not in str(error.value)
+
+
+# Bounds: every number that sizes memory or work is bounded, and the bound is in the flag's help ------------------
+
+@pytest.mark.parametrize("command, flag, bound", [
+    ("evaluate", "--T", "at most 4096"), ("evaluate", "--length", "at most 10000"), ("train", "--width", "at most 4096"),
+    ("sample", "--T", "at most 4096"), ("batch", "--workers", "K <= 32"), ("batch", "--workers", "1024 // T"),
+    ("extract", "--T", "at most 4096"), ("extract", "--classifier-size", "32..1024 px"), ("extract", "--sampler-size", "32..1024"),
+    ("construct", "--fps", "at most 120"), ("construct", "--size", "16..1920"), ("construct", "--length", "at most 3600"),
+    ("construct", "--per-clip", "at most 100"), ("report", "--thumb-size", "16..512"),
+    ("independence", "--resolution", "32..1024 px"), ("independence", "--max-frames", "2..4096"),
+])
+def test_bounds_are_documented_in_the_help(command, flag, bound):
+    from framesampler.cli import build_parser
+
+    parser = build_parser()
+    [sub] = [action for action in parser._actions if action.dest == "command"]
+    [option] = [action for action in sub.choices[command]._actions if flag in action.option_strings]
+    assert bound in option.help % {"default": option.default}, option.help
+
+
+@pytest.mark.parametrize("build, message", [
+    ("framesampler.classifiers.pretrained:PretrainedBackbone(resolution=10**6)", "resolution must be 32..1024 px"),
+    ("framesampler.eval.independence:relevance_by_rate([], max_frames_per_video=10**6)", "must be 2..4096"),
+    ("framesampler.data.untrimmed:UntrimmedConfig(length=10**6).for_clips(8)", "and at most 10000"),
+    ("framesampler.app.prepare:check_budget_flags(10**6, 2)", "need 1 <= N <= T <= 4096"),
+])
+def test_library_bounds_refuse_before_allocating(build, message):
+    import importlib
+
+    module, call = build.split(":")
+    name = call.split("(")[0].split(".")[0]
+    with pytest.raises(ValueError, match=re.escape(message)):
+        eval(call, {name: getattr(importlib.import_module(module), name)})

@@ -23,6 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from framesampler.cost import count_macs
+from framesampler.data.dataset import MAX_RESOLUTION, MIN_RESOLUTION
 from framesampler.video.transforms import center_crop, resize_short_side
 
 IMAGENET_RESOLUTION = 224
@@ -178,8 +179,9 @@ class PretrainedBackbone(nn.Module):
     def __init__(self, name: str = "efficientnet_lite0", *, resolution: int = IMAGENET_RESOLUTION,
                  stages: int | None = None) -> None:
         super().__init__()
-        if resolution < 32:
-            raise ValueError(f"resolution must be at least 32 px (the network downsamples 32x), got {resolution}")
+        if not MIN_RESOLUTION <= resolution <= MAX_RESOLUTION:
+            raise ValueError(f"resolution must be {MIN_RESOLUTION}..{MAX_RESOLUTION} px (the network downsamples 32x), "
+                             f"got {resolution}")
         net = _pretrained_network(name)
         if stages is not None and not 1 <= stages <= len(net.stages):
             raise ValueError(f"stages must be None (whole network) or 1..{len(net.stages)}, got {stages}")

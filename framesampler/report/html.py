@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from framesampler.candidates import MAX_T
 from framesampler.storage import atomic_file
 
 THUMB_PX = 96
@@ -130,8 +131,8 @@ def _checked_video(record: dict, number: int) -> tuple[str, list[int], list[dict
     video, candidates, chosen, scores = record["video"], record["candidates"], record["chosen"], record.get("scores")
     if not isinstance(video, str) or not video:
         raise _bad_record(number, f"'video' must be the video's path, got {type(video).__name__} {video!r:.40}")
-    if not isinstance(candidates, list) or not all(_is_int(c) and c >= 0 for c in candidates):
-        raise _bad_record(number, "'candidates' must be a list of frame numbers")
+    if not isinstance(candidates, list) or len(candidates) > MAX_T or not all(_is_int(c) and c >= 0 for c in candidates):
+        raise _bad_record(number, f"'candidates' must be a list of at most {MAX_T} frame numbers")
     if not isinstance(chosen, list) or not all(isinstance(row, dict) and _is_int(row.get("position"))
                                                and 0 <= row["position"] < len(candidates) for row in chosen):
         raise _bad_record(number, f"'chosen' must list positions into the {len(candidates)} candidates")
