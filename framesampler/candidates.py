@@ -30,12 +30,15 @@ MAX_T = 4096  # candidates per video (--T): every one is decoded, and kept in me
 ShortPolicy = Literal["all", "repeat", "error"]
 
 
-def check_integer(value: Any, name: str, minimum: int = 0) -> int:
-    """``value`` as an int; ``TypeError`` unless it is an integer (bool is not), ``ValueError`` below ``minimum``."""
+def check_integer(value: Any, name: str, minimum: int = 0, maximum: int | None = None) -> int:
+    """``value`` as an int; ``TypeError`` unless it is an integer (bool is not), ``ValueError`` outside
+    ``minimum..maximum``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r} ({type(value).__name__})")
     if value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be an integer in {minimum}..{maximum}, got {value}")
     return int(value)
 
 
@@ -97,7 +100,7 @@ def candidate_indices(
         return indices if num_candidates is None else indices[:num_candidates]
     if num_candidates is None:
         raise ValueError(f"num_candidates (T) must be >= 1 for mode={mode!r}, got None")
-    check_integer(num_candidates, "num_candidates (T)", minimum=1)
+    check_integer(num_candidates, "num_candidates (T)", minimum=1, maximum=MAX_T)
     if num_frames == 0:
         raise ValueError("the video has no frames: nothing to sample (check that it decodes)")
     if mode not in ("uniform", "jitter"):

@@ -12,7 +12,7 @@ from framesampler.app.experiments import DEFAULT_EXPERIMENTS, EXPERIMENTS, run_e
 from framesampler.app.prepare import DataConfig, default_cache_dir
 from framesampler.app.train import TrainConfig, run_training
 from framesampler.candidates import MAX_T
-from framesampler.data.dataset import MAX_RESOLUTION, MIN_RESOLUTION
+from framesampler.classifiers.pretrained import MAX_RESOLUTION, MIN_RESOLUTION
 from framesampler.data.features import default_features_path, parse_classes, read_npz
 from framesampler.data.untrimmed import MAX_LENGTH as MAX_UNTRIMMED
 from framesampler.learned import TrainSettings, learned_sampler_names
@@ -401,9 +401,8 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument("--T", "--num-candidates", dest="T", type=int, default=32, help=f"candidates per video (at most {MAX_T})")
     extract.add_argument("--short", choices=("error", "repeat"), default="error",
                          help="a video with fewer frames than T: report and skip it, or repeat frames")
-    extract.add_argument("--classifier-size", type=int, default=224,
-                         help=f"classifier resolution ({MIN_RESOLUTION}..{MAX_RESOLUTION} px)")
-    extract.add_argument("--sampler-size", type=int, default=64, help=f"sampler resolution ({MIN_RESOLUTION}..{MAX_RESOLUTION} px)")
+    extract.add_argument("--classifier-size", type=int, default=224, help="classifier resolution (px)")
+    extract.add_argument("--sampler-size", type=int, default=64, help="sampler resolution (px)")
     extract.add_argument("--sampler-stages", type=int, default=5,
                          help="pretrained stages in the sampler's backbone (0: the whole network)")
     extract.add_argument("--backend", choices=("pyav", "decord", "torchcodec"), default="pyav")

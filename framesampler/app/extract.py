@@ -42,7 +42,7 @@ import numpy as np
 from tqdm import tqdm
 
 from framesampler.app.pipeline import decode_candidates
-from framesampler.candidates import MAX_T, candidate_indices
+from framesampler.candidates import candidate_indices
 from framesampler.classifiers.pretrained import LITE0_STAGES, PretrainedBackbone
 from framesampler.data.construct import burst_mask
 from framesampler.data.dataset import ExtractConfig
@@ -57,8 +57,11 @@ from framesampler.video.decode import VideoError, VideoReader
 
 def check_extract_config(config: ExtractConfig) -> None:
     """Refuse settings ``extract`` cannot use, naming the command-line option, before any work."""
-    if not 1 <= config.T <= MAX_T:
-        raise ValueError(f"--T {config.T}: give 1..{MAX_T} candidates per video")
+    if config.T < 1:
+        raise ValueError(f"--T {config.T}: give at least 1 candidate per video")
+    for flag, size in (("--classifier-size", config.classifier_resolution), ("--sampler-size", config.sampler_resolution)):
+        if size < 32:
+            raise ValueError(f"{flag} {size}: the backbone needs at least 32 px")
     if config.sampler_stages is not None and not 1 <= config.sampler_stages <= len(LITE0_STAGES):
         raise ValueError(f"--sampler-stages {config.sampler_stages}: the backbone has {len(LITE0_STAGES)} stages; "
                          f"use 1..{len(LITE0_STAGES)} (0: the whole network)")

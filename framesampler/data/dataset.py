@@ -10,9 +10,6 @@ from dataclasses import asdict, dataclass, fields
 from framesampler.data.features import read_npz
 
 
-MIN_RESOLUTION, MAX_RESOLUTION = 32, 1024  # pixels of the frames the backbones read
-
-
 @dataclass(frozen=True)
 class PipelineConfig:
     """Resolutions and backbones of the two paths (a video dataset records the ones it was made with).
@@ -27,12 +24,6 @@ class PipelineConfig:
     sampler_stages: int | None = 5
     backbone: str = "efficientnet_lite0"
     backend: str = "pyav"
-
-    def __post_init__(self) -> None:
-        for flag, size in (("--classifier-size", self.classifier_resolution), ("--sampler-size", self.sampler_resolution)):
-            if isinstance(size, bool) or not isinstance(size, int) or not MIN_RESOLUTION <= size <= MAX_RESOLUTION:
-                raise ValueError(f"{flag} {size!r}: the backbone needs at least {MIN_RESOLUTION} px and at most "
-                                 f"{MAX_RESOLUTION} px")
 
 
 FORMAT_VERSION = 2  # 2: the candidates' image motion is cached too
@@ -61,5 +52,5 @@ def dataset_config(path: str | os.PathLike) -> ExtractConfig | None:
         return None
     try:
         return ExtractConfig(**json.loads(str(data["extract_config"])))
-    except (TypeError, ValueError) as err:  # an edited or foreign file
+    except TypeError as err:  # an edited or foreign file
         raise ValueError(f"{path}: its extract_config is not one extract writes ({err}); extract the dataset again") from None

@@ -26,16 +26,16 @@ def pipeline_for(sampler: SamplerSpec, *, T: int, N: int, **options) -> Pipeline
         if sampler.N != N:
             raise ValueError(f"the pipeline picks N={sampler.N} frames but N={N} was asked: build it with N={N}")
         return sampler
-    if check_integer(N, "N", minimum=1) > check_integer(T, "T", minimum=1):
-        raise ValueError(f"N={N} frames cannot be chosen from T={T} candidates: pass N <= T")
-    if str(sampler) not in list_samplers() and not os.path.isdir(sampler):
-        raise ValueError(f"sampler={str(sampler)!r} is neither a sampler name (framesampler.list_samplers()) nor a "
-                         "checkpoint directory")
     return _load(str(sampler), T, N, json.dumps(options, sort_keys=True, default=str))
 
 
 @lru_cache(maxsize=8)
 def _load(sampler: str, T: int, N: int, options: str) -> Pipeline:
+    if check_integer(N, "N", minimum=1) > check_integer(T, "T", minimum=1):  # said in Python's words, not the CLI's
+        raise ValueError(f"N={N} frames cannot be chosen from T={T} candidates: pass N <= T")
+    if sampler not in list_samplers() and not os.path.isdir(sampler):
+        raise ValueError(f"sampler={sampler!r} is neither a sampler name (framesampler.list_samplers()) nor a "
+                         "checkpoint directory")
     return load_pipeline(sampler, T=T, N=N, **json.loads(options))
 
 

@@ -26,6 +26,7 @@ import torch
 
 from framesampler.candidates import MAX_T
 from framesampler.classifiers.frozen import FrameClassifier
+from framesampler.classifiers.pretrained import MAX_RESOLUTION, MIN_RESOLUTION
 from framesampler.classifiers.saved import any_classifier_from_saved
 from framesampler.data.dataset import ExtractConfig
 from framesampler.learned.base import MAX_INPUT_DIM, LearnedSampler
@@ -122,7 +123,7 @@ def read_checkpoint(directory: str | os.PathLike, *, T: int | None = None, N: in
 def checked_config(raw: dict, directory: Path) -> CheckpointConfig:
     """``config.json`` as a ``CheckpointConfig``, refused (``ValueError``, one line) unless it has exactly its
     keys, each of its type, 1 <= N <= T <= ``MAX_T``, 1 <= input_dim <= ``MAX_INPUT_DIM``, a classifier
-    fingerprint and a valid ``extract``."""
+    fingerprint and ``extract`` settings with resolutions a backbone takes."""
     types = typing.get_type_hints(CheckpointConfig)
     required = {f.name for f in fields(CheckpointConfig) if f.default is MISSING and f.default_factory is MISSING}
     wrong = [f"{key} {raw[key]!r:.30} is not {getattr(kind, '__name__', kind)}" for key, kind in types.items()
@@ -139,9 +140,13 @@ def checked_config(raw: dict, directory: Path) -> CheckpointConfig:
         if not {"weights_sha256", "class_ids"} <= set(raw["classifier"]):
             wrong.append("classifier lacks weights_sha256 or class_ids")
         try:
-            ExtractConfig(**raw["extract"]) if raw["extract"] is not None else None
-        except (TypeError, ValueError) as err:
+            extract = ExtractConfig(**raw["extract"]) if raw["extract"] is not None else None
+        except TypeError as err:
             wrong.append(f"extract: {err}")
+        else:
+            sizes = [] if extract is None else [extract.classifier_resolution, extract.sampler_resolution]
+            if not all(isinstance(size, int) and MIN_RESOLUTION <= size <= MAX_RESOLUTION for size in sizes):
+                wrong.append(f"extract resolutions {sizes}: need {MIN_RESOLUTION}..{MAX_RESOLUTION} px")
     if wrong:
         raise ValueError(f"{directory / 'config.json'} is not a checkpoint's config ({'; '.join(wrong)}); "
                          f"train it again with {MAKE}")
