@@ -188,9 +188,9 @@ class Candidates:
     silence for a video without audio) and ``language`` ([T, D] the mean GloVe vector of each candidate's top 10
     ImageNet classes, ``classifiers.language``: SMART's language features) are optional; samplers that need one
     say so. Checked when built:
-    integer frame numbers within the video, increasing (each frame once), one feature row, frame and motion value per candidate, every
-    value finite (``TypeError``/``ValueError`` naming the field otherwise). Tensors and nested lists are
-    stored as numpy arrays.
+    integer frame numbers within the video, increasing (each frame once), one feature row, frame and motion
+    value per candidate, every value finite (``TypeError``/``ValueError`` naming the field otherwise). Tensors
+    and nested lists are stored as numpy arrays.
     """
 
     frame_indices: np.ndarray

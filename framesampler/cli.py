@@ -554,6 +554,7 @@ def check_outputs(args: argparse.Namespace) -> None:
                 raise ValueError(f"{flag} {path} is the input {source}: writing it would destroy what this run reads; "
                                  f"choose another {flag}")
             inside = Path(os.path.realpath(source)).is_relative_to(os.path.realpath(path))
+            # train replaces its --out folder (check_replaceable first says when it may not be replaced at all)
             if args.command == "train" and flag == "--out" and inside and check_replaceable(path, CHECKPOINT_KEYS):
                 raise ValueError(f"--out {path} is replaced by the new checkpoint, and it holds the input {source}: "
                                  "choose another --out")

@@ -300,13 +300,12 @@ def test_b3_a_file_that_is_not_results_is_refused_untouched(folder, tmp_path, co
     assert out.read_bytes() == content
 
 
-def test_b6_w9_resume_matches_videos_wherever_the_run_starts_and_records_absolute_paths(folder, tmp_path, monkeypatch):
+def test_b6_resume_matches_videos_wherever_the_run_starts(folder, tmp_path, monkeypatch):
     from framesampler.app.batch import run_batch
 
     monkeypatch.chdir(tmp_path)
     first = run_batch(StubPipeline(), "vids", "r.jsonl", progress=False)
     assert (first.done, first.skipped) == (2, 0)
-    assert all(Path(row["video"]).is_absolute() for row in batch_lines(tmp_path / "r.jsonl"))  # W9
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")
     assert run_batch(StubPipeline(), tmp_path / "vids", tmp_path / "r.jsonl", progress=False).skipped == 2
@@ -315,6 +314,18 @@ def test_b6_w9_resume_matches_videos_wherever_the_run_starts_and_records_absolut
     manifest.write_text("vids/disc_000.mp4 disc\n")
     assert run_batch(StubPipeline(), "../list.txt", "../r.jsonl", progress=False).skipped == 1
     assert len(batch_lines(tmp_path / "r.jsonl")) == 2, "no video written twice"
+
+
+def test_w9_results_name_videos_by_absolute_path(folder, tmp_path, monkeypatch):
+    from framesampler.app.batch import run_batch
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "list.txt").write_text("vids/disc_000.mp4 disc\n")
+    run_batch(StubPipeline(), "vids", "r.jsonl", progress=False)
+    run_batch(StubPipeline(), "list.txt", "s.jsonl", progress=False)
+    rows = batch_lines(tmp_path / "r.jsonl") + batch_lines(tmp_path / "s.jsonl")
+    monkeypatch.chdir(PACKAGE)  # a report made elsewhere finds every video
+    assert len(rows) == 3 and all(Path(row["video"]).is_absolute() and Path(row["video"]).is_file() for row in rows)
 
 
 def test_w1_a_second_run_on_the_same_results_refuses_to_start(folder, tmp_path):

@@ -38,7 +38,6 @@ from framesampler.video.audio import AUDIO_RATE, read_audio
 from framesampler.video.decode import VideoReader
 from framesampler.video.transforms import fit_size, letterbox
 
-
 MAX_LENGTH = 3600.0  # seconds per long video
 MAX_FPS = 120.0
 MAX_SIDE = 1920  # width and height, pixels

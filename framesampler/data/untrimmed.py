@@ -16,8 +16,6 @@ import torch
 from framesampler.data.features import FeatureFile, VideoSet, vocabulary_labels
 
 SPLIT_CODES = {"train": 0, "test": 1}
-
-
 MAX_LENGTH = 10000  # frames per untrimmed video (--length)
 
 
