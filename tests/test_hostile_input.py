@@ -614,6 +614,7 @@ def test_bounds_are_documented_in_the_help(command, flag, bound):
     ("framesampler.data.untrimmed:UntrimmedConfig(length=10**6).for_clips(8)", "and at most 10000"),
     ("framesampler.app.prepare:check_budget_flags(10**6, 2)", "need 1 <= N <= T <= 4096"),
     ("framesampler.candidates:candidate_indices(10**7, 10**6)", "num_candidates (T) must be an integer in 1..4096"),
+    ("framesampler.data.dataset:ExtractConfig(T=5000)", "--T 5000: give at most 4096 candidates per video"),
 ])
 def test_library_bounds_refuse_before_allocating(build, message):
     import importlib

@@ -141,7 +141,7 @@ def checked_config(raw: dict, directory: Path) -> CheckpointConfig:
             wrong.append("classifier lacks weights_sha256 or class_ids")
         try:
             extract = ExtractConfig(**raw["extract"]) if raw["extract"] is not None else None
-        except TypeError as err:
+        except (TypeError, ValueError) as err:
             wrong.append(f"extract: {err}")
         else:
             sizes = [] if extract is None else [extract.classifier_resolution, extract.sampler_resolution]
