@@ -26,15 +26,19 @@ import numpy as np
 import torch
 
 CandidateMode = Literal["uniform", "jitter", "fps", "keyframes"]
+MAX_T = 4096  # candidates per video (--T): every one is decoded, and kept in memory for a second conversion
 ShortPolicy = Literal["all", "repeat", "error"]
 
 
-def check_integer(value: Any, name: str, minimum: int = 0) -> int:
-    """``value`` as an int; ``TypeError`` unless it is an integer (bool is not), ``ValueError`` below ``minimum``."""
+def check_integer(value: Any, name: str, minimum: int = 0, maximum: int | None = None) -> int:
+    """``value`` as an int; ``TypeError`` unless it is an integer (bool is not), ``ValueError`` outside
+    ``minimum..maximum``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r} ({type(value).__name__})")
     if value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be an integer in {minimum}..{maximum}, got {value}")
     return int(value)
 
 
@@ -96,7 +100,7 @@ def candidate_indices(
         return indices if num_candidates is None else indices[:num_candidates]
     if num_candidates is None:
         raise ValueError(f"num_candidates (T) must be >= 1 for mode={mode!r}, got None")
-    check_integer(num_candidates, "num_candidates (T)", minimum=1)
+    check_integer(num_candidates, "num_candidates (T)", minimum=1, maximum=MAX_T)
     if num_frames == 0:
         raise ValueError("the video has no frames: nothing to sample (check that it decodes)")
     if mode not in ("uniform", "jitter"):
@@ -184,9 +188,9 @@ class Candidates:
     silence for a video without audio) and ``language`` ([T, D] the mean GloVe vector of each candidate's top 10
     ImageNet classes, ``classifiers.language``: SMART's language features) are optional; samplers that need one
     say so. Checked when built:
-    integer frame numbers within the video, one feature row, frame and motion value per candidate, every
-    value finite (``TypeError``/``ValueError`` naming the field otherwise). Tensors and nested lists are
-    stored as numpy arrays.
+    integer frame numbers within the video, increasing (each frame once), one feature row, frame and motion
+    value per candidate, every value finite (``TypeError``/``ValueError`` naming the field otherwise). Tensors
+    and nested lists are stored as numpy arrays.
     """
 
     frame_indices: np.ndarray
@@ -209,6 +213,10 @@ class Candidates:
         if indices.size and (indices.min() < 0 or indices.max() >= num_frames):
             raise ValueError(f"frame_indices must lie in 0..num_frames-1 = 0..{num_frames - 1}, "
                              f"got {indices.min()}..{indices.max()}")
+        if np.any(np.diff(indices) <= 0):
+            at = int(np.flatnonzero(np.diff(indices) <= 0)[0])
+            raise ValueError(f"frame_indices must be increasing, each frame once (samplers return positions in time "
+                             f"order), got {indices[at]} then {indices[at + 1]} at position {at + 1}: pass np.unique(indices)")
         object.__setattr__(self, "frame_indices", indices.astype(np.int64))
         if self.fps is not None:
             check_positive(self.fps, "fps")

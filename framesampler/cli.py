@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -10,11 +11,17 @@ from framesampler.app.evaluate import EvaluationConfig, run
 from framesampler.app.experiments import DEFAULT_EXPERIMENTS, EXPERIMENTS, run_experiments
 from framesampler.app.prepare import DataConfig, default_cache_dir
 from framesampler.app.train import TrainConfig, run_training
+from framesampler.candidates import MAX_T
+from framesampler.classifiers.pretrained import MAX_RESOLUTION, MIN_RESOLUTION
 from framesampler.data.features import default_features_path, parse_classes, read_npz
+from framesampler.data.untrimmed import MAX_LENGTH as MAX_UNTRIMMED
 from framesampler.learned import TrainSettings, learned_sampler_names
+from framesampler.learned.base import MAX_WIDTH
+from framesampler.learned.checkpoint import CHECKPOINT_KEYS
 from framesampler.policies import TRAINING_FREE, list_samplers
+from framesampler.report.html import MAX_THUMB_PX, MIN_THUMB_PX, THUMB_PX
 from framesampler.report.tables import format_table, markdown
-from framesampler.storage import check_output_directory, check_output_file, write_text_atomically
+from framesampler.storage import check_output_directory, check_output_file, check_replaceable, write_text_atomically
 from framesampler.video.decode import VideoError
 
 
@@ -47,7 +54,7 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
                         "(default: the file's classes minus the background ones)")
     parser.add_argument("--background-classes", type=_classes, help="background classes (default: with one file, "
                         "its classes outside --vocab, or its last third; with --background, all of that file's classes)")
-    parser.add_argument("--length", type=int, default=120, help="frames per untrimmed video (L)")
+    parser.add_argument("--length", type=int, default=120, help=f"frames per untrimmed video (L, at most {MAX_UNTRIMMED})")
     parser.add_argument("--action-frames", type=int, help="labeled clip frames per untrimmed video (default: all)")
     parser.add_argument("--bursts", type=int, default=3, help="pieces the clip is cut into (B)")
     parser.add_argument("--seed", type=int, default=0)
@@ -100,7 +107,7 @@ def _user_model(args: argparse.Namespace) -> object | None:
 
 
 def _add_budget_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--T", "--num-candidates", dest="T", type=int, default=10, help="candidates per video")
+    parser.add_argument("--T", "--num-candidates", dest="T", type=int, default=10, help=f"candidates per video (at most {MAX_T})")
     parser.add_argument("--N", "--num-frames", dest="N", type=int, default=6, help="frames the sampler picks")
 
 
@@ -424,7 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float, help="SGD learning rate (default: the sampler's own; sosampler 1e-3 as in the paper, the others 1e-2)")
     train.add_argument("--momentum", type=float, default=defaults.momentum)
     train.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
-    train.add_argument("--width", type=int, help="encoder width W (default 256)")
+    train.add_argument("--width", type=int, help=f"encoder width W (default 256, at most {MAX_WIDTH})")
     train.add_argument("--shift-div", type=int, help="temporal shift: 1/shift-div of channels each way (0: none; default 8)")
     sos = train.add_argument_group("sosampler")
     sos.add_argument("--importance", choices=("max", "label"), help="teacher confidence (default max)")
@@ -469,7 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="keep a video listed twice with the same label once (default: an error)")
     extract.add_argument("--test-fraction", type=float, default=0.3, help="share of each class held out for test")
     extract.add_argument("--out", type=Path, required=True, help="the video dataset (.npz) to write")
-    extract.add_argument("--T", "--num-candidates", dest="T", type=int, default=32, help="candidates per video")
+    extract.add_argument("--T", "--num-candidates", dest="T", type=int, default=32, help=f"candidates per video (at most {MAX_T})")
     extract.add_argument("--short", choices=("error", "repeat"), default="error",
                          help="a video with fewer frames than T: report and skip it, or repeat frames")
     _add_model_options(extract, size_default=None)
@@ -495,23 +502,25 @@ def build_parser() -> argparse.ArgumentParser:
     construct.add_argument("--test", type=Path, help="labeled clips of the test split (default: split the first)")
     construct.add_argument("--test-fraction", type=float, default=0.3, help="share of each class held out without --test")
     construct.add_argument("--vocab", type=lambda text: [n.strip() for n in text.split(",") if n.strip()], required=True,
-                           help="the classifier's classes (manifest labels), e.g. Archery,BasketballDunk,Surfing; "
-                           "clips of the other classes are background")
+                           help="the classifier's classes (manifest labels without a space, comma or slash), e.g. "
+                           "Archery,BasketballDunk,Surfing; clips of the other classes are background")
     construct.add_argument("--out", type=Path, required=True, help="folder for the long videos, train.txt, test.txt, segments.json")
     construct.add_argument("--background-videos", type=Path, nargs="*",
                            help="unlabeled long videos used as background too (default: the shared long videos; "
                            "give the flag alone for none)")
-    from framesampler.data.construct import ConstructConfig
+    from framesampler.data.construct import MAX_FPS, MAX_LENGTH, MAX_PER_CLIP, MAX_SIDE, ConstructConfig
 
     construct_defaults = ConstructConfig()
-    construct.add_argument("--length", type=float, default=construct_defaults.length, help="seconds per long video")
+    construct.add_argument("--length", type=float, default=construct_defaults.length,
+                           help=f"seconds per long video (at most {MAX_LENGTH:g})")
     construct.add_argument("--bursts", type=int, default=construct_defaults.bursts, help="pieces each clip is cut into")
     construct.add_argument("--gop", type=float, default=construct_defaults.gop, help="seconds between keyframes")
     construct.add_argument("--size", type=_size, default=(construct_defaults.width, construct_defaults.height),
-                           help="frame size WIDTHxHEIGHT (letterboxed)")
-    construct.add_argument("--fps", type=float, default=construct_defaults.fps, help="frame rate of the long videos")
+                           help=f"frame size WIDTHxHEIGHT (letterboxed; each side even, 16..{MAX_SIDE})")
+    construct.add_argument("--fps", type=float, default=construct_defaults.fps,
+                           help=f"frame rate of the long videos (at most {MAX_FPS:g})")
     construct.add_argument("--seed", type=int, default=0)
-    construct.add_argument("--per-clip", type=int, default=1, help="long videos made from each clip")
+    construct.add_argument("--per-clip", type=int, default=1, help=f"long videos made from each clip (at most {MAX_PER_CLIP})")
     construct.add_argument("--crf", type=int, default=construct_defaults.crf, help="x264 quality (lower is better)")
     construct.add_argument("--preset", default=construct_defaults.preset, help="x264 speed preset")
     construct.add_argument("--audio", action=argparse.BooleanOptionalAction, default=construct_defaults.audio,
@@ -542,9 +551,13 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--sampler", default="uniform", help="a sampler name or a trained checkpoint directory")
     _add_budget_options(batch)
     batch.set_defaults(T=32, N=8)
-    batch.add_argument("--out", type=Path, required=True, help="results file (.jsonl), appended to; videos in it are skipped")
-    batch.add_argument("--workers", type=int, default=0,
-                       help="decode the next K videos in background threads while the networks run (memory: K videos)")
+    batch.add_argument("--out", type=Path, required=True, help="results file (.jsonl), appended to; videos in it are "
+                       "skipped; one run at a time (it holds OUT.lock)")
+    from framesampler.app.batch import MAX_FRAMES_AHEAD, MAX_WORKERS
+
+    batch.add_argument("--workers", type=int, default=0, help=f"decode the next K videos in background threads while "
+                       f"the networks run (K <= {MAX_WORKERS}; memory: K videos, fewer when their candidates pass "
+                       f"{MAX_FRAMES_AHEAD} frames, i.e. at most max(1, {MAX_FRAMES_AHEAD} // T))")
     batch.add_argument("--dataset", type=Path, help="video dataset whose frozen classifier to use (as for sample)")
     batch.add_argument("--reread", choices=("memory", "decode"), default="memory")
     batch.add_argument("--seed", type=int, default=0)
@@ -563,14 +576,17 @@ def build_parser() -> argparse.ArgumentParser:
     independence.add_argument("--fps", type=_rates, default=[0.5, 1, 2, 5, 10], help="sampling rates (default 0.5,1,2,5,10)")
     independence.add_argument("--plot", type=Path, help="write the kernel density of the relevance per rate (.png)")
     independence.add_argument("--json", type=Path, help='write {"rates": {rate: {"mean", "median", "pairs"}}, ...}')
-    independence.add_argument("--resolution", type=int, default=160, help="backbone resolution (px)")
-    independence.add_argument("--max-frames", type=int, default=300, help="candidates per video and rate, from the start")
+    independence.add_argument("--resolution", type=int, default=160,
+                              help=f"backbone resolution ({MIN_RESOLUTION}..{MAX_RESOLUTION} px)")
+    independence.add_argument("--max-frames", type=int, default=300,
+                              help=f"candidates per video and rate, from the start (2..{MAX_T})")
     independence.set_defaults(handler=_independence)
 
     report = commands.add_parser("report", help="one self-contained HTML page over sample/batch/evaluate results")
     report.add_argument("results", type=Path, nargs="+", help="JSON from sample or evaluate --json, or batch's JSONL")
     report.add_argument("--html", type=Path, required=True, help="the page to write (thumbnails and plots embedded)")
-    report.add_argument("--thumb-size", type=int, default=96, help="thumbnail height in pixels (shorter side)")
+    report.add_argument("--thumb-size", type=int, default=THUMB_PX,
+                        help=f"thumbnail height in pixels (shorter side), {MIN_THUMB_PX}..{MAX_THUMB_PX}")
     report.set_defaults(handler=_report)
 
     samplers = commands.add_parser("samplers", help="list the registered sampler names")
@@ -580,16 +596,58 @@ def build_parser() -> argparse.ArgumentParser:
 
 FILE_OUTPUTS = ("json", "sheet", "plot", "csv", "html")  # flags naming a file a command writes at the end
 DIRECTORY_OUTPUTS = ("construct", "train", "experiments")  # commands whose --out is a folder (extract's is a file)
+INPUTS = ("video", "videos", "manifest", "results", "source", "features", "background", "dataset", "test", "checkpoint",
+          "sampler", "background_videos", "data")  # arguments naming what a command reads
+CHECKPOINT_INPUTS = ("checkpoint", "sampler")  # folders whose files are read: an output may not be one of them
+WRITTEN_IN_OUT = {"construct": ("train.txt", "test.txt", "segments.json", "construct.json")}  # files --out gets
+
+
+def _inputs(args: argparse.Namespace) -> list[Path]:
+    """Every existing path the parsed command reads (a checkpoint folder: the files in it, too)."""
+    paths = []
+    for name in INPUTS:
+        value = getattr(args, name, None)
+        for path in map(Path, (value or []) if isinstance(value, list) else [value] if value is not None else []):
+            if path.exists():
+                paths.append(path)
+            if name in CHECKPOINT_INPUTS and path.is_dir():
+                paths += [child for child in path.iterdir() if child.is_file()]
+    return paths
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` are one file (same device and inode: links included), or one path."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)
 
 
 def check_outputs(args: argparse.Namespace) -> None:
-    """Every output path is checked before any work starts, so a run never ends in a traceback that loses it."""
+    """Every output path is checked before any work starts, so a run never ends in a traceback that loses it,
+    and none may be an input of the run (nor another output): writing it would destroy what is read."""
+    outputs = []
     for flag in FILE_OUTPUTS:
         if getattr(args, flag, None) is not None:
-            check_output_file(getattr(args, flag), f"--{flag}")
+            outputs.append((f"--{flag}", check_output_file(getattr(args, flag), f"--{flag}")))
     if getattr(args, "out", None) is not None:
         check = check_output_directory if args.command in DIRECTORY_OUTPUTS else check_output_file
-        check(args.out, "--out")
+        outputs.append(("--out", check(args.out, "--out")))
+        outputs += [("--out", Path(args.out) / name) for name in WRITTEN_IN_OUT.get(args.command, ())]
+    inputs = _inputs(args)
+    for number, (flag, path) in enumerate(outputs):
+        for source in inputs:
+            if _same_file(path, source):
+                raise ValueError(f"{flag} {path} is the input {source}: writing it would destroy what this run reads; "
+                                 f"choose another {flag}")
+            inside = Path(os.path.realpath(source)).is_relative_to(os.path.realpath(path))
+            # train replaces its --out folder (check_replaceable first says when it may not be replaced at all)
+            if args.command == "train" and flag == "--out" and inside and check_replaceable(path, CHECKPOINT_KEYS):
+                raise ValueError(f"--out {path} is replaced by the new checkpoint, and it holds the input {source}: "
+                                 "choose another --out")
+        for other, earlier in outputs[:number]:
+            if _same_file(path, earlier):
+                raise ValueError(f"{other} and {flag} both name {path}: give each output its own file")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
+import re
 import secrets
 import shutil
 from collections.abc import Iterable, Iterator
@@ -119,6 +121,28 @@ def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
         partial.unlink(missing_ok=True)
 
 
+def remove_stale_partials(directory: str | os.PathLike) -> int:
+    """Remove the ``atomic_file`` temporaries (``.NAME.PID.partial``) under ``directory`` whose writer is no
+    longer running (a killed run); returns how many."""
+    removed = 0
+    for path in Path(directory).rglob(".*.partial"):
+        pid = path.name[:-len(".partial")].rpartition(".")[2]
+        if pid.isdigit() and path.is_file() and not _running(int(pid)):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def write_text_atomically(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` to ``path`` through a temporary file and a rename."""
     with atomic_file(path) as partial:
@@ -130,6 +154,12 @@ def save_atomically(obj: object, path: Path) -> None:
     """``torch.save`` to ``path`` through a temporary file and a rename."""
     with atomic_file(path) as partial:
         torch.save(obj, partial)
+
+
+def one_line(error: BaseException, limit: int = 200) -> str:
+    """An exception's text on one line, without terminal colour codes, cut at ``limit`` characters."""
+    text = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(error)).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def non_finite(states: dict[str, dict]) -> list[str]:
@@ -174,8 +204,11 @@ def load_module(directory: str | os.PathLike, states: tuple[str, ...], *, what: 
                          f"make it again with {make}")
     try:
         loaded = {name: torch.load(directory / name, map_location="cpu", weights_only=True) for name in states}
+    except pickle.UnpicklingError:  # refused by weights_only: loading it could run code
+        raise ValueError(f"{directory} holds a weights file with Python objects beyond tensors, refused because loading "
+                         f"it could run code; make the {what} again with {make}") from None
     except Exception as err:  # a torn or foreign file: torch raises several unrelated types
-        raise ValueError(f"{directory} holds an unreadable weights file ({type(err).__name__}: {err}); "
+        raise ValueError(f"{directory} holds an unreadable weights file ({type(err).__name__}: {one_line(err)}); "
                          f"make the {what} again with {make}") from None
     bad = non_finite(loaded)
     if bad:

@@ -4,21 +4,28 @@ Each line is the pipeline's ``SampledVideo.summary()`` (chosen frames with index
 prediction; stage seconds; GMACs), plus ``"label"`` when the manifest gives one, or ``{"video", "error"}``
 with the one-line reason a video could not be read. The results file is the state:
 
-- resumable: videos already in it (results or errors) are skipped on a rerun;
+- resumable: videos already in it (results or errors) are skipped on a rerun, matched by absolute path
+  (``"video"`` is recorded absolute), so a rerun from another folder finds them too;
 - nothing torn or doubled after a kill: each line is written by one ``write`` then ``fsync``, and a torn
-  last line (a kill inside that write) is dropped when the run starts again.
+  last line (a kill inside that write) is dropped when the run starts again. A file that is not a results
+  file is refused untouched;
+- one run at a time: a run holds ``<out>.lock`` (an advisory ``flock``, removed at the end); a second run on
+  the same results file refuses to start.
 
-With ``workers=K`` the next K videos are decoded in K background threads (``Pipeline.decode``: no
-network, PyAV releases the GIL while decoding) while the networks run on the current one
-(``Pipeline.run``); at most K decoded videos wait in memory.
+With ``workers=K`` (at most ``MAX_WORKERS``) the next videos are decoded in K background threads
+(``Pipeline.decode``: no network, PyAV releases the GIL while decoding) while the networks run on the
+current one (``Pipeline.run``); at most K decoded videos, and about ``MAX_FRAMES_AHEAD`` candidate frames in
+all (one video at least), wait in memory.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +37,9 @@ from framesampler.video.decode import VideoError
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".ts",
                             ".3gp", ".ogv"})
+RECORD_START = b'{"video": '  # how every line batch writes begins: a torn last line is a prefix of a record
+MAX_WORKERS = 32  # --workers: background decoding threads
+MAX_FRAMES_AHEAD = 1024  # candidate frames decoded ahead in all: fewer videos wait at a large T (one at least)
 
 
 @dataclass(frozen=True)
@@ -48,19 +58,22 @@ class BatchReport:
 
 
 def batch_items(source: str | os.PathLike) -> list[BatchItem]:
-    """The videos of ``source``: a folder walked for video files (by suffix, sorted), or a manifest
-    (``framesampler.data.manifest``: "path label" lines or a path,label CSV; labels go into the results)."""
+    """The videos of ``source``, as absolute paths: a folder walked for video files (by suffix, sorted; a
+    dangling symlink, a loop or a FIFO with such a name is kept, to get its error line), or a manifest
+    (``framesampler.data.manifest``: "path label" lines or a path,label CSV; labels go into the results;
+    a video listed twice with one label is done once)."""
     source = Path(source)
     if source.is_dir():
-        files = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+        files = sorted(p for p in source.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and not p.is_dir())
         if not files:
             raise ValueError(f"{source} holds no video files (looked for {', '.join(sorted(VIDEO_SUFFIXES))})")
-        return [BatchItem(str(p)) for p in files]
-    return [BatchItem(str(entry.path), entry.label) for entry in read_manifest(source)]
+        return [BatchItem(os.path.abspath(p)) for p in files]
+    return [BatchItem(os.path.abspath(entry.path), entry.label) for entry in read_manifest(source, dedupe=True)]
 
 
 def finished_videos(out: str | os.PathLike) -> set[str]:
-    """The videos already in the results file ``out``; a torn last line is cut off the file first."""
+    """The videos already in the results file ``out`` (absolute paths). Every complete line must be a record,
+    and what follows the last one a torn record, which is then cut off; any other file is refused untouched."""
     out = Path(out)
     if not out.exists():
         return set()
@@ -68,17 +81,49 @@ def finished_videos(out: str | os.PathLike) -> set[str]:
         raise ValueError(f"--out {out} is not a file: give the path of a .jsonl results file")
     data = out.read_bytes()
     complete = data[:data.rfind(b"\n") + 1]
-    if len(complete) < len(data):
+    torn = data[len(complete):]
+    refuse = f"{out}{{}} is not a result of framesampler batch: the file was left as it is; use another --out"
+    try:
+        lines = complete.decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise ValueError(refuse.format(" (not text)")) from None
+    videos = set()
+    for number, line in enumerate(lines, 1):
+        try:
+            videos.add(os.path.abspath(json.loads(line)["video"]))
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise ValueError(refuse.format(f" line {number}")) from None
+    if not (torn.startswith(RECORD_START) or RECORD_START.startswith(torn)):
+        raise ValueError(refuse.format(f" line {len(lines) + 1}"))
+    if torn:
         with out.open("r+b") as file:
             file.truncate(len(complete))
-    videos = set()
-    for number, line in enumerate(complete.decode("utf-8").splitlines(), 1):
-        try:
-            videos.add(json.loads(line)["video"])
-        except (json.JSONDecodeError, KeyError, TypeError):
-            raise ValueError(f"{out} line {number} is not a result of framesampler batch: use another --out "
-                             "(the file is appended to, never rewritten)") from None
     return videos
+
+
+@contextmanager
+def results_lock(out: Path) -> Iterator[None]:
+    """Hold ``<out>.lock`` (``flock``) while a run appends to ``out``; ``ValueError`` if another run holds it."""
+    lock = out.with_name(out.name + ".lock")
+    while True:
+        fd = os.open(lock, os.O_WRONLY | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise ValueError(f"another framesampler batch is writing {out} (it holds {lock}): wait for it to end, "
+                             "or give this run another --out") from None
+        try:
+            if os.path.samestat(os.fstat(fd), os.stat(lock)):
+                break  # not a lock file that its last holder removed meanwhile
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+        os.close(fd)
 
 
 def append_line(fd: int, record: dict) -> None:
@@ -98,18 +143,26 @@ def run_batch(pipeline: Pipeline | None, source: str | os.PathLike, out: str | o
     """Classify every video of ``source`` not yet in ``out``, appending one line each (module docstring).
     ``records``: another runner of the same summaries, ``items -> one record per item in any order`` (e.g.
     ``framesampler.integrations.ray.batch_records`` on a Ray cluster); ``pipeline`` is then not used."""
-    if workers < 0:
-        raise ValueError(f"--workers must be >= 0, got {workers}")
+    if not 0 <= workers <= MAX_WORKERS:
+        raise ValueError(f"--workers {workers}: use 0..{MAX_WORKERS} (threads decoding the next videos)")
     items = batch_items(source)
-    finished = finished_videos(out)
-    todo = [item for item in items if item.video not in finished]
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with results_lock(out):
+        finished = finished_videos(out)
+        todo = [item for item in items if item.video not in finished]
+        report = BatchReport(skipped=len(items) - len(todo))
+        _append(out, todo, report, records(todo) if records is not None else _records(pipeline, todo, workers), progress)
+    return report
+
+
+def _append(out: Path, todo: list[BatchItem], report: BatchReport, results: Iterable[dict], progress: bool) -> None:
+    """Append each of ``results`` (one per item of ``todo``) to ``out``, with its item's label; count them."""
     labels = {item.video: item.label for item in todo if item.label is not None}
-    report = BatchReport(skipped=len(items) - len(todo))
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(out, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
     try:
         bar = tqdm(total=len(todo), desc="batch", unit="video", disable=not progress or None, file=sys.stderr)
-        for record in (records(todo) if records is not None else _records(pipeline, todo, workers)):
+        for record in results:
             if "error" in record:
                 report.failed += 1
             else:
@@ -120,7 +173,6 @@ def run_batch(pipeline: Pipeline | None, source: str | os.PathLike, out: str | o
         bar.close()
     finally:
         os.close(fd)
-    return report
 
 
 def _records(pipeline: Pipeline, items: list[BatchItem], workers: int) -> Iterator[dict]:
@@ -136,7 +188,9 @@ def _records(pipeline: Pipeline, items: list[BatchItem], workers: int) -> Iterat
 
 def _decoded(pipeline: Pipeline, items: list[BatchItem], workers: int) -> Iterator[tuple[BatchItem, DecodedVideo | Exception]]:
     """Each item with its decoded video (or the error decoding raised), in order; with ``workers`` the
-    next ``workers`` videos are decoded in background threads meanwhile."""
+    next videos are decoded in background threads meanwhile: ``workers`` of them, fewer when their candidates
+    would pass ``MAX_FRAMES_AHEAD`` (one at least)."""
+    workers = min(workers, max(1, MAX_FRAMES_AHEAD // max(1, pipeline.T or 1)))
     if workers == 0:
         for item in items:
             yield item, _decode(pipeline, item)

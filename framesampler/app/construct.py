@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -31,10 +32,11 @@ from tqdm import tqdm
 from framesampler.data.construct import ConstructConfig, Plan, Source, plan_video, write_video
 from framesampler.data.features import find_shared
 from framesampler.data.manifest import ManifestEntry, class_names
-from framesampler.storage import atomic_file
+from framesampler.storage import atomic_file, remove_stale_partials
 from framesampler.video.decode import VideoError, probe
 
 SPLIT_CODES = {"train": 0, "test": 1}
+LABEL = re.compile(r"[^\s,/\\]+")  # a vocabulary label names a folder and is a field of "path label" lines (and --vocab)
 SHARED_VIDEOS = Path("shared/data/videos")
 # the shared long videos that decode cleanly (Megamind_bugy.avi is damaged on purpose; the rest are short test files)
 DEFAULT_BACKGROUND_VIDEOS = (
@@ -69,14 +71,13 @@ def construct(splits: dict[str, list[ManifestEntry]], vocab: list[str], out: str
     out = Path(out)
     entries = [entry for split in splits.values() for entry in split]
     labels = class_names(entries)
-    unknown = [name for name in vocab if name not in labels]
-    if unknown or not vocab:
-        raise ValueError(f"vocabulary {vocab} has class(es) {unknown} not in the manifests; choose from {', '.join(labels)}")
+    _check_vocab(vocab, labels)
     background_videos = default_background_videos() if background_videos is None else list(background_videos)
     record = {"config": asdict(config), "vocab": list(vocab),
               "clips": {split: [str(e.path.resolve()) for e in split_entries] for split, split_entries in splits.items()},
               "background_videos": [str(Path(p).resolve()) for p in background_videos]}
     _check_settings(out / "construct.json", record)
+    remove_stale_partials(out)  # videos a killed run left half-written
     report = ConstructReport(out, {split: [] for split in splits})
     unlabeled = _unlabeled_sources(background_videos, config)
     plans: list[tuple[str, str, Plan]] = []
@@ -99,7 +100,8 @@ def construct(splits: dict[str, list[ManifestEntry]], vocab: list[str], out: str
                 except ValueError as err:
                     report.failed.append(str(err))
                     break
-                plans.append((split, f"{split}/{entry.label}/{i:04d}_{entry.path.stem}_{k}.mp4", plan))
+                stem = re.sub(r"[\s,]", "_", entry.path.stem)  # the name is a field of a "path label" line
+                plans.append((split, f"{split}/{entry.label}/{i:04d}_{stem}_{k}.mp4", plan))
     segments = {}
     for split, name, plan in tqdm(plans, desc="construct", unit="video", disable=not progress or None, file=sys.stderr):
         target = out / name
@@ -119,6 +121,26 @@ def construct(splits: dict[str, list[ManifestEntry]], vocab: list[str], out: str
     _write_text(out / "segments.json", json.dumps({"config": asdict(config), "vocab": list(vocab), "videos": segments}, indent=1))
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _nameable(label: str) -> bool:
+    """Whether ``label`` can be a class of the long videos: a folder name and one field of a manifest line."""
+    return bool(LABEL.fullmatch(label)) and label not in (".", "..")
+
+
+def _check_vocab(vocab: list[str], labels: list[str]) -> None:
+    """Refuse a vocabulary that is empty, names a class the manifests lack, or one that is not ``_nameable``."""
+    bad = [name for name in vocab if not _nameable(name)]
+    if bad:
+        raise ValueError(f"class {bad[0]!r} cannot name a folder of long videos and a field of train.txt (no space, "
+                         "comma or slash; not . or ..): rename it in the manifest")
+    unknown = [name for name in vocab if name not in labels]
+    if unknown or not vocab:
+        others = [label for label in labels if not _nameable(label)]
+        note = f"; {', '.join(map(repr, others))} cannot be named (a space, comma or slash): rename them in the manifest" \
+            if others else ""
+        raise ValueError(f"vocabulary {vocab} has class(es) {unknown} not in the manifests; choose from "
+                         f"{', '.join(label for label in labels if _nameable(label))}{note}")
 
 
 def _unlabeled_sources(paths: list[Path], config: ConstructConfig) -> dict[str, list[Source]]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from framesampler.candidates import Reads
+from framesampler.candidates import MAX_T, Reads
 from framesampler.classifiers.clip import (
     ClipClassifier,
     clip_scores,
@@ -111,9 +111,9 @@ def resolve_classes(source: FeatureFile, background: FeatureFile, vocab: list[in
 
 
 def check_budget_flags(T: int | None, N: int) -> None:
-    """``--T`` and ``--N`` of a run: 1 <= N <= T (T None: every frame is a candidate, N >= 1)."""
-    if N < 1 or (T is not None and (T < 1 or N > T)):
-        raise ValueError(f"--N {N} of --T {T}: need 1 <= N <= T (N frames chosen from T candidates)")
+    """``--T`` and ``--N`` of a run: 1 <= N <= T <= MAX_T (T None: every frame is a candidate, N >= 1)."""
+    if N < 1 or (T is not None and not N <= T <= MAX_T):
+        raise ValueError(f"--N {N} of --T {T}: need 1 <= N <= T <= {MAX_T} (N frames chosen from T candidates)")
 
 
 def check_setting(config: DataConfig, source: FeatureFile, vocab: list[int], background_classes: list[int],

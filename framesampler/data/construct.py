@@ -38,6 +38,12 @@ from framesampler.video.audio import AUDIO_RATE, read_audio
 from framesampler.video.decode import VideoReader
 from framesampler.video.transforms import fit_size, letterbox
 
+MAX_LENGTH = 3600.0  # seconds per long video
+MAX_FPS = 120.0
+MAX_SIDE = 1920  # width and height, pixels
+MAX_PER_CLIP = 100
+WRITE_CHUNK = 128  # frames decoded at once while writing: memory does not grow with --fps or a run's length
+
 
 @dataclass(frozen=True)
 class ConstructConfig:
@@ -59,15 +65,17 @@ class ConstructConfig:
 
     def __post_init__(self) -> None:
         checks = {
-            "length": self.length > 0, "bursts": self.bursts >= 1, "gop": self.gop > 0, "fps": self.fps > 0,
-            "width": self.width >= 16 and self.width % 2 == 0, "height": self.height >= 16 and self.height % 2 == 0,
-            "per_clip": self.per_clip >= 1, "segment": self.segment > 0,
+            "length": 0 < self.length <= MAX_LENGTH, "bursts": self.bursts >= 1, "gop": self.gop > 0,
+            "fps": 0 < self.fps <= MAX_FPS, "width": 16 <= self.width <= MAX_SIDE and self.width % 2 == 0,
+            "height": 16 <= self.height <= MAX_SIDE and self.height % 2 == 0,
+            "per_clip": 1 <= self.per_clip <= MAX_PER_CLIP, "segment": self.segment > 0,
             "background_test_fraction": 0 < self.background_test_fraction < 1, "crf": 0 <= self.crf <= 51,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise ValueError(f"invalid construction setting(s) {', '.join(f'{b}={getattr(self, b)!r}' for b in bad)}: "
-                             "length, gop, fps, segment > 0; bursts, per_clip >= 1; width and height even and >= 16; "
+                             f"length in (0, {MAX_LENGTH:g}] s, fps in (0, {MAX_FPS:g}], gop, segment > 0; bursts >= 1, "
+                             f"per_clip in 1..{MAX_PER_CLIP}; width and height even, in 16..{MAX_SIDE}; "
                              "background_test_fraction in (0, 1); crf in 0..51")
 
     @property
@@ -225,11 +233,12 @@ def write_video(plan: Plan, path: str | os.PathLike, config: ConstructConfig) ->
                 reader = readers[run.source]
                 meta = reader.metadata
                 short = min(fit_size(meta.width, meta.height, config.width, config.height))
-                pixels = letterbox(reader.frames(run.frames, size=short), config.width, config.height)
-                for offset, image in enumerate(pixels):
-                    frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-                    frame.pts, frame.time_base = run.start + offset, 1 / rate
-                    container.mux(stream.encode(frame))
+                for first in range(0, len(run.frames), WRITE_CHUNK):
+                    chunk = reader.frames(run.frames[first:first + WRITE_CHUNK], size=short)
+                    for offset, image in enumerate(letterbox(chunk, config.width, config.height), first):
+                        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+                        frame.pts, frame.time_base = run.start + offset, 1 / rate
+                        container.mux(stream.encode(frame))
                 end = min(len(track), round(run.stop / plan.fps * AUDIO_RATE)) if track is not None else 0
                 if end > muxed:
                     samples = av.AudioFrame.from_ndarray(track[None, muxed:end], format="fltp", layout="mono")

@@ -7,6 +7,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, fields
 
+from framesampler.candidates import MAX_T
 from framesampler.data.features import read_npz
 
 
@@ -49,10 +50,17 @@ class ExtractConfig(PipelineConfig):
     def pipeline(self) -> PipelineConfig:
         return PipelineConfig(**{f.name: getattr(self, f.name) for f in fields(PipelineConfig)})
 
+    def __post_init__(self) -> None:
+        if isinstance(self.T, int) and self.T > MAX_T:  # checked here: a dataset or checkpoint records it too
+            raise ValueError(f"--T {self.T}: give at most {MAX_T} candidates per video")
+
 
 def dataset_config(path: str | os.PathLike) -> ExtractConfig | None:
     """The ``ExtractConfig`` a video dataset was made with (None for a plain feature file)."""
     data = read_npz(path, ["extract_config"], what="video dataset")
     if "extract_config" not in data:
         return None
-    return ExtractConfig(**json.loads(str(data["extract_config"])))
+    try:
+        return ExtractConfig(**json.loads(str(data["extract_config"])))
+    except (TypeError, ValueError) as err:  # an edited or foreign file
+        raise ValueError(f"{path}: its extract_config is not one extract writes ({err}); extract the dataset again") from None

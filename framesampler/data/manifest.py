@@ -57,7 +57,7 @@ def _unique(entries: list[ManifestEntry], dedupe: bool) -> list[ManifestEntry]:
                              f"({entry.where}); keep the right one")
         elif not dedupe:
             raise ValueError(f"{entry.path} is listed twice ({seen.where} and {entry.where}): remove one "
-                             "(or pass --dedupe to keep it once)")
+                             "(or, with extract, pass --dedupe to keep it once)")
     return kept
 
 

@@ -16,6 +16,7 @@ import torch
 from framesampler.data.features import FeatureFile, VideoSet, vocabulary_labels
 
 SPLIT_CODES = {"train": 0, "test": 1}
+MAX_LENGTH = 10000  # frames per untrimmed video (--length)
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,8 @@ class UntrimmedConfig:
             raise ValueError(f"action_frames must be in 1..{clip_frames} (frames per clip), got {self.action_frames}")
         if not 1 <= self.bursts <= self.action_frames:
             raise ValueError(f"bursts must be in 1..action_frames ({self.action_frames}), got {self.bursts}")
-        if self.length < self.action_frames:
-            raise ValueError(f"length ({self.length}) must be >= action_frames ({self.action_frames})")
+        if not self.action_frames <= self.length <= MAX_LENGTH:
+            raise ValueError(f"length ({self.length}) must be >= action_frames ({self.action_frames}) and at most {MAX_LENGTH}")
 
 
 def build_video(action: np.ndarray, background_clips: list[np.ndarray], config: UntrimmedConfig,

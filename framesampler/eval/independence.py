@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from framesampler.candidates import candidate_indices
+from framesampler.candidates import MAX_T, candidate_indices
 from framesampler.classifiers.pretrained import PretrainedBackbone
 from framesampler.video import VideoError, VideoReader
 
@@ -123,8 +123,8 @@ def relevance_by_rate(paths: Sequence[str | os.PathLike], rates: Sequence[float]
     """
     if len({rate_key(r) for r in rates}) != len(rates) or not all(r > 0 for r in rates):
         raise ValueError(f"rates must be distinct and > 0 (frames per second), got {list(rates)}")
-    if max_frames_per_video < 2:
-        raise ValueError(f"max_frames_per_video must be >= 2 (a pair), got {max_frames_per_video}")
+    if not 2 <= max_frames_per_video <= MAX_T:
+        raise ValueError(f"max_frames_per_video (--max-frames) must be 2..{MAX_T} (a pair at least), got {max_frames_per_video}")
     if isinstance(backbone, str):
         backbone = PretrainedBackbone(backbone, resolution=resolution)
     sequences: dict[float, list[torch.Tensor]] = {rate: [] for rate in rates}

@@ -10,6 +10,8 @@ import numpy as np
 import torch
 
 from framesampler.app.pipeline import Pipeline, load_pipeline
+from framesampler.candidates import check_integer
+from framesampler.policies import list_samplers
 from framesampler.video.transforms import center_crop, resize_short_side
 
 SamplerSpec = str | os.PathLike | Pipeline
@@ -32,6 +34,11 @@ def pipeline_for(sampler: SamplerSpec, *, T: int, N: int, **options) -> Pipeline
 
 @lru_cache(maxsize=8)
 def _load(sampler: str, T: int, N: int, options: str) -> Pipeline:
+    if check_integer(N, "N", minimum=1) > check_integer(T, "T", minimum=1):  # said in Python's words, not the CLI's
+        raise ValueError(f"N={N} frames cannot be chosen from T={T} candidates: pass N <= T")
+    if sampler not in list_samplers() and not os.path.isdir(sampler):
+        raise ValueError(f"sampler={sampler!r} is neither a sampler name (framesampler.list_samplers()) nor a "
+                         "checkpoint directory")
     return load_pipeline(sampler, T=T, N=N, **json.loads(options))
 
 

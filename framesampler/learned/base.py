@@ -20,6 +20,9 @@ from framesampler.cost import count_macs, inference
 from framesampler.learned.encoder import FeatureEncoder
 from framesampler.policies.base import Context, Sampler
 
+MAX_INPUT_DIM = 16384  # features per candidate the encoder reads
+MAX_WIDTH = 4096  # the encoder's width W (--width)
+
 
 @dataclass
 class TrainingBatch:
@@ -61,6 +64,9 @@ class LearnedSampler(nn.Module, Sampler):
     def __init__(self, *, input_dim: int, num_classes: int, width: int = 256, shift_div: int = 8,
                  dropout: float = 0.5, seed: int = 0, input: str = "features") -> None:
         nn.Module.__init__(self)
+        for name, value, bound in (("input_dim", input_dim, MAX_INPUT_DIM), ("width", width, MAX_WIDTH)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= bound:
+                raise ValueError(f"{name} must be an integer in 1..{bound}, got {value!r}")
         Sampler.__init__(self, seed=seed)
         torch.manual_seed(seed)
         if input not in ENCODER_INPUTS:

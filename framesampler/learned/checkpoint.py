@@ -6,7 +6,9 @@ A checkpoint is one directory (``framesampler.storage.save_module``): ``config.j
 and its options, T and N, the input it reads (its width and, on video data, how it was extracted), the
 classifier's fingerprint and settings, the data and training settings. So ``sample`` and ``batch`` need
 neither the training data nor any training, and ``load_checkpoint`` refuses a checkpoint used with
-another T, N, input width or classifier, saying what differs.
+another T, N, input width or classifier, saying what differs. A checkpoint may come from anyone: its
+``config.json`` is checked (its keys, their types, T, N and widths within bounds) and its models are built
+and loaded on the meta device first, so a config that does not fit its weights costs no memory.
 """
 from __future__ import annotations
 
@@ -14,16 +16,22 @@ import hashlib
 import io
 import json
 import os
-from dataclasses import asdict, dataclass, field
+import typing
+import warnings
+from collections.abc import Callable
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
 
+from framesampler.candidates import MAX_T
 from framesampler.classifiers.frozen import FrameClassifier
+from framesampler.classifiers.pretrained import MAX_RESOLUTION, MIN_RESOLUTION
 from framesampler.classifiers.saved import any_classifier_from_saved
-from framesampler.learned.base import LearnedSampler
+from framesampler.data.dataset import ExtractConfig
+from framesampler.learned.base import MAX_INPUT_DIM, LearnedSampler
 from framesampler.policies.registry import create_sampler
-from framesampler.storage import load_module, save_module
+from framesampler.storage import load_module, one_line, save_module
 
 FORMAT = "framesampler-sampler-checkpoint"
 VERSION = 2
@@ -94,7 +102,7 @@ def read_checkpoint(directory: str | os.PathLike, *, T: int | None = None, N: in
     if raw.get("format") != FORMAT or raw.get("version") != VERSION:
         raise ValueError(f"{directory} is a checkpoint of format {raw.get('format', 'unversioned')!r} version "
                          f"{raw.get('version', 1)}; this framesampler reads version {VERSION}: train it again with {MAKE}")
-    config = CheckpointConfig(**raw)
+    config = checked_config(raw, directory)
     differences = [f"{name} {trained} (asked {asked})" for name, trained, asked in
                    (("T", config.T, T), ("N", config.N, N), ("input width", config.input_dim, input_dim))
                    if asked is not None and asked != trained]
@@ -110,10 +118,60 @@ def read_checkpoint(directory: str | os.PathLike, *, T: int | None = None, N: in
             raise ValueError(f"checkpoint {directory} was trained against another frozen classifier "
                              f"({found['weights_sha256']} != {expected['weights_sha256']}): train it again "
                              "with this evaluation's --features/--vocab/--seed/--consensus")
-    sampler = create_sampler(config.sampler, **config.options)
-    sampler.load_state_dict(states["weights.pt"])
-    head = any_classifier_from_saved(config.classifier_config, states["classifier.pt"])
+    sampler = _fitted(directory, lambda: _loaded(create_sampler(config.sampler, **config.options), states["weights.pt"]))
+    head = _fitted(directory, lambda: any_classifier_from_saved(config.classifier_config, states["classifier.pt"]))
     return Checkpoint(sampler.eval(), head, config)
+
+
+def checked_config(raw: dict, directory: Path) -> CheckpointConfig:
+    """``config.json`` as a ``CheckpointConfig``, refused (``ValueError``, one line) unless it has exactly its
+    keys, each of its type, 1 <= N <= T <= ``MAX_T``, 1 <= input_dim <= ``MAX_INPUT_DIM``, a classifier
+    fingerprint and ``extract`` settings with resolutions a backbone takes."""
+    types = typing.get_type_hints(CheckpointConfig)
+    required = {f.name for f in fields(CheckpointConfig) if f.default is MISSING and f.default_factory is MISSING}
+    wrong = [f"{key} {raw[key]!r:.30} is not {getattr(kind, '__name__', kind)}" for key, kind in types.items()
+             if key in raw and (not isinstance(raw[key], kind) or (kind is int and isinstance(raw[key], bool)))]
+    if set(raw) - set(types):
+        wrong.append(f"unknown key(s) {', '.join(sorted(set(raw) - set(types)))}")
+    if required - set(raw):
+        wrong.append(f"no {', '.join(sorted(required - set(raw)))}")
+    if not wrong:
+        if not 1 <= raw["N"] <= raw["T"] <= MAX_T:
+            wrong.append(f"T {raw['T']} and N {raw['N']}: need 1 <= N <= T <= {MAX_T}")
+        if not 1 <= raw["input_dim"] <= MAX_INPUT_DIM:
+            wrong.append(f"input_dim {raw['input_dim']}: need 1..{MAX_INPUT_DIM}")
+        if not {"weights_sha256", "class_ids"} <= set(raw["classifier"]):
+            wrong.append("classifier lacks weights_sha256 or class_ids")
+        try:
+            extract = ExtractConfig(**raw["extract"]) if raw["extract"] is not None else None
+        except (TypeError, ValueError) as err:
+            wrong.append(f"extract: {err}")
+        else:
+            sizes = [] if extract is None else [extract.classifier_resolution, extract.sampler_resolution]
+            if not all(isinstance(size, int) and MIN_RESOLUTION <= size <= MAX_RESOLUTION for size in sizes):
+                wrong.append(f"extract resolutions {sizes}: need {MIN_RESOLUTION}..{MAX_RESOLUTION} px")
+    if wrong:
+        raise ValueError(f"{directory / 'config.json'} is not a checkpoint's config ({'; '.join(wrong)}); "
+                         f"train it again with {MAKE}")
+    return CheckpointConfig(**raw)
+
+
+def _loaded(model: torch.nn.Module, state: dict) -> torch.nn.Module:
+    model.load_state_dict(state)
+    return model
+
+
+def _fitted(directory: Path, make: Callable[[], torch.nn.Module]) -> torch.nn.Module:
+    """``make()`` (build a model from config.json and load its weights), first on the meta device, which
+    allocates nothing: another model's weights, or a config sized like no weights file, are refused first."""
+    try:
+        with torch.device("meta"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # loading weights into meta tensors is a no-op: only shapes are checked
+            make()
+    except (RuntimeError, TypeError, ValueError, KeyError) as err:
+        raise ValueError(f"checkpoint {directory}: its config.json and weights do not fit together ({one_line(err)}); "
+                         f"train it again with {MAKE}") from None
+    return make()
 
 
 def load_checkpoint(directory: str | os.PathLike, classifier: FrameClassifier | None = None, *, T: int | None = None,

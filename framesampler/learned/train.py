@@ -100,9 +100,10 @@ def load_resume_state(state_path: Path, identity: dict) -> dict | None:
     if not state_path.is_file():
         return None
     try:
-        state = torch.load(state_path, weights_only=False)
-    except Exception as err:  # a torn or foreign file: whatever unpickling raises
-        print(f"framesampler: {state_path} is unreadable ({type(err).__name__}); starting afresh", file=sys.stderr)
+        state = torch.load(state_path, weights_only=True)  # never unpickle code: the file may come from anyone
+    except Exception as err:  # a torn, foreign or malicious file: whatever (safe) unpickling raises
+        print(f"framesampler: {state_path} is unreadable or holds more than training state ({type(err).__name__}); "
+              "starting afresh", file=sys.stderr)
         return None
     found = state.get("identity") if isinstance(state, dict) else None
     if found != identity:

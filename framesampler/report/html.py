@@ -16,15 +16,18 @@ import base64
 import html
 import io
 import json
+import math
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from framesampler.candidates import MAX_T
 from framesampler.storage import atomic_file
 
 THUMB_PX = 96
+MIN_THUMB_PX, MAX_THUMB_PX = 16, 512  # bounds of --thumb-size: every candidate of every video is decoded at it
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color:#222;background:#fafafa}
 h1{font-size:22px} h2{font-size:18px;margin:28px 0 4px} h3{font-size:15px;margin:18px 0 6px}
@@ -81,19 +84,22 @@ def kind(record: object) -> str:
 
 
 def render_html(records: Sequence[dict], *, title: str = "framesampler report", thumb_px: int = THUMB_PX) -> str:
-    """The page for ``records`` (see :func:`kind`); thumbnails are decoded from each record's video path."""
+    """The page for ``records`` (see :func:`kind`); thumbnails are decoded from each record's video path.
+    Every value from a record is written escaped; one whose shape the page cannot use raises ``ValueError``."""
+    if isinstance(thumb_px, bool) or not isinstance(thumb_px, int) or not MIN_THUMB_PX <= thumb_px <= MAX_THUMB_PX:
+        raise ValueError(f"--thumb-size {thumb_px}: give {MIN_THUMB_PX}..{MAX_THUMB_PX} pixels (the thumbnails' shorter side)")
     sections, thumbnails = [], {}
-    for record in records:
+    for number, record in enumerate(records, 1):
         what = kind(record)
         if what == "video":
-            sections.append(_video_section(record, thumbnails, thumb_px))
+            sections.append(_video_section(record, number, thumbnails, thumb_px))
         elif what == "error":
-            sections.append(f"<section><h2>{_e(Path(record['video']).name)}</h2><p class=meta>{_e(record['video'])}</p>"
-                            f"<p class=error>{_e(record['error'])}</p></section>")
+            sections.append(f"<section><h2>{_e(os.path.basename(str(record['video'])))}</h2><p class=meta>"
+                            f"{_e(record['video'])}</p><p class=error>{_e(record['error'])}</p></section>")
         elif what == "evaluation":
-            sections.append(_evaluation_section(record, None))
+            sections.append(_evaluation_section(record, None, number))
         elif what == "evaluations":
-            sections += [_evaluation_section(report, name) for name, report in record.items()]
+            sections += [_evaluation_section(report, name, number) for name, report in record.items()]
         else:
             keys = ", ".join(list(record)[:6]) if isinstance(record, dict) else type(record).__name__
             raise ValueError(f"cannot report a record with keys {keys}: pass what sample --json, batch or evaluate --json wrote")
@@ -116,39 +122,69 @@ def write_html(results: Iterable[str | os.PathLike], out: str | os.PathLike, *, 
     return Path(out)
 
 
-def _video_section(record: dict, thumbnails: dict, thumb_px: int) -> str:
-    candidates = [int(i) for i in record["candidates"]]
-    chosen = {int(row["position"]) for row in record["chosen"]}
-    fps = float(record.get("fps") or 0)
-    scores = list(record.get("scores") or [None] * len(candidates))
-    for row in record["chosen"]:  # a summary without every candidate's score still has the chosen ones'
+def _bad_record(number: int, what: str) -> ValueError:
+    return ValueError(f"results record {number}: {what}; pass what sample --json, batch or evaluate --json wrote")
+
+
+def _checked_video(record: dict, number: int) -> tuple[str, list[int], list[dict], list]:
+    """The fields that address frames (video path, candidates, chosen positions, scores), checked."""
+    video, candidates, chosen, scores = record["video"], record["candidates"], record["chosen"], record.get("scores")
+    if not isinstance(video, str) or not video:
+        raise _bad_record(number, f"'video' must be the video's path, got {type(video).__name__} {video!r:.40}")
+    if not isinstance(candidates, list) or len(candidates) > MAX_T or not all(_is_int(c) and c >= 0 for c in candidates):
+        raise _bad_record(number, f"'candidates' must be a list of at most {MAX_T} frame numbers")
+    if not isinstance(chosen, list) or not all(isinstance(row, dict) and _is_int(row.get("position"))
+                                               and 0 <= row["position"] < len(candidates) for row in chosen):
+        raise _bad_record(number, f"'chosen' must list positions into the {len(candidates)} candidates")
+    if scores is not None and (not isinstance(scores, list) or len(scores) != len(candidates)):
+        raise _bad_record(number, f"'scores' must hold one score per candidate ({len(candidates)})")
+    prediction = record.get("prediction") or []
+    if not isinstance(prediction, list) or not all(isinstance(p, dict) and {"class", "prob"} <= set(p) for p in prediction):
+        raise _bad_record(number, "'prediction' must be a list of {class, prob}")
+    return video, candidates, chosen, list(scores or [None] * len(candidates))
+
+
+def _video_section(record: dict, number: int, thumbnails: dict, thumb_px: int) -> str:
+    video, candidates, rows, scores = _checked_video(record, number)
+    chosen = {row["position"] for row in rows}
+    fps = record.get("fps") if _is_number(record.get("fps")) and record["fps"] > 0 else 0.0
+    for row in rows:  # a summary without every candidate's score still has the chosen ones'
         if row.get("score") is not None:
             scores[row["position"]] = row["score"]
-    images, problem = _thumbnails(record["video"], candidates, thumbnails, thumb_px)
+    expected = record.get("num_frames") if _is_int(record.get("num_frames")) else None
+    images, problem = _thumbnails(video, candidates, expected, thumbnails, thumb_px)
     tiles = []
     for position, frame in enumerate(candidates):
         image = f"<img alt='frame {frame}' src='{images[position]}'>" if images else "<span class=missing></span>"
-        caption = [f"#{frame}", f"{frame / fps:.2f} s" if fps else "", "" if scores[position] is None else f"score {scores[position]:.3g}"]
+        caption = [f"#{frame}", f"{frame / fps:.2f} s" if fps else "",
+                   "" if scores[position] is None else f"score {_n(scores[position], '{:.3g}')}"]  # escaped pieces
         star = "&#9733; " if position in chosen else ""
         tiles.append(f"<figure class='tile{' chosen' if position in chosen else ''}'>{image}<figcaption>{star}"
-                     f"{'<br>'.join(_e(c) for c in caption if c)}</figcaption></figure>")
+                     f"{'<br>'.join(c for c in caption if c)}</figcaption></figure>")
     sampler = f"{_e(record['sampler'])}: " if record.get("sampler") else ""
-    head = (f"<h2>{_e(Path(record['video']).name)}</h2><p class=meta>{_e(record['video'])}</p>"
+    head = (f"<h2>{_e(Path(video).name)}</h2><p class=meta>{_e(video)}</p>"
             f"<p class=meta>{sampler}{len(chosen)} of {len(candidates)} candidates chosen; "
-            f"{record.get('num_frames', '?')} frames at {fps:.2f} fps</p>")
+            f"{_e(record.get('num_frames', '?'))} frames at {_n(record.get('fps') or 0, '{:.2f}')} fps</p>")
     warning = f"<p class=error>thumbnails unavailable: {_e(problem)}</p>" if problem else ""
     return (f"<section>{head}{warning}<div class=grid>{''.join(tiles)}</div>{_prediction(record)}"
             f"{_numbers('stage seconds', record.get('seconds'), '{:.4f}')}{_numbers('GMACs', record.get('gmacs'), '{:.3f}')}</section>")
 
 
-def _thumbnails(video: str, candidates: list[int], cache: dict, thumb_px: int) -> tuple[list[str], str | None]:
-    """data: URIs of the candidates (decoded once per video and candidate list), or the reason there are none."""
-    from framesampler.video.decode import VideoError, read_frames
+def _thumbnails(video: str, candidates: list[int], expected: int | None, cache: dict,
+                thumb_px: int) -> tuple[list[str], str | None]:
+    """data: URIs of the candidates (decoded once per video and candidate list), or the reason there are none
+    (the video unreadable, or not the one sampled: its frame count differs from the record's ``expected``)."""
+    from framesampler.video.decode import VideoError, VideoReader
 
-    key = (video, tuple(candidates))
+    key = (video, tuple(candidates), expected)
     if key not in cache:
         try:
-            cache[key] = ([_data_uri(frame) for frame in read_frames(video, candidates, size=thumb_px)], None)
+            with VideoReader(video) as reader:
+                found = reader.metadata.num_frames
+                if expected is not None and found != expected:
+                    raise ValueError(f"{video} has {found} frames but the record says {expected}: the video was replaced "
+                                     "since it was sampled; sample it again")
+                cache[key] = ([_data_uri(frame) for frame in reader.frames(candidates, size=thumb_px)], None)
         except (VideoError, ValueError) as error:
             cache[key] = ([], str(error))
     return cache[key]
@@ -171,26 +207,29 @@ def _prediction(record: dict) -> str:
     if label is not None:
         right = str(prediction[0]["class"]) == str(label)
         verdict = f" &mdash; true label {_e(label)}: <span class={'ok' if right else 'wrong'}>{'correct' if right else 'wrong'}</span>"
-    top = ", ".join(f"{_e(p['class'])} {p['prob']:.3f}" for p in prediction)
+    top = ", ".join(f"{_e(p['class'])} {_n(p['prob'])}" for p in prediction)
     return f"<p><b>prediction:</b> {top}{verdict}</p>"
 
 
 def _numbers(name: str, values: dict | None, fmt: str) -> str:
-    if not values:
+    if not values or not isinstance(values, dict):
         return ""
-    return f"<p class=meta>{_e(name)}: " + ", ".join(f"{_e(k)} {fmt.format(v)}" for k, v in values.items()) + "</p>"
+    return f"<p class=meta>{_e(name)}: " + ", ".join(f"{_e(k)} {_n(v, fmt)}" for k, v in values.items()) + "</p>"
 
 
-def _evaluation_section(report: dict, name: str | None) -> str:
-    config, cost = report.get("config", {}), report.get("cost", {})
+def _evaluation_section(report: dict, name: str | None, number: int) -> str:
+    config, cost, policies = report.get("config") or {}, report.get("cost") or {}, report["policies"]
+    if not all(isinstance(part, dict) for part in (config, cost, policies)) or \
+            not all(isinstance(row, dict) for row in (*policies.values(), *cost.values())):
+        raise _bad_record(number, "'config', 'cost' and 'policies' must be objects, each policy's row an object")
     columns = [("top1", "top-1"), ("mAP", "mAP"), ("fidelity", "fidelity")]
-    seconds = {policy: _seconds(row, cost.get(policy)) for policy, row in report["policies"].items()}
+    seconds = {policy: _seconds(row, cost.get(policy)) for policy, row in policies.items()}
     rows = []
-    for policy, row in report["policies"].items():
-        cells = ["-" if row.get(m) is None else f"{row[m]:.3f} &plusmn; {row.get(m + '_std') or 0:.3f}" for m, _ in columns]
-        cells.append(f"{row['frames']:.1f}" if row.get("frames") is not None else "-")
+    for policy, row in policies.items():
+        cells = ["-" if row.get(m) is None else f"{_n(row[m])} &plusmn; {_n(row.get(m + '_std') or 0)}" for m, _ in columns]
+        cells.append(_n(row["frames"], "{:.1f}") if row.get("frames") is not None else "-")
         if cost:
-            cells += [f"{cost[policy][k]:.3f}" if policy in cost else "-" for k in ("sampler_gmacs", "classifier_gmacs")]
+            cells += [_n(cost[policy].get(k)) if policy in cost else "-" for k in ("sampler_gmacs", "classifier_gmacs")]
         if any(s is not None for s in seconds.values()):
             cells.append("-" if seconds[policy] is None else f"{seconds[policy]:.4f}")
         rows.append(f"<tr><td>{_e(policy)}</td>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
@@ -205,7 +244,7 @@ def _evaluation_section(report: dict, name: str | None) -> str:
 
 def _seconds(row: dict, cost: dict | None) -> float | None:
     for source in (row, cost or {}):
-        if source.get("seconds_per_video") is not None:
+        if _is_number(source.get("seconds_per_video")):
             return float(source["seconds_per_video"])
     return None
 
@@ -213,7 +252,7 @@ def _seconds(row: dict, cost: dict | None) -> float | None:
 def _accuracy_vs_time(report: dict, seconds: dict) -> str:
     """Top-1 against seconds per video, one point per policy, as an inline PNG (only when timed)."""
     points = [(s, report["policies"][p].get("top1"), p) for p, s in seconds.items() if s is not None]
-    points = [(s, top1, p) for s, top1, p in points if top1 is not None]
+    points = [(s, top1, p) for s, top1, p in points if _is_number(top1)]
     if not points:
         return ""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -224,7 +263,7 @@ def _accuracy_vs_time(report: dict, seconds: dict) -> str:
     axes = figure.add_subplot()
     for s, top1, policy in points:
         axes.scatter(s, top1)
-        axes.annotate(policy, (s, top1), fontsize=8, xytext=(4, 2), textcoords="offset points")
+        axes.annotate(policy, (s, top1), fontsize=8, xytext=(4, 2), textcoords="offset points", parse_math=False)
     axes.set_xlabel("seconds per video")
     axes.set_ylabel("top-1")
     axes.grid(alpha=0.3)
@@ -237,3 +276,16 @@ def _accuracy_vs_time(report: dict, seconds: dict) -> str:
 
 def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _n(value: object, fmt: str = "{:.3f}") -> str:
+    """A number formatted; anything else (a hand-edited record) as escaped text."""
+    return fmt.format(value) if _is_number(value) else _e(value)

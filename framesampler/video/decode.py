@@ -566,6 +566,8 @@ def _open(path: str) -> av.container.InputContainer:
     """Open ``path`` with PyAV, turning every way it can fail into a one-line :class:`VideoError`."""
     file = Path(path)
     if not file.exists():
+        if file.is_symlink():
+            raise VideoError(path, "a broken symlink (its target is missing, or the links loop)", "fix or remove the link")
         raise VideoError(path, "no such file", "check the path")
     if not file.is_file():
         raise VideoError(path, "not a regular file", "pass the path of a video file")
