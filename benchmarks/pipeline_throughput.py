@@ -45,8 +45,8 @@ import torch
 
 from framesampler.app.batch import VIDEO_SUFFIXES
 from framesampler.app.pipeline import Pipeline
-from framesampler.classifiers.model import load_classifier
 from framesampler.candidates import candidate_indices
+from framesampler.classifiers.model import load_classifier
 from framesampler.data.dataset import PipelineConfig
 from framesampler.learned import load_checkpoint
 from framesampler.policies import create_sampler

@@ -48,8 +48,8 @@ from tqdm import tqdm
 
 from framesampler.app.pipeline import decode_candidates
 from framesampler.candidates import candidate_indices
-from framesampler.classifiers.model import BUILT_IN, MAX_SIZE, Classifier, check_labels, load_classifier
-from framesampler.classifiers.pretrained import LITE0_STAGES, PretrainedBackbone
+from framesampler.classifiers.model import BUILT_IN, Classifier, check_labels
+from framesampler.classifiers.pretrained import LITE0_STAGES, MAX_RESOLUTION, MIN_RESOLUTION, PretrainedBackbone
 from framesampler.data.construct import burst_mask
 from framesampler.data.dataset import ExtractConfig
 from framesampler.data.features import read_npz
@@ -66,8 +66,9 @@ def check_extract_config(config: ExtractConfig) -> None:
     if config.T < 1:
         raise ValueError(f"--T {config.T}: give at least 1 candidate per video")
     for flag, size in (("--classifier-size", config.classifier_resolution), ("--sampler-size", config.sampler_resolution)):
-        if not 32 <= size <= MAX_SIZE:
-            raise ValueError(f"{flag} {size}: give 32..{MAX_SIZE} px (the backbone needs at least 32 px)")
+        if not MIN_RESOLUTION <= size <= MAX_RESOLUTION:
+            raise ValueError(f"{flag} {size}: give {MIN_RESOLUTION}..{MAX_RESOLUTION} px (the backbone needs at least "
+                             f"{MIN_RESOLUTION} px)")
     if config.sampler_stages is not None and not 1 <= config.sampler_stages <= len(LITE0_STAGES):
         raise ValueError(f"--sampler-stages {config.sampler_stages}: the backbone has {len(LITE0_STAGES)} stages; "
                          f"use 1..{len(LITE0_STAGES)} (0: the whole network)")

@@ -40,13 +40,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from framesampler.classifiers.pretrained import MAX_RESOLUTION
 from framesampler.cost import aten_macs
 from framesampler.device import resolve_device
 from framesampler.video.transforms import center_crop, resize_short_side
 
 BUILT_IN = ("frame", "clip")
 KINDS = ("frame", "clip")
-MAX_SIZE = 1024  # the largest classifier input side accepted (pixels): bounds the memory of a batch of frames
 PROBE_FRAMES = 2
 
 
@@ -214,8 +214,8 @@ def _classes_beside(path: Path) -> list[str] | None:
 
 
 def _check_size(size: int) -> int:
-    if not 16 <= size <= MAX_SIZE:
-        raise ValueError(f"--classifier-size {size}: give the model's input side in pixels, 16..{MAX_SIZE}")
+    if not 16 <= size <= MAX_RESOLUTION:  # the upper bound bounds the memory of a batch of frames
+        raise ValueError(f"--classifier-size {size}: give the model's input side in pixels, 16..{MAX_RESOLUTION}")
     return size
 
 
