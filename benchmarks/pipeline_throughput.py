@@ -4,7 +4,7 @@ Ways to classify each video with the same frozen classifier (EfficientNet-Lite0 
 one decoding through the decode planner:
 
 - ``dense T=64``: decode 64 uniform candidates at classifier resolution, classify all 64;
-- ``uniform N=8`` / ``uniform N=16``: decode 8 (16) uniform frames, classify them;
+- ``uniform N=8`` / ``uniform N=16`` / ``uniform N=32``: decode 8 (16, 32) uniform frames, classify them;
 - ``sampler 64->8``: decode 64 candidates once, a SOSampler (shallow pretrained backbone at
   ``--sampler-size`` + its learned heads) picks 8, classify those 8; also with the planner off (a seek
   to each needed keyframe, the reader before the planner) and on keyframe candidates (decoded alone);
@@ -194,6 +194,7 @@ def main() -> None:
         f"dense T={T}": Pipeline(create_sampler("dense"), T=T, N=T, config=config),
         f"uniform N={N}": Pipeline(create_sampler("uniform"), T=T, N=N, config=config),
         f"uniform N={2 * N}": Pipeline(create_sampler("uniform"), T=T, N=2 * N, config=config),
+        f"uniform N={4 * N}": Pipeline(create_sampler("uniform"), T=T, N=4 * N, config=config),
         f"uniform N={N}, planner off": Pipeline(create_sampler("uniform"), T=T, N=N, config=config, strategy="seek"),
         f"sampler {T}->{N}": Pipeline(sampler, T=T, N=N, config=config, reread=args.reread),
         f"sampler {T}->{N}, planner off": Pipeline(sampler, T=T, N=N, config=config, reread=args.reread, strategy="seek"),
@@ -215,6 +216,7 @@ def main() -> None:
         ratios["wall" if clock == "videos_per_s" else "cpu"] = {
             "sampler_over_dense": sampled / speed[f"dense T={T}"],
             f"sampler_over_uniform{2 * N}": sampled / speed[f"uniform N={2 * N}"],
+            f"sampler_over_uniform{4 * N}": sampled / speed[f"uniform N={4 * N}"],
             f"sampler_over_uniform{N}": sampled / speed[f"uniform N={N}"],
             "sampler_planner_on_over_off": sampled / speed[f"sampler {T}->{N}, planner off"],
             "uniform_planner_on_over_off": speed[f"uniform N={N}"] / speed[f"uniform N={N}, planner off"],
@@ -239,7 +241,10 @@ def main() -> None:
     for clock, r in ((c, ratios[c]) for c in ("wall", "cpu")):
         print(f"\n[{clock}] sampler / dense: {r['sampler_over_dense']:.2f}x (target >= 4); sampler / uniform N={2 * N}: "
               f"{r[f'sampler_over_uniform{2 * N}']:.2f}x (target >= 1.0); sampler / uniform N={N}: "
-              f"{r[f'sampler_over_uniform{N}']:.2f}x (goal >= 0.85)")
+              f"{r[f'sampler_over_uniform{N}']:.2f}x (goal >= 0.85); sampler / uniform N={4 * N}: "
+              f"{r[f'sampler_over_uniform{4 * N}']:.2f}x (ResNet-50-cost classifier: target >= 2, and >= 1.2 over "
+              f"N={2 * N}); sampler {T}->{N} compressed / uniform N={N}: {r[f'sampler_compressed_over_uniform{N}']:.2f}x "
+              "(target >= 1.0)")
         print(f"[{clock}] planner on / off: sampler {r['sampler_planner_on_over_off']:.2f}x, uniform N={N} "
               f"{r['uniform_planner_on_over_off']:.2f}x; keyframe candidates / uniform candidates: "
               f"{r['sampler_keyframes_over_uniform_candidates']:.2f}x; mgsampler mv / image: "
