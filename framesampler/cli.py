@@ -311,6 +311,8 @@ def _sample(args: argparse.Namespace) -> None:
     for row in summary["chosen"]:
         score = "" if row["score"] is None else f"  score {row['score']:.4f}"
         print(f"  frame {row['frame']:>7}  {row['time']:>9.3f} s{score}")
+    if result.classifier_note:
+        print(f"classifier: {result.classifier_note}")
     best = summary["prediction"][0]
     print(f"prediction: {best['class']} ({best['prob']:.3f}); GMACs sampler {summary['gmacs']['sampler']:.3f}, "
           f"classifier {summary['gmacs']['classifier']:.3f}")

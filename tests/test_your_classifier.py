@@ -142,6 +142,7 @@ def test_hugging_face_video_models_see_each_candidate_as_a_one_frame_clip(videos
         logits = torch.cat([model(pixel_values=frame[None, None].expand(1, 4, -1, -1, -1)).logits for frame in frames])
     summary = sampled(video, str(directory), tmp_path)
     assert_top_n(summary, logits.softmax(-1).max(-1).values.numpy(), 3)
+    assert summary["classifier_note"] == "each clip resampled to the model's 4 input frames (frames repeated)"
     chosen = sorted(row["position"] for row in summary["chosen"])
     clip = frames[chosen][[0, 0, 1, 2]]  # the N=3 chosen resampled to 4 frames: place i takes frame floor(i * 3 / 4)
     with torch.no_grad():

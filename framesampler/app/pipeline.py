@@ -104,6 +104,7 @@ class SampledVideo:
     macs: dict[str, float] = field(default_factory=dict)
     thumbnails: np.ndarray | None = None  # [T, h, w, 3] uint8 when asked for (contact sheets)
     motion_source: str | None = None
+    classifier_note: str | None = None  # how a clip model with a fixed input length was fed the chosen frames
 
     def summary(self, top: int = 5) -> dict:
         """JSON-ready: the chosen frames (index, time in s, score), every candidate's score (None for a rule),
@@ -119,6 +120,7 @@ class SampledVideo:
             "seconds": {k: round(v, 4) for k, v in self.seconds.items()},
             "gmacs": {k: v / 1e9 for k, v in self.macs.items()},
             **({} if self.motion_source is None else {"motion": self.motion_source}),
+            **({} if self.classifier_note is None else {"classifier_note": self.classifier_note}),
         }
 
 
@@ -251,7 +253,8 @@ class Pipeline:
                           classifier_chosen=self.classifier.macs(len(chosen)) if self.classifier.kind == "clip" else None)
         meta = video.metadata
         return SampledVideo(video.path, meta.num_frames, meta.fps, video.indices, chosen, video.selection.scores, probs,
-                            self.classifier.classes, video.seconds, macs, video.thumbnails, video.motion_source)
+                            self.classifier.classes, video.seconds, macs, video.thumbnails, video.motion_source,
+                            getattr(self.classifier, "clip_note", None) if own is None else None)
 
     @torch.no_grad()
     def select(self, read: Callable[..., np.ndarray], indices: np.ndarray, num_frames: int, fps: float | None = None, *,
