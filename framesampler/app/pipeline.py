@@ -52,7 +52,7 @@ from framesampler.candidates import CLASSIFIER_ON_ALL, Candidates, Reads, candid
 from framesampler.classifiers.consensus import consensus_probs
 from framesampler.classifiers.frozen import LOGITS_HEAD, FrameClassifier
 from framesampler.classifiers.language import LANGUAGE_DIM, language_features
-from framesampler.classifiers.model import BUILT_IN, Classifier, load_classifier
+from framesampler.classifiers.model import BUILT_IN, Classifier, load_classifier, load_recorded
 from framesampler.classifiers.pixel import PixelClassifier
 from framesampler.classifiers.pretrained import PretrainedBackbone
 from framesampler.cost import video_macs
@@ -353,8 +353,7 @@ def frozen_classifier(head: FrameClassifier | None, classifier: Classifier | Non
         return PixelClassifier(PretrainedBackbone(config.backbone, resolution=config.classifier_resolution, device=device),
                                head)
     if classifier is None:
-        return load_classifier(model["spec"], size=model["size"], classes=model["classes"], kind=model["kind"],
-                               gmacs=model.get("gmacs"), expect=model["fingerprint"], device=device)
+        return load_recorded(model, device=device)
     if classifier.fingerprint != model["fingerprint"]:
         raise ValueError(f"classifier {classifier.spec} (fingerprint {classifier.fingerprint}) is not the one this "
                          f"checkpoint or dataset was made with ({model['spec']}, {model['fingerprint']}): use that one")

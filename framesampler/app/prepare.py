@@ -26,7 +26,7 @@ from framesampler.classifiers.clip import (
 )
 from framesampler.classifiers.frozen import FrameClassifier, cached_classifier, dense_scores, logits_head, train_classifier
 from framesampler.classifiers.language import LANGUAGE_DIM, language_available, language_features
-from framesampler.classifiers.model import clip_subsets, load_classifier
+from framesampler.classifiers.model import clip_subsets, load_classifier, load_recorded
 from framesampler.data.dataset import ExtractConfig
 from framesampler.data.features import (
     FeatureFile,
@@ -169,9 +169,7 @@ def clip_model_scorer(features: str, source: FeatureFile, vocab: list[int],
     """For a dataset of a user's clip model: (video v of ``split``, candidate positions) -> the model itself on subsets
     of them (``classifiers.model.clip_subsets``, decoding the video again). The one-frame-clip logits stay the frames
     (pi_s) and, under their average, the training signal of samplers that score subsets; evaluation uses the model."""
-    recorded = source.classifier
-    model = load_classifier(recorded["spec"], size=recorded["size"], classes=recorded["classes"], kind="clip",
-                            gmacs=recorded.get("gmacs"), expect=recorded["fingerprint"], probe=False)
+    model = load_recorded(source.classifier, probe=False)
     stored = read_npz(features, ("path", "frame_indices"), what="video dataset")
     rows = source.clips(vocab, split)
     backend = ExtractConfig(**source.extract).backend

@@ -355,6 +355,13 @@ def load_classifier(spec: str, *, size: int | None = None, classes: list[str] | 
     return model
 
 
+def load_recorded(identity: dict, *, device: str | torch.device = "cpu", probe: bool = True) -> ModelClassifier:
+    """The classifier a dataset or checkpoint recorded (``ModelClassifier.identity``), loaded from its spec with its
+    recorded settings; refused in one line when the model there has changed since (another fingerprint)."""
+    return load_classifier(identity["spec"], size=identity["size"], classes=identity["classes"], kind=identity["kind"],
+                           gmacs=identity.get("gmacs"), expect=identity["fingerprint"], device=device, probe=probe)
+
+
 def check_labels(labels: list[str], classifier: Classifier, label_map: dict[str, str] | None = None) -> list[str]:
     """The classifier class of each manifest label (through ``label_map`` when given); a label the classifier does
     not have is an error naming it and the classifier's classes."""

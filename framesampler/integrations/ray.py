@@ -122,13 +122,11 @@ class RayExtractor:
 
     def __init__(self, config: dict, model: dict | None = None, threads: int = 1, device: str = "cpu") -> None:
         from framesampler.app.extract import Extractor
-        from framesampler.classifiers.model import load_classifier
+        from framesampler.classifiers.model import load_recorded
         from framesampler.data.dataset import ExtractConfig
 
         torch.set_num_threads(threads)
-        classifier = None if model is None else load_classifier(
-            model["spec"], size=model["size"], classes=model["classes"], kind=model["kind"], gmacs=model.get("gmacs"),
-            expect=model["fingerprint"], device=device)
+        classifier = None if model is None else load_recorded(model, device=device)
         self.extractor = Extractor(ExtractConfig(**config), classifier, device)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
