@@ -18,6 +18,7 @@ from framesampler.data.untrimmed import MAX_LENGTH as MAX_UNTRIMMED
 from framesampler.learned import TrainSettings, learned_sampler_names
 from framesampler.learned.base import MAX_WIDTH
 from framesampler.learned.checkpoint import CHECKPOINT_KEYS
+from framesampler.learned.recipe import RECIPES
 from framesampler.policies import TRAINING_FREE, list_samplers
 from framesampler.report.html import MAX_THUMB_PX, MIN_THUMB_PX, THUMB_PX
 from framesampler.report.tables import format_table, markdown
@@ -106,6 +107,13 @@ def _user_model(args: argparse.Namespace) -> object | None:
                            gmacs=args.classifier_gmacs, device=args.device)
 
 
+def _add_recipe_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--recipe", choices=RECIPES, default="paper",
+                        help="training recipe: each sampler's paper's (default; optimiser, lr schedule, epochs, batch as its "
+                             "paper gives them) or framesampler's short one (SGD + cosine, 20 epochs, batch 32)")
+    parser.add_argument("--epochs", type=int, help="training epochs per sampler (default: the recipe's)")
+
+
 def _add_budget_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--T", "--num-candidates", dest="T", type=int, default=10, help=f"candidates per video (at most {MAX_T})")
     parser.add_argument("--N", "--num-frames", dest="N", type=int, default=6, help="frames the sampler picks")
@@ -154,7 +162,7 @@ def _train(args: argparse.Namespace) -> None:
     options = {k: getattr(args, k) for k in SAMPLER_FLAGS if getattr(args, k) is not None}
     options.update(dict(args.option))
     config = TrainConfig(**_data_config(args, args.regime), sampler=args.sampler, out=str(args.out), T=args.T, N=args.N,
-                         options=options, settings=TrainSettings(epochs=args.epochs, batch_size=args.batch_size,
+                         options=options, settings=TrainSettings(recipe=args.recipe, epochs=args.epochs, batch_size=args.batch_size,
                                                                  lr=args.lr, momentum=args.momentum,
                                                                  weight_decay=args.weight_decay))
     out = run_training(config, progress=not args.no_progress)
@@ -172,7 +180,7 @@ def _experiments(args: argparse.Namespace) -> None:
         for _, reason in failed:
             print(f"skipped: {reason}", file=sys.stderr)
         data.features, data.regime = str(features), None
-    settings = TrainSettings(epochs=args.epochs)
+    settings = TrainSettings(recipe=args.recipe, epochs=args.epochs)
     results = run_experiments(data, args.which, seeds=args.seeds, settings=settings, out=args.out,
                               progress=not args.no_progress)
     print(markdown(results))
@@ -427,12 +435,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", type=Path, required=True, help="checkpoint directory to write")
     train.add_argument("--regime", choices=("trimmed", "untrimmed"),
                        help="default: untrimmed for a feature file, trimmed (as they are) for a video dataset")
-    defaults = TrainSettings()
-    train.add_argument("--epochs", type=int, default=defaults.epochs)
-    train.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    train.add_argument("--lr", type=float, help="SGD learning rate (default: the sampler's own; sosampler 1e-3 as in the paper, the others 1e-2)")
-    train.add_argument("--momentum", type=float, default=defaults.momentum)
-    train.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
+    _add_recipe_options(train)
+    train.add_argument("--batch-size", type=int, help="videos per step (default: the recipe's)")
+    train.add_argument("--lr", type=float, help="initial SGD learning rate (default: the recipe's)")
+    train.add_argument("--momentum", type=float, help="SGD momentum (default: the recipe's)")
+    train.add_argument("--weight-decay", type=float, help="SGD weight decay (default: the recipe's)")
     train.add_argument("--width", type=int, help=f"encoder width W (default 256, at most {MAX_WIDTH})")
     train.add_argument("--shift-div", type=int, help="temporal shift: 1/shift-div of channels each way (0: none; default 8)")
     sos = train.add_argument_group("sosampler")
@@ -444,7 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
     ocs = train.add_argument_group("ocsampler")
     ocs.add_argument("--set-log-prob", choices=("auto", "exact", "sorted", "sampled"),
                      help="log P(set): exact over N! orders, or an approximation (default auto: exact up to N=6)")
-    ocs.add_argument("--entropy-weight", type=float, help="entropy bonus (default 0)")
+    ocs.add_argument("--entropy-weight", type=float, help="entropy bonus (default 0.1, the authors' explore_rate)")
     train.add_argument("--option", type=_option, action="append", default=[], metavar="KEY=VALUE",
                        help="any other option of the sampler's constructor (value read as JSON when it parses)")
     train.set_defaults(handler=_train)
@@ -455,7 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
                              default=list(DEFAULT_EXPERIMENTS),
                              help=f"comma-separated, from {','.join(EXPERIMENTS)} (default: {','.join(DEFAULT_EXPERIMENTS)})")
     experiments.add_argument("--seeds", type=int, default=3, help="seeds averaged per number")
-    experiments.add_argument("--epochs", type=int, default=TrainSettings().epochs, help="training epochs per sampler")
+    _add_recipe_options(experiments)
     experiments.add_argument("--out", type=Path, default=Path("experiments"), help="output directory (checkpoints are reused)")
     experiments.add_argument("--data", type=Path, help="real videos for --which pixels: a folder from `framesampler "
                              "construct` (extracted at T=64 into it on first use) or a video dataset (.npz) from `extract`")

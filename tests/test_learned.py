@@ -1,6 +1,7 @@
 """SOSampler's and OCSampler's equations on hand-computed cases, checkpoints, and training resume."""
 import itertools
 import json
+import math
 
 import numpy as np
 import pytest
@@ -40,10 +41,28 @@ def test_eq4_total_loss_is_the_lambda_mix():
         sampler = create_sampler("sosampler", input_dim=8, num_classes=3, width=4, dropout=0.0, lam=lam)
         losses = sampler.loss(batch)
         assert losses["loss"].item() == pytest.approx(lam * losses["L_SO"].item() + (1 - lam) * losses["L_LG"].item())
-        # L_LG (Eq. 7): cross-entropy of the T-averaged frame-classifier logits
-        hidden = sampler.encoder(batch.features)
-        expected = torch.nn.functional.cross_entropy(sampler.frame_classifier(hidden).mean(1), batch.labels)
-        assert losses["L_LG"].item() == pytest.approx(expected.item())
+
+
+class FixedFrameClassifier(torch.nn.Module):
+    """h_c replaced by given per-frame logits [B, T, C], whatever the encoder gives."""
+
+    def __init__(self, logits: torch.Tensor) -> None:
+        super().__init__()
+        self.logits = logits
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.logits
+
+
+@pytest.mark.parametrize(("label_guidance", "expected"), [("probs", -math.log(0.7)), ("logits", -math.log(0.75))])
+def test_eq7_label_guidance_averages_the_softmax_outputs(label_guidance, expected):
+    # Lee et al. App. A.1: h_c is a linear projection *followed by a softmax*, averaged over T (Eq. 7). Two frames with
+    # class probabilities (0.9, 0.1) and (0.5, 0.5), label 0: the mean of the probabilities is (0.7, 0.3), so
+    # L_LG = -ln 0.7; averaging the logits instead (the earlier reading) gives softmax(ln 3, 0) = (0.75, 0.25).
+    batch = TrainingBatch(torch.rand(1, 2, 8), torch.randn(1, 2, 2), torch.tensor([0]), "avg_logits")
+    sampler = create_sampler("sosampler", input_dim=8, num_classes=2, width=4, dropout=0.0, label_guidance=label_guidance)
+    sampler.frame_classifier = FixedFrameClassifier(torch.tensor([[[math.log(0.9), math.log(0.1)], [0.0, 0.0]]]))
+    assert sampler.loss(batch)["L_LG"].item() == pytest.approx(expected, rel=1e-6)
 
 
 @pytest.mark.parametrize("so_loss", ["mse", "kl"])

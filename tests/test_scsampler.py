@@ -168,7 +168,8 @@ def test_the_scorer_reads_each_clip_alone_and_a_shift_trains_on_the_strided_spac
     with torch.no_grad():
         before, after = sampler.frame_scores(features), sampler.frame_scores(changed)
     assert torch.equal(torch.cat([before[:, :3], before[:, 4:]], 1), torch.cat([after[:, :3], after[:, 4:]], 1))
-    shifted = create_sampler("scsampler", input_dim=8, num_classes=3, width=8, dropout=0.0, shift_div=4, stride=2)
+    shifted = create_sampler("scsampler", input_dim=8, num_classes=3, width=8, dropout=0.0, shift_div=4, stride=2,
+                             objective="sal_rank")
     batch = TrainingBatch(features, torch.randn(1, 6, 3), torch.tensor([1]), "avg_logits")
     with torch.no_grad():
         oracle = torch.softmax(batch.frame_logits[:, ::2], -1)[..., 1]
@@ -177,7 +178,8 @@ def test_the_scorer_reads_each_clip_alone_and_a_shift_trains_on_the_strided_spac
 
 
 def test_head_cost_is_counted():
-    assert create_sampler("scsampler", input_dim=64, num_classes=6).macs_per_frame() == 64 * 256 + 256 * 256 + 256
+    assert create_sampler("scsampler", input_dim=64, num_classes=6, objective="sal_rank").macs_per_frame() \
+        == 64 * 256 + 256 * 256 + 256
     assert create_sampler("scsampler", input_dim=64, num_classes=6, objective="ac").macs_per_frame() \
         == 64 * 256 + 256 * 256 + 256 * 6
 

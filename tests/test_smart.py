@@ -84,7 +84,7 @@ def test_eq6_attended_content_is_the_gamma_weighted_running_sum_of_states():
 
 def test_omega_scale_divides_the_lstm_input_by_t_and_scores_do_not_underflow():
     x = torch.rand(2, 5, 4) * 100  # a long sum of large features saturates the LSTM and gamma
-    literal, scaled = smart(omega_scale="none", pairing="midpoint"), smart(pairing="midpoint")
+    literal, scaled = smart(pairing="midpoint"), smart(omega_scale="1/T", pairing="midpoint")  # Eq. 2's sum by default
     scaled.load_state_dict(literal.state_dict())
     with torch.no_grad():
         nn.init.normal_(literal.global_selector.relation_temporal.weight, std=1.0)

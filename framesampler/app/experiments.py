@@ -126,14 +126,14 @@ PEERS = {
     "smart (global)": Learned("smart", {"selector": "global"}),
     "smart (both)": Learned("smart", {"selector": "both"}),
     "smart (both, first reading)": Learned("smart", {"selector": "both", **SMART_FIRST}),
-    "smart (both, omega unscaled)": Learned("smart", {"selector": "both", "omega_scale": "none"}),
+    "smart (both, omega / T)": Learned("smart", {"selector": "both", "omega_scale": "1/T"}),
     **{f"adaframe (mu={mu})": Learned("adaframe", inference={"threshold": mu}) for mu in (0.2, 0.5, 0.7)},
     "adaframe (all K)": Learned("adaframe", inference={"threshold": ALL_STEPS}),
     **{f"adaframe (first reading, mu={mu})": Learned("adaframe", ADAFRAME_FIRST, {"threshold": mu})
        for mu in (0.2, 0.5, 0.7, 1.01)},
 }
-CORE_PEERS = ("scsampler (SAL-RANK)", "scsampler (SAL-RANK, first reading: shift)", "smart (both)",
-              "smart (both, first reading)", "smart (both, omega unscaled)", "adaframe (mu=0.2)", "adaframe (mu=0.5)", "adaframe (mu=0.7)",
+CORE_PEERS = ("sosampler", "scsampler (AC)", "scsampler (SAL-RANK)", "smart (both)",
+              "smart (both, first reading)", "smart (both, omega / T)", "adaframe (mu=0.2)", "adaframe (mu=0.5)", "adaframe (mu=0.7)",
               "adaframe (all K)", "adaframe (first reading, mu=0.2)", "adaframe (first reading, mu=0.5)",
               "adaframe (first reading, mu=0.7)", "adaframe (first reading, mu=1.01)")
 TABLE1 = ("uniform", "dense", "semi_optimal_label", "semi_optimal_max", "oracle")
@@ -176,7 +176,7 @@ SECTIONS: dict[str, dict[str, dict[str, Comparison]]] = {
     "large_peers": {"large_peers": {f"{n}/{t}": Comparison(t, n, SOSAMPLER_ONLY, {**BOTH, **PEER_DEFAULTS})
                                     for n, t in LARGE_NT}},
     "peers_core": {"peers": {"8/30": Comparison(30, 8, ("uniform", "random", "semi_optimal_max"), {
-        name: PEERS[name] for name in CORE_PEERS})}},
+        name: {"sosampler": BOTH["sosampler"], **PEERS}[name] for name in CORE_PEERS})}},
     "table1": {"table1": {"6/10": Comparison(10, 6, TABLE1, variants=ORACLE_SEARCH)}},
     "table2": {"table2": {f"{n}/10": Comparison(10, n, TABLE2) for n in range(1, 7)}},
     "pixels": {"pixels": {f"{n}/{PIXELS_T}": Comparison(PIXELS_T, n, PIXEL_POLICIES, {**BOTH, **PEER_DEFAULTS}, timed=True)
@@ -219,7 +219,8 @@ class Runner:
         options = factory.data_options(dict(spec.options), self.setup.inputs)
         tag = "-".join(f"{k}={v}" for k, v in sorted(options.items())
                        if k != "input_dim" and (k not in defaults or defaults[k] != v))
-        name = f"{spec.kind}-T{T}" + (f"-N{N}" if factory.budget_option else "") + (f"-{tag}" if tag else "") + f"-s{seed}"
+        name = f"{spec.kind}-T{T}" + (f"-N{N}" if factory.budget_option else "") + (f"-{tag}" if tag else "") + \
+            f"-s{seed}-{self.settings.recipe}"
         directory = self.out / "checkpoints" / name.replace(" ", "")
         if (directory / "weights.pt").is_file():
             sampler = load_checkpoint(directory, self.setup.classifier)
@@ -242,6 +243,8 @@ class Runner:
                                  seed=seed, reference=reference, progress=False))
             first = first or samplers
         summary = summarise(runs)
+        for name in comparison.learned:
+            summary[name]["recipe"] = self.settings.recipe
         video = video_cost(samplers, summary, self.setup.extract, self.setup.classifier, T)
         for name, row in summary.items():
             row.update(row_gmacs(samplers[name], self.setup.classifier, T, row["frames"]) if video is None else

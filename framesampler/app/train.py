@@ -49,7 +49,7 @@ def train_and_save(setup: Setup, sampler_name: str, options: dict, *, T: int, N:
     log = train_sampler(sampler, lambda epoch: setup.videos("train", seed + epoch), classifier, T=T,
                         settings=settings, seed=seed, state_path=state_path, run={"N": N, "data": setup.identity},
                         progress=progress)
-    training = {**asdict(settings), "lr": settings.lr or sampler.default_lr, "seconds": round(time.perf_counter() - start, 1)}
+    training = {**settings.record(sampler), "seconds": round(time.perf_counter() - start, 1)}
     save_checkpoint(sampler, out, T=T, N=N, classifier=classifier, extract=setup.extract, data=data, training=training,
                     log=log)
     state_path.unlink(missing_ok=True)

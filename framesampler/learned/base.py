@@ -18,6 +18,7 @@ from framesampler.candidates import Candidates, Reads
 from framesampler.classifiers.consensus import consensus_probs
 from framesampler.cost import count_macs, inference
 from framesampler.learned.encoder import FeatureEncoder
+from framesampler.learned.recipe import Recipe
 from framesampler.policies.base import Context, Sampler
 
 MAX_INPUT_DIM = 16384  # features per candidate the encoder reads
@@ -57,7 +58,7 @@ class LearnedSampler(nn.Module, Sampler):
 
     reads = Reads.FEATURES
     trainable = True
-    default_lr = 1e-3
+    short_lr = 1e-3  # the learning rate of framesampler's short recipe (``recipe.short_recipe``)
     budget_option: str | None = None  # the constructor option that takes N, for samplers trained for one N
     inference_options: tuple[str, ...] = ()  # attributes that may change after training (e.g. a stopping threshold)
 
@@ -87,6 +88,10 @@ class LearnedSampler(nn.Module, Sampler):
         if options.get("input") == "compressed" and Reads.COMPRESSED in inputs:
             return {**options, "input_dim": inputs[Reads.COMPRESSED]}
         return options
+
+    def paper_recipe(self) -> Recipe:
+        """How the sampler's paper trains it (section cited in the subclass; the default of ``train``)."""
+        raise NotImplementedError(f"{type(self).__name__} declares no paper recipe: train it with --recipe short")
 
     def candidate_input(self, candidates: Candidates) -> torch.Tensor:
         """The encoder's input for one video [1, T, D]: its candidates' features, or their compressed-domain

@@ -8,17 +8,25 @@ the shared encoder f_s. Losses:
 - ``L_SO`` (Eq. 3), pairwise ranking with margin gamma over pairs ordered by the teacher:
   ``sum_{p_i > p_j} max(0, gamma - (q_i - q_j))``, q the student's softmax; ``"rank_weighted"``
   multiplies each pair by ``|p_i - p_j|`` (the authors' code); ``"mse"`` and ``"kl"`` for the ablation;
-- ``L_LG`` (Eq. 7): cross-entropy of the T-averaged h_c logits with the label;
-- ``L = lambda * L_SO + (1 - lambda) * L_LG`` (Eq. 4), lambda = 0.99.
+- ``L_LG`` (Eq. 7): cross-entropy with the label of ``y_s``, the T-averaged h_c outputs. "h_s and h_c [are] linear
+  projections followed by a softmax" (App. A.1), so ``y_s`` averages class *probabilities* and ``L_LG = -log y_s[y]``
+  (``label_guidance="probs"``, the default); ``"logits"``, this project's first reading, averages the logits
+  before one softmax;
+- ``L = lambda * L_SO + (1 - lambda) * L_LG`` (Eq. 4), lambda = 0.99 (App. A.3).
 
-The margin gamma = 0.01 is the paper's at T = 10. Its softmax over T cannot meet it for every pair once
+The margin gamma = 0.01 is the authors' released configs' (the paper names gamma but gives no value), at T = 10. Its softmax over T cannot meet it for every pair once
 ``gamma T (T - 1) / 2 > 1`` (T > 14 at 0.01): q_i >= q_min + rank_i * gamma sums to more than 1. By
 default (``margin_scale="none"``) gamma stays fixed, as written, and the hinges of such T never all
 close; ``margin_scale="pairs"`` scales it to ``gamma * 45 / (T (T - 1) / 2)``, the paper's total margin
 at T = 10 spread over T's pairs.
 
-Inference: top N of h_s, sorted by time (any N: the ranking does not depend on N). Trained with SGD,
-momentum 0.9, weight decay 1e-4, cosine schedule from lr 1e-3 (App. A.3).
+Inference: top N of h_s, sorted by time (any N: the ranking does not depend on N).
+
+Recipe (``paper_recipe``, App. A.3): SGD, momentum 0.9, weight decay 1e-4, lr 1e-3, cosine annealing without
+warm-up. The paper gives no epochs, batch or clipping; the authors' released configs (e.g.
+``configs/activitynet/activitynet_so_resnet50_config.py``) train 100 epochs of 64 videos with gradients clipped at
+norm 40, which stand in. Its augmentation (random scale, crop and flip of every training frame, App. A.3) is not
+applied: f_s reads features extracted once per candidate (see the README's "where we differ from the papers").
 """
 from __future__ import annotations
 
@@ -28,11 +36,13 @@ import torch
 from torch import nn
 
 from framesampler.learned.base import LearnedSampler, TrainingBatch
+from framesampler.learned.recipe import Recipe
 from framesampler.policies.registry import register_sampler
 
 SOLoss = Literal["rank", "rank_weighted", "mse", "kl"]
 SO_LOSSES = ("rank", "rank_weighted", "mse", "kl")
 MARGIN_SCALES = ("none", "pairs")
+LABEL_GUIDANCES = ("probs", "logits")
 
 
 def scaled_margin(margin: float, num_candidates: int, scale: str) -> float:
@@ -68,8 +78,11 @@ class SOSampler(LearnedSampler):
     """SOSampler on the shared feature encoder (see the module docstring)."""
 
     def __init__(self, *, importance: str = "max", temperature: float = 1.0, so_loss: SOLoss = "rank",
-                 margin: float = 0.01, margin_scale: str = "none", lam: float = 0.99, **kw) -> None:
+                 margin: float = 0.01, margin_scale: str = "none", lam: float = 0.99, label_guidance: str = "probs",
+                 **kw) -> None:
         super().__init__(**kw)
+        if label_guidance not in LABEL_GUIDANCES:
+            raise ValueError(f"unknown label_guidance {label_guidance!r}: use one of {', '.join(LABEL_GUIDANCES)}")
         if margin_scale not in MARGIN_SCALES:
             raise ValueError(f"unknown margin_scale {margin_scale!r}: use one of {', '.join(MARGIN_SCALES)}")
         if importance not in ("label", "max"):
@@ -79,9 +92,14 @@ class SOSampler(LearnedSampler):
         if not 0.0 <= lam <= 1.0 or temperature <= 0:
             raise ValueError("lam must be in [0, 1] and temperature > 0")
         self.options.update(importance=importance, temperature=temperature, so_loss=so_loss, margin=margin,
-                            margin_scale=margin_scale, lam=lam)
+                            margin_scale=margin_scale, lam=lam, label_guidance=label_guidance)
         self.importance_head = nn.Linear(self.encoder.out_dim, 1)  # h_s
         self.frame_classifier = nn.Linear(self.encoder.out_dim, kw["num_classes"])  # h_c
+
+    def paper_recipe(self) -> Recipe:
+        return Recipe(lr=1e-3, epochs=100, batch_size=64, schedule="cosine", momentum=0.9, weight_decay=1e-4,
+                      grad_clip=40.0, source="Lee et al. 2024 App. A.3",
+                      unstated="epochs 100, batch 64, clip 40: the authors' released configs")
 
     def frame_scores(self, features: torch.Tensor) -> torch.Tensor:
         return self.importance_head(self.encoder(features)).squeeze(-1)
@@ -98,7 +116,12 @@ class SOSampler(LearnedSampler):
             so = nn.functional.mse_loss(student, teacher)
         else:
             so = nn.functional.kl_div(student.clamp_min(1e-12).log(), teacher, reduction="batchmean")
-        lg = nn.functional.cross_entropy(self.frame_classifier(hidden).mean(dim=1), batch.labels)
+        frame_logits = self.frame_classifier(hidden)
+        if o["label_guidance"] == "probs":  # Eq. 7 on h_c's softmax outputs
+            y_s = torch.softmax(frame_logits, dim=-1).mean(dim=1)
+            lg = nn.functional.nll_loss(y_s.clamp_min(1e-12).log(), batch.labels)
+        else:
+            lg = nn.functional.cross_entropy(frame_logits.mean(dim=1), batch.labels)
         return {"loss": o["lam"] * so + (1 - o["lam"]) * lg, "L_SO": so, "L_LG": lg}
 
 

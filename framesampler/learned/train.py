@@ -3,8 +3,8 @@
 Each epoch builds the training videos anew (the untrimmed construction with seed ``seed + epoch``,
 so every epoch sees new background and burst placements), draws T random candidates per training
 video (one per segment), looks up the classifier's logits on them (computed for the whole frame table once,
-and again only when an epoch's table differs), and steps the sampler's own ``loss``. Optimiser as in Lee et al. 2024 App. A.3:
-SGD, momentum 0.9, weight decay 1e-4, cosine schedule; gradients clipped at norm 40 (authors' code).
+and again only when an epoch's table differs), and steps the sampler's own ``loss``. The optimiser, its schedule, the epochs
+and the batch are the recipe's (``framesampler.learned.recipe``; by default the sampler's paper's).
 
 After every epoch the training state is written atomically to ``state_path``, with everything that
 defines the run (``run_identity``); a run started again with the same ``state_path`` resumes after the
@@ -18,7 +18,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -30,6 +30,7 @@ from framesampler.classifiers.frozen import FrameClassifier
 from framesampler.data.features import VideoSet
 from framesampler.learned.base import LearnedSampler, TrainingBatch
 from framesampler.learned.checkpoint import classifier_fingerprint
+from framesampler.learned.recipe import RECIPES, Recipe, short_recipe
 from framesampler.policies.registry import list_samplers
 from framesampler.storage import save_atomically
 
@@ -53,22 +54,35 @@ def clip_scorer(classifier: FrameClassifier | ClipClassifier, frames: torch.Tens
 
 @dataclass(frozen=True)
 class TrainSettings:
-    epochs: int = 20
-    batch_size: int = 32
-    lr: float | None = None  # None: the sampler's ``default_lr``
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    grad_clip: float = 40.0
+    """Which recipe trains a sampler (``"paper"``: its paper's, ``LearnedSampler.paper_recipe``; ``"short"``:
+    framesampler's quick one, ``short_recipe``) and any of its values overridden (None: the recipe's)."""
+
+    recipe: str = "paper"
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    momentum: float | None = None
+    weight_decay: float | None = None
+    grad_clip: float | None = None
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1:
+        if self.recipe not in RECIPES:
+            raise ValueError(f"unknown recipe {self.recipe!r}: use one of {', '.join(RECIPES)}")
+        if any(value is not None and value < 1 for value in (self.epochs, self.batch_size)):
             raise ValueError(f"--epochs and --batch-size must be >= 1, got {self.epochs} and {self.batch_size}: "
                              "zero epochs would save an untrained sampler")
         if self.lr is not None and not self.lr > 0:
             raise ValueError(f"--lr must be > 0, got {self.lr}")
-        if not (0 <= self.momentum < 1 and self.weight_decay >= 0 and self.grad_clip > 0):
-            raise ValueError(f"--momentum must be in [0, 1), --weight-decay >= 0 and grad_clip > 0, got "
-                             f"{self.momentum}, {self.weight_decay} and {self.grad_clip}")
+
+    def resolve(self, sampler: LearnedSampler) -> Recipe:
+        """The recipe that trains ``sampler``: the chosen one with the overrides applied."""
+        recipe = sampler.paper_recipe() if self.recipe == "paper" else short_recipe(sampler.short_lr)
+        overrides = {k: v for k, v in asdict(self).items() if k != "recipe" and v is not None}
+        return replace(recipe, **overrides)
+
+    def record(self, sampler: LearnedSampler) -> dict:
+        """What a checkpoint's ``training`` and a resume state record: the recipe's name and its values."""
+        return {"recipe": self.recipe, **asdict(self.resolve(sampler))}
 
 
 def run_identity(sampler: LearnedSampler, classifier: FrameClassifier, *, T: int, settings: TrainSettings, seed: int,
@@ -76,7 +90,7 @@ def run_identity(sampler: LearnedSampler, classifier: FrameClassifier, *, T: int
     """What a resume state must match (JSON values): the sampler's options, T, seed, training settings, the
     frozen classifier's fingerprint and ``run`` (the caller's data identity: data file fingerprint,
     vocabulary, regime and construction, N)."""
-    identity = {"options": sampler.options, "T": T, "seed": seed, "settings": asdict(settings),
+    identity = {"options": sampler.options, "T": T, "seed": seed, "settings": settings.record(sampler),
                 "classifier": classifier_fingerprint(classifier), **(run or {})}
     return json.loads(json.dumps(identity, default=str))
 
@@ -122,11 +136,15 @@ def train_sampler(sampler: LearnedSampler, videos: Callable[[int], VideoSet], cl
     what a resume state must match (see ``run_identity``)."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    optimiser = torch.optim.SGD(sampler.parameters(), lr=settings.lr or sampler.default_lr, momentum=settings.momentum,
-                                weight_decay=settings.weight_decay)
+    recipe = settings.resolve(sampler)
+    optimiser = torch.optim.SGD(sampler.parameters(), lr=recipe.lr, momentum=recipe.momentum,
+                                weight_decay=recipe.weight_decay)
     first = videos(0)
-    steps_per_epoch = math.ceil(len(first) / settings.batch_size)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, settings.epochs * steps_per_epoch)
+    steps_per_epoch = math.ceil(len(first) / recipe.batch_size)
+    schedule: torch.optim.lr_scheduler.LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau = \
+        torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, factor=0.1, patience=recipe.patience) \
+        if recipe.schedule == "plateau" else \
+        torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: recipe.lr_factor(step, steps_per_epoch))
     log: list[dict] = []
     identity = run_identity(sampler, classifier, T=T, settings=settings, seed=seed, run=run)
     state = None if state_path is None else load_resume_state(state_path, identity)
@@ -139,9 +157,9 @@ def train_sampler(sampler: LearnedSampler, videos: Callable[[int], VideoSet], cl
         log = state["log"]
     sampler.train()
     table: torch.Tensor | None = None
-    bar = tqdm(total=settings.epochs, initial=len(log), desc=f"train {sampler.name}", file=sys.stderr,
+    bar = tqdm(total=recipe.epochs, initial=len(log), desc=f"train {sampler.name}", file=sys.stderr,
                disable=not progress or None)
-    for epoch in range(len(log), settings.epochs):
+    for epoch in range(len(log), recipe.epochs):
         start = time.perf_counter()
         epoch_videos = first if epoch == 0 else videos(epoch)
         if table is None or not (epoch_videos.frames is table or torch.equal(epoch_videos.frames, table)):
@@ -152,18 +170,23 @@ def train_sampler(sampler: LearnedSampler, videos: Callable[[int], VideoSet], cl
         inputs = epoch_videos.input_for(sampler.reads)  # the features, or the compressed-domain vectors
         labels = torch.from_numpy(epoch_videos.labels)
         totals: dict[str, float] = {}
-        for batch in torch.randperm(len(refs), generator=generator).split(settings.batch_size):
+        for batch in torch.randperm(len(refs), generator=generator).split(recipe.batch_size):
             rows = refs[batch].gather(1, segment_positions(len(batch), refs.shape[1], T, generator))
             losses = sampler.loss(TrainingBatch(inputs[rows], table_logits[rows], labels[batch],
                                                 classifier.config.consensus, clip_scorer(classifier, epoch_videos.frames[rows])))
             optimiser.zero_grad()
             losses["loss"].backward()
-            torch.nn.utils.clip_grad_norm_(sampler.parameters(), settings.grad_clip)
+            if recipe.grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(sampler.parameters(), recipe.grad_clip)
             optimiser.step()
-            schedule.step()
+            if not isinstance(schedule, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                schedule.step()
             for key, value in losses.items():
                 totals[key] = totals.get(key, 0.0) + float(value.detach()) * len(batch) / len(refs)
-        log.append({"epoch": epoch + 1, "seconds": round(time.perf_counter() - start, 3), **totals})
+        if isinstance(schedule, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            schedule.step(totals["loss"])
+        log.append({"epoch": epoch + 1, "seconds": round(time.perf_counter() - start, 3),
+                    "lr": optimiser.param_groups[0]["lr"], **totals})
         bar.update()
         bar.set_postfix(loss=f"{totals['loss']:.4f}")
         if state_path is not None:

@@ -24,24 +24,30 @@ def format_table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def training_note(training: dict) -> str:
+    """How the learned samplers of a results file were trained: the recipe and any value overridden."""
+    overrides = ", ".join(f"{k} {v}" for k, v in training.items() if k != "recipe" and v is not None)
+    return f"{training.get('recipe', 'short')} recipe" + (f" ({overrides})" if overrides else "")
+
+
 def markdown(results: dict) -> str:
     """The results as markdown tables (mean ± std over seeds)."""
     config = results["config"]
     length = f", L={config['length']}" if config["regime"] == "untrimmed" else ""
     lines = [f"Seeds: {config['seeds']}; data: {config['features']} ({config['regime']}{length}, vocab {config['vocab']}); "
-             f"classifier: {config.get('classifier', 'frame')}", ""]
+             f"classifier: {config.get('classifier', 'frame')}; training: {training_note(config.get('training', {}))}", ""]
     for section, tables in results.items():
         if section in ("config", "cost"):
             continue
         for nt, rows in tables.items():
             timed = any("seconds_per_video" in row for row in rows.values())
-            lines += [f"### {section}: N/T = {nt}", "", "| sampler | top-1 | mAP | fidelity | in-burst | frames | GMACs |"
-                      + (" s/video | pipeline top-1 |" if timed else ""), "|" + " --- |" * (9 if timed else 7)]
+            lines += [f"### {section}: N/T = {nt}", "", "| sampler | recipe | top-1 | mAP | fidelity | in-burst | frames | GMACs |"
+                      + (" s/video | pipeline top-1 |" if timed else ""), "|" + " --- |" * (10 if timed else 8)]
             for name, row in rows.items():
                 cells = ["-" if row.get(m) is None else f"{row[m]:.3f} ± {row[m + '_std']:.3f}"
                          for m in ("top1", "mAP", "fidelity", "in_burst")]
                 gmacs = f"{row['gmacs']:.2f}" if "gmacs" in row else "-"
-                lines.append(f"| {name} | {' | '.join(cells)} | {row['frames']:.2f} | {gmacs} |" + (
+                lines.append(f"| {name} | {row.get('recipe', '-')} | {' | '.join(cells)} | {row['frames']:.2f} | {gmacs} |" + (
                     f" {row['seconds_per_video']:.3f} | {row['pipeline_top1']:.3f} |" if "seconds_per_video" in row
                     else " - | - |" if timed else ""))
             lines.append("")
