@@ -94,9 +94,9 @@ def test_auto_input_is_the_compressed_one_wherever_the_data_carries_it():
 def test_the_compressed_sampler_is_charged_its_own_mlp_and_no_backbone():
     compressed = create_sampler("scsampler", input="compressed", input_dim=COMPRESSED_DIM, num_classes=2)
     features = create_sampler("scsampler", input="features", input_dim=112, num_classes=2)
-    width = 256
-    assert compressed.macs_per_frame() == COMPRESSED_DIM * width + width * width + width  # two layers and the head
-    assert features.macs_per_frame() == 112 * width + width * width + width
+    width, head = 256, 256 * 2  # the visual sampler's AC head: C = 2 class logits
+    assert compressed.macs_per_frame() == COMPRESSED_DIM * width + width * width + head  # two layers and the head
+    assert features.macs_per_frame() == 112 * width + width * width + head
     cheap, classifier = 19.9e6, 385e6
     on_compressed = video_macs(compressed, num_candidates=64, num_chosen=8, classifier_frame=classifier, cheap_frame=cheap)
     on_features = video_macs(features, num_candidates=64, num_chosen=8, classifier_frame=classifier, cheap_frame=cheap)
@@ -137,16 +137,16 @@ def test_a_combination_of_learned_samplers_in_experiments_reuses_their_checkpoin
 
     data = DataConfig(features=str(small_features), length=32, cache_dir=str(tmp_path / "cache"))
     runner = Runner(prepare(data, T=8), data, seeds=1, settings=TrainSettings(epochs=1), out=tmp_path, progress=False)
-    spec = Learned("sc_combined", {"first": Learned("scsampler", {"objective": "ac"}), "second": Learned("scsampler")})
+    spec = Learned("sc_combined", {"first": Learned("scsampler", {"objective": "sal_rank"}), "second": Learned("scsampler")})
     combined = runner.learned(spec, T=8, N=3, seed=0)
-    assert combined.first.options["objective"] == "ac" and combined.second.options["objective"] == "sal_rank"
+    assert combined.first.options["objective"] == "sal_rank" and combined.second.options["objective"] == "ac"
     checkpoints = tmp_path / "checkpoints"
-    assert sorted(p.name for p in checkpoints.iterdir()) == ["scsampler-T8-objective=ac-s0", "scsampler-T8-s0"]
-    config = json.loads((checkpoints / "scsampler-T8-s0" / "config.json").read_text())
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["scsampler-T8-objective=sal_rank-s0-paper", "scsampler-T8-s0-paper"]
+    config = json.loads((checkpoints / "scsampler-T8-s0-paper" / "config.json").read_text())
     assert config["options"]["input"] == "features"  # auto on a feature file (no bitstream), recorded resolved
-    stamp = (checkpoints / "scsampler-T8-s0" / "weights.pt").stat().st_mtime_ns
+    stamp = (checkpoints / "scsampler-T8-s0-paper" / "weights.pt").stat().st_mtime_ns
     runner.learned(Learned("scsampler"), T=8, N=3, seed=0)
-    assert (checkpoints / "scsampler-T8-s0" / "weights.pt").stat().st_mtime_ns == stamp
+    assert (checkpoints / "scsampler-T8-s0-paper" / "weights.pt").stat().st_mtime_ns == stamp
     with pytest.raises(ValueError, match="small.npz has no compressed-domain input: run `framesampler extract` again"):
         runner.learned(Learned("scsampler", {"input": "compressed"}), T=8, N=3, seed=0)
     rows = SECTIONS["sc_pixels"]["sc_pixels"]

@@ -17,7 +17,9 @@ def test_experiments_write_tables_and_reuse_checkpoints(tmp_path, small_features
     assert cost["sampler_over_classifier"] < 1e-3 and cost["dense_gmacs"] > cost["classifier_gmacs"]
     assert "### small: N/T = 6/10" in (tmp_path / "out" / "experiments.md").read_text()
     checkpoints = sorted(p.name for p in (tmp_path / "out" / "checkpoints").iterdir())
-    assert checkpoints == ["ocsampler-T10-N6-s0", "sosampler-T10-s0", "sosampler-T30-s0"]
+    assert checkpoints == ["ocsampler-T10-N6-s0-paper", "sosampler-T10-s0-paper", "sosampler-T30-s0-paper"]
+    assert small["sosampler"]["recipe"] == "paper" and "recipe" not in small["uniform"]  # each learned row says its recipe
+    assert "training: paper recipe (epochs 1)" in (tmp_path / "out" / "experiments.md").read_text()
     stamps = {p: (tmp_path / "out" / "checkpoints" / p / "weights.pt").stat().st_mtime_ns for p in checkpoints}
     assert main(args) == 0
     assert stamps == {p: (tmp_path / "out" / "checkpoints" / p / "weights.pt").stat().st_mtime_ns for p in checkpoints}
