@@ -132,3 +132,17 @@ def test_plateau_divides_the_lr_once_the_loss_stops_falling(setup, monkeypatch):
     log = train_sampler(sos, videos, classifier, T=8, settings=TrainSettings(), progress=False)
     # epoch 1 sets the best loss; epochs 2 and 3 do not beat it: after the second (patience 1) lr is divided by 10
     assert [row["lr"] for row in log] == pytest.approx([0.1, 0.1, 0.01, 0.01])
+
+
+def test_experiments_retrain_a_checkpoint_of_another_recipe_instead_of_reusing_it(tmp_path, small_features):
+    from framesampler.app.experiments import Learned, Runner
+    from framesampler.app.prepare import DataConfig, prepare
+
+    data = DataConfig(features=str(small_features), length=32, cache_dir=str(tmp_path / "cache"))
+    setup = prepare(data, T=8)
+    directory = tmp_path / "checkpoints" / "sosampler-T8-s0-paper"
+    for epochs in (1, 1, 2):
+        Runner(setup, data, seeds=1, settings=TrainSettings(epochs=epochs), out=tmp_path, progress=False).learned(
+            Learned("sosampler"), T=8, N=3, seed=0)
+        log = (directory / "train_log.jsonl").read_text().splitlines()
+        assert len(log) == epochs  # reused while the recipe is the same, trained again when it is not

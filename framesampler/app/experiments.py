@@ -60,7 +60,7 @@ from pathlib import Path
 
 from framesampler.app.evaluate import timed_pipeline, video_cost
 from framesampler.app.prepare import DataConfig, Setup, prepare
-from framesampler.app.train import train_and_save
+from framesampler.app.train import train_and_save, training_options
 from framesampler.classifiers.clip import ClipClassifier
 from framesampler.classifiers.frozen import FrameClassifier
 from framesampler.classifiers.vgg16 import vgg16_relu6_macs
@@ -207,9 +207,10 @@ class Runner:
         self.setup, self.data, self.seeds, self.settings, self.out, self.progress = setup, data, seeds, settings, out, progress
 
     def learned(self, spec: Learned, *, T: int, N: int, seed: int) -> Sampler:
-        """The trained sampler for these settings, from its checkpoint when one exists. Its directory is
-        named by the options (as the data resolves them, ``data_options``) that differ from the sampler's
-        defaults. A sampler built from learned ones gets each of them so."""
+        """The trained sampler for these settings, from its checkpoint when one exists with the same options and
+        training recipe (else it is trained again, into the same directory). Its directory is named by the
+        options (as the data resolves them, ``data_options``) that differ from the sampler's defaults, the seed
+        and the recipe. A sampler built from learned ones gets each of them so."""
         factory = sampler_factory(spec.kind)
         if not (isinstance(factory, type) and issubclass(factory, LearnedSampler)):
             parts = {k: self.learned(v, T=T, N=N, seed=seed) if isinstance(v, Learned) else v for k, v in spec.options.items()}
@@ -222,9 +223,11 @@ class Runner:
         name = f"{spec.kind}-T{T}" + (f"-N{N}" if factory.budget_option else "") + (f"-{tag}" if tag else "") + \
             f"-s{seed}-{self.settings.recipe}"
         directory = self.out / "checkpoints" / name.replace(" ", "")
-        if (directory / "weights.pt").is_file():
-            sampler = load_checkpoint(directory, self.setup.classifier)
-        else:
+        sampler = load_checkpoint(directory, self.setup.classifier) if (directory / "weights.pt").is_file() else None
+        trained_as = None if sampler is None else json.loads((directory / "config.json").read_text())["training"]
+        wanted = create_sampler(spec.kind, **training_options(self.setup, spec.kind, dict(spec.options), N=N, seed=seed))
+        if sampler is None or sampler.options != wanted.options or \
+                {k: v for k, v in trained_as.items() if k != "seconds"} != json.loads(json.dumps(self.settings.record(wanted))):
             sampler = train_and_save(self.setup, spec.kind, dict(spec.options), T=T, N=N, seed=seed,
                                      settings=self.settings, out=directory, progress=self.progress)
         return sampler.with_inference_options(**spec.inference)

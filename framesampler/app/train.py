@@ -29,21 +29,27 @@ class TrainConfig(DataConfig):
         check_budget_flags(self.T, self.N)
 
 
+def training_options(setup: Setup, sampler_name: str, options: dict, *, N: int, seed: int) -> dict:
+    """The constructor options ``sampler_name`` is trained with on ``setup``: ``options`` with the data's input width,
+    the classifier's classes, the seed, N for a sampler trained for one budget, and what the data decides
+    (``data_options``, e.g. SCSampler's ``input="auto"``), as recorded in the checkpoint."""
+    if sampler_name not in learned_sampler_names():
+        raise ValueError(f"unknown learned sampler {sampler_name!r}: use one of {', '.join(learned_sampler_names())}")
+    options = {"input_dim": setup.sampler_input_dim, "num_classes": setup.classifier.config.num_classes,
+               "seed": seed, **options}
+    factory = sampler_factory(sampler_name)
+    if factory.budget_option:
+        options.setdefault(factory.budget_option, N)
+    return factory.data_options(options, setup.inputs)
+
+
 def train_and_save(setup: Setup, sampler_name: str, options: dict, *, T: int, N: int, seed: int,
                    settings: TrainSettings, out: Path, data: dict | None = None, progress: bool = True) -> LearnedSampler:
     """Train ``sampler_name`` against ``setup``'s classifier on its training videos (construction seed
     ``seed + epoch``) and write the checkpoint to ``out``; resumes from ``out``.resume.pt if it holds this
     very run (data, classifier, T, N, options, seed and settings), else starts afresh and says so."""
-    if sampler_name not in learned_sampler_names():
-        raise ValueError(f"unknown learned sampler {sampler_name!r}: use one of {', '.join(learned_sampler_names())}")
     classifier = setup.classifier
-    options = {"input_dim": setup.sampler_input_dim, "num_classes": classifier.config.num_classes,
-               "seed": seed, **options}
-    factory = sampler_factory(sampler_name)
-    if factory.budget_option:
-        options.setdefault(factory.budget_option, N)
-    options = factory.data_options(options, setup.inputs)  # e.g. SCSampler's input="auto", recorded resolved
-    sampler = create_sampler(sampler_name, **options)
+    sampler = create_sampler(sampler_name, **training_options(setup, sampler_name, options, N=N, seed=seed))
     state_path = out.with_name(out.name + ".resume.pt")
     start = time.perf_counter()
     log = train_sampler(sampler, lambda epoch: setup.videos("train", seed + epoch), classifier, T=T,
