@@ -1,9 +1,11 @@
-"""The semi-optimal policy pi_s (Lee et al., BMVC 2024, Sec. 4.2, Eq. 2).
+"""The semi-optimal policy pi_s (Lee et al., BMVC 2024, Sec. 4.1, Eq. 2).
 
 Each candidate is scored *on its own* by the frozen classifier, ``c(v_t) = p(y | v_t)`` for the true
 label y (``importance="label"``) or ``max_c p(c | v_t)`` (``importance="max"``, label-free), and the
 N highest are taken: ``pi_s(V) = top-N_t c(v_t)``. This reduces the search from C(T, N) subsets to T
-evaluations. Under the average-of-probabilities consensus it is exactly the optimal policy pi_o.
+evaluations. The label variant under the average-of-probabilities consensus is exactly the optimal policy pi_o
+(pi_o maximises the mean true-label probability, a sum of per-frame terms); the max variant, or another
+consensus, is not.
 """
 from __future__ import annotations
 
