@@ -132,10 +132,10 @@ PEERS = {
     **{f"adaframe (first reading, mu={mu})": Learned("adaframe", ADAFRAME_FIRST, {"threshold": mu})
        for mu in (0.2, 0.5, 0.7, 1.01)},
 }
-CORE_PEERS = ("sosampler", "scsampler (AC)", "scsampler (SAL-RANK)", "smart (both)",
-              "smart (both, first reading)", "smart (both, omega / T)", "adaframe (mu=0.2)", "adaframe (mu=0.5)", "adaframe (mu=0.7)",
-              "adaframe (all K)", "adaframe (first reading, mu=0.2)", "adaframe (first reading, mu=0.5)",
-              "adaframe (first reading, mu=0.7)", "adaframe (first reading, mu=1.01)")
+CORE_PEERS = ("sosampler", "scsampler (AC)", "scsampler (SAL-RANK)", "smart (both)", "adaframe (mu=0.2)", "adaframe (mu=0.5)",
+              "adaframe (mu=0.7)", "adaframe (all K)", "adaframe (first reading, mu=0.2)", "adaframe (first reading, mu=0.5)",
+              "adaframe (first reading, mu=0.7)", "adaframe (first reading, mu=1.01)", "smart (both, first reading)",
+              "smart (both, omega / T)")
 TABLE1 = ("uniform", "dense", "semi_optimal_label", "semi_optimal_max", "oracle")
 ORACLE_SEARCH = {"oracle (search)": ("oracle", {"search": "approximate"})}
 TABLE2 = ("random", "frameexit", "semi_optimal_max", "semi_optimal_label")
