@@ -2,10 +2,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from framesampler.candidates import candidate_indices
+from framesampler.policies.base import top_n_sorted
 from framesampler.video import VideoReader
-from framesampler.video.planner import STRATEGIES, DecodeCosts, Run, floor_frames, needed_gops, plan_decode, plan_sparse
+from framesampler.video.planner import (
+    STRATEGIES,
+    DecodeCosts,
+    Run,
+    decode_aware_top_n,
+    floor_frames,
+    needed_gops,
+    plan_decode,
+    plan_sparse,
+)
 
 VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
 KEYS = np.array([0, 10, 20, 30])  # four GOPs of ten frames
@@ -105,3 +117,35 @@ def test_floor_reports_frames_and_the_fastest_strategy(videos):
         assert floor.seconds_by_strategy[floor.strategy] == floor.seconds
     with pytest.raises(ValueError, match="unknown decode strategy"):
         VideoReader(videos / "intel-sample-videos" / "car-detection.mp4", strategy="fast")
+
+
+def test_decode_aware_top_n_trades_a_close_score_for_a_shared_gop():
+    """GOPs start at 0, 10, 20. Top-2 by score is frames 5 (GOP 0) and 25 (GOP 20): 6 + 6 = 12 frames decoded.
+    Frame 8 scores within the tolerance of frame 25 and shares GOP 0 with frame 5: 9 frames decoded instead."""
+    keyframes = np.array([0, 10, 20])
+    frames = np.array([5, 8, 15, 25])
+    scores = np.array([1.0, 0.85, 0.0, 0.9])
+    assert plan_decode(np.array([5, 25]), keyframes).frames == 12
+    assert decode_aware_top_n(scores, 2, frames, keyframes, 0.0).tolist() == [0, 3]
+    assert decode_aware_top_n(scores, 2, frames, keyframes, 0.1).tolist() == [0, 1]
+    assert decode_aware_top_n(scores, 2, frames, keyframes, 0.01).tolist() == [0, 3]  # 0.85 is 0.05 of the range below
+    assert decode_aware_top_n(scores, 9, frames, keyframes, 0.1).tolist() == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="fraction of the score range"):
+        decode_aware_top_n(scores, 2, frames, keyframes, -1.0)
+    with pytest.raises(ValueError, match="finite scores"):
+        decode_aware_top_n(np.array([1.0, np.nan, 0.0, 0.0]), 2, frames, keyframes, 0.1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-5, 5), min_size=1, max_size=24), st.integers(0, 24), st.floats(0, 1))
+def test_decode_aware_top_n_picks_k_unique_each_within_the_tolerance_of_the_plain_top_k(values, k, tolerance):
+    scores = np.asarray(values)
+    frames = np.arange(len(scores)) * 3
+    keyframes = np.arange(0, frames[-1] + 1, 7)
+    chosen = decode_aware_top_n(scores, k, frames, keyframes, tolerance)
+    plain = top_n_sorted(scores, k)
+    assert len(chosen) == len(plain) == min(k, len(scores)) and len(set(chosen.tolist())) == len(chosen)
+    assert np.all(np.diff(chosen) > 0)
+    if k and len(scores):  # the i-th best pick is within the tolerance of the i-th best score
+        margin = tolerance * np.ptp(scores) + 1e-12
+        assert np.all(np.sort(scores[chosen])[::-1] >= np.sort(scores[plain])[::-1] - margin)

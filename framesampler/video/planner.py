@@ -25,6 +25,10 @@ Strategies (``STRATEGIES``):
 
 Which frames a plan decodes does not change which frames come out: every strategy returns the same pixels
 (tests compare them on the shared videos).
+
+A sampler can also plan for the decoder (``decode_aware_top_n``): among candidates whose scores are within a
+stated tolerance of the best one left, take the one that adds the fewest frames to the plan, so that frames of
+one action burst share the GOP passes already paid for.
 """
 from __future__ import annotations
 
@@ -146,3 +150,34 @@ def plan_sparse(frames: np.ndarray, keyframes: np.ndarray, *, costs: DecodeCosts
         entry = "start" if not runs else "skip" if gap * costs.packet <= costs.seek else "seek"
         runs.append(Run(start, stop, entry))
     return DecodePlan(tuple(runs), "sparse")
+
+
+def decode_aware_top_n(scores: np.ndarray, k: int, frames: np.ndarray, keyframes: np.ndarray, tolerance: float, *,
+                       costs: DecodeCosts = DecodeCosts()) -> np.ndarray:
+    """Positions of ``k`` high-scoring candidates, sorted, preferring those cheaper to decode.
+
+    Greedy over ``k`` picks: the candidates left whose score is within ``tolerance`` of the best score left
+    (``tolerance`` is a fraction of the score range over all candidates, max - min) are eligible, and the pick
+    is the eligible one that adds the fewest frames to ``plan_decode`` of the picks so far (ties: the higher
+    score, then the earlier frame). ``tolerance=0`` gives the plain top-k of ``top_n_sorted`` except among equal
+    scores. ``scores`` [T] finite, ``frames`` [T] the candidates' sorted frame numbers, ``keyframes`` the video's."""
+    scores, frames = np.asarray(scores, dtype=np.float64), np.asarray(frames, dtype=np.int64)
+    if scores.shape != frames.shape or scores.ndim != 1:
+        raise ValueError(f"need one score per candidate frame, got {scores.shape} scores for {frames.shape} frames")
+    if not np.isfinite(scores).all():
+        raise ValueError("decode-aware selection needs finite scores: the sampler produced NaN or infinite ones")
+    if tolerance < 0:
+        raise ValueError(f"the decode-aware tolerance is a fraction of the score range, >= 0; got {tolerance}")
+    k = min(int(k), len(scores))
+    margin = tolerance * float(np.ptp(scores)) if len(scores) else 0.0
+    left = np.ones(len(scores), dtype=bool)
+    chosen: list[int] = []
+    cost = 0
+    for _ in range(k):
+        eligible = np.flatnonzero(left & (scores >= scores[left].max() - margin))
+        added = [plan_decode(np.sort(frames[chosen + [int(i)]]), keyframes, costs=costs).frames - cost for i in eligible]
+        best = min(range(len(eligible)), key=lambda j: (added[j], -scores[eligible[j]], eligible[j]))
+        chosen.append(int(eligible[best]))
+        cost += added[best]
+        left[eligible[best]] = False
+    return np.sort(np.asarray(chosen, dtype=np.int64))
