@@ -42,6 +42,9 @@ from framesampler.video.decode import VideoReader
 GRID = 8
 COMPRESSED_DIM = GRID * GRID + 1  # MD map cells, then the residual proxy (``compressed_vectors``)
 MV_FLAGS = "+export_mvs"
+# the decoder work that reconstructs pixels, which the motion read never looks at: skipping it leaves the exported
+# vectors unchanged (tests compare them) and reads them 28-36% faster on the shared videos (2 CPU cores)
+NO_RECONSTRUCTION = {"skip_loop_filter": "all", "skip_idct": "all"}
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ def motion_vectors(reader: VideoReader, indices: Sequence[int] | np.ndarray, *, 
     """Motion at each of the candidate frames ``indices`` from the motion vectors in the bitstream.
 
     Each motion frame's packet is decoded alone (FFmpeg ``flags2=+showall``, no error concealment, which
-    would overwrite the vectors); a motion frame that does not come out as a P-frame that way (a low-delay
+    would overwrite the vectors; no deblocking or inverse transform, ``NO_RECONSTRUCTION``); a motion frame that does not come out as a P-frame that way (a low-delay
     B-frame, MPEG-4 packed B-frames in AVI) is decoded with its GOP instead (exact, at the cost of pixels)."""
     indices = np.asarray(indices, dtype=np.int64)
     meta, index, codec = reader.metadata, reader.index, reader.codec
@@ -104,10 +107,10 @@ def motion_vectors(reader: VideoReader, indices: Sequence[int] | np.ndarray, *, 
                 found[position] = block_motion(data.to_ndarray(), meta.width, meta.height, grid) if vectors \
                     else (0.0, np.zeros((grid, grid)))  # every block intra-coded (or no vectors exported)
 
-    read(wanted, False, packets="alone", flags2=MV_FLAGS + "+showall", ec="0")
+    read(wanted, False, packets="alone", flags2=MV_FLAGS + "+showall", ec="0", **NO_RECONSTRUCTION)
     missing = np.setdiff1d(wanted, list(found))
     if missing.size:
-        read(missing, True, packets="all")
+        read(missing, True, packets="all", **NO_RECONSTRUCTION)
     if not exported:
         return MotionView(frames, None, None, f"none: FFmpeg's {codec} decoder exports no motion vectors")
     motion, maps = zip(*(found[int(f)] for f in frames))
