@@ -152,3 +152,26 @@ def test_mgsampler_mv_bins_the_motion_it_is_given():
         sampler.select(Candidates.of_length(50), 8)
     with pytest.raises(ValueError, match="unknown motion 'flow'"):
         create_sampler("mgsampler", motion="flow")
+
+
+def test_decode_aware_context_moves_a_close_pick_into_a_decoded_gop_and_rules_ignore_it():
+    """Scores at frames 5, 8, 15, 25 (GOPs at 0, 10, 20): top-2 is {5, 25}; frame 8 is within 0.1 of the score range of
+    frame 25 and shares frame 5's GOP, so the decode-aware pick is {5, 8}. A rule (uniform) picks as before."""
+    from framesampler.policies.base import Sampler
+
+    class Fixed(Sampler):
+        name = "fixed-scores"
+
+        def scores(self, candidates, context=None):
+            return np.array([1.0, 0.85, 0.0, 0.9])
+
+    candidates = Candidates(frame_indices=np.array([5, 8, 15, 25]), num_frames=30)
+    keyframes = np.array([0, 10, 20])
+    assert Fixed().select(candidates, 2).tolist() == [0, 3]
+    assert Fixed().select(candidates, 2, context=Context(keyframes=keyframes, decode_aware=0.1)).tolist() == [0, 1]
+    assert Fixed().select(candidates, 2, context=Context(decode_aware=0.1)).tolist() == [0, 3]  # no keyframes: plain
+    uniform = create_sampler("uniform")
+    assert uniform.select(candidates, 2, context=Context(keyframes=keyframes, decode_aware=0.5)).tolist() == \
+        uniform.select(candidates, 2).tolist()
+    with pytest.raises(ValueError, match="fraction of the score range"):
+        Context(decode_aware=2.0)

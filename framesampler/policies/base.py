@@ -18,6 +18,7 @@ import torch
 
 from framesampler.candidates import Candidates, Reads, check_integer, finite_array
 from framesampler.classifiers.consensus import check_consensus
+from framesampler.video.planner import decode_aware_top_n
 
 SelectShortPolicy = Literal["all", "error"]
 
@@ -40,6 +41,8 @@ class Context:
     label: int | None = None
     consensus: str = "avg_logits"
     video_log_probs: Callable[[torch.Tensor], torch.Tensor] | None = None
+    keyframes: np.ndarray | None = None
+    decode_aware: float = 0.0
 
     def __post_init__(self) -> None:
         logits = self.frame_logits
@@ -56,6 +59,10 @@ class Context:
             if logits is not None and label >= logits.shape[1]:
                 raise ValueError(f"context.label {label} is not a class of frame_logits (0..{logits.shape[1] - 1})")
             object.__setattr__(self, "label", label)
+        if self.keyframes is not None:
+            object.__setattr__(self, "keyframes", finite_array(self.keyframes, "context.keyframes", ndim=1).astype(np.int64))
+        if not 0 <= self.decode_aware <= 1:
+            raise ValueError(f"context.decode_aware is a fraction of the score range in [0, 1], got {self.decode_aware}")
         if not isinstance(self.consensus, str):
             raise TypeError(f"context.consensus must be a string, got {self.consensus!r}")
         if self.consensus != "clip":
@@ -174,6 +181,8 @@ class Sampler:
 
     def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator,
                 scores: np.ndarray | None) -> np.ndarray:
+        if context is not None and context.decode_aware and context.keyframes is not None:
+            return decode_aware_top_n(scores, k, candidates.frame_indices, context.keyframes, context.decode_aware)
         return top_n_sorted(scores, k)
 
     def scores(self, candidates: Candidates, context: Context | None = None) -> np.ndarray | None:
