@@ -18,7 +18,7 @@ from framesampler.data.untrimmed import MAX_LENGTH as MAX_UNTRIMMED
 from framesampler.learned import TrainSettings, learned_sampler_names
 from framesampler.learned.base import MAX_WIDTH
 from framesampler.learned.checkpoint import CHECKPOINT_KEYS
-from framesampler.learned.recipe import RECIPES
+from framesampler.constants import RECIPES
 from framesampler.policies import TRAINING_FREE, list_samplers
 from framesampler.report.html import MAX_THUMB_PX, MIN_THUMB_PX, THUMB_PX
 from framesampler.report.tables import format_table, markdown
@@ -517,7 +517,7 @@ def build_parser() -> argparse.ArgumentParser:
     construct.add_argument("--background-videos", type=Path, nargs="*",
                            help="unlabeled long videos used as background too (default: the shared long videos; "
                            "give the flag alone for none)")
-    from framesampler.data.construct import MAX_FPS, MAX_LENGTH, MAX_PER_CLIP, MAX_SIDE, ConstructConfig
+    from framesampler.data.construct_config import MAX_FPS, MAX_LENGTH, MAX_PER_CLIP, MAX_SIDE, ConstructConfig
 
     construct_defaults = ConstructConfig()
     construct.add_argument("--length", type=float, default=construct_defaults.length,

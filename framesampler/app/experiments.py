@@ -64,6 +64,7 @@ from framesampler.app.train import train_and_save, training_options
 from framesampler.classifiers.clip import ClipClassifier
 from framesampler.classifiers.frozen import FrameClassifier
 from framesampler.classifiers.vgg16 import vgg16_relu6_macs
+from framesampler.constants import DEFAULT_EXPERIMENTS
 from framesampler.cost import video_macs
 from framesampler.eval.evaluate import evaluate, summarise
 from framesampler.learned import LearnedSampler, TrainSettings, load_checkpoint
@@ -196,7 +197,6 @@ SECTIONS: dict[str, dict[str, dict[str, Comparison]]] = {
                               for n in (8, 4)}},
 }
 EXPERIMENTS = (*SECTIONS, "cost")
-DEFAULT_EXPERIMENTS = ("small", "large", "loss", "nt", "cost")
 
 
 class Runner:
