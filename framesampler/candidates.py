@@ -25,8 +25,9 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from framesampler.constants import MAX_T
+
 CandidateMode = Literal["uniform", "jitter", "fps", "keyframes"]
-MAX_T = 4096  # candidates per video (--T): every one is decoded, and kept in memory for a second conversion
 ShortPolicy = Literal["all", "repeat", "error"]
 
 

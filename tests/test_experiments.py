@@ -1,6 +1,9 @@
 """The experiments command end to end on a small file: tables, markdown, reuse of checkpoints."""
 import json
 
+import pytest
+
+from framesampler.app.experiments import pixels_dataset
 from framesampler.cli import main
 
 
@@ -28,3 +31,11 @@ def test_experiments_write_tables_and_reuse_checkpoints(tmp_path, small_features
     assert main(["experiments", "--which", "bogus", "--features", str(small_features),
                  "--cache-dir", str(tmp_path / "cache")]) == 2
     assert "unknown experiment" in capsys.readouterr().err
+
+
+def test_pixels_data_is_a_video_dataset_file_or_a_construct_folder(tmp_path, small_features):
+    assert pixels_dataset(small_features, cache_dir=tmp_path) == (small_features, [])
+    with pytest.raises(ValueError, match="is not a folder from `framesampler construct`"):
+        pixels_dataset(tmp_path, cache_dir=tmp_path / "cache")
+    assert main(["experiments", "--which", "pixels", "--data", str(tmp_path), "--features", str(small_features),
+                 "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "out")]) == 2

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from framesampler.data.manifest import ManifestEntry, check_disjoint, class_names, read_manifest
+from framesampler.data.manifest import ManifestEntry, check_disjoint, class_names, read_manifest, read_splits
 
 
 def write(path: Path, text: str) -> Path:
@@ -87,3 +87,14 @@ def test_extract_refuses_a_video_in_both_manifests_before_any_work(tmp_path):
     assert main(["extract", str(tmp_path / "train.txt"), "--test", str(tmp_path / "test.txt"), "--out",
                  str(tmp_path / "d.npz"), "--cache-dir", str(tmp_path / "cache"), "--no-progress"]) == 2
     assert not (tmp_path / "cache").exists() and not (tmp_path / "d.npz").exists()
+
+
+def test_read_splits_takes_a_test_manifest_or_splits_the_one_given(tmp_path):
+    lines = "".join(f"{c}{i}.mp4 {c}\n" for c in "ab" for i in range(4))
+    train = write(tmp_path / "train.txt", lines)
+    test = write(tmp_path / "test.txt", "t.mp4 a\n")
+    given = read_splits(train, test=test)
+    assert len(given["train"]) == 8 and [e.path.name for e in given["test"]] == ["t.mp4"]
+    split = read_splits(train, test_fraction=0.25, seed=3)
+    assert sorted(e.label for e in split["test"]) == ["a", "b"] and len(split["train"]) == 6
+    assert split == read_splits(train, test_fraction=0.25, seed=3)  # deterministic per seed

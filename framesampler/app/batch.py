@@ -32,14 +32,13 @@ from pathlib import Path
 from tqdm import tqdm
 
 from framesampler.app.pipeline import DecodedVideo, Pipeline
+from framesampler.constants import MAX_FRAMES_AHEAD, MAX_WORKERS
 from framesampler.data.manifest import read_manifest
 from framesampler.video.decode import VideoError
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".ts",
                             ".3gp", ".ogv"})
 RECORD_START = b'{"video": '  # how every line batch writes begins: a torn last line is a prefix of a record
-MAX_WORKERS = 32  # --workers: background decoding threads
-MAX_FRAMES_AHEAD = 1024  # candidate frames decoded ahead in all: fewer videos wait at a large T (one at least)
 
 
 @dataclass(frozen=True)

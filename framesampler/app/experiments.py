@@ -54,16 +54,19 @@ Every row carries GMACs per video (``gmacs``, and ``sampler_gmacs`` its sampler'
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from framesampler.app.evaluate import timed_pipeline, video_cost
+from framesampler.app.extract import folder_dataset
 from framesampler.app.prepare import DataConfig, Setup, prepare
 from framesampler.app.train import train_and_save, training_options
 from framesampler.classifiers.clip import ClipClassifier
 from framesampler.classifiers.frozen import FrameClassifier
 from framesampler.classifiers.vgg16 import vgg16_relu6_macs
+from framesampler.constants import DEFAULT_EXPERIMENTS
 from framesampler.cost import video_macs
 from framesampler.eval.evaluate import evaluate, summarise
 from framesampler.learned import LearnedSampler, TrainSettings, load_checkpoint
@@ -196,7 +199,6 @@ SECTIONS: dict[str, dict[str, dict[str, Comparison]]] = {
                               for n in (8, 4)}},
 }
 EXPERIMENTS = (*SECTIONS, "cost")
-DEFAULT_EXPERIMENTS = ("small", "large", "loss", "nt", "cost")
 
 
 class Runner:
@@ -293,6 +295,16 @@ def cost_table(setup: Setup, runner: Runner) -> dict:
             "note": "classifier frame = VGG16 relu6 on 5 crops of 224 px (how the features were made) + head; "
                     "on these features f_s reads that same vector, so in deployment it needs its own cheap input",
             "per_video": rows}
+
+
+def pixels_dataset(data: str | os.PathLike, *, cache_dir: str | os.PathLike,
+                   progress: bool = True) -> tuple[Path, list[tuple[str, str]]]:
+    """The video dataset the pixel sections read: ``data`` itself when it is a file (a video dataset from
+    ``extract``), else a ``construct`` folder's, extracted at ``PIXELS_T`` on first use (``folder_dataset``); and the
+    videos skipped doing so."""
+    if Path(data).is_file():
+        return Path(data), []
+    return folder_dataset(data, T=PIXELS_T, cache_dir=cache_dir, progress=progress)
 
 
 def run_experiments(data: DataConfig, which: list[str] | tuple[str, ...] = DEFAULT_EXPERIMENTS, *, seeds: int = 3,

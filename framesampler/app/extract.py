@@ -306,6 +306,16 @@ class DatasetReport:
     trimmed: ExtractReport | None = None
     failed: list[tuple[str, str]] = field(default_factory=list)
 
+    def videos_with_audio(self) -> int:
+        """How many of the written videos have an audio track (``has_audio``)."""
+        return int(read_npz(self.out, ("has_audio",))["has_audio"].sum())
+
+
+def construct_segments(manifest: str | os.PathLike) -> Path | None:
+    """The ``segments.json`` beside ``manifest`` when it is one that ``framesampler construct`` wrote, else None."""
+    segments = Path(manifest).parent / "segments.json"
+    return segments if segments.is_file() else None
+
 
 def extract_dataset(splits: dict[str, list[ManifestEntry]], config: ExtractConfig, out: str | os.PathLike, *,
                     cache_dir: str | os.PathLike, segments: Path | None = None, progress: bool = True,

@@ -27,6 +27,7 @@ from framesampler.classifiers.clip import (
 from framesampler.classifiers.frozen import FrameClassifier, cached_classifier, dense_scores, logits_head, train_classifier
 from framesampler.classifiers.language import LANGUAGE_DIM, language_available, language_features
 from framesampler.classifiers.model import clip_subsets, load_classifier, load_recorded
+from framesampler.constants import REGIMES, default_cache_dir
 from framesampler.data.dataset import ExtractConfig
 from framesampler.data.features import (
     FeatureFile,
@@ -37,12 +38,6 @@ from framesampler.data.features import (
     trimmed_videos,
 )
 from framesampler.data.untrimmed import UntrimmedConfig, untrimmed_videos
-
-REGIMES = ("trimmed", "untrimmed")
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("FRAMESAMPLER_CACHE", Path.home() / ".cache" / "framesampler"))
 
 
 @dataclass

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-CONSENSUS = ("avg_logits", "avg_probs", "max")
+from framesampler.constants import CONSENSUS
 
 
 def check_consensus(kind: str) -> str:

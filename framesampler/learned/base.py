@@ -16,13 +16,13 @@ from torch import nn
 
 from framesampler.candidates import Candidates, Reads
 from framesampler.classifiers.consensus import consensus_probs
+from framesampler.constants import MAX_WIDTH
 from framesampler.cost import count_macs, inference
 from framesampler.learned.encoder import FeatureEncoder
 from framesampler.learned.recipe import Recipe
 from framesampler.policies.base import Context, Sampler
 
 MAX_INPUT_DIM = 16384  # features per candidate the encoder reads
-MAX_WIDTH = 4096  # the encoder's width W (--width)
 
 
 @dataclass

@@ -11,7 +11,6 @@ import math
 from dataclasses import dataclass
 
 SCHEDULES = ("cosine", "step", "plateau")
-RECIPES = ("paper", "short")
 SHORT_EPOCHS, SHORT_BATCH = 20, 32
 
 

@@ -27,10 +27,11 @@ from tqdm import tqdm
 from framesampler.candidates import segment_positions
 from framesampler.classifiers.clip import ClipClassifier
 from framesampler.classifiers.frozen import FrameClassifier
+from framesampler.constants import RECIPES
 from framesampler.data.features import VideoSet
 from framesampler.learned.base import LearnedSampler, TrainingBatch
 from framesampler.learned.checkpoint import classifier_fingerprint
-from framesampler.learned.recipe import RECIPES, Recipe, short_recipe
+from framesampler.learned.recipe import Recipe, short_recipe
 from framesampler.policies.registry import list_samplers
 from framesampler.storage import save_atomically
 

@@ -2,11 +2,21 @@
 
     create_sampler("semi_optimal", importance="max")   # any registered name, keyword options
     list_samplers()                                      # sorted names
+
+Installed packages add samplers through the entry-point group ``framesampler.samplers``: each entry point is a
+callable taking no arguments that calls ``register_sampler``, e.g. in the plugin's pyproject.toml
+
+    [project.entry-points."framesampler.samplers"]
+    mysampler = "my_package.sampler:register"
+
+They are loaded once, the first time a name is not found or the names are listed (``load_installed_samplers``).
 """
 from __future__ import annotations
 
+import importlib.metadata
 import inspect
 import numbers
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +24,8 @@ from framesampler.policies.base import Sampler
 
 _REGISTRY: dict[str, tuple[Callable[..., Sampler], dict[str, Any]]] = {}
 _UNLISTED: set[str] = set()
+ENTRY_POINT_GROUP = "framesampler.samplers"
+_plugins_loaded = False
 
 
 def register_sampler(name: str, factory: Callable[..., Sampler], *, listed: bool = True, **preset: Any) -> None:
@@ -61,15 +73,36 @@ def create_sampler(name: str, **kwargs: Any) -> Sampler:
     return sampler
 
 
+def load_installed_samplers() -> None:
+    """Call every ``framesampler.samplers`` entry point, once per process; each registers its samplers. A plugin
+    that fails to load or register is reported on one line of stderr and skipped: the others and the built-in
+    samplers stay usable."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            entry.load()()
+        except Exception as err:  # a broken plugin must not take the built-in samplers down with it
+            reason = " ".join(f"{type(err).__name__}: {err}".split())
+            print(f"framesampler: warning: sampler plugin {entry.name} = {entry.value} is skipped ({reason}); "
+                  "fix or uninstall the package that provides it", file=sys.stderr)
+
+
 def sampler_factory(name: str) -> Callable[..., Sampler]:
-    """The class or function registered as ``name``."""
+    """The class or function registered as ``name`` (installed plugins are loaded if it is not built in)."""
+    if name not in _REGISTRY:
+        load_installed_samplers()
     if name not in _REGISTRY:
         raise ValueError(f"unknown sampler {name!r}; available: {', '.join(list_samplers())}")
     return _REGISTRY[name][0]
 
 
 def list_samplers(kind: type | None = None) -> list[str]:
-    """Names accepted by ``create_sampler``; with ``kind``, only those whose factory is a subclass of it."""
+    """Names accepted by ``create_sampler``, installed plugins' included; with ``kind``, only those whose factory is a
+    subclass of it."""
+    load_installed_samplers()
     return sorted(name for name, (factory, _) in _REGISTRY.items()
                   if kind is None or (isinstance(factory, type) and issubclass(factory, kind)))
 

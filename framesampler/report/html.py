@@ -24,10 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from framesampler.candidates import MAX_T
+from framesampler.constants import MAX_THUMB_PX, MIN_THUMB_PX, THUMB_PX
 from framesampler.storage import atomic_file
 
-THUMB_PX = 96
-MIN_THUMB_PX, MAX_THUMB_PX = 16, 512  # bounds of --thumb-size: every candidate of every video is decoded at it
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color:#222;background:#fafafa}
 h1{font-size:22px} h2{font-size:18px;margin:28px 0 4px} h3{font-size:15px;margin:18px 0 6px}

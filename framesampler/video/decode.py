@@ -40,10 +40,10 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
+from framesampler.constants import BACKENDS
 from framesampler.video.planner import STRATEGIES, DecodeFloor, DecodePlan, floor_frames, plan_decode, plan_sparse
 from framesampler.video.transforms import center_crop, output_size, resize_short_side
 
-BACKENDS = ("pyav", "decord", "torchcodec")
 REORDER_WINDOW = 32  # decoders may emit frames this far out of pts order (B-frames, AVI packed B-frames)
 # FFmpeg's decoder threading (PyAV thread_type). Slice threads only: frame threads ("AUTO") speed up one long pass
 # over every frame of some videos (car-detection.mp4 1.4x) but slow the candidate reads of the pipeline, a run per

@@ -1,0 +1,6 @@
+"""``python -m framesampler.cli``."""
+import sys
+
+from framesampler.cli import main
+
+sys.exit(main())
