@@ -71,6 +71,11 @@ REREADS = ("memory", "decode")
 CANDIDATES = ("uniform", "keyframes")
 
 
+def previous_frames(indices: np.ndarray) -> np.ndarray:
+    """The video frame before each candidate (frame 0 for frame 0): MGSampler's Eq. 1 pairs each with it."""
+    return np.maximum(np.asarray(indices) - 1, 0)
+
+
 @dataclass
 class DecodedCandidates:
     """The T candidates of one video decoded once (``frames``; None when nothing needed them)."""
@@ -137,6 +142,7 @@ class DecodedVideo:
     kept: DecodedFrames | None = None
     low: np.ndarray | None = None
     next_low: np.ndarray | None = None  # the frame after each candidate at the sampler's size (MGSampler)
+    previous_low: np.ndarray | None = None  # the frame before each candidate at the sampler's size (MGSampler, Eq. 1)
     high: np.ndarray | None = None
     motion: np.ndarray | None = None
     motion_source: str | None = None
@@ -258,11 +264,14 @@ class Pipeline:
 
     @torch.no_grad()
     def select(self, read: Callable[..., np.ndarray], indices: np.ndarray, num_frames: int, fps: float | None = None, *,
-               rng: np.random.Generator | None = None) -> Selection:
+               rng: np.random.Generator | None = None, read_previous: Callable[..., np.ndarray] | None = None) -> Selection:
         """The sampler's choice on candidates another library decoded (the integrations' entry point).
 
         ``read(size=, crop=)`` returns the candidates ``indices`` as uint8 RGB ``[T, H, W, 3]`` at that
         resolution; it is called only for what the sampler reads. Motion comes from image differences.
+        ``read_previous(size=, crop=)``, the same for the video frame before each candidate (``previous_frames``),
+        is called for a sampler that compares each candidate with it (MGSampler's Eq. 1, ``Reads.PREVIOUS_PIXELS``);
+        without it such a sampler falls back to consecutive candidates, as it says (``MGSampler.reading``).
         """
         c, reads = self.config, self.sampler.reads
         if reads & (Reads.COMPRESSED | Reads.AUDIO):
@@ -271,7 +280,9 @@ class Pipeline:
         low = read(size=c.sampler_resolution, crop=c.sampler_resolution) if self.input or Reads.MOTION in reads else None
         high = read(size=c.classifier_resolution, crop=c.classifier_resolution) if reads & CLASSIFIER_ON_ALL else None
         meta = VideoMetadata("", num_frames, fps, num_frames / fps if fps else 0.0, 0, 0, "memory")
-        video = DecodedVideo("", meta, np.asarray(indices), low=low, high=high,
+        previous = read_previous(size=c.sampler_resolution, crop=c.sampler_resolution) \
+            if read_previous is not None and Reads.PIXELS in self.input and Reads.PREVIOUS_PIXELS in reads else None
+        video = DecodedVideo("", meta, np.asarray(indices), low=low, high=high, previous_low=previous,
                              motion=image_motion(low) if Reads.MOTION in reads else None)
         self._choose(video, rng)
         return video.selection
@@ -298,6 +309,9 @@ class Pipeline:
         if Reads.PIXELS in self.input and Reads.NEXT_PIXELS in reads:
             video.next_low = reader.frames(np.minimum(indices + 1, video.metadata.num_frames - 1),
                                            size=c.sampler_resolution, crop=c.sampler_resolution)
+        if Reads.PIXELS in self.input and Reads.PREVIOUS_PIXELS in reads:
+            video.previous_low = reader.frames(previous_frames(indices), size=c.sampler_resolution,
+                                               crop=c.sampler_resolution)
         if reads & CLASSIFIER_ON_ALL:
             video.high = video.kept.to_array(**full) if video.kept else reader.frames(indices, **full)
         if image_motion_needed:
@@ -315,8 +329,8 @@ class Pipeline:
                 video.logits = self.classifier.frame_logits(video.high)
             pixels = video.low if Reads.PIXELS in self.input else None
             candidates = Candidates(video.indices, meta.num_frames, fps=meta.fps, features=features, pixels=pixels,
-                                    next_pixels=video.next_low, motion=video.motion, compressed=video.compressed,
-                                    audio=video.audio, language=language)
+                                    next_pixels=video.next_low, previous_pixels=video.previous_low, motion=video.motion,
+                                    compressed=video.compressed, audio=video.audio, language=language)
             context = Context(frame_logits=video.logits, consensus=self.consensus)
             video.selection = self.sampler.choose(candidates, self.N, context=context, rng=rng or np.random.default_rng(0))
 
