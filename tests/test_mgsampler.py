@@ -179,3 +179,32 @@ def test_on_a_video_dataset_mv_reads_the_bitstream_motion_not_the_stored_image_m
                        progress=False)
     # C_t jumps from ~0 to ~1 at the action frame: the bins at 0.25 and 0.75 take the frame before it and it
     assert results["mv"]["in_burst"] == 0.5 > results["auto"]["in_burst"]
+
+
+def test_extract_stores_eq1_against_the_previous_video_frame_and_an_older_entry_gains_it(tmp_path, monkeypatch):
+    """A video dataset holds each candidate's Eq. 1 motion against the video frame before it (``neighbour_motion``),
+    computed from the frames at the sampler's size; an entry written before it existed gets it added, the same
+    values, without running the networks (``Extractor``)."""
+    from framesampler.app.extract import Extractor, extract
+    from framesampler.app.pipeline import previous_frames
+    from framesampler.data.dataset import ExtractConfig
+    from framesampler.data.manifest import read_manifest
+    from framesampler.data.synthetic import write_synthetic_videos
+    from framesampler.policies.mgsampler import image_difference
+    from framesampler.video import VideoReader
+
+    manifest = write_synthetic_videos(tmp_path / "videos", classes=1, videos_per_class=1, num_frames=24, size=64)
+    splits = {"train": read_manifest(manifest)}
+    config = ExtractConfig(T=8, classifier_resolution=64, sampler_resolution=64, sampler_stages=2)
+    [(entry, _, target)] = extract(splits, config, cache_dir=tmp_path / "cache", progress=False).done
+    fresh = dict(np.load(target))
+    with VideoReader(entry.path) as reader:
+        indices = fresh["frame_indices"]
+        low, before = (reader.frames(i, size=64, crop=64) for i in (indices, previous_frames(indices)))
+    assert previous_frames(np.array([0, 3, 7])).tolist() == [0, 2, 6]
+    np.testing.assert_allclose(fresh["neighbour_motion"], image_difference(before, low), rtol=1e-6)
+    assert not np.allclose(fresh["neighbour_motion"], fresh["motion"])  # not the consecutive candidates' motion
+    np.savez(target, **{k: v for k, v in fresh.items() if k != "neighbour_motion"})
+    monkeypatch.setattr(Extractor, "__call__", lambda *args: pytest.fail("the video was extracted again"))
+    extract(splits, config, cache_dir=tmp_path / "cache", progress=False)
+    np.testing.assert_allclose(np.load(target)["neighbour_motion"], fresh["neighbour_motion"], rtol=1e-6)

@@ -187,7 +187,7 @@ def test_mgsampler_on_motion_vectors_and_its_image_fallback(tmp_path):
     cinepak = json.loads((tmp_path / "tree.json").read_text())
     assert cinepak["motion"] == "image differences of the candidates at 64 px (none: FFmpeg's cinepak decoder exports " \
                                 "no motion vectors)"
-    image = load_pipeline("mgsampler", T=16, N=4)(REAL_VIDEOS / "opencv-doc" / "tree.avi")
+    image = load_pipeline("mgsampler", T=16, N=4, options={"pairs": "candidates"})(REAL_VIDEOS / "opencv-doc" / "tree.avi")
     assert [row["frame"] for row in cinepak["chosen"]] == image.candidates[image.chosen].tolist()
 
 
