@@ -68,6 +68,9 @@ from framesampler.video.bitstream import compressed_vectors, motion_vectors
 from framesampler.video.decode import DecodedFrames, VideoMetadata, VideoReader
 
 REREADS = ("memory", "decode")
+# what the pipeline runs the classifier's backbone on every candidate for: its class scores, its ImageNet classes, and
+# its per-frame vectors (AdaFrame's v_t, computed here for all T though the agent reads only the frames it looks at)
+ON_ALL_CANDIDATES = CLASSIFIER_ON_ALL | Reads.FRAME_VECTORS
 CANDIDATES = ("uniform", "keyframes")
 
 
@@ -206,7 +209,7 @@ class Pipeline:
     @property
     def reads_networks(self) -> bool:
         """Whether the sampler's choice needs a network (the cheap backbone's features, pi_s's logits)."""
-        return Reads.FEATURES in self.input or bool(self.sampler.reads & CLASSIFIER_ON_ALL)
+        return Reads.FEATURES in self.input or bool(self.sampler.reads & ON_ALL_CANDIDATES)
 
     @torch.no_grad()
     def decode(self, path: str | Path, *, rng: np.random.Generator | None = None) -> DecodedVideo:
@@ -278,7 +281,7 @@ class Pipeline:
             raise ValueError(f"{self.sampler.name} reads the compressed bitstream or the audio, which decoded frames do "
                              "not carry: run the pipeline on the video file (pipeline(path))")
         low = read(size=c.sampler_resolution, crop=c.sampler_resolution) if self.input or Reads.MOTION in reads else None
-        high = read(size=c.classifier_resolution, crop=c.classifier_resolution) if reads & CLASSIFIER_ON_ALL else None
+        high = read(size=c.classifier_resolution, crop=c.classifier_resolution) if reads & ON_ALL_CANDIDATES else None
         meta = VideoMetadata("", num_frames, fps, num_frames / fps if fps else 0.0, 0, 0, "memory")
         previous = read_previous(size=c.sampler_resolution, crop=c.sampler_resolution) \
             if read_previous is not None and Reads.PIXELS in self.input and Reads.PREVIOUS_PIXELS in reads else None
@@ -300,7 +303,7 @@ class Pipeline:
         if Reads.AUDIO in reads:
             video.audio = audio_patches(read_audio(video.path), indices / video.metadata.fps)
         image_motion_needed = Reads.MOTION in reads and video.motion is None
-        reads_frames = bool(self.input) or bool(reads & CLASSIFIER_ON_ALL) or image_motion_needed
+        reads_frames = bool(self.input) or bool(reads & ON_ALL_CANDIDATES) or image_motion_needed
         keep = (reads_frames and self.reread == "memory") or self.thumbnails is not None
         video.kept = decode_candidates(reader, indices, keep=keep).frames
         if self.input or image_motion_needed:
@@ -312,7 +315,7 @@ class Pipeline:
         if Reads.PIXELS in self.input and Reads.PREVIOUS_PIXELS in reads:
             video.previous_low = reader.frames(previous_frames(indices), size=c.sampler_resolution,
                                                crop=c.sampler_resolution)
-        if reads & CLASSIFIER_ON_ALL:
+        if reads & ON_ALL_CANDIDATES:
             video.high = video.kept.to_array(**full) if video.kept else reader.frames(indices, **full)
         if image_motion_needed:
             video.motion = image_motion(video.low)
@@ -321,16 +324,19 @@ class Pipeline:
         with _stage(video.seconds, "sampler"):
             meta = video.metadata
             features = self.sampler_backbone.features(video.low).numpy() if self.sampler_backbone is not None else None
-            language = None
+            language = vectors = None
             if video.high is not None and Reads.LANGUAGE in self.sampler.reads:  # the backbone runs once for both
                 video.logits, imagenet = self.classifier.logits_and_imagenet(video.high)
                 language = language_features(imagenet).numpy()
+            elif video.high is not None and Reads.FRAME_VECTORS in self.sampler.reads:
+                video.logits, vectors = logits_and_vectors(self.classifier, video.high)
             elif video.high is not None:
                 video.logits = self.classifier.frame_logits(video.high)
             pixels = video.low if Reads.PIXELS in self.input else None
             candidates = Candidates(video.indices, meta.num_frames, fps=meta.fps, features=features, pixels=pixels,
                                     next_pixels=video.next_low, previous_pixels=video.previous_low, motion=video.motion,
-                                    compressed=video.compressed, audio=video.audio, language=language)
+                                    compressed=video.compressed, audio=video.audio, language=language,
+                                    frame_vectors=None if vectors is None else vectors.numpy())
             context = Context(frame_logits=video.logits, consensus=self.consensus)
             video.selection = self.sampler.choose(candidates, self.N, context=context, rng=rng or np.random.default_rng(0))
 
@@ -342,6 +348,18 @@ class Pipeline:
         if video.kept is not None:
             return video.kept.to_array(positions=chosen, **full)
         return reader.frames(video.indices[chosen], **full)
+
+
+def logits_and_vectors(classifier: Classifier, frames: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """The classifier's logits [n, C] and per-frame vectors [n, D] of uint8 frames (AdaFrame's v_t, as a video dataset
+    stores them): the built-in backbone's features, which its head reads (the backbone run once), or a user's
+    model's logits, the only per-frame vector it gives."""
+    if isinstance(classifier, PixelClassifier):
+        vectors = classifier.backbone.features(frames)
+        head = classifier.head
+        return (head.frame_logits(vectors) if isinstance(head, FrameClassifier) else classifier.frame_logits(frames)), vectors
+    logits = classifier.frame_logits(frames)
+    return logits, logits
 
 
 @contextmanager

@@ -35,7 +35,7 @@ def evaluate(videos: VideoSet, classifier: FrameClassifier | ClipClassifier, sam
     the chosen frames as one clip, and pi_o searches through it. Candidates carry a video dataset's stored image motion when
     all of a video's frames are candidates, its stored Eq. 1 motion against each frame's previous video frame (MGSampler's
     ``neighbour_motion``, whatever the candidates), and its compressed-domain vectors and audio patches when a sampler
-    reads them (and its language features, SMART's); a sampler reading ``Reads.MOTION`` (MGSampler ``motion="mv"``) gets the bitstream's motion
+    reads them (and its language features, SMART's, and the classifier's vectors of the frames, AdaFrame's v_t); a sampler reading ``Reads.MOTION`` (MGSampler ``motion="mv"``) gets the bitstream's motion
     instead (``VideoSet.bitstream_motion``), as the pipeline gives it on a video file.
 
     Fidelity is measured against ``reference``'s picks (pi_o, ``OptimalPolicy()`` by default); a sampler
@@ -54,6 +54,7 @@ def evaluate(videos: VideoSet, classifier: FrameClassifier | ClipClassifier, sam
     compressed = videos.input_for(Reads.COMPRESSED) if any(Reads.COMPRESSED in s.reads for s in samplers.values()) else None
     audio = videos.input_for(Reads.AUDIO) if any(Reads.AUDIO in s.reads for s in samplers.values()) else None
     language = videos.language_frames if any(Reads.LANGUAGE in s.reads for s in samplers.values()) else None
+    vectors = any(Reads.FRAME_VECTORS in s.reads for s in samplers.values())  # the classifier's vectors: the frame table
     bitstream_motion = videos.bitstream_motion() if any(Reads.MOTION in s.reads for s in samplers.values()) else None
     for v in tqdm(range(len(videos)), desc="videos", disable=not progress or None, file=sys.stderr):
         rows = torch.from_numpy(videos.refs[v, positions])
@@ -62,7 +63,8 @@ def evaluate(videos: VideoSet, classifier: FrameClassifier | ClipClassifier, sam
                                 neighbour_motion=None if videos.neighbour_motion is None else videos.neighbour_motion[rows.numpy()],
                                 compressed=None if compressed is None else compressed[rows].numpy(),
                                 audio=None if audio is None else audio[rows].numpy(),
-                                language=None if language is None else language[rows].numpy())
+                                language=None if language is None else language[rows].numpy(),
+                                frame_vectors=videos.frames[rows].numpy() if vectors else None)
         score = videos.clip_model(v, positions) if videos.clip_model is not None else \
             classifier.subset_log_probs(videos.frames[rows], table_logits[rows])
         context = Context(frame_logits=table_logits[rows], label=int(videos.labels[v]), consensus=consensus,
