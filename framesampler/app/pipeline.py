@@ -329,7 +329,9 @@ class Pipeline:
                 video.logits, imagenet = self.classifier.logits_and_imagenet(video.high)
                 language = language_features(imagenet).numpy()
             elif video.high is not None and Reads.FRAME_VECTORS in self.sampler.reads:
-                video.logits, vectors = logits_and_vectors(self.classifier, video.high)
+                vectors = frame_vectors(self.classifier, video.high)
+                if not self.sampler.predicts or Reads.FRAME_LOGITS in self.sampler.reads:  # class scores needed too
+                    video.logits = self.classifier.frame_logits(video.high)
             elif video.high is not None:
                 video.logits = self.classifier.frame_logits(video.high)
             pixels = video.low if Reads.PIXELS in self.input else None
@@ -350,16 +352,10 @@ class Pipeline:
         return reader.frames(video.indices[chosen], **full)
 
 
-def logits_and_vectors(classifier: Classifier, frames: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """The classifier's logits [n, C] and per-frame vectors [n, D] of uint8 frames (AdaFrame's v_t, as a video dataset
-    stores them): the built-in backbone's features, which its head reads (the backbone run once), or a user's
-    model's logits, the only per-frame vector it gives."""
-    if isinstance(classifier, PixelClassifier):
-        vectors = classifier.backbone.features(frames)
-        head = classifier.head
-        return (head.frame_logits(vectors) if isinstance(head, FrameClassifier) else classifier.frame_logits(frames)), vectors
-    logits = classifier.frame_logits(frames)
-    return logits, logits
+def frame_vectors(classifier: Classifier, frames: np.ndarray) -> torch.Tensor:
+    """The classifier's per-frame vectors [n, D] of uint8 frames (AdaFrame's v_t, as a video dataset stores them):
+    the built-in backbone's features, which its head reads, or a user's model's logits, the only vector it gives."""
+    return classifier.backbone.features(frames) if isinstance(classifier, PixelClassifier) else classifier.frame_logits(frames)
 
 
 @contextmanager
