@@ -208,3 +208,22 @@ def test_extract_stores_eq1_against_the_previous_video_frame_and_an_older_entry_
     monkeypatch.setattr(Extractor, "__call__", lambda *args: pytest.fail("the video was extracted again"))
     extract(splits, config, cache_dir=tmp_path / "cache", progress=False)
     np.testing.assert_allclose(np.load(target)["neighbour_motion"], fresh["neighbour_motion"], rtol=1e-6)
+
+
+def test_the_first_reading_row_picks_as_the_first_default_did():
+    """``MG_FIRST`` (experiments): image differences of consecutive candidates and bin centres, what MGSampler did on
+    decoded candidates before Eq. 1's neighbour frame and Sec. 3.3's random point became its defaults."""
+    from framesampler.app.experiments import MG_FIRST, SECTIONS
+    from framesampler.policies.mgsampler import image_motion, motion_guided_positions
+
+    pixels = np.random.default_rng(3).integers(0, 256, (40, 8, 8, 3)).astype(np.uint8)
+    pixels[:20] = pixels[0]  # still, then moving
+    candidates = Candidates.of_length(40, pixels=pixels, previous_pixels=pixels)
+    [(name, options)] = MG_FIRST.values()
+    first = create_sampler(name, **options)
+    expected = np.sort(motion_guided_positions(image_motion(pixels), 6))
+    for seed in range(3):
+        assert first.select(candidates, 6, rng=np.random.default_rng(seed)).tolist() == expected.tolist()
+    assert first.reading(candidates) == "image, candidates"
+    assert all(set(MG_FIRST) <= set(c.variants) and "mgsampler" in c.policies
+               for section in ("pixel_peers", "mg_pixels") for c in SECTIONS[section][section].values())
