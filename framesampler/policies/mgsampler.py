@@ -47,6 +47,14 @@ the ``rng`` given to ``select`` (seeded: ``sample`` and ``evaluate`` repeat thei
 always draws. Any N works (the official code hard-codes 16). One difference from the official code, for the
 contract: it can return one frame twice when two bins share a nearest frame; here a later bin takes its nearest
 *unused* frame. A video with no motion at all is sampled uniformly.
+
+Measured (``benchmarks/mgsampler_paper.py``, ``results/mgsampler_paper.json``; small samples, spreads there): on 8
+long videos constructed from ucf101-clips (30 s, 2 action bursts), through ``sample``'s decode stage at
+T = 64 -> N = 8, the fraction of chosen frames inside the bursts is 0.323 with the previous frame (random point,
+3 draws; 0.328 at the centres), the same with the next frame, and 0.255 (0.281 at the centres) on consecutive
+candidates, the first reading; decoding the frame before each candidate doubles the decode stage (0.62 s against
+0.30 s per video). On the UCF101 feature file (untrimmed, T = 30 -> N = 8, feature differences) the test point
+barely matters: top-1 0.550 +- 0.017 over 3 random draws, 0.551 at the centres (uniform 0.507).
 """
 from __future__ import annotations
 
