@@ -154,6 +154,8 @@ class Reads(enum.Flag):
     FRAME_LOGITS = enum.auto()  # context.frame_logits: the frozen classifier on each candidate alone
     LABEL = enum.auto()  # context.label: the true class (oracles only)
     NEXT_PIXELS = enum.auto()  # candidates.next_pixels: the video frame after each candidate (MGSampler)
+    PREVIOUS_PIXELS = enum.auto()  # candidates.previous_pixels: the video frame before each candidate (MGSampler, Eq. 1)
+    FRAME_VECTORS = enum.auto()  # candidates.frame_vectors: the frozen classifier's vector of each candidate (AdaFrame's v_t)
     MOTION = enum.auto()  # candidates.motion: motion at each candidate (the bitstream's motion vectors)
     COMPRESSED = enum.auto()  # candidates.compressed: the compressed-domain vector of each candidate (SCSampler)
     AUDIO = enum.auto()  # candidates.audio: the log-MEL patch of the audio around each candidate (SCSampler)
@@ -170,7 +172,9 @@ CLASSIFIER_ON_ALL = Reads.FRAME_LOGITS | Reads.LANGUAGE
 
 # the optional per-candidate inputs of ``Candidates``: field, dimensions, shape named in errors
 INPUT_SHAPES = (("features", 2, "[T, D]"), ("pixels", 4, "[T, H, W, C]"), ("next_pixels", 4, "[T, H, W, C]"),
-                ("motion", 1, "[T]"), ("compressed", 2, "[T, D]"), ("audio", 2, "[T, D]"), ("language", 2, "[T, D]"))
+                ("previous_pixels", 4, "[T, H, W, C]"), ("motion", 1, "[T]"), ("neighbour_motion", 1, "[T]"),
+                ("compressed", 2, "[T, D]"), ("audio", 2, "[T, D]"), ("language", 2, "[T, D]"),
+                ("frame_vectors", 2, "[T, D]"))
 
 
 @dataclass(frozen=True)
@@ -180,8 +184,12 @@ class Candidates:
     ``frame_indices`` are the candidates' frame numbers in the source video; a sampler's ``select``
     returns positions into them (``0..T-1``). ``features`` ([T, D] cheap per-frame features),
     ``pixels`` ([T, H, W, C] low-resolution frames), ``next_pixels`` ([T, H, W, C], the video frame right
-    after each candidate, the candidate itself for the last frame; MGSampler's consecutive-frame
-    differences) and ``motion`` ([T] motion at each candidate measured upstream: the bitstream's motion vectors,
+    after each candidate, the candidate itself for the last frame), ``previous_pixels`` ([T, H, W, C], the video
+    frame right before each candidate, the candidate itself for frame 0: MGSampler's Eq. 1 reads it) and
+    ``neighbour_motion`` ([T] Eq. 1 measured upstream, ``sum |I_t - I_{t-1}|`` between each candidate and the video
+    frame before it at the sampler's resolution, what a video dataset from ``framesampler extract`` stores) and
+    ``frame_vectors`` ([T, D] the frozen classifier's vector of each candidate, the backbone features its head reads:
+    AdaFrame's v_t) and ``motion`` ([T] motion at each candidate measured upstream: the bitstream's motion vectors,
     ``framesampler.video.bitstream``, or the image differences of consecutive candidates that a video dataset
     stores in place of pixels) and ``compressed`` ([T, D] each candidate's compressed-domain vector, its motion
     frame's motion-vector map and coded size read without decoding it: ``bitstream.compressed_vectors``)
@@ -200,10 +208,13 @@ class Candidates:
     features: np.ndarray | None = None
     pixels: np.ndarray | None = None
     next_pixels: np.ndarray | None = None
+    previous_pixels: np.ndarray | None = None
     motion: np.ndarray | None = None
+    neighbour_motion: np.ndarray | None = None
     compressed: np.ndarray | None = None
     audio: np.ndarray | None = None
     language: np.ndarray | None = None
+    frame_vectors: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         num_frames = check_integer(self.num_frames, "num_frames")

@@ -98,7 +98,9 @@ def video_macs(sampler: Any, *, num_candidates: int, num_chosen: float, classifi
     the ``num_chosen`` frames picked, except for a sampler that read class scores: it already ran the
     classifier on every candidate, the chosen among them, so they are not charged twice (a clip
     classifier's head on the N chosen is then left out; it is well under 1% of its backbone), and for
-    one whose own prediction replaces the classifier's (``sampler.predicts``, AdaFrame's f_p). ``classifier_chosen``:
+    one whose own prediction replaces the classifier's (``sampler.predicts``, AdaFrame's f_p), unless it reads the
+    classifier's vector of each frame it looks at (``Reads.FRAME_VECTORS``, AdaFrame's v_t): the chosen are the frames
+    looked at, charged as the classifier on them, as the paper counts them. ``classifier_chosen``:
     the classifier's cost on the chosen frames when it is not ``num_chosen * classifier_frame`` (a clip model that
     resamples every clip to its fixed input length)."""
     read = sampler.candidates_read(num_candidates)
@@ -106,7 +108,8 @@ def video_macs(sampler: Any, *, num_candidates: int, num_chosen: float, classifi
     per_candidate += cheap_frame if Reads.FEATURES in sampler.reads.candidate_input() else 0.0
     classifies_all = bool(sampler.reads & CLASSIFIER_ON_ALL)
     per_candidate += classifier_frame if classifies_all else 0.0
-    chosen = 0.0 if classifies_all or sampler.predicts else \
+    looks = sampler.predicts and Reads.FRAME_VECTORS in sampler.reads  # AdaFrame's v_t: the backbone on each look
+    chosen = 0.0 if classifies_all or (sampler.predicts and not looks) else \
         num_chosen * classifier_frame if classifier_chosen is None else classifier_chosen
     macs = {"sampler": float(read * per_candidate), "classifier": float(chosen)}
     return {**macs, "total": macs["sampler"] + macs["classifier"]}

@@ -7,6 +7,7 @@ import torch
 
 import framesampler.learned.adaframe  # noqa: F401  (registration, until learned/__init__ imports it)
 from framesampler import Candidates, Context, create_sampler
+from framesampler.candidates import Reads
 from framesampler.classifiers.consensus import consensus_probs
 from framesampler.learned import TrainingBatch
 from framesampler.learned.adaframe import (
@@ -26,7 +27,9 @@ from framesampler.learned.adaframe import (
 
 
 def small(**options):
-    return create_sampler("adaframe", input_dim=8, num_classes=3, width=4, dropout=0.0, **options)
+    """A tiny AdaFrame; v_t from the candidates' own features and a 6-unit LSTM unless asked otherwise."""
+    return create_sampler("adaframe", **{"input_dim": 8, "num_classes": 3, "width": 4, "dropout": 0.0,
+                                         "frame_vector": "cheap", "lstm_width": 6, **options})
 
 
 def test_eq4_reward_is_the_gain_over_the_best_earlier_margin():
@@ -90,9 +93,20 @@ def test_classifier_prediction_counts_each_frame_looked_at_once(kind):
         assert torch.allclose(probs[0, step], consensus_probs(logits[0, seen], kind), atol=1e-6)
 
 
-def test_default_patience():
-    assert default_patience(8, 0.5) == 5 and default_patience(8, 0.2) == 5
-    assert default_patience(8, 0.7) == 8 and default_patience(9, 1.01) == 9
+def test_default_patience_is_k_half_plus_one_as_written_and_the_floor_as_the_earlier_reading():
+    """Algorithm 2: p = K/2 + 1 if mu < 0.7 else K, and the loop runs while c < p. For odd K (AdaFrame-3 and -5 in
+    the paper) the real half makes the integer counter stop one count later than K // 2 + 1."""
+    assert default_patience(8, 0.5) == 5 and default_patience(8, 0.2) == 5 == default_patience(8, 0.2, "floor")
+    assert default_patience(8, 0.7) == 8 and default_patience(9, 1.01) == 9 == default_patience(9, 1.01, "floor")
+    assert default_patience(5, 0.5) == 3.5 and default_patience(5, 0.5, "floor") == 3
+    assert default_patience(3, 0.2) == 2.5 and default_patience(3, 0.2, "floor") == 2
+    drops = torch.tensor([0.9, 0.0, 0.0, 0.0, 0.0])  # after V^max = .9 every step drops by .9 > mu: c = 1, 2, 3, 4
+    assert utility_stop(drops, 0.5, default_patience(5, 0.5)) == 5  # c < 3.5 until c = 4, after step 5
+    assert utility_stop(drops, 0.5, default_patience(5, 0.5, "floor")) == 4  # c reaches 3 after step 4
+    below = torch.tensor([-1.0, -1.0, -1.0])  # V^max stays 0: every step counts (AdaFrame-3)
+    assert utility_stop(below, 0.5, default_patience(3, 0.5)) == 3 > utility_stop(below, 0.5, default_patience(3, 0.5, "floor")) == 2
+    with pytest.raises(ValueError, match="unknown patience_rule"):
+        default_patience(5, 0.5, "round")
 
 
 def test_algorithm2_counts_drops_of_more_than_mu_below_the_running_max():
@@ -236,6 +250,10 @@ def test_a_sequential_agent_has_no_scores_and_its_selection_says_so():
     (dict(stop="entropy"), "unknown stop"),
     (dict(prediction="oracle"), "unknown prediction"),
     (dict(patience=0), "patience"),
+    (dict(patience_rule="ceil"), "unknown patience_rule"),
+    (dict(frame_vector="memory"), "unknown frame_vector"),
+    (dict(lstm_width=-1), "lstm_width must be an integer"),
+    (dict(frame_dim=2.5), "frame_dim must be an integer"),
     (dict(gamma=1.5), "gamma"),
     (dict(location_std=0.0), "location_std"),
     (dict(first_location=2.0), "first_location"),
@@ -252,3 +270,94 @@ def test_bad_stop_arguments_raise():
         lookahead_stop(torch.ones(3), torch.ones(3), 0.0, 2)
     with pytest.raises(ValueError, match="patience >= 1"):
         lookahead_stop(torch.ones(3), torch.ones(3), 0.5, 0)
+
+
+class Recorder(torch.nn.Module):
+    """Stands in for AdaFrame's v_t projection: keeps each v_t it is given and returns zeros of the LSTM's width."""
+
+    def __init__(self, in_features: int, width: int) -> None:
+        super().__init__()
+        self.seen, self.width = [], width
+        self.register_buffer("marker", torch.zeros(in_features))  # the width the sampler checks
+
+    def forward(self, v: torch.Tensor) -> torch.Tensor:
+        self.seen.append(v.detach().clone())
+        return v.new_zeros(len(v), self.width)
+
+    def __getitem__(self, index: int) -> torch.nn.Module:
+        return torch.nn.Linear(len(self.marker), self.width)
+
+
+def test_v_t_is_the_classifiers_vector_of_the_frame_looked_at_eq1():
+    """Eq. 1's v_t is the expensive backbone's feature of the frame looked at (``frame_vectors``, 5-d here), not
+    f_s's cheap input (8-d); the earlier reading (``frame_vector="cheap"``) feeds the cheap vector."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    features, vectors = rng.random((11, 8)), rng.random((11, 5))
+    candidates = Candidates.of_length(11, features=features, frame_vectors=vectors)
+    for reading, dim, table in (("classifier", 5, vectors), ("cheap", 8, features)):
+        sampler = small(frame_vector=reading, frame_dim=5, selection="gaussian", threshold=1.01, first_location=0.5)
+        assert (Reads.FRAME_VECTORS in sampler.reads) == (reading == "classifier")
+        torch.nn.init.zeros_(sampler.selection.weight)
+        torch.nn.init.zeros_(sampler.selection.bias)  # look at the middle candidate, 5, at every step
+        sampler.frame_projection = Recorder(dim, 4)
+        assert sampler.select(candidates, 3).tolist() == [5]
+        assert len(sampler.frame_projection.seen) == 3
+        for v in sampler.frame_projection.seen:
+            np.testing.assert_allclose(v[0].numpy(), table[5], rtol=1e-6)
+    with pytest.raises(ValueError, match="frozen classifier's vector of each candidate"):
+        small(frame_vector="classifier", frame_dim=5).select(Candidates.of_length(11, features=features), 3)
+    with pytest.raises(ValueError, match="frame_vectors are 5-d, but this adaframe reads 8-d"):
+        small(frame_vector="classifier").select(candidates, 3)  # no frame_dim: built for 8-d v_t
+
+
+def test_the_training_batch_brings_v_t_and_the_data_its_width():
+    from framesampler.learned.adaframe import AdaFrame
+
+    torch.manual_seed(0)
+    batch = TrainingBatch(torch.rand(2, 6, 8), torch.randn(2, 6, 3), torch.tensor([0, 2]), "avg_logits",
+                          frame_vectors=torch.rand(2, 6, 5))
+    sampler = small(frame_vector="classifier", frame_dim=5, K=3, memory_frames=4)
+    sampler.loss(batch)["loss"].backward()
+    assert sampler.frame_projection[1].weight.grad.shape == (4, 5) and sampler.frame_projection[1].weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="TrainingBatch.frame_vectors"):
+        sampler.loss(TrainingBatch(batch.features, batch.frame_logits, batch.labels, "avg_logits"))
+    inputs = {Reads.FEATURES: 112, Reads.FRAME_VECTORS: 1280}
+    assert AdaFrame.data_options({"input_dim": 112}, inputs)["frame_dim"] == 1280
+    assert "frame_dim" not in AdaFrame.data_options({"input_dim": 112, "frame_vector": "cheap"}, inputs)
+
+
+def test_paper_defaults_lstm_2048_classifier_v_t_and_the_earlier_readings():
+    """Sec. 4.1: a one-layer LSTM of 2,048 hidden units (FCVID, whose recipe is the default); v_t the classifier's."""
+    sampler = create_sampler("adaframe", input_dim=8, num_classes=3)
+    assert sampler.lstm.hidden_size == 2048 and sampler.options["frame_vector"] == "classifier"
+    assert sampler.options["patience_rule"] == "half"
+    earlier = create_sampler("adaframe", input_dim=8, num_classes=3, lstm_width=0, frame_vector="cheap")
+    assert earlier.lstm.hidden_size == 256 == earlier.options["width"]  # the LSTM as wide as the encoder
+
+
+def test_a_checkpoint_saved_before_the_options_existed_loads_with_the_earlier_readings(tmp_path):
+    """An old config.json has no frame_vector, lstm_width or patience_rule: it loads as cheap v_t, an LSTM as wide as
+    the encoder and K // 2 + 1, and picks as it did."""
+    import json
+
+    from framesampler.classifiers.frozen import ClassifierConfig, FrameClassifier
+    from framesampler.learned.checkpoint import read_checkpoint, save_checkpoint
+
+    torch.manual_seed(0)
+    old = small(lstm_width=0, patience_rule="floor", threshold=0.5, K=5)
+    classifier = FrameClassifier(ClassifierConfig(input_dim=8, class_ids=[1, 2, 3], class_names=["a", "b", "c"]))
+    directory = save_checkpoint(old, tmp_path / "old", T=11, N=5, classifier=classifier)
+    config = json.loads((directory / "config.json").read_text())
+    for key in ("frame_vector", "lstm_width", "patience_rule", "frame_dim"):
+        config["options"].pop(key)
+    (directory / "config.json").write_text(json.dumps(config))
+    loaded = read_checkpoint(directory).sampler
+    assert {k: loaded.options[k] for k in ("frame_vector", "lstm_width", "patience_rule")} == \
+        {"frame_vector": "cheap", "lstm_width": 0, "patience_rule": "floor"}
+    assert loaded.lstm.hidden_size == 4
+    candidates = Candidates.of_length(11, features=np.random.default_rng(2).random((11, 8)))
+    assert loaded.select(candidates, 5).tolist() == old.eval().select(candidates, 5).tolist()
+    saved = json.loads((save_checkpoint(loaded, tmp_path / "new", T=11, N=5, classifier=classifier)
+                        / "config.json").read_text())
+    assert saved["options"]["frame_vector"] == "cheap" and saved["options"]["lstm_width"] == 0  # recorded now

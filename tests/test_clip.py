@@ -112,7 +112,7 @@ def test_training_batches_score_subsets_with_the_clip_classifier():
     assert torch.allclose(batch.video_probs(positions), model.video_log_probs(frames[[[0], [1]], [[1, 3], [0, 4]]]).exp())
     sampler = create_sampler("ocsampler", input_dim=4, num_classes=3, width=4, N=2)
     assert torch.isfinite(sampler.loss(batch)["loss"])
-    adaframe = create_sampler("adaframe", input_dim=4, num_classes=3, width=4, K=2, reward="classifier")
+    adaframe = create_sampler("adaframe", input_dim=4, num_classes=3, width=4, K=2, reward="classifier", frame_vector="cheap")
     with pytest.raises(ValueError, match="reward='agent'"):
         adaframe.loss(batch)
 

@@ -160,13 +160,14 @@ def test_every_learned_sampler_reads_the_compressed_domain_input(name: str) -> N
     from framesampler.policies.registry import sampler_factory
 
     options = sampler_factory(name).data_options({"input": "compressed", "input_dim": 112},
-                                                 {Reads.FEATURES: 112, Reads.COMPRESSED: 65})
+                                                 {Reads.FEATURES: 112, Reads.COMPRESSED: 65, Reads.FRAME_VECTORS: 16})
     sampler = create_sampler(name, num_classes=3, **options)
     assert options["input_dim"] == 65 and Reads.COMPRESSED in sampler.reads and Reads.FEATURES not in sampler.reads
     assert not sampler.reads.candidate_input()
     rng = np.random.default_rng(0)
     compressed = rng.random((8, 65))
-    candidates = Candidates(np.arange(8) * 3, 24, features=rng.random((8, 112)), compressed=compressed)
+    candidates = Candidates(np.arange(8) * 3, 24, features=rng.random((8, 112)), compressed=compressed,
+                            frame_vectors=rng.random((8, 16)))  # the classifier's vectors (AdaFrame's v_t)
     chosen = sampler.select(candidates, 3)
     assert 1 <= len(chosen) <= 3 and set(chosen) <= set(range(8))
     with pytest.raises(ValueError, match="unknown input"):

@@ -187,7 +187,7 @@ def test_mgsampler_on_motion_vectors_and_its_image_fallback(tmp_path):
     cinepak = json.loads((tmp_path / "tree.json").read_text())
     assert cinepak["motion"] == "image differences of the candidates at 64 px (none: FFmpeg's cinepak decoder exports " \
                                 "no motion vectors)"
-    image = load_pipeline("mgsampler", T=16, N=4)(REAL_VIDEOS / "opencv-doc" / "tree.avi")
+    image = load_pipeline("mgsampler", T=16, N=4, options={"pairs": "candidates"})(REAL_VIDEOS / "opencv-doc" / "tree.avi")
     assert [row["frame"] for row in cinepak["chosen"]] == image.candidates[image.chosen].tolist()
 
 
@@ -212,7 +212,8 @@ def test_a_sampler_that_predicts_is_taken_at_its_word_and_no_classifier_runs(col
     from framesampler.classifiers.pixel import PixelClassifier
     from framesampler.policies import create_sampler
 
-    sampler = create_sampler("adaframe", input_dim=112, num_classes=3, K=3, memory_frames=4)
+    sampler = create_sampler("adaframe", input_dim=112, num_classes=3, K=3, memory_frames=4, frame_vector="cheap",
+                             lstm_width=16)
     assert sampler.predicts and not create_sampler("adaframe", input_dim=112, num_classes=3, prediction="classifier").predicts
     pipeline = Pipeline(sampler, T=8, N=3)
     monkeypatch.setattr(PixelClassifier, "frame_logits", lambda *args: pytest.fail("the frozen classifier ran"))
@@ -221,3 +222,27 @@ def test_a_sampler_that_predicts_is_taken_at_its_word_and_no_classifier_runs(col
     pipeline._choose(video, None)
     assert np.allclose(result.probs, video.selection.prediction) and np.isclose(result.probs.sum(), 1.0)
     assert result.macs["classifier"] == 0 and "decode_chosen" not in result.seconds
+
+
+def test_adaframe_reads_the_classifiers_backbone_features_as_v_t_in_the_pipeline(collection, monkeypatch):
+    """Eq. 1's v_t on a video file: the frozen classifier's backbone features of each candidate at its resolution (what
+    a video dataset stores as ``features``); its head does not run (f_p predicts), and the frames looked at are charged
+    as the classifier on them."""
+    from framesampler.app.pipeline import Pipeline
+    from framesampler.classifiers.pixel import PixelClassifier
+    from framesampler.policies import create_sampler
+    from framesampler.video import VideoReader
+
+    sampler = create_sampler("adaframe", input_dim=112, num_classes=3, K=3, memory_frames=4, frame_dim=1280, lstm_width=16)
+    pipeline = Pipeline(sampler, T=8, N=3)
+    seen = []
+    choose = sampler.choose
+    monkeypatch.setattr(sampler, "choose", lambda candidates, *a, **k: seen.append(candidates) or choose(candidates, *a, **k))
+    monkeypatch.setattr(PixelClassifier, "frame_logits", lambda *args: pytest.fail("the frozen classifier's head ran"))
+    path = collection / "videos" / "square_001.mp4"
+    result = pipeline(path)
+    with VideoReader(path) as reader:
+        size = pipeline.config.classifier_resolution
+        expected = pipeline.classifier.backbone.features(reader.frames(result.candidates, size=size, crop=size)).numpy()
+    np.testing.assert_allclose(seen[0].frame_vectors, expected, rtol=1e-4, atol=1e-5)
+    assert result.macs["classifier"] == len(result.chosen) * pipeline.frame_macs

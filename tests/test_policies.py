@@ -144,7 +144,7 @@ def test_pi_s_label_is_pi_o_at_one_frame_even_for_confident_frames():
 
 def test_mgsampler_mv_bins_the_motion_it_is_given():
     motion = np.r_[np.zeros(20), np.full(10, 50.0), np.full(20, 1.0)]
-    sampler = create_sampler("mgsampler", motion="mv")
+    sampler = create_sampler("mgsampler", motion="mv", test_point="centre")
     assert sampler.reads == Reads.MOTION
     chosen = sampler.select(Candidates.of_length(50, motion=motion), 8)
     np.testing.assert_array_equal(chosen, np.sort(motion_guided_positions(motion, 8)))

@@ -14,7 +14,9 @@ same data, seeds and training settings (wherever its classifier cache lives) kee
 - ``peers`` (not run by default): at 8/30, SCSampler with each objective (SCSampler Tab. 4), SMART with
   each selector (SMART Tab. 1) and AdaFrame at its adaptive budget for mu in 0.2, 0.5, 0.7 and all K
   (AdaFrame Fig. 3), next to uniform, random, pi_s and SOSampler; each beside this project's first
-  reading of it (``SMART_FIRST``, ``ADAFRAME_FIRST``, SCSampler with the temporal shift);
+  reading of it (``SMART_FIRST``, ``ADAFRAME_FIRST``, SCSampler with the temporal shift), and AdaFrame beside the
+  paper's but for v_t (the cheap vector) and the LSTM (256 units) (``ADAFRAME_CHEAP``; on a feature file the cheap
+  vector is the classifier's, so only the LSTM differs);
 - ``large_peers`` (not run by default): ``large``'s N/T with SCSampler, SMART and AdaFrame (default
   options; AdaFrame at its adaptive budget, mu = 0.7) beside SOSampler and OCSampler;
 - ``peers_core`` (not run by default): ``peers`` with only the default of each peer beside its first
@@ -34,7 +36,9 @@ same data, seeds and training settings (wherever its classifier cache lives) kee
   AV-union-list (Sec. 3.3.3, compressed first), beside uniform, timed through the pipeline as ``pixels``.
 - ``pixel_peers`` (not run by default; a video dataset extracted with the compressed-domain input): ``peers`` on
   the real-clip benchmark at T = 64 -> N = 8, SCSampler's objectives on the decoded features (its visual
-  sampler) and its compressed-domain and combined samplers (``sc_pixels``) beside them; not timed.
+  sampler) and its compressed-domain and combined samplers (``sc_pixels``) beside them, and MGSampler (Eq. 1 against
+  each candidate's previous video frame, stored by ``extract``; a random point of each bin) beside its first reading
+  (consecutive candidates, bin centres: ``MG_FIRST``); not timed.
 - ``pixel_large_peers`` (not run by default; a video dataset): ``large_peers`` on the real-clip benchmark, every
   learned sampler with its defaults at T = 64 -> N in 16, 32 (``pixels`` has 4 and 8), beside uniform and pi_s.
 - ``smart_pixels`` (not run by default; a video dataset, with ``framesampler[language]`` installed): SMART's
@@ -42,7 +46,8 @@ same data, seeds and training settings (wherever its classifier cache lives) kee
   features ("VF + GloVe", the paper's setting); not timed.
 - ``mg_pixels`` (not run by default; a video dataset extracted with the compressed-domain input): MGSampler at
   T = 64 -> N in 8, 4 on the image differences of the decoded candidates (``motion="auto"``, what ``pixels``
-  runs) and on the bitstream's motion vectors (``motion="mv"``, no candidate decoded), beside uniform, timed.
+  runs: Eq. 1 against each candidate's previous video frame, decoded too) and on the bitstream's motion vectors
+  (``motion="mv"``, no candidate decoded), beside uniform and MGSampler's first reading (``MG_FIRST``), timed.
 - ``sc_audio`` (not run by default; a video dataset extracted from videos with audio, e.g. ``construct``'s):
   the same at T = 64 -> N in 8, 4 with SCSampler's audio sampler (Sec. 3.3.2) added, and the paper's
   combination, AV-union-list of the compressed visual sampler (first) and the audio one (Sec. 3.3.3).
@@ -118,7 +123,10 @@ LOSS_VARIANTS = {  # Tab. 6's rows, then this project's extra ones
 }
 SMART_FIRST = {"global_form": "simplified", "pairing": "midpoint", "shift_div": 8}
 ADAFRAME_FIRST = {"selection": "pointer", "reward": "classifier", "memory_frames": 30, "first_location": 0.5,
-                  "stop": "confidence", "prediction": "classifier"}
+                  "stop": "confidence", "prediction": "classifier", "frame_vector": "cheap", "lstm_width": 0,
+                  "patience_rule": "floor"}
+ADAFRAME_CHEAP = {"frame_vector": "cheap", "lstm_width": 256}  # the paper's AdaFrame but for Eq. 1's v_t and Sec. 4.1's LSTM
+MG_FIRST = {"mgsampler (first reading: candidates, centre)": ("mgsampler", {"pairs": "candidates", "test_point": "centre"})}
 ALL_STEPS = 1e9  # an AdaFrame mu no utility drop exceeds: all K steps
 PEERS = {
     "scsampler (AC)": Learned("scsampler", {"objective": "ac"}),
@@ -132,12 +140,14 @@ PEERS = {
     "smart (both, omega / T)": Learned("smart", {"selector": "both", "omega_scale": "1/T"}),
     **{f"adaframe (mu={mu})": Learned("adaframe", inference={"threshold": mu}) for mu in (0.2, 0.5, 0.7)},
     "adaframe (all K)": Learned("adaframe", inference={"threshold": ALL_STEPS}),
+    "adaframe (mu=0.7, first reading: cheap v_t, LSTM 256)": Learned("adaframe", ADAFRAME_CHEAP, {"threshold": 0.7}),
     **{f"adaframe (first reading, mu={mu})": Learned("adaframe", ADAFRAME_FIRST, {"threshold": mu})
        for mu in (0.2, 0.5, 0.7, 1.01)},
 }
 CORE_PEERS = ("sosampler", "scsampler (AC)", "scsampler (SAL-RANK)", "smart (both)", "adaframe (mu=0.2)", "adaframe (mu=0.5)",
               "adaframe (mu=0.7)", "adaframe (all K)", "adaframe (first reading, mu=0.2)", "adaframe (first reading, mu=0.5)",
-              "adaframe (first reading, mu=0.7)", "adaframe (first reading, mu=1.01)", "smart (both, first reading)",
+              "adaframe (first reading, mu=0.7)", "adaframe (first reading, mu=1.01)",
+              "adaframe (mu=0.7, first reading: cheap v_t, LSTM 256)", "smart (both, first reading)",
               "smart (both, omega / T)")
 TABLE1 = ("uniform", "dense", "semi_optimal_label", "semi_optimal_max", "oracle")
 ORACLE_SEARCH = {"oracle (search)": ("oracle", {"search": "approximate"})}
@@ -186,15 +196,17 @@ SECTIONS: dict[str, dict[str, dict[str, Comparison]]] = {
                           if n in (4, 8) else Comparison(PIXELS_T, n, ("uniform",), timed=True) for n in (2, 4, 8, 16, 32)}},
     "sc_pixels": {"sc_pixels": {f"{n}/{PIXELS_T}": Comparison(PIXELS_T, n, ("uniform",), SC_PIXELS, timed=True)
                                 for n in (8, 4)}},
-    "pixel_peers": {"pixel_peers": {f"8/{PIXELS_T}": Comparison(PIXELS_T, 8, ("uniform", "random", "semi_optimal_max"),
-                                                                {"sosampler": BOTH["sosampler"], **PIXEL_PEERS})}},
+    "pixel_peers": {"pixel_peers": {f"8/{PIXELS_T}": Comparison(PIXELS_T, 8, ("uniform", "random", "semi_optimal_max",
+                                                                          "mgsampler"),
+                                                                {"sosampler": BOTH["sosampler"], **PIXEL_PEERS},
+                                                                variants=MG_FIRST)}},
     "pixel_large_peers": {"pixel_large_peers": {f"{n}/{PIXELS_T}": Comparison(PIXELS_T, n, SOSAMPLER_ONLY,
                                                                               {**BOTH, **PEER_DEFAULTS}) for n in (16, 32)}},
     "smart_pixels": {"smart_pixels": {f"8/{PIXELS_T}": Comparison(PIXELS_T, 8, ("uniform",), {
         f"smart ({selector}{language})": Learned("smart", {"selector": selector, "language": value})
         for selector in ("single", "global", "both") for language, value in ((", VF + GloVe", "glove"), (", VF", "none"))})}},
     "mg_pixels": {"mg_pixels": {f"{n}/{PIXELS_T}": Comparison(PIXELS_T, n, ("uniform", "mgsampler"), variants={
-        "mgsampler (mv)": ("mgsampler", {"motion": "mv"})}, timed=True) for n in (8, 4)}},
+        "mgsampler (mv)": ("mgsampler", {"motion": "mv"}), **MG_FIRST}, timed=True) for n in (8, 4)}},
     "sc_audio": {"sc_audio": {f"{n}/{PIXELS_T}": Comparison(PIXELS_T, n, ("uniform",), SC_AUDIO, timed=True)
                               for n in (8, 4)}},
 }

@@ -10,6 +10,9 @@ candidates (``framesampler.candidates``), decodes them at two resolutions, and s
   user's classifier (``ExtractConfig.classifier``, ``framesampler.classifiers.model``), ``frame_logits`` [T, C]: that
   model's logits on each candidate alone at its own size, run once, batched (pi_s's scores; no head is trained, and a
   constructed folder's source clips are not extracted). The cache folder's name includes the model's fingerprint.
+- ``neighbour_motion`` [T]: MGSampler's Eq. 1 at the sampler's resolution, ``sum |I_t - I_{t-1}|`` between each
+  candidate and the video frame before it (decoded for this alone), what MGSampler reads by default; ``motion`` [T]
+  holds the image differences of consecutive candidates (its first reading);
 - ``compressed`` [T, 65]: the compressed-domain vector of each candidate, read from the bitstream without
   decoding it (``framesampler.video.bitstream.compressed_vectors``: its motion frame's motion-vector map and
   coded size), what SCSampler's visual sampler reads;
@@ -20,10 +23,11 @@ candidates (``framesampler.candidates``), decodes them at two resolutions, and s
 Each video goes to its own file in the cache, written atomically, under a folder named by a hash of the
 settings (``ExtractConfig.key``): a rerun after a kill skips finished videos, a changed setting starts a new
 folder, and nothing already cached is ever changed, except that an entry written before the compressed-domain
-or audio input existed gets it added (``UNDECODED``: read from the bitstream and the audio stream; no pixel
-decoded again). A video that cannot be read is reported with its
+or audio input or the neighbour motion existed gets it added (``ADDED_LATER``: read from the bitstream and the
+audio stream, no pixel decoded again; the neighbour motion decodes the candidates and the frames before them at the
+sampler's resolution, no network runs). A video that cannot be read is reported with its
 one-line reason and skipped. ``write_dataset`` gathers the videos into one ``.npz`` in the shared feature
-format (plus ``sampler_features``, ``motion``, ``compressed``, ``audio``, ``has_audio``, ``frame_indices``, ``fps``,
+format (plus ``sampler_features``, ``motion``, ``neighbour_motion``, ``compressed``, ``audio``, ``has_audio``, ``frame_indices``, ``fps``,
 ``num_frames``, ``path``), which
 ``train`` and ``evaluate`` take as ``--features``.
 
@@ -46,7 +50,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from framesampler.app.pipeline import decode_candidates
+from framesampler.app.pipeline import decode_candidates, previous_frames
 from framesampler.candidates import candidate_indices
 from framesampler.classifiers.model import BUILT_IN, Classifier, check_labels
 from framesampler.classifiers.pretrained import LITE0_STAGES, MAX_RESOLUTION, MIN_RESOLUTION, PretrainedBackbone
@@ -54,7 +58,7 @@ from framesampler.data.construct import burst_mask
 from framesampler.data.dataset import ExtractConfig
 from framesampler.data.features import read_npz
 from framesampler.data.manifest import ManifestEntry, check_disjoint, class_names
-from framesampler.policies.mgsampler import image_motion
+from framesampler.policies.mgsampler import image_difference, image_motion
 from framesampler.storage import atomic_file
 from framesampler.video.audio import audio_patches, read_audio
 from framesampler.video.bitstream import compressed_vectors, motion_vectors
@@ -116,6 +120,7 @@ class Extractor:
             full = decoded.to_array(size=c.classifier_resolution, crop=c.classifier_resolution)
             low = decoded.to_array(size=c.sampler_resolution, crop=c.sampler_resolution)
             undecoded = undecoded_inputs(reader, indices, UNDECODED)
+            eq1 = neighbour_motion(reader, indices, c.sampler_resolution, low=low)
         classified = {"frame_logits": self.model.frame_logits(full).numpy().astype(np.float32)} if self.model is not None \
             else {"features": self.classifier_backbone.features(full).numpy().astype(np.float16)}
         arrays = {
@@ -125,6 +130,7 @@ class Extractor:
             **classified,
             "sampler_features": self.sampler_backbone.features(low).numpy().astype(np.float16),
             "motion": image_motion(low).astype(np.float32),
+            "neighbour_motion": eq1,
             **undecoded,
         }
         if not all(np.isfinite(arrays[k]).all() for k in (*classified, "sampler_features")):
@@ -145,9 +151,19 @@ def save_npz_atomically(arrays: dict[str, np.ndarray], path: Path) -> None:
         np.savez(file, **arrays)
 
 
-CACHED_KEYS = ("frame_indices", "num_frames", "fps", "features", "sampler_features", "motion", "compressed", "audio",
-               "has_audio")
+CACHED_KEYS = ("frame_indices", "num_frames", "fps", "features", "sampler_features", "motion", "neighbour_motion",
+               "compressed", "audio", "has_audio")
 UNDECODED = ("compressed", "audio", "has_audio")  # read without decoding a pixel: an older entry gets them added
+ADDED_LATER = (*UNDECODED, "neighbour_motion")  # an older entry gets these added (the last decodes 2T small frames)
+
+
+def neighbour_motion(reader: VideoReader, indices: np.ndarray, size: int, *, low: np.ndarray | None = None) -> np.ndarray:
+    """MGSampler's Eq. 1 at the sampler's resolution ``size`` [T] (float32): ``sum |I_t - I_{t-1}|`` between each
+    candidate (``low``, its frames at that size, decoded when not given) and the video frame before it."""
+    if low is None:
+        low = reader.frames(indices, size=size, crop=size)
+    previous = reader.frames(previous_frames(indices), size=size, crop=size)
+    return image_difference(previous, low).astype(np.float32)
 
 
 def undecoded_inputs(reader: VideoReader, indices: np.ndarray, keys: tuple[str, ...] | set[str]) -> dict[str, np.ndarray]:
@@ -166,18 +182,22 @@ TRIMMED_T = 16  # candidates per source clip of a constructed folder: the frozen
 
 
 def cached(target: Path, video: Path, config: ExtractConfig) -> bool:
-    """Whether ``target`` holds a complete cache entry. One written before the compressed-domain or audio input
-    existed gets it added, read from the video's bitstream and audio stream (no pixel decoded). An unreadable one (damaged from outside)
-    is reported on stderr and treated as missing, so that the video is extracted again (replacing it)."""
+    """Whether ``target`` holds a complete cache entry. One written before the compressed-domain or audio input or
+    the neighbour motion existed gets it added (``ADDED_LATER``), read from the video's bitstream and audio stream, and
+    the neighbour motion from the candidates and the frames before them at the sampler's resolution. An unreadable one
+    (damaged from outside) is reported on stderr and treated as missing, so that the video is extracted again
+    (replacing it)."""
     if not target.is_file():
         return False
     try:
         keys = cached_keys(config)
         arrays = read_npz(target, keys, what="cache entry")
         missing = set(keys) - set(arrays)
-        if missing and missing <= set(UNDECODED):
+        if missing and missing <= set(ADDED_LATER):
             with VideoReader(video, backend=config.backend) as reader:
                 arrays.update(undecoded_inputs(reader, arrays["frame_indices"], missing))
+                if "neighbour_motion" in missing:
+                    arrays["neighbour_motion"] = neighbour_motion(reader, arrays["frame_indices"], config.sampler_resolution)
             save_npz_atomically(arrays, target)
         if len(arrays) == len(keys) and all(np.isfinite(arrays[k]).all() for k in (classifier_key(config), "sampler_features")):
             return True
@@ -287,7 +307,8 @@ def _video_arrays(report: ExtractReport, names: list[str]) -> dict[str, np.ndarr
     cached = [read_npz(target, keys, what="cache entry") for _, _, target in report.done]
     return {
         **{key: np.stack([c[key] for c in cached])
-           for key in (classifier_key(report.config), "sampler_features", "motion", "compressed", "audio", "has_audio", "frame_indices")},
+           for key in (classifier_key(report.config), "sampler_features", "motion", "neighbour_motion", "compressed", "audio",
+                       "has_audio", "frame_indices")},
         "num_frames": np.array([c["num_frames"] for c in cached]),
         "fps": np.array([c["fps"] for c in cached]),
         "label": np.array([names.index(entry.label) for entry, _, _ in report.done], dtype=np.int32),

@@ -68,7 +68,15 @@ from framesampler.video.bitstream import compressed_vectors, motion_vectors
 from framesampler.video.decode import DecodedFrames, VideoMetadata, VideoReader
 
 REREADS = ("memory", "decode")
+# what the pipeline runs the classifier's backbone on every candidate for: its class scores, its ImageNet classes, and
+# its per-frame vectors (AdaFrame's v_t, computed here for all T though the agent reads only the frames it looks at)
+ON_ALL_CANDIDATES = CLASSIFIER_ON_ALL | Reads.FRAME_VECTORS
 CANDIDATES = ("uniform", "keyframes")
+
+
+def previous_frames(indices: np.ndarray) -> np.ndarray:
+    """The video frame before each candidate (frame 0 for frame 0): MGSampler's Eq. 1 pairs each with it."""
+    return np.maximum(np.asarray(indices) - 1, 0)
 
 
 @dataclass
@@ -137,6 +145,7 @@ class DecodedVideo:
     kept: DecodedFrames | None = None
     low: np.ndarray | None = None
     next_low: np.ndarray | None = None  # the frame after each candidate at the sampler's size (MGSampler)
+    previous_low: np.ndarray | None = None  # the frame before each candidate at the sampler's size (MGSampler, Eq. 1)
     high: np.ndarray | None = None
     motion: np.ndarray | None = None
     motion_source: str | None = None
@@ -200,7 +209,7 @@ class Pipeline:
     @property
     def reads_networks(self) -> bool:
         """Whether the sampler's choice needs a network (the cheap backbone's features, pi_s's logits)."""
-        return Reads.FEATURES in self.input or bool(self.sampler.reads & CLASSIFIER_ON_ALL)
+        return Reads.FEATURES in self.input or bool(self.sampler.reads & ON_ALL_CANDIDATES)
 
     @torch.no_grad()
     def decode(self, path: str | Path, *, rng: np.random.Generator | None = None) -> DecodedVideo:
@@ -258,20 +267,25 @@ class Pipeline:
 
     @torch.no_grad()
     def select(self, read: Callable[..., np.ndarray], indices: np.ndarray, num_frames: int, fps: float | None = None, *,
-               rng: np.random.Generator | None = None) -> Selection:
+               rng: np.random.Generator | None = None, read_previous: Callable[..., np.ndarray] | None = None) -> Selection:
         """The sampler's choice on candidates another library decoded (the integrations' entry point).
 
         ``read(size=, crop=)`` returns the candidates ``indices`` as uint8 RGB ``[T, H, W, 3]`` at that
         resolution; it is called only for what the sampler reads. Motion comes from image differences.
+        ``read_previous(size=, crop=)``, the same for the video frame before each candidate (``previous_frames``),
+        is called for a sampler that compares each candidate with it (MGSampler's Eq. 1, ``Reads.PREVIOUS_PIXELS``);
+        without it such a sampler falls back to consecutive candidates, as it says (``MGSampler.reading``).
         """
         c, reads = self.config, self.sampler.reads
         if reads & (Reads.COMPRESSED | Reads.AUDIO):
             raise ValueError(f"{self.sampler.name} reads the compressed bitstream or the audio, which decoded frames do "
                              "not carry: run the pipeline on the video file (pipeline(path))")
         low = read(size=c.sampler_resolution, crop=c.sampler_resolution) if self.input or Reads.MOTION in reads else None
-        high = read(size=c.classifier_resolution, crop=c.classifier_resolution) if reads & CLASSIFIER_ON_ALL else None
+        high = read(size=c.classifier_resolution, crop=c.classifier_resolution) if reads & ON_ALL_CANDIDATES else None
         meta = VideoMetadata("", num_frames, fps, num_frames / fps if fps else 0.0, 0, 0, "memory")
-        video = DecodedVideo("", meta, np.asarray(indices), low=low, high=high,
+        previous = read_previous(size=c.sampler_resolution, crop=c.sampler_resolution) \
+            if read_previous is not None and Reads.PIXELS in self.input and Reads.PREVIOUS_PIXELS in reads else None
+        video = DecodedVideo("", meta, np.asarray(indices), low=low, high=high, previous_low=previous,
                              motion=image_motion(low) if Reads.MOTION in reads else None)
         self._choose(video, rng)
         return video.selection
@@ -289,7 +303,7 @@ class Pipeline:
         if Reads.AUDIO in reads:
             video.audio = audio_patches(read_audio(video.path), indices / video.metadata.fps)
         image_motion_needed = Reads.MOTION in reads and video.motion is None
-        reads_frames = bool(self.input) or bool(reads & CLASSIFIER_ON_ALL) or image_motion_needed
+        reads_frames = bool(self.input) or bool(reads & ON_ALL_CANDIDATES) or image_motion_needed
         keep = (reads_frames and self.reread == "memory") or self.thumbnails is not None
         video.kept = decode_candidates(reader, indices, keep=keep).frames
         if self.input or image_motion_needed:
@@ -298,7 +312,10 @@ class Pipeline:
         if Reads.PIXELS in self.input and Reads.NEXT_PIXELS in reads:
             video.next_low = reader.frames(np.minimum(indices + 1, video.metadata.num_frames - 1),
                                            size=c.sampler_resolution, crop=c.sampler_resolution)
-        if reads & CLASSIFIER_ON_ALL:
+        if Reads.PIXELS in self.input and Reads.PREVIOUS_PIXELS in reads:
+            video.previous_low = reader.frames(previous_frames(indices), size=c.sampler_resolution,
+                                               crop=c.sampler_resolution)
+        if reads & ON_ALL_CANDIDATES:
             video.high = video.kept.to_array(**full) if video.kept else reader.frames(indices, **full)
         if image_motion_needed:
             video.motion = image_motion(video.low)
@@ -307,16 +324,21 @@ class Pipeline:
         with _stage(video.seconds, "sampler"):
             meta = video.metadata
             features = self.sampler_backbone.features(video.low).numpy() if self.sampler_backbone is not None else None
-            language = None
+            language = vectors = None
             if video.high is not None and Reads.LANGUAGE in self.sampler.reads:  # the backbone runs once for both
                 video.logits, imagenet = self.classifier.logits_and_imagenet(video.high)
                 language = language_features(imagenet).numpy()
+            elif video.high is not None and Reads.FRAME_VECTORS in self.sampler.reads:
+                vectors = frame_vectors(self.classifier, video.high)
+                if not self.sampler.predicts or Reads.FRAME_LOGITS in self.sampler.reads:  # class scores needed too
+                    video.logits = self.classifier.frame_logits(video.high)
             elif video.high is not None:
                 video.logits = self.classifier.frame_logits(video.high)
             pixels = video.low if Reads.PIXELS in self.input else None
             candidates = Candidates(video.indices, meta.num_frames, fps=meta.fps, features=features, pixels=pixels,
-                                    next_pixels=video.next_low, motion=video.motion, compressed=video.compressed,
-                                    audio=video.audio, language=language)
+                                    next_pixels=video.next_low, previous_pixels=video.previous_low, motion=video.motion,
+                                    compressed=video.compressed, audio=video.audio, language=language,
+                                    frame_vectors=None if vectors is None else vectors.numpy())
             context = Context(frame_logits=video.logits, consensus=self.consensus)
             video.selection = self.sampler.choose(candidates, self.N, context=context, rng=rng or np.random.default_rng(0))
 
@@ -328,6 +350,12 @@ class Pipeline:
         if video.kept is not None:
             return video.kept.to_array(positions=chosen, **full)
         return reader.frames(video.indices[chosen], **full)
+
+
+def frame_vectors(classifier: Classifier, frames: np.ndarray) -> torch.Tensor:
+    """The classifier's per-frame vectors [n, D] of uint8 frames (AdaFrame's v_t, as a video dataset stores them):
+    the built-in backbone's features, which its head reads, or a user's model's logits, the only vector it gives."""
+    return classifier.backbone.features(frames) if isinstance(classifier, PixelClassifier) else classifier.frame_logits(frames)
 
 
 @contextmanager

@@ -244,7 +244,7 @@ def prepare(config: DataConfig, *, T: int | None = None) -> Setup:
     test = classifier_data["test"]
     all_frames = dense_scores(classifier, test)[0] if isinstance(classifier, FrameClassifier) else \
         clip_scores(classifier, test, np.arange(len(test)), test.refs.shape[1])
-    inputs = {Reads.FEATURES: sampler_input.shape[1]}
+    inputs = {Reads.FEATURES: sampler_input.shape[1], Reads.FRAME_VECTORS: trimmed["test"].frames.shape[1]}
     if source.compressed is not None and config.regime == "trimmed":
         inputs[Reads.COMPRESSED] = source.compressed.shape[2]
     if source.audio is not None and config.regime == "trimmed":

@@ -4,7 +4,8 @@ The format (see ``shared/data/README.md``): ``features`` [V, F, D] (uint8 with a
 ``scale``, dequantised as ``features / 255 * scale``; or float), ``label`` [V] class ids, ``split``
 [V] ``'train' | 'test'``, ``video_id`` [V], ``class_id`` and ``class_name`` (the class list). A video
 dataset from ``framesampler extract`` adds what samplers read besides: ``sampler_features`` [V, F, D_s],
-``motion`` [V, F] and ``compressed`` [V, F, D_c] (the compressed-domain vectors; datasets extracted
+``motion`` [V, F] (image motion between consecutive candidates), ``neighbour_motion`` [V, F] (MGSampler's Eq. 1:
+each candidate against the video frame before it; datasets extracted before it existed lack it) and ``compressed`` [V, F, D_c] (the compressed-domain vectors; datasets extracted
 before it existed lack it, and a sampler reading it says to extract again), ``audio`` [V, F, D_a] (each
 frame's log-MEL patch, ``framesampler.video.audio``) with ``has_audio`` [V] (whether the video has an audio
 track; without one its patches are silence). Data where no video has audio is read as having no audio input.
@@ -48,6 +49,7 @@ class FeatureFile:
     extract: dict | None = None  # a video dataset's ExtractConfig (``framesampler extract``), as a dict
     action_mask: np.ndarray | None = None  # [V, F] bool: frames inside an action burst (a constructed video dataset)
     motion: np.ndarray | None = None  # [V, F]: image motion into each frame from the previous one (video datasets)
+    neighbour_motion: np.ndarray | None = None  # [V, F]: Eq. 1, each frame against the video frame before it (video datasets)
     compressed: torch.Tensor | None = None  # [V, F, D_c]: each frame's compressed-domain vector (video datasets)
     audio: torch.Tensor | None = None  # [V, F, D_a]: each frame's log-MEL audio patch (video datasets with audio)
     classifier: dict | None = None  # the user's classifier the ``frame_logits`` came from (``extract --classifier``)
@@ -114,8 +116,8 @@ def load_feature_file(path: str | os.PathLike, *, prefix: str = "") -> FeatureFi
     if not path.is_file():
         raise FileNotFoundError(f"feature file {path} does not exist; pass --features with an .npz in the shared format")
     shared = ("class_id", "class_name", "scale", "extract_config", "classifier")
-    names = (*REQUIRED_KEYS, "scale", "sampler_features", "extract_config", "in_burst", "motion", "compressed", "audio",
-             "has_audio", "frame_logits", "classifier")
+    names = (*REQUIRED_KEYS, "scale", "sampler_features", "extract_config", "in_burst", "motion", "neighbour_motion",
+             "compressed", "audio", "has_audio", "frame_logits", "classifier")
     stored = read_npz(path, [name if name in shared else prefix + name for name in names])
     data = {name: stored[name if name in shared else prefix + name] for name in names
             if (name if name in shared else prefix + name) in stored}
@@ -159,7 +161,7 @@ def load_feature_file(path: str | os.PathLike, *, prefix: str = "") -> FeatureFi
             _check_finite(path, prefix + name, values, video_ids)
             per_frame_vectors[name] = torch.from_numpy(values).float()
     per_frame = {}
-    for name in ("in_burst", "motion"):
+    for name in ("in_burst", "motion", "neighbour_motion"):
         if name in data:
             if data[name].shape != raw.shape[:2]:
                 raise ValueError(f"{path}: '{prefix}{name}' must be [videos, frames] = {raw.shape[:2]}, got {data[name].shape}")
@@ -168,6 +170,8 @@ def load_feature_file(path: str | os.PathLike, *, prefix: str = "") -> FeatureFi
     return FeatureFile(str(path), features, labels, split, video_ids, class_names, per_frame_vectors.get("sampler_features"),
                        extract, action_mask=per_frame["in_burst"].astype(bool) if "in_burst" in per_frame else None,
                        motion=per_frame["motion"].astype(np.float64) if "motion" in per_frame else None,
+                       neighbour_motion=per_frame["neighbour_motion"].astype(np.float64) if "neighbour_motion" in per_frame
+                       else None,
                        compressed=per_frame_vectors.get("compressed"), audio=per_frame_vectors.get("audio"),
                        classifier=json.loads(str(data["classifier"])) if "classifier" in data else None)
 
@@ -221,6 +225,7 @@ class VideoSet:
     action_mask: np.ndarray | None = None  # [V, L] bool
     sampler_frames: torch.Tensor | None = None  # [M, D_s]: what samplers read, when not ``frames``
     frame_motion: np.ndarray | None = None  # [M]: image motion into each frame from the one before it in its video
+    neighbour_motion: np.ndarray | None = None  # [M]: Eq. 1, each frame against the video frame before it (MGSampler)
     compressed_frames: torch.Tensor | None = None  # [M, D_c]: each frame's compressed-domain vector
     audio_frames: torch.Tensor | None = None  # [M, D_a]: each frame's log-MEL audio patch
     language_of: Callable[[torch.Tensor], torch.Tensor] | None = None  # frames -> language features (SMART; by prepare)
@@ -301,6 +306,7 @@ def trimmed_videos(source: FeatureFile, vocab: list[int], split: str) -> VideoSe
         sampler_frames=None if source.sampler_features is None
         else source.sampler_features.reshape(-1, source.sampler_features.shape[2]),
         frame_motion=None if source.motion is None else source.motion.reshape(-1),
+        neighbour_motion=None if source.neighbour_motion is None else source.neighbour_motion.reshape(-1),
         compressed_frames=None if source.compressed is None else source.compressed.reshape(-1, source.compressed.shape[2]),
         audio_frames=None if source.audio is None else source.audio.reshape(-1, source.audio.shape[2]),
         source=source.path,

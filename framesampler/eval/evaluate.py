@@ -28,12 +28,14 @@ def evaluate(videos: VideoSet, classifier: FrameClassifier | ClipClassifier, sam
              seed: int = 0, reference: Sampler | None = None, optimal: list[np.ndarray] | None = None,
              progress: bool = True) -> dict[str, dict]:
     """Per sampler: {"top1", "mAP", "fidelity" (null when it does not pick N), "in_burst" (null without an
-    action mask), "frames"}. The prediction is the classifier's on the chosen frames (``subset_log_probs``:
+    action mask), "frames"}, and "reading" for a sampler whose input depends on the data (``MGSampler.reading``:
+    which motion it measured). The prediction is the classifier's on the chosen frames (``subset_log_probs``:
     its consensus, or a clip classifier on them), or the sampler's own where it makes one
     (``Selection.prediction``, AdaFrame's f_p); for the user's clip model (``videos.clip_model``) the model itself on
     the chosen frames as one clip, and pi_o searches through it. Candidates carry a video dataset's stored image motion when
-    all of a video's frames are candidates, and its compressed-domain vectors and audio patches when a sampler
-    reads them (and its language features, SMART's); a sampler reading ``Reads.MOTION`` (MGSampler ``motion="mv"``) gets the bitstream's motion
+    all of a video's frames are candidates, its stored Eq. 1 motion against each frame's previous video frame (MGSampler's
+    ``neighbour_motion``, whatever the candidates), and its compressed-domain vectors and audio patches when a sampler
+    reads them (and its language features, SMART's, and the classifier's vectors of the frames, AdaFrame's v_t); a sampler reading ``Reads.MOTION`` (MGSampler ``motion="mv"``) gets the bitstream's motion
     instead (``VideoSet.bitstream_motion``), as the pipeline gives it on a video file.
 
     Fidelity is measured against ``reference``'s picks (pi_o, ``OptimalPolicy()`` by default); a sampler
@@ -52,14 +54,17 @@ def evaluate(videos: VideoSet, classifier: FrameClassifier | ClipClassifier, sam
     compressed = videos.input_for(Reads.COMPRESSED) if any(Reads.COMPRESSED in s.reads for s in samplers.values()) else None
     audio = videos.input_for(Reads.AUDIO) if any(Reads.AUDIO in s.reads for s in samplers.values()) else None
     language = videos.language_frames if any(Reads.LANGUAGE in s.reads for s in samplers.values()) else None
+    vectors = any(Reads.FRAME_VECTORS in s.reads for s in samplers.values())  # the classifier's vectors: the frame table
     bitstream_motion = videos.bitstream_motion() if any(Reads.MOTION in s.reads for s in samplers.values()) else None
     for v in tqdm(range(len(videos)), desc="videos", disable=not progress or None, file=sys.stderr):
         rows = torch.from_numpy(videos.refs[v, positions])
         motion = videos.frame_motion[rows.numpy()] if videos.frame_motion is not None and len(positions) == videos.length else None
         candidates = Candidates(positions, videos.length, features=videos.sampler_input[rows].numpy(), motion=motion,
+                                neighbour_motion=None if videos.neighbour_motion is None else videos.neighbour_motion[rows.numpy()],
                                 compressed=None if compressed is None else compressed[rows].numpy(),
                                 audio=None if audio is None else audio[rows].numpy(),
-                                language=None if language is None else language[rows].numpy())
+                                language=None if language is None else language[rows].numpy(),
+                                frame_vectors=videos.frames[rows].numpy() if vectors else None)
         score = videos.clip_model(v, positions) if videos.clip_model is not None else \
             classifier.subset_log_probs(videos.frames[rows], table_logits[rows])
         context = Context(frame_logits=table_logits[rows], label=int(videos.labels[v]), consensus=consensus,
@@ -88,6 +93,8 @@ def evaluate(videos: VideoSet, classifier: FrameClassifier | ClipClassifier, sam
             "in_burst": None if videos.action_mask is None else in_burst_fraction(chosen[name], videos.action_mask[:, positions]),
             "frames": float(np.mean([len(s) for s in chosen[name]])),
         }
+        if hasattr(samplers[name], "reading"):  # what an input-dependent sampler read (MGSampler's motion)
+            results[name]["reading"] = samplers[name].reading(candidates)
     return results
 
 
@@ -101,5 +108,7 @@ def summarise(runs: list[dict[str, dict]]) -> dict[str, dict]:
             row[metric] = None if values[0] is None else float(np.mean(values))
             if metric != "frames":
                 row[f"{metric}_std"] = None if values[0] is None else float(np.std(values))
+        if "reading" in runs[0][name]:
+            row["reading"] = runs[0][name]["reading"]
         summary[name] = row
     return summary

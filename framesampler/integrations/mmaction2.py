@@ -19,7 +19,7 @@ import os
 import numpy as np
 import torch
 
-from framesampler.app.pipeline import load_pipeline
+from framesampler.app.pipeline import load_pipeline, previous_frames
 from framesampler.candidates import candidate_indices
 from framesampler.integrations.common import in_memory, pipeline_for
 
@@ -66,7 +66,8 @@ class FrameSamplerSampleFrames:
             total = int(results.get("total_frames") or len(reader))
             candidates = candidate_indices(total, self.num_candidates)
             selection = self.pipeline.select(_reader_frames(reader, candidates), candidates, total,
-                                             results.get("avg_fps"), rng=rng)
+                                             results.get("avg_fps"), rng=rng,
+                                             read_previous=_reader_frames(reader, previous_frames(candidates)))
             chosen, scores = selection.positions, selection.scores
         else:
             raise ValueError("FrameSamplerSampleFrames needs results['filename'] (a video path) or the "

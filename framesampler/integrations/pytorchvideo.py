@@ -4,14 +4,16 @@
 
 It takes a clip tensor ``(C, T, H, W)`` as pytorchvideo decodes it (uint8, or float in 0..255: put it
 before ``Div255``/``Normalize``), treats the clip's frames (or ``num_candidates`` uniform ones of them)
-as the candidates, runs the sampler on them at its own resolution, and returns the ``num_samples``
-chosen frames ``(C, num_samples, H, W)`` untouched, in time order, with the input's dtype. pytorchvideo
+as the candidates (the clip frame before each is MGSampler's Eq. 1 neighbour), runs the sampler on them at its
+own resolution, and returns the ``num_samples`` chosen frames ``(C, num_samples, H, W)`` untouched, in time order, with the input's dtype. pytorchvideo
 itself is not imported: its ``transforms`` package needs torchvision.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
+from framesampler.app.pipeline import previous_frames
 from framesampler.candidates import candidate_indices
 from framesampler.integrations.common import SamplerSpec, in_memory, pipeline_for, to_uint8
 
@@ -39,11 +41,15 @@ class FrameSamplerTemporalSubsample(torch.nn.Module):
         total = x.shape[self.temporal_dim]
         indices = candidate_indices(total, self.num_candidates or total)
         channels_first = x if self.temporal_dim == 1 else x.transpose(0, 1)
-        frames = channels_first[:, torch.from_numpy(indices)].permute(1, 2, 3, 0)
-        if frames.shape[-1] != 3:
+
+        def frames_at(positions: np.ndarray) -> torch.Tensor:
+            return to_uint8(channels_first[:, torch.from_numpy(positions)].permute(1, 2, 3, 0).detach().cpu())
+
+        if channels_first.shape[0] != 3:
             raise ValueError(f"expected 3 colour channels, got a clip of shape {tuple(x.shape)} "
                              f"(temporal_dim={self.temporal_dim - 4})")
-        chosen = self.pipeline.select(in_memory(to_uint8(frames.detach().cpu())), indices, total, self.fps).positions
+        chosen = self.pipeline.select(in_memory(frames_at(indices)), indices, total, self.fps,
+                                      read_previous=lambda **at: in_memory(frames_at(previous_frames(indices)))(**at)).positions
         return torch.from_numpy(indices[chosen]).to(x.device)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -9,8 +9,10 @@ cannot run (framesampler's own ``--backend pyav`` decodes the same frames).
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
+from framesampler.app.pipeline import previous_frames
 from framesampler.candidates import candidate_indices
 from framesampler.integrations.common import SamplerSpec, in_memory, pipeline_for
 
@@ -29,7 +31,12 @@ def clips_at_sampler_indices(decoder: object, sampler: SamplerSpec, *, num_candi
     nhwc = data.shape[-1] == 3 and data.shape[1] != 3
     pipeline = pipeline_for(sampler, T=num_candidates, N=num_frames, **options)
     fps = getattr(decoder.metadata, "average_fps", None)
-    chosen = pipeline.select(in_memory(data if nhwc else data.permute(0, 2, 3, 1)), indices, total, fps).positions
+    def previous(**at: int) -> np.ndarray:  # the frame before each candidate, decoded only for a sampler that reads it
+        frames = decoder.get_frames_at(previous_frames(indices).tolist()).data
+        return in_memory(frames if nhwc else frames.permute(0, 2, 3, 1))(**at)
+
+    chosen = pipeline.select(in_memory(data if nhwc else data.permute(0, 2, 3, 1)), indices, total, fps,
+                             read_previous=previous).positions
     keep = torch.from_numpy(chosen).to(data.device)
     return FrameBatch(data=data[keep].unsqueeze(1), pts_seconds=candidates.pts_seconds[chosen].unsqueeze(1),
                       duration_seconds=candidates.duration_seconds[chosen].unsqueeze(1))

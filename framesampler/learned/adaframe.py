@@ -11,10 +11,15 @@ defaults are the paper's; the project's earlier readings stay as options (below,
   ``u_t = sum_j beta_{t,j} PE(v^s_j)`` (the read keeps the positional encoding, so the agent can tell where
   the frames it attends to lie). The paper's memory is a light network on 112 px frames; on feature data
   f_s reads the same per-frame vector as the classifier.
-- LSTM: ``h_t, c_t = LSTM([v_t, u_t], h_{t-1}, c_{t-1})`` (Eq. 1), where ``v_t`` is the per-frame vector of
-  the candidate looked at (the vector the frozen classifier reads, as the paper's backbone feature),
-  projected by its own ``Linear + ReLU``. The first look is at location ``l = 0`` (Algorithm 1), the first
-  candidate (``first_location``).
+- LSTM: ``h_t, c_t = LSTM([v_t, u_t], h_{t-1}, c_{t-1})`` (Eq. 1), a one-layer LSTM of ``lstm_width`` hidden units:
+  2,048 as the paper's FCVID model (Sec. 4.1, "2,048 and 1,024 hidden units for FCVID and ACTIVITYNET"; the
+  recipe is FCVID's too). ``v_t`` is the expensive backbone's feature of the frame looked at (Sec. 3.1: the
+  LSTM's input is the penultimate layer of ResNet-101 etc., the memory a light network's), here the frozen
+  classifier's per-frame vector (``frame_vector="classifier"``, ``Reads.FRAME_VECTORS``: the backbone features its
+  head reads; the feature file's vectors on feature data, where they are also f_s's input; a user's classifier's
+  logits on a dataset extracted with it, the only per-frame vector it gives), projected by its own
+  ``Linear + ReLU``. The first look is at location ``l = 0`` (Algorithm 1), the first candidate
+  (``first_location``).
 - Prediction network ``s_t = f_p(h_t)``, trained with cross-entropy at the last step K (Eq. 3).
 - Reward ``r_t = max(0, m_t - max_{t' < t} m_{t'})`` (Eq. 4), ``m_t`` the margin of the true class's
   probability over the best other class in f_p's ``softmax(s_t)`` (``reward="agent"``); the first step has
@@ -35,8 +40,11 @@ defaults are the paper's; the project's earlier readings stay as options (below,
 
 Adaptive lookahead inference (``stop="utility"``, Algorithm 2): run up to K = N steps, choosing
 deterministically; a counter c grows at each step whose utility is more than mu (``threshold``) below
-the running maximum ``V^max`` (which starts at 0), and inference stops once c reaches the patience
-``p = K/2 + 1`` if mu < 0.7 else K (``patience`` overrides it). The video prediction is f_p's at the step
+the running maximum ``V^max`` (which starts at 0), and inference stops once ``c < p`` fails, with the patience
+``p = K/2 + 1`` if mu < 0.7 else K (``patience`` overrides it). K/2 is the real half, as Algorithm 2 writes
+it (``patience_rule="half"``): for odd K (the paper's AdaFrame-3 and -5) the integer counter stops at
+``ceil(K/2 + 1) = (K + 3) / 2`` counts, one more than ``K // 2 + 1`` (``patience_rule="floor"``, the earlier
+reading; the same for even K). The video prediction is f_p's at the step
 where it stopped (``prediction="agent"``); ``select`` returns the sorted distinct
 candidates looked at (a repeated look counts once), at most N, and ``choose`` both (its ``Selection``'s
 ``prediction``). ``threshold`` can be set after loading.
@@ -57,6 +65,10 @@ test constructions), top-1 with the mean distinct frames used, mu = 0.2 / 0.5 / 
 
 With ``selection="gaussian"`` in that setting the mean location collapsed to one place within the
 20-epoch budget (3-4 distinct frames of 8, top-1 0.40-0.52), while the pointer learned to go to the action.
+All of those numbers were measured with two more earlier readings, kept as options: ``frame_vector="cheap"`` (v_t
+is f_s's cheap input vector of the frame, the 64 px shallow-backbone vector on a video dataset; on the UCF101
+feature file it is the same vector as the classifier's) and the LSTM as wide as the encoder (``width``, 256:
+``lstm_width=0``). Checkpoints saved before these options existed load with them (``earlier_options``).
 """
 from __future__ import annotations
 
@@ -70,7 +82,7 @@ from torch import nn
 from framesampler.candidates import Candidates, Reads
 from framesampler.classifiers.consensus import check_consensus
 from framesampler.cost import inference
-from framesampler.learned.base import LearnedSampler, TrainingBatch
+from framesampler.learned.base import MAX_WIDTH, LearnedSampler, TrainingBatch
 from framesampler.learned.recipe import Recipe
 from framesampler.policies.base import Context, Selection
 from framesampler.policies.registry import register_sampler
@@ -93,7 +105,7 @@ def positional_encoding(positions: torch.Tensor, width: int) -> torch.Tensor:
 
 
 def memory_attention(query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
-    """Eq. 1: attention weights ``softmax_j(query . key_j)`` [B, M] from a query [B, W] and keys [B, M, W]."""
+    """Eq. 2: attention weights ``softmax_j(query . key_j)`` [B, M] from a query [B, W] and keys [B, M, W]."""
     return torch.softmax(torch.einsum("bw,bmw->bm", query, keys), dim=-1)
 
 
@@ -149,15 +161,23 @@ def utility_loss(returns: torch.Tensor, utilities: torch.Tensor) -> torch.Tensor
     return 0.5 * (returns - utilities).pow(2).sum(dim=-1).mean()
 
 
-def default_patience(steps: int, threshold: float) -> int:
-    """The patience ``p`` of Algorithm 2: ``K // 2 + 1`` if mu < 0.7, else ``K``."""
-    return steps // 2 + 1 if threshold < 0.7 else steps
+PATIENCE_RULES = ("half", "floor")
 
 
-def utility_stop(utility: torch.Tensor, threshold: float, patience: int) -> int:
+def default_patience(steps: int, threshold: float, rule: str = "half") -> float:
+    """The patience ``p`` of Algorithm 2: ``K/2 + 1`` if mu < 0.7, else ``K``; ``rule="half"`` takes K/2 as written
+    (3.5 for K = 5: the counter stops at 4), ``"floor"`` as ``K // 2`` (the earlier reading: 3 for K = 5)."""
+    if rule not in PATIENCE_RULES:
+        raise ValueError(f"unknown patience_rule {rule!r}: use one of {', '.join(PATIENCE_RULES)}")
+    if threshold >= 0.7:
+        return steps
+    return steps / 2 + 1 if rule == "half" else steps // 2 + 1
+
+
+def utility_stop(utility: torch.Tensor, threshold: float, patience: float) -> int:
     """Algorithm 2: how many of the K steps adaptive lookahead inference uses, from the utility [K] at
     each step. ``V^max`` starts at 0; a step whose utility is more than mu (``threshold``) below it adds
-    one to the counter c; inference stops after the step where c reaches ``patience`` (or after K steps)."""
+    one to the counter c; inference goes on while ``c < patience`` (a real ``p``: 3.5 stops at c = 4) and t < K."""
     if threshold <= 0 or patience < 1:
         raise ValueError(f"the threshold must be > 0 and the patience >= 1, got {threshold} and {patience}")
     best, count, t = 0.0, 0, 0
@@ -185,6 +205,7 @@ def lookahead_stop(confidence: torch.Tensor, utility: torch.Tensor, threshold: f
     return len(confidence)
 
 
+FRAME_VECTORS = ("classifier", "cheap")
 REWARDS = ("agent", "classifier")
 CONFIDENCES = ("agent", "agreement")
 SELECTIONS = ("gaussian", "pointer")
@@ -221,42 +242,71 @@ class AdaFrame(LearnedSampler):
                       weight_decay=1e-4, source="Wu et al. 2020 Sec. 4.1 (FCVID)")
     budget_option = "K"
     inference_options = ("threshold",)
+    earlier_options = {"frame_vector": "cheap", "lstm_width": 0, "patience_rule": "floor"}
 
     def __init__(self, *, K: int = 8, memory_frames: int = 16, selection: str = "gaussian", reward: str = "agent",
-                 episodes: int = 4, threshold: float = 0.7, patience: int | None = None, gamma: float = 0.9,
-                 location_std: float = 0.1, first_location: float = 0.0, policy_weight: float = 1.0,
+                 episodes: int = 4, threshold: float = 0.7, patience: int | None = None, patience_rule: str = "half",
+                 gamma: float = 0.9, location_std: float = 0.1, first_location: float = 0.0, policy_weight: float = 1.0,
                  utility_weight: float = 1.0, stop: str = "utility", prediction: str = "agent",
-                 confidence: str = "agent", **kw) -> None:
+                 confidence: str = "agent", frame_vector: str = "classifier", frame_dim: int | None = None,
+                 lstm_width: int = 2048, **kw) -> None:
         super().__init__(**kw)
         if K < 1 or memory_frames < 1 or episodes < 1:
             raise ValueError(f"K, memory_frames and episodes must be >= 1, got {K}, {memory_frames} and {episodes}")
         for name, value, allowed in (("selection", selection, SELECTIONS), ("reward", reward, REWARDS),
                                      ("confidence", confidence, CONFIDENCES), ("stop", stop, STOPS),
-                                     ("prediction", prediction, PREDICTIONS)):
+                                     ("prediction", prediction, PREDICTIONS), ("frame_vector", frame_vector, FRAME_VECTORS),
+                                     ("patience_rule", patience_rule, PATIENCE_RULES)):
             if value not in allowed:
                 raise ValueError(f"unknown {name} {value!r}: use one of {', '.join(allowed)}")
+        for name, value, low in (("frame_dim", frame_dim, 1), ("lstm_width", lstm_width, 0)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not low <= value <= MAX_WIDTH):
+                raise ValueError(f"{name} must be an integer in {low}..{MAX_WIDTH}, got {value!r}")
         if patience is not None and patience < 1:
-            raise ValueError(f"patience must be >= 1 (or None for K // 2 + 1 below mu = 0.7, else K), got {patience}")
+            raise ValueError(f"patience must be >= 1 (or None for K/2 + 1 below mu = 0.7, else K), got {patience}")
         if not 0.0 <= gamma <= 1.0 or location_std <= 0 or not 0.0 <= first_location <= 1.0:
             raise ValueError("gamma must be in [0, 1], location_std > 0 and first_location in [0, 1]")
         if policy_weight < 0 or utility_weight < 0:
             raise ValueError("policy_weight and utility_weight must be >= 0")
         self.options.update(K=K, memory_frames=memory_frames, selection=selection, reward=reward, episodes=episodes,
-                            patience=patience, gamma=gamma, location_std=location_std, first_location=first_location,
-                            policy_weight=policy_weight, utility_weight=utility_weight, stop=stop,
-                            prediction=prediction, confidence=confidence)
+                            patience=patience, patience_rule=patience_rule, gamma=gamma, location_std=location_std,
+                            first_location=first_location, policy_weight=policy_weight, utility_weight=utility_weight,
+                            stop=stop, prediction=prediction, confidence=confidence, frame_vector=frame_vector,
+                            frame_dim=frame_dim, lstm_width=lstm_width)
         agreement = stop == "confidence" and confidence == "agreement"
-        self.reads = self.reads | (Reads.FRAME_LOGITS if agreement else Reads.NOTHING)
+        self.reads = self.reads | (Reads.FRAME_LOGITS if agreement else Reads.NOTHING) | \
+            (Reads.FRAME_VECTORS if frame_vector == "classifier" else Reads.NOTHING)
         self.threshold = threshold
         self.predicts = prediction == "agent"
         width = self.encoder.out_dim
-        self.frame_projection = nn.Sequential(nn.Dropout(self.options["dropout"]),
-                                              nn.Linear(self.options["input_dim"], width), nn.ReLU())
-        self.memory_query = nn.Linear(width, width, bias=False)  # W_h of Eq. 2
-        self.lstm = nn.LSTMCell(2 * width, width)  # Eq. 1
-        self.prediction = nn.Linear(width, self.options["num_classes"])  # f_p, Eq. 3
-        self.selection = nn.Linear(width, width if selection == "pointer" else 1)  # f_s
-        self.utility = nn.Linear(width, 1)  # f_u, Eq. 6
+        hidden = lstm_width or width
+        vector_dim = frame_dim if frame_vector == "classifier" and frame_dim is not None else self.options["input_dim"]
+        self.frame_projection = nn.Sequential(nn.Dropout(self.options["dropout"]), nn.Linear(vector_dim, width), nn.ReLU())
+        self.memory_query = nn.Linear(hidden, width, bias=False)  # W_h of Eq. 2
+        self.lstm = nn.LSTMCell(2 * width, hidden)  # Eq. 1
+        self.prediction = nn.Linear(hidden, self.options["num_classes"])  # f_p, Eq. 3
+        self.selection = nn.Linear(hidden, width if selection == "pointer" else 1)  # f_s
+        self.utility = nn.Linear(hidden, 1)  # f_u, Eq. 6
+
+    @classmethod
+    def data_options(cls, options: dict, inputs: dict[Reads, int]) -> dict:
+        """``frame_vector="classifier"`` (the default) takes the width of the data's classifier vectors
+        (``Reads.FRAME_VECTORS``) as ``frame_dim``."""
+        options = super().data_options(options, inputs)
+        if options.get("frame_vector", "classifier") == "classifier" and Reads.FRAME_VECTORS in inputs:
+            return {**options, "frame_dim": inputs[Reads.FRAME_VECTORS]}
+        return options
+
+    def frame_vectors(self, features: torch.Tensor, classifier_vectors: torch.Tensor | None) -> torch.Tensor:
+        """The v_t table [B, T, D_v] of Eq. 1: the classifier's vectors (``frame_vector="classifier"``), or f_s's
+        input ``features`` (``"cheap"``, the earlier reading)."""
+        if self.options["frame_vector"] == "cheap":
+            return features
+        if classifier_vectors is None:
+            raise ValueError("adaframe (frame_vector='classifier') reads the frozen classifier's vector of each candidate "
+                             "(Eq. 1's v_t; candidates.frame_vectors / TrainingBatch.frame_vectors): none was given; "
+                             "pass them, or train with frame_vector=cheap")
+        return classifier_vectors
 
     @property
     def threshold(self) -> float:
@@ -283,9 +333,12 @@ class AdaFrame(LearnedSampler):
         slot = policy.sample() if sample else scores.argmax(dim=-1)
         return positions[slot], policy.log_prob(slot)
 
-    def rollout(self, features: torch.Tensor, steps: int, *, sample: bool, episodes: int = 1) -> Rollout:
-        """Run ``episodes`` episodes of ``steps`` steps on each video's candidate features [B, T, D]
-        (episode ``e`` of video ``b`` is row ``b * episodes + e``); ``sample`` draws where to look next."""
+    def rollout(self, features: torch.Tensor, steps: int, *, sample: bool, episodes: int = 1,
+                vectors: torch.Tensor | None = None) -> Rollout:
+        """Run ``episodes`` episodes of ``steps`` steps on each video's candidate features [B, T, D] (f_s's input,
+        the memory) and v_t table ``vectors`` [B, T, D_v] (``frame_vectors``; None: the features) (episode ``e`` of
+        video ``b`` is row ``b * episodes + e``); ``sample`` draws where to look next."""
+        vectors = features if vectors is None else vectors
         t = features.shape[1]
         positions = memory_positions(t, self.options["memory_frames"]).to(features.device)
         cheap = self.encoder(features[:, positions])  # v^s_j
@@ -296,8 +349,8 @@ class AdaFrame(LearnedSampler):
         index = location_to_index(features.new_full((len(rows),), self.options["first_location"]), t)
         indices, logits, utilities, log_probs = [], [], [], []
         for _ in range(steps):
-            read = torch.einsum("bm,bmw->bw", memory_attention(self.memory_query(h), memory), memory)  # Eq. 1
-            h, c = self.lstm(torch.cat([self.frame_projection(features[rows, index]), read], dim=-1), (h, c))  # Eq. 2
+            read = torch.einsum("bm,bmw->bw", memory_attention(self.memory_query(h), memory), memory)  # Eq. 2, u_t
+            h, c = self.lstm(torch.cat([self.frame_projection(vectors[rows, index]), read], dim=-1), (h, c))  # Eq. 1
             indices.append(index)
             logits.append(self.prediction(h))
             utilities.append(self.utility(h).squeeze(-1))
@@ -308,7 +361,8 @@ class AdaFrame(LearnedSampler):
 
     def loss(self, batch: TrainingBatch) -> dict[str, torch.Tensor]:
         o, m = self.options, self.options["episodes"]
-        episode = self.rollout(batch.features, o["K"], sample=True, episodes=m)
+        episode = self.rollout(batch.features, o["K"], sample=True, episodes=m,
+                               vectors=self.frame_vectors(batch.features, batch.frame_vectors))
         labels = batch.labels.repeat_interleave(m)
         cls = nn.functional.cross_entropy(episode.logits[:, -1], labels)  # Eq. 3
         if o["reward"] == "agent":
@@ -331,10 +385,16 @@ class AdaFrame(LearnedSampler):
         ``prediction="agent"``, f_p's class probabilities [C] at the step where it stopped (Algorithm 2)."""
         if k == 0:
             return Selection(np.empty(0, dtype=np.int64))
+        features = self.candidate_input(candidates)
+        given = None if candidates.frame_vectors is None else torch.as_tensor(candidates.frame_vectors, dtype=torch.float32)[None]
+        vectors = self.frame_vectors(features, given)
+        if vectors.shape[-1] != self.frame_projection[1].in_features:
+            raise ValueError(f"candidates.frame_vectors are {vectors.shape[-1]}-d, but this adaframe reads "
+                             f"{self.frame_projection[1].in_features}-d v_t: give the classifier it was trained with")
         with inference(self):
-            episode = self.rollout(self.candidate_input(candidates), k, sample=False)
+            episode = self.rollout(features, k, sample=False, vectors=vectors)
         agent = torch.softmax(episode.logits[0], dim=-1).cpu()
-        patience = self.options["patience"] or default_patience(k, self.threshold)
+        patience = self.options["patience"] or default_patience(k, self.threshold, self.options["patience_rule"])
         if self.options["stop"] == "utility":
             steps = utility_stop(episode.utilities[0], self.threshold, patience)
         else:
@@ -354,9 +414,9 @@ class AdaFrame(LearnedSampler):
     def macs_per_frame(self) -> int:
         """Multiply-accumulates per candidate, an upper bound: f_s on it as a memory frame plus one agent
         step (projection of v_t, memory query, LSTM, the three heads; attention products not counted)."""
-        width = self.encoder.out_dim
+        width, hidden = self.encoder.out_dim, self.lstm.hidden_size
         heads = (self.frame_projection[1], self.memory_query, self.prediction, self.selection, self.utility)
-        step = sum(layer.in_features * layer.out_features for layer in heads) + 4 * (3 * width) * width
+        step = sum(layer.in_features * layer.out_features for layer in heads) + 4 * (2 * width + hidden) * hidden
         return super().macs_per_frame() - width + step
 
 

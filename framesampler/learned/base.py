@@ -29,13 +29,16 @@ MAX_INPUT_DIM = 16384  # features per candidate the encoder reads
 class TrainingBatch:
     """One batch for ``loss``: candidate features [B, T, D], the frozen classifier's logits on each
     candidate alone [B, T, C], labels [B], and the classifier's consensus; for a classifier whose frames
-    interact (consensus ``"clip"``), ``clip_log_probs`` scores subsets (positions [B, K] -> [B, C])."""
+    interact (consensus ``"clip"``), ``clip_log_probs`` scores subsets (positions [B, K] -> [B, C]). ``frame_vectors``
+    [B, T, D_c]: the frozen classifier's vector of each candidate (what its head reads), for a sampler that reads
+    them (``Reads.FRAME_VECTORS``, AdaFrame's v_t)."""
 
     features: torch.Tensor
     frame_logits: torch.Tensor
     labels: torch.Tensor
     consensus: str
     clip_log_probs: Callable[[torch.Tensor], torch.Tensor] | None = None
+    frame_vectors: torch.Tensor | None = None
 
     def video_probs(self, positions: torch.Tensor) -> torch.Tensor:
         """The frozen classifier's class probabilities [B, C] on the candidates ``positions`` [B, K] of each video."""
@@ -61,6 +64,7 @@ class LearnedSampler(nn.Module, Sampler):
     short_lr = 1e-3  # the learning rate of framesampler's short recipe (``recipe.short_recipe``)
     budget_option: str | None = None  # the constructor option that takes N, for samplers trained for one N
     inference_options: tuple[str, ...] = ()  # attributes that may change after training (e.g. a stopping threshold)
+    earlier_options: dict[str, Any] = {}  # options added since checkpoints were saved: their reading before they existed
 
     def __init__(self, *, input_dim: int, num_classes: int, width: int = 256, shift_div: int = 8,
                  dropout: float = 0.5, seed: int = 0, input: str = "features") -> None:

@@ -30,7 +30,7 @@ from framesampler.classifiers.pretrained import MAX_RESOLUTION, MIN_RESOLUTION
 from framesampler.classifiers.saved import any_classifier_from_saved
 from framesampler.data.dataset import ExtractConfig
 from framesampler.learned.base import MAX_INPUT_DIM, LearnedSampler
-from framesampler.policies.registry import create_sampler
+from framesampler.policies.registry import create_sampler, sampler_factory
 from framesampler.storage import load_module, one_line, save_module
 
 FORMAT = "framesampler-sampler-checkpoint"
@@ -118,7 +118,8 @@ def read_checkpoint(directory: str | os.PathLike, *, T: int | None = None, N: in
             raise ValueError(f"checkpoint {directory} was trained against another frozen classifier "
                              f"({found['weights_sha256']} != {expected['weights_sha256']}): train it again "
                              "with this evaluation's --features/--vocab/--seed/--consensus")
-    sampler = _fitted(directory, lambda: _loaded(create_sampler(config.sampler, **config.options), states["weights.pt"]))
+    options = {**getattr(sampler_factory(config.sampler), "earlier_options", {}), **config.options}  # an older config
+    sampler = _fitted(directory, lambda: _loaded(create_sampler(config.sampler, **options), states["weights.pt"]))
     head = _fitted(directory, lambda: any_classifier_from_saved(config.classifier_config, states["classifier.pt"]))
     return Checkpoint(sampler.eval(), head, config)
 

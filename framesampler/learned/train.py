@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from framesampler.candidates import segment_positions
+from framesampler.candidates import Reads, segment_positions
 from framesampler.classifiers.clip import ClipClassifier
 from framesampler.classifiers.frozen import FrameClassifier
 from framesampler.constants import RECIPES
@@ -174,7 +174,8 @@ def train_sampler(sampler: LearnedSampler, videos: Callable[[int], VideoSet], cl
         for batch in torch.randperm(len(refs), generator=generator).split(recipe.batch_size):
             rows = refs[batch].gather(1, segment_positions(len(batch), refs.shape[1], T, generator))
             losses = sampler.loss(TrainingBatch(inputs[rows], table_logits[rows], labels[batch],
-                                                classifier.config.consensus, clip_scorer(classifier, epoch_videos.frames[rows])))
+                                                classifier.config.consensus, clip_scorer(classifier, epoch_videos.frames[rows]),
+                                                epoch_videos.frames[rows] if Reads.FRAME_VECTORS in sampler.reads else None))
             optimiser.zero_grad()
             losses["loss"].backward()
             if recipe.grad_clip is not None:

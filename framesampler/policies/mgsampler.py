@@ -1,42 +1,60 @@
 """MGSampler (Zhi et al., ICCV 2021; code MCG-NJU/MGSampler): motion-guided sampling on the cumulative
 motion distribution.
 
-Motion of each candidate ``S_t`` is the change between *consecutive video frames* at it: the candidate's
-frame and the video frame right after it (``candidates.next_pixels``; ``pairs="next_frame"``, the
-default), as the paper computes it on every frame of the video:
+Motion of each candidate ``S_t`` is the change between *consecutive video frames* at it, as the paper computes
+it on every frame of the video: Eq. 1 subtracts "the previous frame I(x, y, t - 1) from the current frame
+I(x, y, t)", ``S_1 = 0``, and the official code (``generate_img_diff.py``, ``loading.py``) stores the difference of
+frames (i, i + 1) and attributes it to frame i + 1 (``find_nearest`` returns ``idx + 1``): both pair frame t with
+the frame *before* it. So the default, ``pairs="previous_frame"``, pairs each candidate with the video frame right
+before it (``candidates.previous_pixels``; the candidate itself at frame 0, so ``S = 0`` there as ``S_1``):
 
-- ``motion="image"`` (Eq. 1): ``S_t = sum_{x,y} |I(x, y, t+1) - I(x, y, t)|`` over pixels and channels;
+- ``motion="image"`` (Eq. 1): ``S_t = sum_{x,y} |I(x, y, t) - I(x, y, t-1)|`` over pixels and channels;
 - ``motion="ssim"`` (the official code's image difference, ``generate_img_diff.py``): ``1 - SSIM`` of the
   two frames in grayscale (OpenCV's RGB->gray weights, rounded to uint8; SSIM as scikit-image's
   ``compare_ssim`` defaults: 7x7 uniform window, sample covariance, K1 = 0.01, K2 = 0.03, data range 255,
   mean over the window positions fully inside the frame);
 - ``motion="conv"`` (Eqs. 2-3): one shallow convolution, 8 filters 7x7, stride 1, padding 3 (the PA module
   of PAN, which the official ``generate_feature_diff.py`` follows), on both frames (pixels 0..255),
-  ``S_t = sum_{x,y} sqrt(sum_i (F_i(x, y, t+1) - F_i(x, y, t))^2)``. The official code loads PAN's trained
+  ``S_t = sum_{x,y} sqrt(sum_i (F_i(x, y, t) - F_i(x, y, t-1))^2)``. The official code loads PAN's trained
   filters, which are not available offline; here the 8 filters are PyTorch's default initialisation under
   ``conv_seed`` (fixed, so scores are reproducible);
 - ``motion="feature"``: ``||f_t - f_{t-1}||_2`` between the cheap feature vectors of consecutive
   *candidates* (this project's reading for feature data, where there are no pixels: not the paper's
   shallow feature difference, which it warns deeper features do worse at).
 
-``pairs="candidates"`` takes the image differences between consecutive candidates instead (``S_0 = 0``),
-this project's first reading. ``motion="auto"`` uses ``"image"`` when the candidates carry pixels, else the
-motion measured upstream when they carry it (``candidates.motion``: a video dataset from ``framesampler
-extract`` stores the image differences of consecutive candidates, what auto computes on their pixels), else
-``"feature"``, and pairs each candidate with the next video frame when the caller gives it
-(``next_pixels``), else with the next candidate: it reads no more than the candidates themselves, which is
-all the integrations' decoders hand over, so ``sample`` and the integrations agree; ask for
-``motion="image"``, ``"ssim"`` or ``"conv"`` to have the pipeline decode the frame after each candidate
-(Eq. 1 as the paper).
+Earlier readings, kept as options: ``pairs="next_frame"`` pairs each candidate with the video frame right *after*
+it (``candidates.next_pixels``; this project's second reading, Eq. 1 shifted by one frame), ``pairs="candidates"``
+takes the differences between consecutive candidates (``S_0 = 0``; the first reading), which on T candidates
+spread over a video compares frames seconds apart.
+
+``motion="auto"`` (the default) takes the neighbour-frame reading wherever the input allows it: image differences
+with the neighbour frame when the candidates carry pixels and that frame (the pipeline decodes the frame before
+each candidate on a video file: ``Reads.PREVIOUS_PIXELS``), else Eq. 1 measured upstream
+(``candidates.neighbour_motion``: a video dataset from ``framesampler extract`` stores it), and falls back where only
+the candidates are given: image differences of consecutive candidates (pixels alone, as an integration whose decoder
+hands over only the candidates), else the consecutive-candidate motion a video dataset extracted before
+``neighbour_motion`` existed stores (``candidates.motion``), else ``"feature"``. A feature dataset (the UCF101 VGG16
+file) holds one vector per candidate and nothing of the frames between: it cannot give Eq. 1, and auto reads its
+features. ``reading(candidates)`` names what was used (``evaluate`` reports it beside the row).
 
 Scores are smoothed and normalised, ``M_t^mu / sum_s M_s^mu`` (Eq. 6; mu = 0.5 as the official code),
-accumulated into ``C_t``, and the cumulative axis is cut into N equal bins; each bin contributes the
-frame whose ``C_t`` is nearest its centre (test) or a uniform random point inside it (training). Any N
-works (the official code hard-codes 16). Differences from the official code, both for the contract: the
-official code can return one frame twice when two bins share a nearest frame; here a later bin takes
-its nearest *unused* frame. The official code attributes the difference of frames (i, i+1) to frame
-i + 1; here a candidate carries the difference to its next frame. A video with no motion at all is
-sampled uniformly.
+accumulated into ``C_t``, and the cumulative axis is cut into N equal bins; Sec. 3.3: "from each interval one
+value will be chosen randomly in its segment and its corresponding frame index on the x-axis will be picked out"
+(nearest ``C_t``). The paper gives this one rule for training and test; the official code's test mode takes each
+bin's centre instead. ``test_point="random"`` (the default, the paper's) draws the point at test as well, from
+the ``rng`` given to ``select`` (seeded: ``sample`` and ``evaluate`` repeat their draws);
+``test_point="centre"`` is the official code's test rule and this project's earlier reading. Training mode
+always draws. Any N works (the official code hard-codes 16). One difference from the official code, for the
+contract: it can return one frame twice when two bins share a nearest frame; here a later bin takes its nearest
+*unused* frame. A video with no motion at all is sampled uniformly.
+
+Measured (``benchmarks/mgsampler_paper.py``, ``results/mgsampler_paper.json``; small samples, spreads there): on 8
+long videos constructed from ucf101-clips (30 s, 2 action bursts), through ``sample``'s decode stage at
+T = 64 -> N = 8, the fraction of chosen frames inside the bursts is 0.323 with the previous frame (random point,
+3 draws; 0.328 at the centres), the same with the next frame, and 0.255 (0.281 at the centres) on consecutive
+candidates, the first reading; decoding the frame before each candidate doubles the decode stage (0.62 s against
+0.30 s per video). On the UCF101 feature file (untrimmed, T = 30 -> N = 8, feature differences) the test point
+barely matters: top-1 0.550 +- 0.017 over 3 random draws, 0.551 at the centres (uniform 0.507).
 """
 from __future__ import annotations
 
@@ -49,12 +67,16 @@ from framesampler.policies.base import Context, Sampler
 from framesampler.policies.registry import register_sampler
 
 MOTIONS = ("auto", "image", "ssim", "conv", "feature", "mv")
-PAIRS = ("next_frame", "candidates")
+PAIRS = ("previous_frame", "next_frame", "candidates")
+TEST_POINTS = ("random", "centre")
+NEIGHBOUR = {"previous_frame": ("previous_pixels", Reads.PREVIOUS_PIXELS, "before"),
+             "next_frame": ("next_pixels", Reads.NEXT_PIXELS, "after")}  # pairs -> candidates field, flag, word
 GRAY_WEIGHTS = np.array([0.299, 0.587, 0.114])  # OpenCV's RGB -> gray
 
 
 def image_difference(frames: np.ndarray, following: np.ndarray) -> np.ndarray:
-    """Eq. 1: ``sum |I_{t+1} - I_t|`` [T] over pixels and channels of frames and the frames after them [T, ...]."""
+    """Eq. 1: ``sum |I_t - I_{t-1}|`` [T] over pixels and channels, ``frames`` [T, ...] being each I_{t-1} and
+    ``following`` each I_t."""
     a, b = np.asarray(frames, dtype=np.float32), np.asarray(following, dtype=np.float32)
     return np.abs(b - a).reshape(len(a), int(np.prod(a.shape[1:]))).sum(axis=1).astype(np.float64)
 
@@ -138,7 +160,8 @@ def cumulative_motion(motion: np.ndarray, mu: float = 0.5) -> np.ndarray:
 
 
 def motion_guided_positions(motion: np.ndarray, k: int, *, mu: float = 0.5, rng: np.random.Generator | None = None) -> np.ndarray:
-    """The k frames nearest the bin centres (or random bin points if ``rng``) of the cumulative motion."""
+    """The k frames nearest a point of each of k equal bins of the cumulative motion (Sec. 3.3): a uniform random
+    point of the bin when ``rng`` is given, else its centre (the official code's test mode)."""
     cumulative = cumulative_motion(motion, mu)
     bins = np.arange(k)
     targets = (bins + (0.5 if rng is None else rng.random(k))) / max(k, 1)
@@ -152,58 +175,89 @@ def motion_guided_positions(motion: np.ndarray, k: int, *, mu: float = 0.5, rng:
 
 
 class MGSampler(Sampler):
-    """Motion-guided sampler (see the module docstring for ``motion`` and ``pairs``). ``"mv"`` (an option
-    beyond the paper, which measures motion on decoded frames) reads ``candidates.motion`` as ``M_t``: the
+    """Motion-guided sampler (see the module docstring for ``motion``, ``pairs`` and ``test_point``). ``"mv"`` (an
+    option beyond the paper, which measures motion on decoded frames) reads ``candidates.motion`` as ``M_t``: the
     motion at each candidate from the bitstream's motion vectors (``framesampler.video.bitstream``)."""
 
-    def __init__(self, *, motion: str = "auto", pairs: str = "next_frame", mu: float = 0.5, conv_seed: int = 0,
-                 **kw) -> None:
+    def __init__(self, *, motion: str = "auto", pairs: str = "previous_frame", test_point: str = "random",
+                 mu: float = 0.5, conv_seed: int = 0, **kw) -> None:
         super().__init__(**kw)
-        if motion not in MOTIONS:
-            raise ValueError(f"unknown motion {motion!r}: use one of {', '.join(MOTIONS)}")
-        if pairs not in PAIRS:
-            raise ValueError(f"unknown pairs {pairs!r}: use one of {', '.join(PAIRS)}")
-        self.motion, self.pairs, self.mu = motion, pairs, check_positive(mu, "mu (the smoothing exponent)")
+        for name, value, allowed in (("motion", motion, MOTIONS), ("pairs", pairs, PAIRS),
+                                     ("test_point", test_point, TEST_POINTS)):
+            if value not in allowed:
+                raise ValueError(f"unknown {name} {value!r}: use one of {', '.join(allowed)}")
+        self.motion, self.pairs, self.test_point = motion, pairs, test_point
+        self.mu = check_positive(mu, "mu (the smoothing exponent)")
         self.conv = shallow_conv(conv_seed) if motion == "conv" else None
-        pixels = Reads.PIXELS | (Reads.NEXT_PIXELS if pairs == "next_frame" else Reads.NOTHING)
-        self.reads = {"feature": Reads.FEATURES, "mv": Reads.MOTION, "auto": Reads.PIXELS | Reads.FEATURES}.get(motion, pixels)
+        neighbour = NEIGHBOUR[pairs][1] if pairs in NEIGHBOUR else Reads.NOTHING
+        self.reads = {"feature": Reads.FEATURES, "mv": Reads.MOTION,
+                      "auto": Reads.PIXELS | Reads.FEATURES | neighbour}.get(motion, Reads.PIXELS | neighbour)
 
     @property
     def stochastic(self) -> bool:
-        return self.training
+        return self.training or self.test_point == "random"
+
+    def _neighbour_pixels(self, candidates: Candidates) -> np.ndarray | None:
+        return getattr(candidates, NEIGHBOUR[self.pairs][0]) if self.pairs in NEIGHBOUR else None
+
+    def _has_neighbour(self, candidates: Candidates) -> bool:
+        """Whether the candidates carry this ``pairs``' neighbour frame (or, before it, Eq. 1 measured upstream)."""
+        if candidates.pixels is not None and self._neighbour_pixels(candidates) is not None:
+            return True
+        return self.pairs == "previous_frame" and candidates.neighbour_motion is not None
 
     def resolved_motion(self, candidates: Candidates) -> str:
-        """The motion kind used on these candidates (``"auto"``: image differences when the frames are there,
-        else the motion measured upstream, ``"measured"``, else feature differences)."""
+        """The motion kind used on these candidates; for ``"auto"``: ``"image"`` on pixels with their neighbour
+        frames, else ``"measured"`` (Eq. 1 stored upstream), else ``"image"`` on the pixels alone, else
+        ``"measured"`` (the consecutive-candidate motion stored upstream), else ``"feature"``."""
         if self.motion != "auto":
             return self.motion
+        if self._has_neighbour(candidates):
+            return "image" if candidates.pixels is not None and self._neighbour_pixels(candidates) is not None \
+                else "measured"
         if candidates.pixels is not None:
             return "image"
         return "measured" if candidates.motion is not None else "feature"
 
     def resolved_pairs(self, candidates: Candidates) -> str:
-        """``"auto"`` pairs each candidate with the next frame when given it, else with the next candidate."""
-        if self.motion == "auto" and candidates.next_pixels is None:
+        """What each candidate is compared with: ``pairs``, except ``"candidates"`` for feature differences and
+        for ``"auto"`` when the candidates carry no neighbour frame (the fallback)."""
+        if self.motion == "feature" or (self.motion == "auto" and not self._has_neighbour(candidates)):
             return "candidates"
         return self.pairs
 
+    def reading(self, candidates: Candidates) -> str:
+        """What the motion of these candidates is, e.g. ``"image, previous_frame"`` (Eq. 1) or, where it fell back,
+        ``"feature, candidates"``; ``"mv"`` for the bitstream's motion."""
+        if self.motion == "mv":
+            return "mv"
+        kind = self.resolved_motion(candidates)
+        return f"{'stored' if kind == 'measured' else kind}, {self.resolved_pairs(candidates)}"
+
     def motion_scores(self, candidates: Candidates) -> np.ndarray:
-        if self.motion == "mv" or self.resolved_motion(candidates) == "measured":
+        kind, pairs = self.resolved_motion(candidates), self.resolved_pairs(candidates)
+        if self.motion == "mv" or kind == "measured":
+            if self.motion == "auto" and pairs == "previous_frame":
+                return np.asarray(candidates.neighbour_motion, dtype=np.float64)
             if candidates.motion is None:
                 raise ValueError("mgsampler (motion='mv') needs candidates.motion (framesampler.video.bitstream."
                                  "motion_vectors); none was given")
             return np.asarray(candidates.motion, dtype=np.float64)
-        kind = self.resolved_motion(candidates)
         if kind == "feature":
             if candidates.features is None:
-                raise ValueError("mgsampler needs candidates.pixels (and next_pixels) or candidates.features; none was given")
+                raise ValueError("mgsampler needs candidates.pixels (and the neighbour frames) or candidates.features; "
+                                 "none was given")
             return feature_motion(candidates.features)
-        pairs = self.resolved_pairs(candidates)
-        if pairs == "next_frame":
-            if candidates.next_pixels is None:
-                raise ValueError(f"mgsampler (motion={kind!r}) needs candidates.next_pixels, the video frame after each "
-                                 "candidate; none was given (or pass pairs='candidates')")
-            frames, following = candidates.pixels, candidates.next_pixels
+        if candidates.pixels is None:
+            raise ValueError(f"mgsampler (motion={kind!r}) needs candidates.pixels; none was given")
+        if pairs in NEIGHBOUR:
+            field, _, word = NEIGHBOUR[pairs]
+            neighbour = getattr(candidates, field)
+            if neighbour is None:
+                raise ValueError(f"mgsampler (motion={kind!r}, pairs={pairs!r}) needs candidates.{field}, the video frame "
+                                 f"{word} each candidate; none was given (or pass pairs='candidates')")
+            # Eq. 1 as written: I(t) - I(t-1), the previous frame first; the next frame follows the candidate
+            frames, following = (neighbour, candidates.pixels) if pairs == "previous_frame" else (candidates.pixels, neighbour)
         else:
             frames, following = candidates.pixels[:-1], candidates.pixels[1:]
         if kind == "image":
@@ -212,7 +266,7 @@ class MGSampler(Sampler):
             motion = ssim_difference(frames, following)
         else:
             motion = conv_difference(frames, following, self.conv)
-        return motion if pairs == "next_frame" else np.concatenate([[0.0], motion])
+        return motion if pairs in NEIGHBOUR else np.concatenate([[0.0], motion])
 
     def scores(self, candidates: Candidates, context: Context | None = None) -> np.ndarray:
         """The motion of each candidate (``M_t``), which the cumulative bins are cut on."""
@@ -220,7 +274,7 @@ class MGSampler(Sampler):
 
     def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator,
                 scores: np.ndarray | None) -> np.ndarray:
-        return motion_guided_positions(scores, k, mu=self.mu, rng=rng if self.training else None)
+        return motion_guided_positions(scores, k, mu=self.mu, rng=rng if self.stochastic else None)
 
 
 register_sampler("mgsampler", MGSampler)

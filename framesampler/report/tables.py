@@ -20,7 +20,8 @@ def format_table(report: dict) -> str:
         lines.append(f"{name:<20}{cell(row, 'top1'):>15}{cell(row, 'mAP'):>15}{cell(row, 'fidelity'):>15}"
                      f"{cell(row, 'in_burst'):>15}{row['frames']:>8.1f}"
                      + (f"{cost['sampler_gmacs']:>15.3f}{cost['classifier_gmacs']:>12.3f}" if cost else "")
-                     + (f"{row['seconds_per_video']:>10.3f}{row['gmacs']:>8.2f}" if "seconds_per_video" in row else ""))
+                     + (f"{row['seconds_per_video']:>10.3f}{row['gmacs']:>8.2f}" if "seconds_per_video" in row else "")
+                     + (f"  [{row['reading']}]" if "reading" in row else ""))
     return "\n".join(lines)
 
 
@@ -47,7 +48,8 @@ def markdown(results: dict) -> str:
                 cells = ["-" if row.get(m) is None else f"{row[m]:.3f} ± {row[m + '_std']:.3f}"
                          for m in ("top1", "mAP", "fidelity", "in_burst")]
                 gmacs = f"{row['gmacs']:.2f}" if "gmacs" in row else "-"
-                lines.append(f"| {name} | {row.get('recipe', '-')} | {' | '.join(cells)} | {row['frames']:.2f} | {gmacs} |" + (
+                shown = f"{name} [{row['reading']}]" if "reading" in row else name
+                lines.append(f"| {shown} | {row.get('recipe', '-')} | {' | '.join(cells)} | {row['frames']:.2f} | {gmacs} |" + (
                     f" {row['seconds_per_video']:.3f} | {row['pipeline_top1']:.3f} |" if "seconds_per_video" in row
                     else " - | - |" if timed else ""))
             lines.append("")
