@@ -332,18 +332,18 @@ class AdaFrame(LearnedSampler):
         if k == 0:
             return Selection(np.empty(0, dtype=np.int64))
         with inference(self):
-            episode = self.rollout(self.candidate_input(candidates), k, sample=False)
-        agent = torch.softmax(episode.logits[0], dim=-1).cpu()
+            episode = self.rollout(self.candidate_input(candidates).to(self.device), k, sample=False)
+        agent, utilities = torch.softmax(episode.logits[0], dim=-1).cpu(), episode.utilities[0].cpu()
         patience = self.options["patience"] or default_patience(k, self.threshold)
         if self.options["stop"] == "utility":
-            steps = utility_stop(episode.utilities[0], self.threshold, patience)
+            steps = utility_stop(utilities, self.threshold, patience)
         else:
             confidence = agent.amax(dim=-1)
             if self.options["confidence"] == "agreement":
                 frame_logits = torch.as_tensor(context.frame_logits, dtype=torch.float32)[None]
                 seen = seen_consensus_probs(frame_logits, episode.indices.cpu(), context.consensus)[0]
                 confidence = torch.minimum(confidence, seen.gather(-1, agent.argmax(dim=-1, keepdim=True)).squeeze(-1))
-            steps = lookahead_stop(confidence, episode.utilities[0], self.threshold, patience)
+            steps = lookahead_stop(confidence, utilities, self.threshold, patience)
         chosen = np.unique(episode.indices[0, :steps].cpu().numpy()).astype(np.int64)
         return Selection(chosen, None, agent[steps - 1].numpy() if self.options["prediction"] == "agent" else None)
 
