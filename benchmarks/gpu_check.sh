@@ -18,6 +18,6 @@ mkdir -p results/gpu
 python3 -c "import torch, json; print(json.dumps({'torch': torch.__version__, 'device': torch.cuda.get_device_name(0)}))" \
   > results/gpu/machine.json
 python3 -m pytest -q tests/test_device.py tests/test_your_classifier.py -p no:cacheprovider --junitxml results/gpu/tests.xml
-python3 benchmarks/device_agreement.py --json results/gpu/device_agreement.json
+python3 benchmarks/device_agreement.py --threads 8 --json results/gpu/device_agreement.json
 python3 benchmarks/pipeline_throughput.py --repeats 1 --device cuda --json results/gpu/throughput_cuda.json
 python3 benchmarks/pipeline_throughput.py --repeats 1 --device cpu --json results/gpu/throughput_cpu.json

