@@ -48,6 +48,7 @@ from framesampler.app.pipeline import Pipeline
 from framesampler.candidates import candidate_indices
 from framesampler.classifiers.model import load_classifier
 from framesampler.data.dataset import PipelineConfig
+from framesampler.device import DEFAULT_BATCH_SIZE, PRECISIONS
 from framesampler.learned import load_checkpoint
 from framesampler.policies import create_sampler
 from framesampler.video import VideoReader
@@ -171,6 +172,8 @@ def main() -> None:
     parser.add_argument("--classifier-size", type=int, help="its input side S")
     parser.add_argument("--classes", type=lambda text: text.split(","), help="its class names, comma-separated")
     parser.add_argument("--device", default="cpu", help="where the networks run: auto, cpu, cuda or cuda:K")
+    parser.add_argument("--precision", choices=PRECISIONS, default="float32", help="the networks' precision there")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="frames per forward pass there")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -188,7 +191,8 @@ def main() -> None:
         sampler = create_sampler("sosampler", input_dim=width, num_classes=1000)
     compressed = create_sampler("sosampler", input="compressed", input_dim=COMPRESSED_DIM, num_classes=1000)
     model = None if args.classifier is None else \
-        load_classifier(args.classifier, size=args.classifier_size, classes=args.classes, device=args.device)
+        load_classifier(args.classifier, size=args.classifier_size, classes=args.classes, device=args.device,
+                        precision=args.precision, batch_size=args.batch_size)
     config = config if model is None else replace(config, classifier_resolution=model.size)
     runs = {
         f"dense T={T}": Pipeline(create_sampler("dense"), T=T, N=T, config=config),
@@ -204,9 +208,10 @@ def main() -> None:
         f"mgsampler image {T}->{N}": Pipeline(create_sampler("mgsampler", motion="image"), T=T, N=N, config=config),
         f"mgsampler mv {T}->{N}": Pipeline(create_sampler("mgsampler", motion="mv"), T=T, N=N, config=config),
     }
-    if model is not None or args.device != "cpu":
+    if model is not None or (args.device, args.precision, args.batch_size) != ("cpu", "float32", DEFAULT_BATCH_SIZE):
         runs = {name: Pipeline(p.sampler, T=T, N=p.N, config=config, classifier=model, reread=p.reread,
-                               candidates=p.candidates, strategy=p.strategy, device=args.device) for name, p in runs.items()}
+                               candidates=p.candidates, strategy=p.strategy, device=args.device, precision=args.precision,
+                               batch_size=args.batch_size) for name, p in runs.items()}
     results = measure(runs, videos, args.repeats)
     floor = decode_against_floor(runs[f"sampler {T}->{N}"], videos, T, args.repeats)
     ratios = {}

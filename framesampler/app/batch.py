@@ -15,7 +15,9 @@ with the one-line reason a video could not be read. The results file is the stat
 With ``workers=K`` (at most ``MAX_WORKERS``) the next videos are decoded in K background threads
 (``Pipeline.decode``: no network, PyAV releases the GIL while decoding) while the networks run on the
 current one (``Pipeline.run``); at most K decoded videos, and about ``MAX_FRAMES_AHEAD`` candidate frames in
-all (one video at least), wait in memory.
+all (one video at least), wait in memory. The networks run where, how many frames at a time and in which precision the
+pipeline was built with (``load_pipeline(device=, batch_size=, precision=)``; ``framesampler.device``), decoding on
+the CPU threads meanwhile.
 """
 from __future__ import annotations
 

@@ -26,6 +26,7 @@ from framesampler.classifiers.pretrained import backbone_macs
 from framesampler.cost import video_macs
 from framesampler.data.dataset import ExtractConfig
 from framesampler.data.features import read_npz, vocabulary_labels
+from framesampler.device import DEFAULT_BATCH_SIZE
 from framesampler.eval.evaluate import evaluate, summarise
 from framesampler.eval.metrics import top1
 from framesampler.learned.checkpoint import read_checkpoint
@@ -46,6 +47,8 @@ class EvaluationConfig(DataConfig):
     repeats: int = 3
     timed: bool = False
     device: str = "cpu"  # where the timed pipelines' networks and the user's classifier run (``framesampler.device``)
+    precision: str = "float32"  # their precision there
+    batch_size: int = DEFAULT_BATCH_SIZE  # frames per forward pass there
 
     def __post_init__(self) -> None:
         check_budget_flags(self.T, self.N)
@@ -97,11 +100,13 @@ def run(config: EvaluationConfig, *, progress: bool = True) -> dict:
     if classifier.config.head == LOGITS_HEAD:  # the user's model: loaded (and checked) for its cost and the pipeline
         from framesampler.app.pipeline import frozen_classifier
 
-        model = frozen_classifier(classifier, None, ExtractConfig(**setup.extract).pipeline(), config.device)
+        model = frozen_classifier(classifier, None, ExtractConfig(**setup.extract).pipeline(), config.device,
+                                  batch_size=config.batch_size, precision=config.precision)
     if config.timed:
         for name, row in timed_pipeline(samplers, classifier, features=config.features, vocab=config.vocab,
                                         T=config.T, N=config.N, seed=config.seed, progress=progress, model=model,
-                                        device=config.device).items():
+                                        device=config.device, batch_size=config.batch_size,
+                                        precision=config.precision).items():
             summary[name].update(row)
     cost = video_cost({**samplers, **learned}, summary, setup.extract, classifier, min(config.T, length), model=model)
     return {
@@ -119,10 +124,12 @@ def run(config: EvaluationConfig, *, progress: bool = True) -> dict:
 
 def timed_pipeline(samplers: dict[str, Sampler], classifier: FrameClassifier, *, features: str, vocab: list[int],
                    T: int, N: int, seed: int = 0, progress: bool = True, model: Classifier | None = None,
-                   device: str = "cpu") -> dict[str, dict]:
+                   device: str = "cpu", batch_size: int = DEFAULT_BATCH_SIZE,
+                   precision: str = "float32") -> dict[str, dict]:
     """Per sampler: the real pipeline on every test video file of the video dataset ``features`` (see the
-    module docstring), with the user's ``model`` where the dataset holds its logits. The oracles, which read the
-    true label, have no pipeline and are left out."""
+    module docstring), with the user's ``model`` where the dataset holds its logits, its networks on ``device``
+    (``batch_size`` frames at a time, in ``precision``). The oracles, which read the true label, have no pipeline and
+    are left out."""
     from framesampler.app.pipeline import Pipeline
     from framesampler.data.dataset import dataset_config
 
@@ -134,7 +141,7 @@ def timed_pipeline(samplers: dict[str, Sampler], classifier: FrameClassifier, *,
     test = (data["split"].astype(str) == "test") & np.isin(data["label"], vocab)
     paths, labels = data["path"].astype(str)[test], vocabulary_labels(data["label"][test], vocab)
     pipelines = {name: Pipeline(sampler, T=T, N=N, config=extracted.pipeline(), head=classifier, classifier=model,
-                                device=device)
+                                device=device, batch_size=batch_size, precision=precision)
                  for name, sampler in samplers.items() if Reads.LABEL not in sampler.reads}
     rngs = {name: np.random.default_rng(seed) for name in pipelines}
     for pipeline in pipelines.values():

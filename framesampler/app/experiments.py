@@ -214,11 +214,13 @@ EXPERIMENTS = (*SECTIONS, "cost")
 
 
 class Runner:
-    """Trains (or reuses) learned samplers and evaluates them with training-free policies over seeds."""
+    """Trains (or reuses) learned samplers and evaluates them with training-free policies over seeds; ``device``
+    (``framesampler.device``): where the samplers train and the timed pipelines run."""
 
     def __init__(self, setup: Setup, data: DataConfig, *, seeds: int, settings: TrainSettings, out: Path,
-                 progress: bool) -> None:
+                 progress: bool, device: str = "cpu") -> None:
         self.setup, self.data, self.seeds, self.settings, self.out, self.progress = setup, data, seeds, settings, out, progress
+        self.device = device
 
     def learned(self, spec: Learned, *, T: int, N: int, seed: int) -> Sampler:
         """The trained sampler for these settings, from its checkpoint when one exists with the same options and
@@ -243,7 +245,7 @@ class Runner:
         if sampler is None or sampler.options != wanted.options or \
                 {k: v for k, v in trained_as.items() if k != "seconds"} != json.loads(json.dumps(self.settings.record(wanted))):
             sampler = train_and_save(self.setup, spec.kind, dict(spec.options), T=T, N=N, seed=seed,
-                                     settings=self.settings, out=directory, progress=self.progress)
+                                     settings=self.settings, out=directory, progress=self.progress, device=self.device)
         return sampler.with_inference_options(**spec.inference)
 
     def compare(self, comparison: Comparison) -> dict:
@@ -269,7 +271,8 @@ class Runner:
                         "gmacs": video[name]["sampler_gmacs"] + video[name]["classifier_gmacs"]})
         if comparison.timed:
             for name, row in timed_pipeline(first, self.setup.classifier, features=self.data.features,
-                                            vocab=self.data.vocab, T=T, N=N, progress=self.progress).items():
+                                            vocab=self.data.vocab, T=T, N=N, progress=self.progress,
+                                            device=self.device).items():
                 summary[name].update(row)
         return summary
 
@@ -320,14 +323,16 @@ def pixels_dataset(data: str | os.PathLike, *, cache_dir: str | os.PathLike,
 
 
 def run_experiments(data: DataConfig, which: list[str] | tuple[str, ...] = DEFAULT_EXPERIMENTS, *, seeds: int = 3,
-                    settings: TrainSettings = TrainSettings(), out: Path = Path("experiments"), progress: bool = True) -> dict:
-    """Run the experiments ``which`` (names of ``SECTIONS`` and ``"cost"``) and write their results to ``out``."""
+                    settings: TrainSettings = TrainSettings(), out: Path = Path("experiments"), progress: bool = True,
+                    device: str = "cpu") -> dict:
+    """Run the experiments ``which`` (names of ``SECTIONS`` and ``"cost"``) and write their results to ``out``; the
+    samplers train and the timed pipelines run on ``device`` (not part of the results' config)."""
     unknown = sorted(set(which) - set(EXPERIMENTS))
     if unknown:
         raise ValueError(f"unknown experiment(s) {', '.join(unknown)}; choose from {', '.join(EXPERIMENTS)}")
     setup = prepare(data)
     out.mkdir(parents=True, exist_ok=True)
-    runner = Runner(setup, data, seeds=seeds, settings=settings, out=out, progress=progress)
+    runner = Runner(setup, data, seeds=seeds, settings=settings, out=out, progress=progress, device=device)
     config = {**asdict(data), "seeds": seeds, "training": asdict(settings)}
     results = previous_results(out / "experiments.json", config)
     for experiment in which:

@@ -58,6 +58,7 @@ from framesampler.data.construct import burst_mask
 from framesampler.data.dataset import ExtractConfig
 from framesampler.data.features import read_npz
 from framesampler.data.manifest import ManifestEntry, check_disjoint, class_names
+from framesampler.device import DEFAULT_BATCH_SIZE
 from framesampler.policies.mgsampler import image_difference, image_motion
 from framesampler.storage import atomic_file
 from framesampler.video.audio import audio_patches, read_audio
@@ -98,14 +99,18 @@ def cached_keys(config: ExtractConfig) -> tuple[str, ...]:
 class Extractor:
     """The frozen networks of an ``ExtractConfig``, built once and used for every video: the classifier (the
     built-in backbone, or the user's ``model``) and the sampler's shallow backbone. The T candidates are decoded
-    once and converted at both resolutions, exactly as ``Pipeline`` does."""
+    once and converted at both resolutions, exactly as ``Pipeline`` does. The backbones run on ``device``,
+    ``batch_size`` frames at a time, in ``config.precision`` (``framesampler.device``); the user's model runs where and
+    as it was loaded."""
 
-    def __init__(self, config: ExtractConfig, model: Classifier | None = None, device: str | torch.device = "cpu") -> None:
+    def __init__(self, config: ExtractConfig, model: Classifier | None = None, device: str | torch.device = "cpu",
+                 batch_size: int = DEFAULT_BATCH_SIZE) -> None:
         self.config, self.model = config, model
+        settings = {"device": device, "batch_size": batch_size, "precision": config.precision}
         self.classifier_backbone = None if model is not None else \
-            PretrainedBackbone(config.backbone, resolution=config.classifier_resolution, device=device)
+            PretrainedBackbone(config.backbone, resolution=config.classifier_resolution, **settings)
         self.sampler_backbone = PretrainedBackbone(config.backbone, resolution=config.sampler_resolution,
-                                                   stages=config.sampler_stages, device=device)
+                                                   stages=config.sampler_stages, **settings)
 
     def __call__(self, path: Path) -> dict[str, np.ndarray]:
         """The cached arrays of one video; raises ``VideoError`` (one line) when it cannot be read."""
@@ -222,11 +227,12 @@ class ExtractReport:
 Runner = Callable[[ExtractConfig, list[Path]], Iterator[tuple[Path, "dict[str, np.ndarray] | None", "str | None"]]]
 
 
-def local_runner(model: Classifier | None, device: str | torch.device = "cpu") -> Runner:
-    """Extract the videos one after another in this process (the networks built once per call, on ``device``; the
-    user's ``model`` runs where it was loaded)."""
+def local_runner(model: Classifier | None, device: str | torch.device = "cpu",
+                 batch_size: int = DEFAULT_BATCH_SIZE) -> Runner:
+    """Extract the videos one after another in this process (the networks built once per call, on ``device``,
+    ``batch_size`` frames at a time; the user's ``model`` runs where it was loaded)."""
     def run(config: ExtractConfig, paths: list[Path]) -> Iterator[tuple[Path, dict[str, np.ndarray] | None, str | None]]:
-        extractor = Extractor(config, model, device)  # invalid settings fail here, before anything is written
+        extractor = Extractor(config, model, device, batch_size)  # invalid settings fail here, before anything is written
         for path in paths:
             try:
                 yield path, extractor(path), None
@@ -239,7 +245,8 @@ def extract(splits: dict[str, list[ManifestEntry]], config: ExtractConfig, *, ca
             progress: bool = True, model: Classifier | None = None, runner: Runner | None = None) -> ExtractReport:
     """Cache every video of every split (``{"train": entries, "test": entries}``); see the module docstring.
     A video in two splits, settings it cannot use, or (with the user's classifier ``model``, whose spec and
-    fingerprint ``config`` names) a label that is not one of its classes are refused before any work.
+    fingerprint ``config`` names) a label that is not one of its classes, or one loaded in another precision than
+    ``config.precision``, are refused before any work.
     ``runner`` extracts the videos not cached yet (default: ``local_runner``; ``framesampler.integrations.ray``
     spreads them over a Ray cluster); every entry is written here, atomically, whichever runner made it."""
     check_disjoint(splits)
@@ -248,6 +255,10 @@ def extract(splits: dict[str, list[ManifestEntry]], config: ExtractConfig, *, ca
         if model is None or model.fingerprint != config.classifier_fingerprint:
             raise ValueError(f"extracting with classifier {config.classifier} needs that model (fingerprint "
                              f"{config.classifier_fingerprint}): pass model=load_classifier(...)")
+        if getattr(model, "precision", "float32") != config.precision:
+            raise ValueError(f"classifier {config.classifier} was loaded in {getattr(model, 'precision', 'float32')} but "
+                             f"the extraction asks for {config.precision}: pass load_classifier(..., "
+                             f"precision={config.precision!r})")
         check_labels([entry.label for entries in splits.values() for entry in entries], model)
     cache = Path(cache_dir) / "videos" / config.key()
     reasons: dict[Path, str] = {}

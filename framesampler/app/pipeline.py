@@ -57,7 +57,7 @@ from framesampler.classifiers.pixel import PixelClassifier
 from framesampler.classifiers.pretrained import PretrainedBackbone
 from framesampler.cost import video_macs
 from framesampler.data.dataset import ExtractConfig, PipelineConfig, dataset_config
-from framesampler.device import resolve_device
+from framesampler.device import DEFAULT_BATCH_SIZE, check_batch_size, check_precision, resolve_device
 from framesampler.learned.base import LearnedSampler
 from framesampler.learned.checkpoint import read_checkpoint
 from framesampler.policies import Context, Sampler, create_sampler, list_samplers
@@ -164,12 +164,17 @@ class Pipeline:
     see ``candidate_indices``). ``strategy``: the decode planner's (``framesampler.video.planner``;
     ``"seek"`` is the reader without it). A sampler reading ``candidates.motion`` (MGSampler ``motion="mv"``) gets the
     bitstream's motion vectors or, for a stream without any, the image differences of the low-resolution
-    candidates; ``SampledVideo.motion_source`` says which."""
+    candidates; ``SampledVideo.motion_source`` says which.
+
+    ``device``, ``batch_size``, ``precision`` (``framesampler.device``): where the backbones, the built-in classifier
+    and a learned sampler run (the sampler is moved there, and scores in float32), frames per forward pass, and the
+    backbones' precision; the user's ``classifier`` runs where and as it was loaded."""
 
     def __init__(self, sampler: Sampler, *, T: int, N: int, config: PipelineConfig = PipelineConfig(),
                  head: FrameClassifier | None = None, classifier: Classifier | None = None, reread: str = "memory",
                  thumbnails: int | None = None, candidates: str = "uniform", strategy: str = "auto",
-                 device: str | torch.device = "cpu") -> None:
+                 device: str | torch.device = "cpu", batch_size: int = DEFAULT_BATCH_SIZE,
+                 precision: str = "float32") -> None:
         if reread not in REREADS:
             raise ValueError(f"unknown reread {reread!r}: use one of {', '.join(REREADS)}")
         if candidates not in CANDIDATES:
@@ -183,7 +188,11 @@ class Pipeline:
         self.candidates, self.strategy = candidates, strategy
         self.input = sampler.reads.candidate_input()
         device = resolve_device(device)
-        self.classifier = frozen_classifier(head, classifier, config, device)
+        settings = {"device": device, "batch_size": check_batch_size(batch_size),
+                    "precision": check_precision(precision, device)}
+        if isinstance(sampler, torch.nn.Module):
+            sampler.to(device)
+        self.classifier = frozen_classifier(head, classifier, config, **settings)
         self.consensus = head.config.consensus if head is not None else self.classifier.consensus
         if not isinstance(self.classifier, PixelClassifier):
             if Reads.LANGUAGE in sampler.reads:
@@ -192,7 +201,7 @@ class Pipeline:
             config = replace(config, classifier_resolution=self.classifier.size)
         self.config = config
         self.sampler_backbone = PretrainedBackbone(config.backbone, resolution=config.sampler_resolution,
-                                                   stages=config.sampler_stages, device=device) \
+                                                   stages=config.sampler_stages, **settings) \
             if Reads.FEATURES in self.input else None
         width = getattr(sampler, "options", {}).get("input_dim")
         visual = None if width is None else width - (LANGUAGE_DIM if Reads.LANGUAGE in sampler.reads else 0)
@@ -367,10 +376,12 @@ def _stage(seconds: dict[str, float], name: str) -> Iterator[None]:
 
 
 def frozen_classifier(head: FrameClassifier | None, classifier: Classifier | None, config: PipelineConfig,
-                      device: str | torch.device = "cpu") -> Classifier:
+                      device: str | torch.device = "cpu", *, batch_size: int = DEFAULT_BATCH_SIZE,
+                      precision: str = "float32") -> Classifier:
     """The classifier a pipeline runs: the user's ``classifier`` (or, for a head over a user's logits, the model the
     head records, loaded from its spec; the two must have the same fingerprint), else the built-in backbone with
-    ``head`` (None: its ImageNet head). One line when a checkpoint or dataset meets another classifier."""
+    ``head`` (None: its ImageNet head). One line when a checkpoint or dataset meets another classifier. The backbone
+    or the recorded model runs on ``device``, ``batch_size`` frames at a time, in ``precision``."""
     model = head.config.model if head is not None and head.config.head == LOGITS_HEAD else None
     if model is None:
         if classifier is not None and head is not None:
@@ -378,10 +389,10 @@ def frozen_classifier(head: FrameClassifier | None, classifier: Classifier | Non
                              "drop --classifier, or extract and train again with it")
         if classifier is not None:
             return classifier
-        return PixelClassifier(PretrainedBackbone(config.backbone, resolution=config.classifier_resolution, device=device),
-                               head)
+        return PixelClassifier(PretrainedBackbone(config.backbone, resolution=config.classifier_resolution, device=device,
+                                                  batch_size=batch_size, precision=precision), head)
     if classifier is None:
-        return load_recorded(model, device=device)
+        return load_recorded(model, device=device, batch_size=batch_size, precision=precision)
     if classifier.fingerprint != model["fingerprint"]:
         raise ValueError(f"classifier {classifier.spec} (fingerprint {classifier.fingerprint}) is not the one this "
                          f"checkpoint or dataset was made with ({model['spec']}, {model['fingerprint']}): use that one")
@@ -398,7 +409,8 @@ def load_pipeline(sampler: str | Path, *, T: int, N: int, dataset: str | Path | 
                   seed: int = 0, thumbnails: int | None = None, cache_dir: str | Path | None = None,
                   candidates: str = "uniform", options: dict | None = None, classifier: str | Classifier | None = None,
                   classifier_size: int | None = None, classes: list[str] | None = None,
-                  classifier_gmacs: float | None = None, device: str | torch.device = "cpu") -> Pipeline:
+                  classifier_gmacs: float | None = None, device: str | torch.device = "cpu",
+                  batch_size: int = DEFAULT_BATCH_SIZE, precision: str = "float32") -> Pipeline:
     """A pipeline for a registered sampler name (built with ``options``, e.g. ``{"motion": "mv"}`` for
     MGSampler on the bitstream's motion vectors) or a trained checkpoint directory.
 
@@ -409,11 +421,14 @@ def load_pipeline(sampler: str | Path, *, T: int, N: int, dataset: str | Path | 
 
     ``classifier``: the user's model (a ``Classifier``, or a spec for ``load_classifier`` with ``classifier_size``,
     ``classes`` and ``classifier_gmacs``); ``"frame"`` or None: the checkpoint's or dataset's own. A checkpoint or
-    dataset made with another classifier refuses it. ``device``: where the networks run (``framesampler.device``).
+    dataset made with another classifier refuses it. ``device``, ``batch_size``, ``precision``: where the networks
+    run, frames per forward pass there, and in which precision (``framesampler.device``; a ``Classifier`` given
+    loaded keeps its own).
     """
+    settings = {"device": device, "batch_size": batch_size, "precision": precision}
     if isinstance(classifier, str) and classifier not in BUILT_IN:
         classifier = load_classifier(classifier, size=classifier_size, classes=classes, gmacs=classifier_gmacs,
-                                     device=device)
+                                     **settings)
     elif classifier == "clip":
         raise ValueError("--classifier clip is the built-in clip classifier: it comes with a checkpoint or dataset "
                          "trained with it, not alone")
@@ -433,7 +448,7 @@ def load_pipeline(sampler: str | Path, *, T: int, N: int, dataset: str | Path | 
         if options:
             raise ValueError(f"options {sorted(options)} are for a sampler name; checkpoint {sampler} brings its own")
         return Pipeline(checkpoint.sampler, T=T, N=N, config=config, head=checkpoint.classifier, classifier=model,
-                        reread=reread, thumbnails=thumbnails, candidates=candidates, device=device)
+                        reread=reread, thumbnails=thumbnails, candidates=candidates, **settings)
     head, config = None, PipelineConfig()
     if dataset is not None:
         extracted = dataset_config(dataset)
@@ -441,4 +456,4 @@ def load_pipeline(sampler: str | Path, *, T: int, N: int, dataset: str | Path | 
             raise ValueError(f"{dataset} is a feature file, not a video dataset from `framesampler extract`")
         head, config = dataset_head(dataset, cache_dir), extracted.pipeline()
     return Pipeline(create_sampler(str(sampler), seed=seed, **(options or {})), T=T, N=N, config=config, head=head,
-                    classifier=model, reread=reread, thumbnails=thumbnails, candidates=candidates, device=device)
+                    classifier=model, reread=reread, thumbnails=thumbnails, candidates=candidates, **settings)

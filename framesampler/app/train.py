@@ -24,6 +24,7 @@ class TrainConfig(DataConfig):
     N: int = 6
     options: dict = field(default_factory=dict)
     settings: TrainSettings = field(default_factory=TrainSettings)
+    device: str = "cpu"  # where the sampler trains (``framesampler.device``); not recorded: the data does not depend on it
 
     def __post_init__(self) -> None:
         check_budget_flags(self.T, self.N)
@@ -44,17 +45,18 @@ def training_options(setup: Setup, sampler_name: str, options: dict, *, N: int, 
 
 
 def train_and_save(setup: Setup, sampler_name: str, options: dict, *, T: int, N: int, seed: int,
-                   settings: TrainSettings, out: Path, data: dict | None = None, progress: bool = True) -> LearnedSampler:
+                   settings: TrainSettings, out: Path, data: dict | None = None, progress: bool = True,
+                   device: str = "cpu") -> LearnedSampler:
     """Train ``sampler_name`` against ``setup``'s classifier on its training videos (construction seed
-    ``seed + epoch``) and write the checkpoint to ``out``; resumes from ``out``.resume.pt if it holds this
-    very run (data, classifier, T, N, options, seed and settings), else starts afresh and says so."""
+    ``seed + epoch``) on ``device`` and write the checkpoint to ``out``; resumes from ``out``.resume.pt if it holds
+    this very run (data, classifier, T, N, options, seed and settings), else starts afresh and says so."""
     classifier = setup.classifier
     sampler = create_sampler(sampler_name, **training_options(setup, sampler_name, options, N=N, seed=seed))
     state_path = out.with_name(out.name + ".resume.pt")
     start = time.perf_counter()
     log = train_sampler(sampler, lambda epoch: setup.videos("train", seed + epoch), classifier, T=T,
                         settings=settings, seed=seed, state_path=state_path, run={"N": N, "data": setup.identity},
-                        progress=progress)
+                        progress=progress, device=device)
     training = {**settings.record(sampler), "seconds": round(time.perf_counter() - start, 1)}
     save_checkpoint(sampler, out, T=T, N=N, classifier=classifier, extract=setup.extract, data=data, training=training,
                     log=log)
@@ -68,7 +70,7 @@ def run_training(config: TrainConfig, *, progress: bool = True) -> Path:
     check_replaceable(config.out, CHECKPOINT_KEYS)
     check_option_types(config.sampler, config.options)
     setup = prepare(config, T=config.T)
-    data = {k: v for k, v in asdict(config).items() if k not in ("options", "settings", "out", "sampler")}
+    data = {k: v for k, v in asdict(config).items() if k not in ("options", "settings", "out", "sampler", "device")}
     train_and_save(setup, config.sampler, config.options, T=config.T, N=config.N, seed=config.seed,
-                   settings=config.settings, out=Path(config.out), data=data, progress=progress)
+                   settings=config.settings, out=Path(config.out), data=data, progress=progress, device=config.device)
     return Path(config.out)

@@ -44,7 +44,7 @@ from framesampler.classifiers.pretrained import MAX_RESOLUTION
 from framesampler.constants import BUILT_IN_CLASSIFIERS as BUILT_IN
 from framesampler.constants import CLASSIFIER_KINDS as KINDS
 from framesampler.cost import aten_macs
-from framesampler.device import resolve_device
+from framesampler.device import DEFAULT_BATCH_SIZE, autocast, check_batch_size, check_precision, resolve_device
 from framesampler.video.transforms import center_crop, resize_short_side
 
 PROBE_FRAMES = 2
@@ -87,17 +87,20 @@ class Preprocess:
 class ModelClassifier:
     """A user's model behind ``Classifier``. ``forward`` maps the preprocessed float batch to logits:
     ``[n, 3, S, S] -> [n, C]`` for a frame model, ``[1, L, 3, S, S] -> [1, C]`` for a clip model, whose clips are
-    resampled to ``clip_length`` frames when it has a fixed input length (each frame repeated; ``clip_note``)."""
+    resampled to ``clip_length`` frames when it has a fixed input length (each frame repeated; ``clip_note``). It runs
+    on ``device``, ``batch_size`` frames at a time, under ``framesampler.device.autocast`` in ``precision``; its
+    logits come back as float32 on the CPU."""
 
     def __init__(self, forward: Callable[[torch.Tensor], torch.Tensor], *, classes: list[str], preprocess: Preprocess,
                  kind: str, fingerprint: str, spec: str, clip_length: int | None = None, gmacs: float | None = None,
-                 batch_size: int = 32, device: torch.device = torch.device("cpu")) -> None:
+                 batch_size: int = DEFAULT_BATCH_SIZE, device: torch.device = torch.device("cpu"),
+                 precision: str = "float32") -> None:
         if kind not in KINDS:
             raise ValueError(f"classifier kind {kind!r}: use one of {', '.join(KINDS)}")
         self.forward, self.classes, self.preprocess, self.kind = forward, list(classes), preprocess, kind
-        self.device = device
+        self.device, self.precision = device, check_precision(precision, device)
         self.size, self.fingerprint, self.spec, self.clip_length = preprocess.size, fingerprint, spec, clip_length
-        self.batch_size, self.consensus = batch_size, "avg_logits" if kind == "frame" else "clip"
+        self.batch_size, self.consensus = check_batch_size(batch_size), "avg_logits" if kind == "frame" else "clip"
         self.gmacs = gmacs
         self._frame_macs = None if gmacs is None else gmacs * 1e9
 
@@ -121,7 +124,8 @@ class ModelClassifier:
 
     @torch.no_grad()
     def _run(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.forward(x.to(self.device))
+        with autocast(self.device, self.precision):
+            out = self.forward(x.to(self.device))
         out = getattr(out, "logits", out)
         if isinstance(out, (tuple, list)):
             out = out[0]
@@ -252,8 +256,8 @@ def _module_fingerprint(model: nn.Module, settings: dict) -> str:
     return h.hexdigest()[:16]
 
 
-def _hf_classifier(directory: Path, *, classes: list[str] | None, gmacs: float | None,
-                   device: torch.device) -> ModelClassifier:
+def _hf_classifier(directory: Path, *, classes: list[str] | None, gmacs: float | None, device: torch.device,
+                   batch_size: int, precision: str) -> ModelClassifier:
     """A Hugging Face image or video classification model from a local directory, preprocessed by its own
     processor config (``preprocessor_config.json``: ``crop_size`` or ``size``, ``image_mean``, ``image_std``,
     ``rescale_factor``; without one: ``config.image_size``, mean 0.5, std 0.5)."""
@@ -297,19 +301,23 @@ def _hf_classifier(directory: Path, *, classes: list[str] | None, gmacs: float |
     return ModelClassifier(lambda x: model(pixel_values=x), classes=names, preprocess=Preprocess(_check_size(size), tuple(mean),
                            tuple(std)), kind=kind, fingerprint=digest(files, settings), spec=str(directory),
                            clip_length=getattr(config, "num_frames", None) if kind == "clip" else None, gmacs=gmacs,
-                           device=device)
+                           batch_size=batch_size, device=device, precision=precision)
 
 
 def load_classifier(spec: str, *, size: int | None = None, classes: list[str] | None = None, kind: str | None = None,
                     gmacs: float | None = None, probe: bool = True, expect: str | None = None,
-                    device: str | torch.device = "cpu") -> ModelClassifier:
+                    device: str | torch.device = "cpu", batch_size: int = DEFAULT_BATCH_SIZE,
+                    precision: str = "float32") -> ModelClassifier:
     """The user's classifier named by ``spec`` (see the module docstring), checked on a probe batch before any
     work: its output must be finite logits ``[n, C]`` with C the number of class names. ``size``: the input side
     S (default 224; a Hugging Face model brings its own); ``kind``: ``"frame"`` (default) or ``"clip"`` for a
     TorchScript, export or callable video model; ``gmacs``: its cost per frame where counting is impossible;
     ``expect``: the fingerprint a dataset or checkpoint recorded for it (a changed model is refused); ``device``: where
-    it runs (``framesampler.device.resolve_device``; frames go there in batches, logits come back to the CPU)."""
+    it runs (``framesampler.device.resolve_device``; frames go there ``batch_size`` at a time, logits come back to
+    the CPU); ``precision``: float32 (default), or bfloat16 / float16 under ``torch.autocast`` (``check_precision``)."""
     device = resolve_device(device)
+    check_precision(precision, device)
+    check_batch_size(batch_size)
     if spec in BUILT_IN:
         raise ValueError(f"--classifier {spec} is built in: framesampler trains its head on a video dataset; "
                          "load_classifier is for your own model (a file, a directory or package.module:function)")
@@ -318,7 +326,8 @@ def load_classifier(spec: str, *, size: int | None = None, classes: list[str] | 
         spec = str(path.resolve())
         path = Path(spec)
     if path.is_dir():
-        model = _hf_classifier(path, classes=classes, gmacs=gmacs, device=device)
+        model = _hf_classifier(path, classes=classes, gmacs=gmacs, device=device, batch_size=batch_size,
+                               precision=precision)
     else:
         if path.suffix in (".pt", ".ts", ".pt2", ".jit"):
             if not path.is_file():
@@ -339,7 +348,7 @@ def load_classifier(spec: str, *, size: int | None = None, classes: list[str] | 
         fingerprint = digest(files, settings) if files else _module_fingerprint(module, settings)
         model = ModelClassifier(module, classes=list(names), preprocess=Preprocess(size), kind=kind, fingerprint=fingerprint,
                                 spec=spec, clip_length=getattr(module, "framesampler_clip_length", None), gmacs=gmacs,
-                                device=device)
+                                batch_size=batch_size, device=device, precision=precision)
     if expect is not None and model.fingerprint != expect:
         raise ValueError(f"classifier {spec} has changed since it was recorded (fingerprint {model.fingerprint}, recorded "
                          f"{expect}): restore it, or extract and train again with the new one")
@@ -355,11 +364,13 @@ def load_classifier(spec: str, *, size: int | None = None, classes: list[str] | 
     return model
 
 
-def load_recorded(identity: dict, *, device: str | torch.device = "cpu", probe: bool = True) -> ModelClassifier:
+def load_recorded(identity: dict, *, device: str | torch.device = "cpu", probe: bool = True,
+                  batch_size: int = DEFAULT_BATCH_SIZE, precision: str = "float32") -> ModelClassifier:
     """The classifier a dataset or checkpoint recorded (``ModelClassifier.identity``), loaded from its spec with its
     recorded settings; refused in one line when the model there has changed since (another fingerprint)."""
     return load_classifier(identity["spec"], size=identity["size"], classes=identity["classes"], kind=identity["kind"],
-                           gmacs=identity.get("gmacs"), expect=identity["fingerprint"], device=device, probe=probe)
+                           gmacs=identity.get("gmacs"), expect=identity["fingerprint"], device=device, probe=probe,
+                           batch_size=batch_size, precision=precision)
 
 
 def check_labels(labels: list[str], classifier: Classifier, label_map: dict[str, str] | None = None) -> list[str]:

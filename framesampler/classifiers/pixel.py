@@ -40,7 +40,7 @@ class PixelClassifier:
         """Class logits [n, C] and the backbone's ImageNet logits [n, 1000] of uint8 frames [n, H, W, 3], the
         backbone run once (SMART's language features read the ImageNet classes)."""
         pooled = self.backbone.features(frames)
-        imagenet = self.backbone.classifier(pooled.to(self.backbone.device)).cpu()
+        imagenet = self.backbone.imagenet_logits(pooled)
         return (imagenet if self.head is None else self.head.frame_logits(pooled)), imagenet
 
     @torch.no_grad()

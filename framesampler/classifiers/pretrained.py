@@ -24,6 +24,7 @@ from torch.nn import functional as F
 
 from framesampler.constants import MAX_RESOLUTION, MIN_RESOLUTION
 from framesampler.cost import count_macs
+from framesampler.device import DEFAULT_BATCH_SIZE, autocast, check_batch_size, check_precision
 from framesampler.video.transforms import center_crop, resize_short_side
 
 IMAGENET_RESOLUTION = 224
@@ -173,12 +174,15 @@ class PretrainedBackbone(nn.Module):
     ``stages=k`` keeps the stem and the first k of the seven MBConv stages (features of k's output
     width, far cheaper: a shallow encoder for a sampler); ``None`` keeps the whole network up to the
     1280-d head conv and the ImageNet classifier. Parameters never need gradients and the module
-    stays in eval mode (``train()`` does not change that).
+    stays in eval mode (``train()`` does not change that). Frames go to ``device`` ``batch_size`` at a time and run
+    in ``precision`` (``framesampler.device``); outputs come back to the CPU as float32.
     """
 
     def __init__(self, name: str = "efficientnet_lite0", *, resolution: int = IMAGENET_RESOLUTION,
-                 stages: int | None = None, device: torch.device | str = "cpu") -> None:
+                 stages: int | None = None, device: torch.device | str = "cpu", batch_size: int = DEFAULT_BATCH_SIZE,
+                 precision: str = "float32") -> None:
         super().__init__()
+        self.batch_size, self.precision = check_batch_size(batch_size), check_precision(precision, device)
         if not MIN_RESOLUTION <= resolution <= MAX_RESOLUTION:
             raise ValueError(f"resolution must be {MIN_RESOLUTION}..{MAX_RESOLUTION} px (the network downsamples 32x), "
                              f"got {resolution}")
@@ -222,24 +226,29 @@ class PretrainedBackbone(nn.Module):
         return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
 
     @torch.no_grad()
-    def features(self, frames: np.ndarray | torch.Tensor, *, batch_size: int = 32) -> torch.Tensor:
-        """uint8 RGB frames [n, H, W, 3] -> pooled features [n, out_dim] (on the CPU), ``batch_size`` frames at a
-        time on the module's device."""
+    def features(self, frames: np.ndarray | torch.Tensor, *, batch_size: int | None = None) -> torch.Tensor:
+        """uint8 RGB frames [n, H, W, 3] -> pooled features [n, out_dim] (float32 on the CPU), ``batch_size`` frames
+        (default: the backbone's) at a time on the module's device."""
         return self._batched(frames, self, self.out_dim, batch_size)
 
     @torch.no_grad()
-    def logits(self, frames: np.ndarray | torch.Tensor, *, batch_size: int = 32) -> torch.Tensor:
+    def logits(self, frames: np.ndarray | torch.Tensor, *, batch_size: int | None = None) -> torch.Tensor:
         """uint8 RGB frames [n, H, W, 3] -> ImageNet logits [n, 1000] (whole network only)."""
         if self.classifier is None:
             raise ValueError(f"this backbone keeps only {self.stages} stages: ImageNet logits need stages=None")
-        classifier = self.classifier
-        return self._batched(frames, lambda x: classifier(self(x)), classifier[-1].out_features, batch_size)
+        return self._batched(frames, lambda x: self.classifier(self(x)), self.classifier[-1].out_features, batch_size)
+
+    @torch.no_grad()
+    def imagenet_logits(self, pooled: torch.Tensor) -> torch.Tensor:
+        """ImageNet logits [n, 1000] (float32 on the CPU) of pooled features [n, 1280] from ``features``."""
+        with autocast(self.device, self.precision):
+            return self.classifier(pooled.to(self.device)).float().cpu()
 
     def _batched(self, frames: np.ndarray | torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor], width: int,
-                 batch_size: int) -> torch.Tensor:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        outputs = [fn(self.preprocess(frames[i:i + batch_size])).cpu() for i in range(0, len(frames), batch_size)]
+                 batch_size: int | None) -> torch.Tensor:
+        size = self.batch_size if batch_size is None else check_batch_size(batch_size)
+        with autocast(self.device, self.precision):
+            outputs = [fn(self.preprocess(frames[i:i + size])).float().cpu() for i in range(0, len(frames), size)]
         return torch.cat(outputs) if outputs else torch.empty(0, width)
 
     def macs_per_frame(self) -> int:

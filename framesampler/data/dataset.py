@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, fields
 
 from framesampler.candidates import MAX_T
 from framesampler.data.features import read_npz
+from framesampler.device import PRECISIONS
 
 
 @dataclass(frozen=True)
@@ -35,15 +36,18 @@ FORMAT_VERSION = 2  # 2: the candidates' image motion is cached too
 @dataclass(frozen=True)
 class ExtractConfig(PipelineConfig):
     """What a cached video depends on (the pipeline's resolutions and backbones, T, the short-video
-    policy); any change gives a new cache folder."""
+    policy, the networks' ``precision``: ``framesampler.device``); any change gives a new cache folder."""
 
     T: int = 32
     short_policy: str = "error"
+    precision: str = "float32"
 
     def key(self) -> str:
         settings = asdict(self)
         if self.classifier == "frame":  # the caches written before the user's classifier existed keep their names
             del settings["classifier"], settings["classifier_fingerprint"]
+        if self.precision == "float32":  # so do those written before --precision: a bfloat16 cache is another folder
+            del settings["precision"]
         text = json.dumps({**settings, "version": FORMAT_VERSION}, sort_keys=True)
         return hashlib.sha1(text.encode()).hexdigest()[:16]
 
@@ -53,6 +57,8 @@ class ExtractConfig(PipelineConfig):
     def __post_init__(self) -> None:
         if isinstance(self.T, int) and self.T > MAX_T:  # checked here: a dataset or checkpoint records it too
             raise ValueError(f"--T {self.T}: give at most {MAX_T} candidates per video")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"--precision {self.precision}: use one of {', '.join(PRECISIONS)}")
 
 
 def dataset_config(path: str | os.PathLike) -> ExtractConfig | None:

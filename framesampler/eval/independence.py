@@ -23,13 +23,14 @@ from torch.nn import functional as F
 
 from framesampler.candidates import MAX_T, candidate_indices
 from framesampler.classifiers.pretrained import PretrainedBackbone
+from framesampler.device import DEFAULT_BATCH_SIZE
 from framesampler.video import VideoError, VideoReader
 
 DEFAULT_RATES = (0.5, 1, 2, 5, 10)
 
 
 class FrameEmbedder(Protocol):
-    def features(self, frames: np.ndarray, *, batch_size: int = 32) -> torch.Tensor: ...
+    def features(self, frames: np.ndarray, *, batch_size: int | None = None) -> torch.Tensor: ...
 
 
 def gaussian_relevance(a: torch.Tensor, b: torch.Tensor, bandwidth: float) -> torch.Tensor:
@@ -110,7 +111,8 @@ class RelevanceResult:
 
 def relevance_by_rate(paths: Sequence[str | os.PathLike], rates: Sequence[float] = DEFAULT_RATES, *,
                       backbone: FrameEmbedder | str = "efficientnet_lite0", resolution: int = 160,
-                      max_frames_per_video: int = 300, batch_size: int = 32) -> RelevanceResult:
+                      max_frames_per_video: int = 300,
+                      batch_size: int = DEFAULT_BATCH_SIZE) -> RelevanceResult:
     """Eq. 1 between consecutive candidates of real videos at each sampling rate (Fig. 1).
 
     Per video: the candidates at each rate (``candidates_by_rate``: at most ``max_frames_per_video``

@@ -15,7 +15,9 @@ tasks: on 2 CPUs a pool of 2 actors with one CPU each would starve them.
 networks once (the user's classifier loaded from its spec and checked by fingerprint on every worker) and turn a
 video path into its cache arrays, which travel back to the driver; the driver writes every cache entry atomically,
 so a rerun skips finished videos and the dataset file is the same as a local run's. A video that cannot be read
-comes back with its one-line reason and is skipped, as locally. ``num_gpus``: per actor, on a cluster with GPUs.
+comes back with its one-line reason and is skipped, as locally. ``num_gpus``: per actor, on a cluster with GPUs
+(the actors then run the networks on CUDA, ``batch_size`` frames at a time, in the config's ``precision``).
+``iter_batch_ray``'s ``options`` go to ``load_pipeline``: ``device``, ``batch_size`` and ``precision`` among them.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from framesampler.device import DEFAULT_BATCH_SIZE, check_batch_size, check_precision
 from framesampler.integrations.common import SamplerSpec, pipeline_for
 from framesampler.video.decode import VideoError
 
@@ -118,16 +121,20 @@ def _map_paths(paths: Iterable[str | os.PathLike], actor: type, kwargs: dict, *,
 class RayExtractor:
     """``map_batches`` callable: ``{"path": [...]}`` -> ``{"path", "arrays" (the cache arrays as .npz bytes, empty
     when the video cannot be read), "error"}``. ``config``: an ``ExtractConfig`` as a dict; ``model``: the user's
-    classifier's identity (``ModelClassifier.identity``), loaded here from its spec and checked by fingerprint."""
+    classifier's identity (``ModelClassifier.identity``), loaded here from its spec and checked by fingerprint, on
+    ``device``, ``batch_size`` frames at a time, in the config's ``precision``."""
 
-    def __init__(self, config: dict, model: dict | None = None, threads: int = 1, device: str = "cpu") -> None:
+    def __init__(self, config: dict, model: dict | None = None, threads: int = 1, device: str = "cpu",
+                 batch_size: int = DEFAULT_BATCH_SIZE) -> None:
         from framesampler.app.extract import Extractor
         from framesampler.classifiers.model import load_recorded
         from framesampler.data.dataset import ExtractConfig
 
         torch.set_num_threads(threads)
-        classifier = None if model is None else load_recorded(model, device=device)
-        self.extractor = Extractor(ExtractConfig(**config), classifier, device)
+        config = ExtractConfig(**config)
+        classifier = None if model is None else \
+            load_recorded(model, device=device, batch_size=batch_size, precision=config.precision)
+        self.extractor = Extractor(config, classifier, device, batch_size)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         arrays, errors = [], []
@@ -144,11 +151,15 @@ class RayExtractor:
 
 
 def extract_runner(*, model: dict | None = None, address: str | None = None, num_actors: int | None = None,
-                   num_gpus: float = 0, progress: bool = False) -> Runner:
+                   num_gpus: float = 0, progress: bool = False, batch_size: int = DEFAULT_BATCH_SIZE) -> Runner:
     """``framesampler extract --ray``'s runner for ``app.extract.extract(runner=...)`` (see the module docstring)."""
+    check_batch_size(batch_size)
+
     def run(config: object, paths: list[Path]) -> Iterator[tuple[Path, dict | None, str | None]]:
+        if not num_gpus:  # CPU actors: a precision they cannot run is refused here, before the cluster starts
+            check_precision(config.precision, "cpu")
         by_name = {str(path): path for path in paths}
-        kwargs = dict(config=asdict(config), model=model, device="auto" if num_gpus else "cpu")
+        kwargs = dict(config=asdict(config), model=model, device="auto" if num_gpus else "cpu", batch_size=batch_size)
         for row in _map_paths(paths, RayExtractor, kwargs, address=address,
                               num_actors=num_actors, progress=progress, num_gpus=num_gpus):
             path = by_name[str(row["path"])]

@@ -385,25 +385,26 @@ class AdaFrame(LearnedSampler):
         ``prediction="agent"``, f_p's class probabilities [C] at the step where it stopped (Algorithm 2)."""
         if k == 0:
             return Selection(np.empty(0, dtype=np.int64))
-        features = self.candidate_input(candidates)
-        given = None if candidates.frame_vectors is None else torch.as_tensor(candidates.frame_vectors, dtype=torch.float32)[None]
+        features = self.candidate_input(candidates).to(self.device)
+        given = None if candidates.frame_vectors is None else \
+            torch.as_tensor(candidates.frame_vectors, dtype=torch.float32, device=self.device)[None]
         vectors = self.frame_vectors(features, given)
         if vectors.shape[-1] != self.frame_projection[1].in_features:
             raise ValueError(f"candidates.frame_vectors are {vectors.shape[-1]}-d, but this adaframe reads "
                              f"{self.frame_projection[1].in_features}-d v_t: give the classifier it was trained with")
         with inference(self):
             episode = self.rollout(features, k, sample=False, vectors=vectors)
-        agent = torch.softmax(episode.logits[0], dim=-1).cpu()
+        agent, utilities = torch.softmax(episode.logits[0], dim=-1).cpu(), episode.utilities[0].cpu()
         patience = self.options["patience"] or default_patience(k, self.threshold, self.options["patience_rule"])
         if self.options["stop"] == "utility":
-            steps = utility_stop(episode.utilities[0], self.threshold, patience)
+            steps = utility_stop(utilities, self.threshold, patience)
         else:
             confidence = agent.amax(dim=-1)
             if self.options["confidence"] == "agreement":
                 frame_logits = torch.as_tensor(context.frame_logits, dtype=torch.float32)[None]
                 seen = seen_consensus_probs(frame_logits, episode.indices.cpu(), context.consensus)[0]
                 confidence = torch.minimum(confidence, seen.gather(-1, agent.argmax(dim=-1, keepdim=True)).squeeze(-1))
-            steps = lookahead_stop(confidence, episode.utilities[0], self.threshold, patience)
+            steps = lookahead_stop(confidence, utilities, self.threshold, patience)
         chosen = np.unique(episode.indices[0, :steps].cpu().numpy()).astype(np.int64)
         return Selection(chosen, None, agent[steps - 1].numpy() if self.options["prediction"] == "agent" else None)
 

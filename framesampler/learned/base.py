@@ -110,10 +110,16 @@ class LearnedSampler(nn.Module, Sampler):
                              f"{self.options['input_dim']}-d input (its input_dim): give the input it was trained on")
         return torch.as_tensor(values, dtype=torch.float32)[None]
 
+    @property
+    def device(self) -> torch.device:
+        """Where the sampler's parameters are (``Pipeline`` and ``train_sampler`` move it to their device)."""
+        return next(self.parameters()).device
+
     def batch_scores(self, features: torch.Tensor) -> torch.Tensor:
-        """Scores [B, T] of many videos' candidate features [B, T, D], in inference mode."""
+        """Scores [B, T] of many videos' candidate features [B, T, D], in inference mode, on the sampler's device;
+        returned on the CPU."""
         with inference(self):
-            return self.frame_scores(features)
+            return self.frame_scores(features.to(self.device)).cpu()
 
     def scores(self, candidates: Candidates, context: Context | None = None) -> np.ndarray:
         return self.batch_scores(self.candidate_input(candidates))[0].numpy()
@@ -130,4 +136,4 @@ class LearnedSampler(nn.Module, Sampler):
 
     def macs_per_frame(self) -> int:
         """Multiply-accumulates of f_s and the scoring head for one candidate."""
-        return count_macs(self.encoder, torch.zeros(1, 1, self.options["input_dim"])) + self.encoder.out_dim
+        return count_macs(self.encoder, torch.zeros(1, 1, self.options["input_dim"], device=self.device)) + self.encoder.out_dim

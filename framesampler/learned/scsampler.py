@@ -367,8 +367,8 @@ class SCSampler(LearnedSampler):
         head = self.head.in_features * self.head.out_features
         if self.audio_net is None:
             return super().macs_per_frame() - self.encoder.out_dim + head
-        return count_macs(self.audio_net, torch.zeros(1, 1, AUDIO_DIM)) + \
-            count_macs(self.encoder, torch.zeros(1, 1, self.audio_net.out_dim)) + head
+        return count_macs(self.audio_net, torch.zeros(1, 1, AUDIO_DIM, device=self.device)) + \
+            count_macs(self.encoder, torch.zeros(1, 1, self.audio_net.out_dim, device=self.device)) + head
 
     def candidates_read(self, num_candidates: int) -> int:
         """App. D: every ``stride``-th candidate is scored, ``ceil(T / stride)`` of them."""

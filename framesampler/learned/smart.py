@@ -106,7 +106,7 @@ def later_frame_pairing(t: int, *, random: bool, generator: torch.Generator | No
 
 def pair_features(x: torch.Tensor, partner: torch.Tensor) -> torch.Tensor:
     """``Z_i = [X_i : X_r]`` [B, T, 2W] from features x [B, T, W] and partners r [B, T]."""
-    return torch.cat([x, x.gather(1, partner[..., None].expand_as(x))], dim=-1)
+    return torch.cat([x, x.gather(1, partner.to(x.device)[..., None].expand_as(x))], dim=-1)
 
 
 def weighted_mean(z: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:

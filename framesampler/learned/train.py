@@ -29,6 +29,7 @@ from framesampler.classifiers.clip import ClipClassifier
 from framesampler.classifiers.frozen import FrameClassifier
 from framesampler.constants import RECIPES
 from framesampler.data.features import VideoSet
+from framesampler.device import resolve_device
 from framesampler.learned.base import LearnedSampler, TrainingBatch
 from framesampler.learned.checkpoint import classifier_fingerprint
 from framesampler.learned.recipe import Recipe, short_recipe
@@ -43,13 +44,15 @@ def learned_sampler_names() -> list[str]:
 
 
 def clip_scorer(classifier: FrameClassifier | ClipClassifier, frames: torch.Tensor):
-    """For a clip classifier, ``positions [B, K] -> log probs [B, C]`` on a batch's candidate frames [B, T, D]."""
+    """For a clip classifier, ``positions [B, K] -> log probs [B, C]`` on a batch's candidate frames [B, T, D] (the
+    classifier runs where the frames are; the log probs go where the positions are)."""
     if not isinstance(classifier, ClipClassifier):
         return None
 
     @torch.no_grad()
     def score(positions: torch.Tensor) -> torch.Tensor:
-        return classifier.video_log_probs(frames.gather(1, positions[..., None].expand(-1, -1, frames.shape[-1])))
+        index = positions.to(frames.device)[..., None].expand(-1, -1, frames.shape[-1])
+        return classifier.video_log_probs(frames.gather(1, index)).to(positions.device)
     return score
 
 
@@ -115,7 +118,7 @@ def load_resume_state(state_path: Path, identity: dict) -> dict | None:
     if not state_path.is_file():
         return None
     try:
-        state = torch.load(state_path, weights_only=True)  # never unpickle code: the file may come from anyone
+        state = torch.load(state_path, map_location="cpu", weights_only=True)  # never unpickle code: from anyone
     except Exception as err:  # a torn, foreign or malicious file: whatever (safe) unpickling raises
         print(f"framesampler: {state_path} is unreadable or holds more than training state ({type(err).__name__}); "
               "starting afresh", file=sys.stderr)
@@ -131,10 +134,15 @@ def load_resume_state(state_path: Path, identity: dict) -> dict | None:
 
 def train_sampler(sampler: LearnedSampler, videos: Callable[[int], VideoSet], classifier: FrameClassifier, *,
                   T: int, settings: TrainSettings = TrainSettings(), seed: int = 0,
-                  state_path: Path | None = None, run: dict | None = None, progress: bool = True) -> list[dict]:
+                  state_path: Path | None = None, run: dict | None = None, progress: bool = True,
+                  device: str | torch.device = "cpu") -> list[dict]:
     """Train ``sampler`` in place; ``videos(epoch)`` gives that epoch's training videos. Returns the
     log: one row per epoch with the mean of each loss component and the seconds it took. ``run`` adds to
-    what a resume state must match (see ``run_identity``)."""
+    what a resume state must match (see ``run_identity``). ``device`` (``framesampler.device``): where the sampler
+    trains, in float32, each batch moved there (the batches are drawn on the CPU, the frozen classifier's logits
+    computed there once); the sampler comes back on the CPU. On the CPU this is exactly the CPU training."""
+    device = resolve_device(device)
+    sampler.to(device)
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     recipe = settings.resolve(sampler)
@@ -173,9 +181,10 @@ def train_sampler(sampler: LearnedSampler, videos: Callable[[int], VideoSet], cl
         totals: dict[str, float] = {}
         for batch in torch.randperm(len(refs), generator=generator).split(recipe.batch_size):
             rows = refs[batch].gather(1, segment_positions(len(batch), refs.shape[1], T, generator))
-            losses = sampler.loss(TrainingBatch(inputs[rows], table_logits[rows], labels[batch],
-                                                classifier.config.consensus, clip_scorer(classifier, epoch_videos.frames[rows]),
-                                                epoch_videos.frames[rows] if Reads.FRAME_VECTORS in sampler.reads else None))
+            vectors = epoch_videos.frames[rows].to(device) if Reads.FRAME_VECTORS in sampler.reads else None
+            losses = sampler.loss(TrainingBatch(inputs[rows].to(device), table_logits[rows].to(device),
+                                                labels[batch].to(device), classifier.config.consensus,
+                                                clip_scorer(classifier, epoch_videos.frames[rows]), vectors))
             optimiser.zero_grad()
             losses["loss"].backward()
             if recipe.grad_clip is not None:
@@ -196,5 +205,5 @@ def train_sampler(sampler: LearnedSampler, videos: Callable[[int], VideoSet], cl
                               "schedule": schedule.state_dict(), "generator": generator.get_state(),
                               "torch_rng": torch.get_rng_state(), "log": log, "identity": identity}, state_path)
     bar.close()
-    sampler.eval()
+    sampler.eval().to("cpu")
     return log
