@@ -21,6 +21,8 @@ CONSENSUS = ("avg_logits", "avg_probs", "max")  # how per-frame predictions beco
 BUILT_IN_CLASSIFIERS = ("frame", "clip")  # --classifier names that are not the user's model
 CLASSIFIER_KINDS = ("frame", "clip")  # an image model, or a video model taking [1, K, 3, S, S]
 RECIPES = ("paper", "short")  # training recipes (framesampler.learned.recipe)
+PRECISIONS = ("float32", "bfloat16", "float16")  # how the networks run on the device (framesampler.device.autocast)
+DEFAULT_BATCH_SIZE = 32  # frames per forward pass on the device: extraction, the pipeline, the user's classifier
 EXPERIMENTS = ("small", "large", "loss", "nt", "peers", "large_peers", "peers_core", "table1", "table2", "pixels",
                "sc_pixels", "pixel_peers", "pixel_large_peers", "smart_pixels", "mg_pixels", "sc_audio",
                "cost")  # framesampler.app.experiments' sections, then cost (checked by a test)

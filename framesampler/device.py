@@ -19,9 +19,9 @@ from contextlib import contextmanager
 
 import torch
 
+from framesampler.constants import DEFAULT_BATCH_SIZE, PRECISIONS
+
 DEVICE_CHOICES = "auto, cpu, cuda or cuda:K"
-PRECISIONS = ("float32", "bfloat16", "float16")
-DEFAULT_BATCH_SIZE = 32  # frames per forward pass on the device: extraction, the pipeline, the user's classifier
 
 
 def resolve_device(spec: str | torch.device = "cpu") -> torch.device:

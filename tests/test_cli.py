@@ -136,3 +136,25 @@ def test_defaults_come_from_the_torch_free_constants():
     assert parser.parse_args(["evaluate"]).policies == list(TRAINING_FREE)
     assert parser.parse_args(["experiments"]).which == list(DEFAULT_EXPERIMENTS)
     assert (parser.parse_args(["sample", "v.mp4"]).T, parser.parse_args(["batch", "d", "--out", "o"]).N) == (32, 8)
+
+
+@pytest.mark.parametrize("command", ["extract", "sample", "batch", "evaluate", "demo"])
+def test_inference_commands_take_device_precision_and_frame_batch(command):
+    args = {"extract": ["extract", "m.txt", "--out", "d.npz"], "sample": ["sample", "v.mp4"],
+            "batch": ["batch", "dir", "--out", "o.jsonl"], "evaluate": ["evaluate"], "demo": ["demo"]}[command]
+    parsed = parse_args([*args, "--device", "cpu", "--precision", "bfloat16", "--batch-size", "8"])
+    assert (parsed.device, parsed.precision, parsed.batch_size) == ("cpu", "bfloat16", 8)
+    assert parse_args(args).precision == "float32"
+
+
+def test_train_and_experiments_take_device_and_train_keeps_its_video_batch():
+    parsed = parse_args(["train", "--sampler", "sosampler", "--out", "ck", "--device", "auto", "--batch-size", "16"])
+    assert (parsed.device, parsed.batch_size) == ("auto", 16) and not hasattr(parsed, "precision")
+    assert parse_args(["experiments", "--device", "cpu"]).device == "cpu"
+
+
+def test_float16_on_the_cpu_is_one_line(capsys):
+    video = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos" / "mmaction2" / "demo_demo.mp4"
+    assert main(["sample", str(video), "--precision", "float16", "--device", "cpu"]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "float16" in err[0] and "CUDA" in err[0]

@@ -35,7 +35,8 @@ def run(args: argparse.Namespace) -> None:
 
         pipeline = load_pipeline(args.sampler, T=args.T, N=args.N, dataset=args.dataset, cache_dir=args.cache_dir,
                                  reread=args.reread, seed=args.seed, candidates=args.candidates, options=dict(args.option),
-                                 classifier=user_model(args), device=args.device)
+                                 classifier=user_model(args), device=args.device, precision=args.precision,
+                                 batch_size=args.batch_size)
         report = run_batch(pipeline, args.source, args.out, workers=args.workers, progress=not args.no_progress)
     print(f"wrote {report.done} results and {report.failed} errors to {args.out} "
           f"({report.skipped} videos were already there)")
@@ -53,4 +54,5 @@ def _ray_records(args: argparse.Namespace) -> object:
     user_model(args)  # checked here, before the cluster starts
     return batch_records(args.sampler, T=args.T, N=args.N, address=args.ray_address, dataset=args.dataset,
                          cache_dir=args.cache_dir, reread=args.reread, seed=args.seed, candidates=args.candidates,
-                         options=dict(args.option), **model)
+                         options=dict(args.option), device=args.device, precision=args.precision,
+                         batch_size=args.batch_size, **model)

@@ -5,12 +5,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from framesampler.cli.options import data_config, data_options, names, recipe_options
+from framesampler.cli.options import data_config, data_options, device_options, names, recipe_options
 from framesampler.constants import DEFAULT_EXPERIMENTS, EXPERIMENTS
 
 
 def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser("experiments", parents=[*parents, data_options(), recipe_options()],
+    parser = subparsers.add_parser("experiments", parents=[*parents, data_options(), recipe_options(), device_options()],
                                    help="the learned-sampler tables of Lee et al. 2024 (Tab. 3, 5, 6, 7, Fig. 4, cost)")
     parser.add_argument("--which", type=names, default=list(DEFAULT_EXPERIMENTS),
                         help=f"comma-separated, from {','.join(EXPERIMENTS)} (default: {','.join(DEFAULT_EXPERIMENTS)})")
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> None:
         data.features, data.regime = str(features), None
     settings = TrainSettings(recipe=args.recipe, epochs=args.epochs)
     results = run_experiments(data, args.which, seeds=args.seeds, settings=settings, out=args.out,
-                              progress=not args.no_progress)
+                              progress=not args.no_progress, device=args.device)
     print(markdown(results))
     plots = [name for section, name in (("large", "top1_vs_nt.png"), ("pixels", "top1_vs_seconds.png"),
                                         ("pixels", "top1_vs_gmacs.png")) if section in results]

@@ -53,17 +53,17 @@ def run(args: argparse.Namespace) -> None:
     config = ExtractConfig(T=args.T, short_policy=args.short,
                            classifier_resolution=model.size if model is not None else args.classifier_size or 224,
                            sampler_resolution=args.sampler_size, sampler_stages=args.sampler_stages or None,
-                           backend=args.backend, **model_settings)
+                           backend=args.backend, precision=args.precision, **model_settings)
     if args.ray or args.ray_address:
         from framesampler.integrations.ray import extract_runner
 
         runner = extract_runner(model=model.identity() if model is not None else None, address=args.ray_address,
-                                num_gpus=args.ray_gpus)
+                                num_gpus=args.ray_gpus, batch_size=args.batch_size)
     else:
         from framesampler.app.extract import local_runner
         from framesampler.device import resolve_device
 
-        runner = local_runner(model, resolve_device(args.device))
+        runner = local_runner(model, resolve_device(args.device), args.batch_size)
     segments = construct_segments(args.manifest)
     result = extract_dataset(splits, config, args.out, cache_dir=args.cache_dir, model=model, label_map=label_map,
                              segments=segments, progress=not args.no_progress, runner=runner)

@@ -15,8 +15,10 @@ from framesampler.constants import (
     BUILT_IN_CLASSIFIERS,
     CLASSIFIER_KINDS,
     CONSENSUS,
+    DEFAULT_BATCH_SIZE,
     MAX_T,
     MAX_UNTRIMMED_LENGTH,
+    PRECISIONS,
     RECIPES,
     default_cache_dir,
 )
@@ -162,6 +164,16 @@ def device_options() -> argparse.ArgumentParser:
     return parser
 
 
+def inference_options() -> argparse.ArgumentParser:
+    """--device, and how the networks run there: --precision and --batch-size (frames per forward pass)."""
+    parser = _parent()
+    parser.add_argument("--precision", choices=PRECISIONS, default="float32",
+                        help="run the networks under torch.autocast in this precision (float16 needs CUDA; default %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, metavar="FRAMES",
+                        help="frames per forward pass on the device (default %(default)s)")
+    return argparse.ArgumentParser(add_help=False, parents=[device_options(), parser])
+
+
 def model_options() -> argparse.ArgumentParser:
     """The user's classifier (``framesampler.classifiers.model``): spec, input size, class names, cost; and --device."""
     parser = _parent()
@@ -177,7 +189,7 @@ def model_options() -> argparse.ArgumentParser:
                         help="frame: an image model, clip: a video model taking [1, K, 3, S, S] (default: frame; a Hugging "
                         "Face model says which it is)")
     parser.add_argument("--classifier-gmacs", type=float, help="your model's GMACs per frame, where they cannot be counted")
-    return argparse.ArgumentParser(add_help=False, parents=[parser, device_options()])
+    return argparse.ArgumentParser(add_help=False, parents=[parser, inference_options()])
 
 
 def recipe_options() -> argparse.ArgumentParser:
@@ -197,7 +209,7 @@ def evaluation_options() -> argparse.ArgumentParser:
     parser.add_argument("--repeats", type=int, default=3, help="runs averaged (construction/random seeds seed..seed+R-1)")
     parser.add_argument("--checkpoint", action="append", default=[], type=str,
                         help="a trained sampler's directory (repeatable); listed under its sampler's name")
-    return argparse.ArgumentParser(add_help=False, parents=[data_options(), budget_options(), parser, device_options()])
+    return argparse.ArgumentParser(add_help=False, parents=[data_options(), budget_options(), parser, inference_options()])
 
 
 def pipeline_options() -> argparse.ArgumentParser:
@@ -244,7 +256,8 @@ def evaluation_config(args: argparse.Namespace, regime: str | None, policies: li
 
     return EvaluationConfig(**data_config(args, regime), T=args.T, N=args.N, policies=policies,
                             checkpoints=args.checkpoint, oracle_search=args.oracle_search, repeats=args.repeats,
-                            timed=getattr(args, "timed", False), device=args.device)
+                            timed=getattr(args, "timed", False), device=args.device, precision=args.precision,
+                            batch_size=args.batch_size)
 
 
 def user_model(args: argparse.Namespace) -> Any:
@@ -254,4 +267,5 @@ def user_model(args: argparse.Namespace) -> Any:
     from framesampler.classifiers.model import load_classifier
 
     return load_classifier(args.classifier, size=args.classifier_size, classes=args.classes, kind=args.classifier_kind,
-                           gmacs=args.classifier_gmacs, device=args.device)
+                           gmacs=args.classifier_gmacs, device=args.device, precision=args.precision,
+                           batch_size=args.batch_size)

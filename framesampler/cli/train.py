@@ -4,7 +4,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from framesampler.cli.options import budget_options, data_config, data_options, learned_name, option, recipe_options
+from framesampler.cli.options import (
+    budget_options,
+    data_config,
+    data_options,
+    device_options,
+    learned_name,
+    option,
+    recipe_options,
+)
 from framesampler.constants import LEARNED_SAMPLERS, MAX_WIDTH, REGIMES
 
 SAMPLER_FLAGS = ("width", "shift_div", "importance", "temperature", "so_loss", "margin", "lam", "set_log_prob",
@@ -12,7 +20,8 @@ SAMPLER_FLAGS = ("width", "shift_div", "importance", "temperature", "so_loss", "
 
 
 def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser("train", parents=[*parents, data_options(), budget_options(), recipe_options()],
+    parser = subparsers.add_parser("train", parents=[*parents, data_options(), budget_options(), recipe_options(),
+                                                           device_options()],
                                    help="train a learned sampler against the frozen classifier")
     parser.add_argument("--sampler", type=learned_name, required=True, metavar="NAME",
                         help=f"the learned sampler: {', '.join(LEARNED_SAMPLERS)}, or an installed plugin's")
@@ -49,6 +58,6 @@ def run(args: argparse.Namespace) -> None:
     settings = TrainSettings(recipe=args.recipe, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                              momentum=args.momentum, weight_decay=args.weight_decay)
     config = TrainConfig(**data_config(args, args.regime), sampler=args.sampler, out=str(args.out), T=args.T, N=args.N,
-                         options=options, settings=settings)
+                         options=options, settings=settings, device=args.device)
     out = run_training(config, progress=not args.no_progress)
     print(f"wrote {out} (config.json, weights.pt, train_log.jsonl)")
