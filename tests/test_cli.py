@@ -158,3 +158,10 @@ def test_float16_on_the_cpu_is_one_line(capsys):
     assert main(["sample", str(video), "--precision", "float16", "--device", "cpu"]) != 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "float16" in err[0] and "CUDA" in err[0]
+
+
+def test_decode_aware_reaches_sample_batch_and_evaluate_not_extract():
+    assert parse_args(["sample", "v.mp4", "--decode-aware", "0.05"]).decode_aware == 0.05
+    assert parse_args(["batch", "dir", "--out", "o.jsonl", "--decode-aware", "0.1"]).decode_aware == 0.1
+    assert parse_args(["evaluate", "--timed", "--decode-aware", "0.1"]).decode_aware == 0.1
+    assert not hasattr(parse_args(["extract", "m.txt", "--out", "d.npz"]), "decode_aware")

@@ -246,3 +246,24 @@ def test_adaframe_reads_the_classifiers_backbone_features_as_v_t_in_the_pipeline
         expected = pipeline.classifier.backbone.features(reader.frames(result.candidates, size=size, crop=size)).numpy()
     np.testing.assert_allclose(seen[0].frame_vectors, expected, rtol=1e-4, atol=1e-5)
     assert result.macs["classifier"] == len(result.chosen) * pipeline.frame_macs
+
+
+def test_decode_aware_pipeline_decodes_no_more_frames_and_picks_within_the_tolerance():
+    """pi_s (semi_optimal_max) on a shared video with a keyframe every 10 frames, T=32 -> N=8: the decode-aware choice
+    needs fewer frames than the plain one by the planner's count (35 against 44 when written), and each of its picks
+    stays within the tolerance of the plain top-N's scores."""
+    from framesampler.app.pipeline import load_pipeline
+    from framesampler.video import VideoReader
+    from framesampler.video.planner import plan_decode
+
+    video = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos" / "intel-sample-videos" / \
+        "one-by-one-person-detection.mp4"
+    plain = load_pipeline("semi_optimal_max", T=32, N=8)(video)
+    aware = load_pipeline("semi_optimal_max", T=32, N=8, decode_aware=0.2)(video)
+    with VideoReader(video) as reader:
+        keyframes = reader.keyframes
+    frames = {name: plan_decode(np.sort(r.candidates[r.chosen]), keyframes).frames
+              for name, r in (("plain", plain), ("aware", aware))}
+    assert frames["aware"] < frames["plain"]
+    margin = 0.2 * np.ptp(plain.scores) + 1e-9
+    assert np.all(np.sort(aware.scores[aware.chosen])[::-1] >= np.sort(plain.scores[plain.chosen])[::-1] - margin)

@@ -49,6 +49,7 @@ class EvaluationConfig(DataConfig):
     device: str = "cpu"  # where the timed pipelines' networks and the user's classifier run (``framesampler.device``)
     precision: str = "float32"  # their precision there
     batch_size: int = DEFAULT_BATCH_SIZE  # frames per forward pass there
+    decode_aware: float = 0.0  # the timed pipelines' decode-aware tolerance (``Pipeline``; 0: off)
 
     def __post_init__(self) -> None:
         check_budget_flags(self.T, self.N)
@@ -106,7 +107,7 @@ def run(config: EvaluationConfig, *, progress: bool = True) -> dict:
         for name, row in timed_pipeline(samplers, classifier, features=config.features, vocab=config.vocab,
                                         T=config.T, N=config.N, seed=config.seed, progress=progress, model=model,
                                         device=config.device, batch_size=config.batch_size,
-                                        precision=config.precision).items():
+                                        precision=config.precision, decode_aware=config.decode_aware).items():
             summary[name].update(row)
     cost = video_cost({**samplers, **learned}, summary, setup.extract, classifier, min(config.T, length), model=model)
     return {
@@ -125,10 +126,10 @@ def run(config: EvaluationConfig, *, progress: bool = True) -> dict:
 def timed_pipeline(samplers: dict[str, Sampler], classifier: FrameClassifier, *, features: str, vocab: list[int],
                    T: int, N: int, seed: int = 0, progress: bool = True, model: Classifier | None = None,
                    device: str = "cpu", batch_size: int = DEFAULT_BATCH_SIZE,
-                   precision: str = "float32") -> dict[str, dict]:
+                   precision: str = "float32", decode_aware: float = 0.0) -> dict[str, dict]:
     """Per sampler: the real pipeline on every test video file of the video dataset ``features`` (see the
     module docstring), with the user's ``model`` where the dataset holds its logits, its networks on ``device``
-    (``batch_size`` frames at a time, in ``precision``). The oracles, which read the true label, have no pipeline and
+    (``batch_size`` frames at a time, in ``precision``; ``decode_aware``: see ``Pipeline``). The oracles, which read the true label, have no pipeline and
     are left out."""
     from framesampler.app.pipeline import Pipeline
     from framesampler.data.dataset import dataset_config
@@ -141,7 +142,7 @@ def timed_pipeline(samplers: dict[str, Sampler], classifier: FrameClassifier, *,
     test = (data["split"].astype(str) == "test") & np.isin(data["label"], vocab)
     paths, labels = data["path"].astype(str)[test], vocabulary_labels(data["label"][test], vocab)
     pipelines = {name: Pipeline(sampler, T=T, N=N, config=extracted.pipeline(), head=classifier, classifier=model,
-                                device=device, batch_size=batch_size, precision=precision)
+                                device=device, batch_size=batch_size, precision=precision, decode_aware=decode_aware)
                  for name, sampler in samplers.items() if Reads.LABEL not in sampler.reads}
     rngs = {name: np.random.default_rng(seed) for name in pipelines}
     for pipeline in pipelines.values():

@@ -153,6 +153,7 @@ class DecodedVideo:
     audio: np.ndarray | None = None  # the candidates' log-MEL audio patches (SCSampler)
     thumbnails: np.ndarray | None = None
     selection: Selection | None = None
+    keyframes: np.ndarray | None = None  # the video's keyframes, for a decode-aware choice
     logits: torch.Tensor | None = None
     frames: np.ndarray | None = None
 
@@ -168,13 +169,15 @@ class Pipeline:
 
     ``device``, ``batch_size``, ``precision`` (``framesampler.device``): where the backbones, the built-in classifier
     and a learned sampler run (the sampler is moved there, and scores in float32), frames per forward pass, and the
-    backbones' precision; the user's ``classifier`` runs where and as it was loaded."""
+    backbones' precision; the user's ``classifier`` runs where and as it was loaded. ``decode_aware`` (a fraction of the
+    score range, 0 = off): a sampler that picks its top N by score prefers, within it, the candidates that share the
+    GOPs its other picks already decode (``Context.decode_aware``, ``planner.decode_aware_top_n``)."""
 
     def __init__(self, sampler: Sampler, *, T: int, N: int, config: PipelineConfig = PipelineConfig(),
                  head: FrameClassifier | None = None, classifier: Classifier | None = None, reread: str = "memory",
                  thumbnails: int | None = None, candidates: str = "uniform", strategy: str = "auto",
                  device: str | torch.device = "cpu", batch_size: int = DEFAULT_BATCH_SIZE,
-                 precision: str = "float32") -> None:
+                 precision: str = "float32", decode_aware: float = 0.0) -> None:
         if reread not in REREADS:
             raise ValueError(f"unknown reread {reread!r}: use one of {', '.join(REREADS)}")
         if candidates not in CANDIDATES:
@@ -186,6 +189,7 @@ class Pipeline:
                              "semi_optimal_max (the label-free pi_s) instead")
         self.sampler, self.T, self.N, self.config, self.reread, self.thumbnails = sampler, T, N, config, reread, thumbnails
         self.candidates, self.strategy = candidates, strategy
+        self.decode_aware = Context(decode_aware=decode_aware).decode_aware  # checked: a fraction in [0, 1]
         self.input = sampler.reads.candidate_input()
         device = resolve_device(device)
         settings = {"device": device, "batch_size": check_batch_size(batch_size),
@@ -229,6 +233,8 @@ class Pipeline:
             keyframes = reader.keyframes if self.candidates == "keyframes" else None
             video = DecodedVideo(str(path), meta, candidate_indices(meta.num_frames, self.T, mode=self.candidates,
                                                                     keyframes=keyframes))
+            if self.decode_aware:
+                video.keyframes = reader.keyframes
             if self.T is not None and len(np.unique(video.indices)) < self.T:
                 print(f"framesampler: note: {path} gives {len(np.unique(video.indices))} candidates, fewer than T={self.T} "
                       f"({meta.num_frames} frames): at most that many are chosen", file=sys.stderr)
@@ -348,7 +354,8 @@ class Pipeline:
                                     next_pixels=video.next_low, previous_pixels=video.previous_low, motion=video.motion,
                                     compressed=video.compressed, audio=video.audio, language=language,
                                     frame_vectors=None if vectors is None else vectors.numpy())
-            context = Context(frame_logits=video.logits, consensus=self.consensus)
+            context = Context(frame_logits=video.logits, consensus=self.consensus, keyframes=video.keyframes,
+                              decode_aware=self.decode_aware)
             video.selection = self.sampler.choose(candidates, self.N, context=context, rng=rng or np.random.default_rng(0))
 
     def _chosen_frames(self, reader: VideoReader | None, video: DecodedVideo) -> np.ndarray:
@@ -410,7 +417,8 @@ def load_pipeline(sampler: str | Path, *, T: int, N: int, dataset: str | Path | 
                   candidates: str = "uniform", options: dict | None = None, classifier: str | Classifier | None = None,
                   classifier_size: int | None = None, classes: list[str] | None = None,
                   classifier_gmacs: float | None = None, device: str | torch.device = "cpu",
-                  batch_size: int = DEFAULT_BATCH_SIZE, precision: str = "float32") -> Pipeline:
+                  batch_size: int = DEFAULT_BATCH_SIZE, precision: str = "float32",
+                  decode_aware: float = 0.0) -> Pipeline:
     """A pipeline for a registered sampler name (built with ``options``, e.g. ``{"motion": "mv"}`` for
     MGSampler on the bitstream's motion vectors) or a trained checkpoint directory.
 
@@ -423,7 +431,7 @@ def load_pipeline(sampler: str | Path, *, T: int, N: int, dataset: str | Path | 
     ``classes`` and ``classifier_gmacs``); ``"frame"`` or None: the checkpoint's or dataset's own. A checkpoint or
     dataset made with another classifier refuses it. ``device``, ``batch_size``, ``precision``: where the networks
     run, frames per forward pass there, and in which precision (``framesampler.device``; a ``Classifier`` given
-    loaded keeps its own).
+    loaded keeps its own). ``decode_aware``: see ``Pipeline``.
     """
     settings = {"device": device, "batch_size": batch_size, "precision": precision}
     if isinstance(classifier, str) and classifier not in BUILT_IN:
@@ -448,7 +456,8 @@ def load_pipeline(sampler: str | Path, *, T: int, N: int, dataset: str | Path | 
         if options:
             raise ValueError(f"options {sorted(options)} are for a sampler name; checkpoint {sampler} brings its own")
         return Pipeline(checkpoint.sampler, T=T, N=N, config=config, head=checkpoint.classifier, classifier=model,
-                        reread=reread, thumbnails=thumbnails, candidates=candidates, **settings)
+                        reread=reread, thumbnails=thumbnails, candidates=candidates, decode_aware=decode_aware,
+                        **settings)
     head, config = None, PipelineConfig()
     if dataset is not None:
         extracted = dataset_config(dataset)
@@ -456,4 +465,5 @@ def load_pipeline(sampler: str | Path, *, T: int, N: int, dataset: str | Path | 
             raise ValueError(f"{dataset} is a feature file, not a video dataset from `framesampler extract`")
         head, config = dataset_head(dataset, cache_dir), extracted.pipeline()
     return Pipeline(create_sampler(str(sampler), seed=seed, **(options or {})), T=T, N=N, config=config, head=head,
-                    classifier=model, reread=reread, thumbnails=thumbnails, candidates=candidates, **settings)
+                    classifier=model, reread=reread, thumbnails=thumbnails, candidates=candidates,
+                    decode_aware=decode_aware, **settings)

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> None:
         pipeline = load_pipeline(args.sampler, T=args.T, N=args.N, dataset=args.dataset, cache_dir=args.cache_dir,
                                  reread=args.reread, seed=args.seed, candidates=args.candidates, options=dict(args.option),
                                  classifier=user_model(args), device=args.device, precision=args.precision,
-                                 batch_size=args.batch_size)
+                                 batch_size=args.batch_size, decode_aware=args.decode_aware)
         report = run_batch(pipeline, args.source, args.out, workers=args.workers, progress=not args.no_progress)
     print(f"wrote {report.done} results and {report.failed} errors to {args.out} "
           f"({report.skipped} videos were already there)")
@@ -55,4 +55,4 @@ def _ray_records(args: argparse.Namespace) -> object:
     return batch_records(args.sampler, T=args.T, N=args.N, address=args.ray_address, dataset=args.dataset,
                          cache_dir=args.cache_dir, reread=args.reread, seed=args.seed, candidates=args.candidates,
                          options=dict(args.option), device=args.device, precision=args.precision,
-                         batch_size=args.batch_size, **model)
+                         batch_size=args.batch_size, decode_aware=args.decode_aware, **model)

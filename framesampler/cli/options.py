@@ -174,6 +174,15 @@ def inference_options() -> argparse.ArgumentParser:
     return argparse.ArgumentParser(add_help=False, parents=[device_options(), parser])
 
 
+def decode_aware_options() -> argparse.ArgumentParser:
+    """--decode-aware: the pipeline's choice plans for the decoder (``Pipeline.decode_aware``)."""
+    parser = _parent()
+    parser.add_argument("--decode-aware", type=float, default=0.0, metavar="TOL",
+                        help="a sampler that picks its top N by score prefers, among candidates within TOL of the score "
+                        "range, those whose GOPs are already being decoded (0: off, the default; e.g. 0.05)")
+    return parser
+
+
 def model_options() -> argparse.ArgumentParser:
     """The user's classifier (``framesampler.classifiers.model``): spec, input size, class names, cost; and --device."""
     parser = _parent()
@@ -209,7 +218,8 @@ def evaluation_options() -> argparse.ArgumentParser:
     parser.add_argument("--repeats", type=int, default=3, help="runs averaged (construction/random seeds seed..seed+R-1)")
     parser.add_argument("--checkpoint", action="append", default=[], type=str,
                         help="a trained sampler's directory (repeatable); listed under its sampler's name")
-    return argparse.ArgumentParser(add_help=False, parents=[data_options(), budget_options(), parser, inference_options()])
+    return argparse.ArgumentParser(add_help=False, parents=[data_options(), budget_options(), parser, inference_options(),
+                                                            decode_aware_options()])
 
 
 def pipeline_options() -> argparse.ArgumentParser:
@@ -224,7 +234,8 @@ def pipeline_options() -> argparse.ArgumentParser:
     after.add_argument("--reread", choices=("memory", "decode"), default="memory",
                        help="the chosen frames at classifier resolution: kept from one decode, or decoded again")
     after.add_argument("--seed", type=int, default=0)
-    return argparse.ArgumentParser(add_help=False, parents=[parser, budget, after, cache_options()])
+    return argparse.ArgumentParser(add_help=False, parents=[parser, budget, after, cache_options(),
+                                                            decode_aware_options()])
 
 
 def view_options() -> argparse.ArgumentParser:
@@ -257,7 +268,7 @@ def evaluation_config(args: argparse.Namespace, regime: str | None, policies: li
     return EvaluationConfig(**data_config(args, regime), T=args.T, N=args.N, policies=policies,
                             checkpoints=args.checkpoint, oracle_search=args.oracle_search, repeats=args.repeats,
                             timed=getattr(args, "timed", False), device=args.device, precision=args.precision,
-                            batch_size=args.batch_size)
+                            batch_size=args.batch_size, decode_aware=args.decode_aware)
 
 
 def user_model(args: argparse.Namespace) -> Any:

@@ -24,7 +24,8 @@ def run(args: argparse.Namespace) -> None:
     pipeline = load_pipeline(args.sampler, T=args.T, N=args.N, dataset=args.dataset, cache_dir=args.cache_dir,
                              reread=args.reread, seed=args.seed, thumbnails=160 if args.sheet else None,
                              candidates=args.candidates, options=dict(args.option), classifier=user_model(args),
-                             device=args.device, precision=args.precision, batch_size=args.batch_size)
+                             device=args.device, precision=args.precision, batch_size=args.batch_size,
+                             decode_aware=args.decode_aware)
     result = pipeline(args.video)
     summary = {"sampler": args.sampler, **result.summary()}
     print(f"{result.path}: {result.num_frames} frames at {result.fps:.2f} fps; {args.sampler} chose {len(result.chosen)} "
