@@ -35,20 +35,22 @@ def check_integer(value: Any, name: str, minimum: int = 0, maximum: int | None =
     ``minimum..maximum``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r} ({type(value).__name__})")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        raise ValueError(f"{name} must be an integer in {minimum}..{maximum}, got {value}")
-    return int(value)
+    number = int(value)
+    if number < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {number}")
+    if maximum is not None and number > maximum:
+        raise ValueError(f"{name} must be an integer in {minimum}..{maximum}, got {number}")
+    return number
 
 
 def check_positive(value: Any, name: str) -> float:
     """``value`` as a float; ``TypeError`` unless it is a real number, ``ValueError`` unless finite and > 0."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number > 0, got {value!r} ({type(value).__name__})")
-    if not (math.isfinite(value) and value > 0):
+    number = float(value)
+    if not (math.isfinite(number) and number > 0):
         raise ValueError(f"{name} must be a finite number > 0, got {value}")
-    return float(value)
+    return number
 
 
 def finite_array(value: Any, name: str, *, ndim: int, rows: int | None = None, shape: str = "") -> np.ndarray:

@@ -44,7 +44,7 @@ def evaluate(videos: VideoSet, classifier: FrameClassifier | ClipClassifier, sam
     table_logits = classifier.frame_logits(videos.frames)
     reference = reference or OptimalPolicy()
     rng = np.random.default_rng(seed)
-    probs = {name: [] for name in samplers}
+    probs: dict[str, list[np.ndarray]] = {name: [] for name in samplers}
     chosen: dict[str, list[np.ndarray]] = {name: [] for name in samplers}
     optimal = [] if optimal is None else optimal
     known = len(optimal) == len(videos)
@@ -71,7 +71,7 @@ def evaluate(videos: VideoSet, classifier: FrameClassifier | ClipClassifier, sam
             if sampler is reference:
                 picked = optimal[v]
             else:
-                seen = candidates if Reads.MOTION not in sampler.reads else \
+                seen = candidates if bitstream_motion is None or Reads.MOTION not in sampler.reads else \
                     replace(candidates, motion=bitstream_motion[rows.numpy()])
                 selection = sampler.choose(seen, N, context=context, rng=rng)
                 picked, own = selection.positions, selection.prediction

@@ -198,19 +198,23 @@ class MGSampler(Sampler):
             if candidates.features is None:
                 raise ValueError("mgsampler needs candidates.pixels (and next_pixels) or candidates.features; none was given")
             return feature_motion(candidates.features)
+        pixels = candidates.pixels
+        if pixels is None:
+            raise ValueError(f"mgsampler (motion={kind!r}) needs candidates.pixels; none was given")
         pairs = self.resolved_pairs(candidates)
         if pairs == "next_frame":
             if candidates.next_pixels is None:
                 raise ValueError(f"mgsampler (motion={kind!r}) needs candidates.next_pixels, the video frame after each "
                                  "candidate; none was given (or pass pairs='candidates')")
-            frames, following = candidates.pixels, candidates.next_pixels
+            frames, following = pixels, candidates.next_pixels
         else:
-            frames, following = candidates.pixels[:-1], candidates.pixels[1:]
+            frames, following = pixels[:-1], pixels[1:]
         if kind == "image":
             motion = image_difference(frames, following)
         elif kind == "ssim":
             motion = ssim_difference(frames, following)
         else:
+            assert self.conv is not None  # built when motion == "conv", the only kind left
             motion = conv_difference(frames, following, self.conv)
         return motion if pairs == "next_frame" else np.concatenate([[0.0], motion])
 
@@ -220,6 +224,7 @@ class MGSampler(Sampler):
 
     def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator,
                 scores: np.ndarray | None) -> np.ndarray:
+        assert scores is not None  # self.scores always scores
         return motion_guided_positions(scores, k, mu=self.mu, rng=rng if self.training else None)
 
 
