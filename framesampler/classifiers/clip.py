@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from framesampler.classifiers.frozen import ClassifierConfig, fit_tsn
+from framesampler.classifiers.frozen import ClassifierConfig, VideoClassifier, fit_tsn
 from framesampler.cost import count_macs
 from framesampler.data.features import VideoSet
 from framesampler.data.manifest import stratified_split
@@ -67,7 +67,7 @@ class Block(nn.Module):
         return x + self.dropout(self.mlp(self.norm2(x)))
 
 
-class ClipClassifier(nn.Module):
+class ClipClassifier(VideoClassifier):
     """The clip classifier f_c (see the module docstring); ``config.hidden`` is the width d."""
 
     def __init__(self, config: ClassifierConfig) -> None:

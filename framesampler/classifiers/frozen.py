@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TypeVar, overload
 
 import numpy as np
 import torch
@@ -54,7 +56,18 @@ class ClassifierConfig:
         return len(self.class_ids)
 
 
-class FrameClassifier(nn.Module):
+class VideoClassifier(nn.Module):
+    """What ``fit_tsn`` trains and ``save_classifier`` saves (``FrameClassifier``, ``ClipClassifier``): a module
+    with its ``config`` and the log class probabilities of clips of frame features."""
+
+    config: ClassifierConfig
+
+    def video_log_probs(self, frames: torch.Tensor) -> torch.Tensor:
+        """Log class probabilities [..., C] of clips of frames [..., K, D]."""
+        raise NotImplementedError
+
+
+class FrameClassifier(VideoClassifier):
     """Head over per-frame features plus the consensus; eval mode and no gradients once frozen."""
 
     def __init__(self, config: ClassifierConfig) -> None:
@@ -63,6 +76,7 @@ class FrameClassifier(nn.Module):
             raise ValueError(f"unknown head {config.head!r}: use one of {', '.join(HEADS)}")
         check_consensus(config.consensus)
         self.config = config
+        self.head: nn.Module
         if config.head == LOGITS_HEAD:
             self.head = nn.Identity()
             return
@@ -109,7 +123,7 @@ def logits_head(model: dict, consensus: str = "avg_logits") -> FrameClassifier:
     return FrameClassifier(config).freeze()
 
 
-def fit_tsn(model: nn.Module, videos: VideoSet, members: np.ndarray, *, clip_frames: Callable[[torch.Generator, int], int],
+def fit_tsn(model: VideoClassifier, videos: VideoSet, members: np.ndarray, *, clip_frames: Callable[[torch.Generator, int], int],
             epochs: int, batch_size: int, lr: float, seed: int) -> None:
     """TSN training of a classifier with ``video_log_probs``: each step, one random frame in each of
     ``clip_frames(generator, length)`` segments of every video of the batch, cross-entropy of the video's
@@ -149,9 +163,13 @@ def train_classifier(train: VideoSet, *, heads: tuple[str, ...] = HEADS, consens
     """Train each head kind on the training videos, keep the best by validation top-1 (ties: lower
     validation NLL), freeze it."""
     torch.manual_seed(seed)
+    if not heads:
+        raise ValueError("heads is empty: name at least one of " + ", ".join(HEADS))
     fit, val = stratified_split(train.labels, val_fraction, np.random.default_rng(seed))
-    best, best_key = None, None
-    report = {"validation_top1": {}, "validation_nll": {}, "validation_videos": int(len(val)), "train_videos": int(len(fit))}
+    best: FrameClassifier | None = None
+    best_key = (-math.inf, -math.inf)
+    top1s: dict[str, float] = {}
+    nlls: dict[str, float] = {}
     for head in heads:
         config = ClassifierConfig(input_dim=train.frames.shape[1], class_ids=list(train.class_ids),
                                   class_names=list(train.class_names), head=head, consensus=consensus,
@@ -160,14 +178,16 @@ def train_classifier(train: VideoSet, *, heads: tuple[str, ...] = HEADS, consens
         fit_tsn(model, train, fit, clip_frames=lambda generator, length: segments, epochs=epochs,
                 batch_size=batch_size, lr=lr, seed=seed)
         top1, nll = dense_scores(model, train, val)
-        report["validation_top1"][head], report["validation_nll"][head] = top1, nll
+        top1s[head], nlls[head] = top1, nll
         if best is None or (top1, -nll) > best_key:
             best, best_key = model, (top1, -nll)
-    best.config.report.update(report, chosen_head=best.config.head)
+    assert best is not None  # heads is not empty
+    best.config.report.update({"validation_top1": top1s, "validation_nll": nlls, "validation_videos": int(len(val)),
+                               "train_videos": int(len(fit))}, chosen_head=best.config.head)
     return best.freeze()
 
 
-def save_classifier(model: nn.Module, directory: str | os.PathLike) -> Path:
+def save_classifier(model: VideoClassifier, directory: str | os.PathLike) -> Path:
     """Write ``config.json`` and ``weights.pt`` atomically: a reader sees the old or the new, never half.
     It replaces only a saved classifier, and one with non-finite weights is refused (``save_module``)."""
     return save_module(directory, asdict(model.config), {"weights.pt": model.state_dict()}, keys=CLASSIFIER_KEYS)
@@ -186,8 +206,16 @@ def load_head(directory: str | os.PathLike) -> FrameClassifier:
     return classifier_from_saved(config, states["weights.pt"])
 
 
-def cached_classifier(cache_dir: str | os.PathLike, key: dict, train: Callable[[], nn.Module],
-                      load: Callable[[Path], nn.Module] = load_head) -> nn.Module:
+Trained = TypeVar("Trained", bound=VideoClassifier)
+
+
+@overload
+def cached_classifier(cache_dir: str | os.PathLike, key: dict, train: Callable[[], FrameClassifier]) -> FrameClassifier: ...
+@overload
+def cached_classifier(cache_dir: str | os.PathLike, key: dict, train: Callable[[], Trained],
+                      load: Callable[[Path], Trained]) -> Trained: ...
+def cached_classifier(cache_dir: str | os.PathLike, key: dict, train: Callable[[], VideoClassifier],
+                      load: Callable[[Path], VideoClassifier] = load_head) -> VideoClassifier:
     """Load the classifier trained for ``key`` from ``cache_dir``, or train, save and return it. A cached
     one with non-finite weights (written by an older version) is trained again; none is ever saved."""
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
