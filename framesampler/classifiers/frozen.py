@@ -57,13 +57,25 @@ class ClassifierConfig:
 
 
 class VideoClassifier(nn.Module):
-    """What ``fit_tsn`` trains and ``save_classifier`` saves (``FrameClassifier``, ``ClipClassifier``): a module
-    with its ``config`` and the log class probabilities of clips of frame features."""
+    """The frozen classifier of frame features, either kind (``FrameClassifier``, ``ClipClassifier``): what
+    ``fit_tsn`` trains, ``save_classifier`` saves and the samplers are trained and evaluated against."""
 
     config: ClassifierConfig
 
+    def frame_logits(self, frames: torch.Tensor) -> torch.Tensor:
+        """Logits [..., C] of each frame [..., D] alone."""
+        raise NotImplementedError
+
     def video_log_probs(self, frames: torch.Tensor) -> torch.Tensor:
         """Log class probabilities [..., C] of clips of frames [..., K, D]."""
+        raise NotImplementedError
+
+    def subset_log_probs(self, frames: torch.Tensor, frame_logits: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+        """``subsets [S, K] -> log probs [S, C]`` of one video's candidates: frames [T, D], their logits [T, C]."""
+        raise NotImplementedError
+
+    def macs(self, num_frames: int) -> int:
+        """MACs of the classifier after the backbone on K frames."""
         raise NotImplementedError
 
 

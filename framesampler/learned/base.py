@@ -97,7 +97,8 @@ class LearnedSampler(nn.Module, Sampler):
         """The encoder's input for one video [1, T, D]: its candidates' features, or their compressed-domain
         vectors or audio patches for a sampler that reads those (``Reads.COMPRESSED``, ``Reads.AUDIO``), followed by their
         language features for one that reads them (``Reads.LANGUAGE``)."""
-        name = next((flag.name.lower() for flag in (Reads.COMPRESSED, Reads.AUDIO) if flag in self.reads), "features")
+        name = next((field for flag, field in ((Reads.COMPRESSED, "compressed"), (Reads.AUDIO, "audio")) if flag in self.reads),
+                    "features")
         values = getattr(candidates, name)
         if Reads.LANGUAGE in self.reads:  # SMART's X_i: the visual features, then the language ones
             values, name = np.concatenate([values, candidates.language], axis=1), "features + candidates.language"
@@ -106,12 +107,20 @@ class LearnedSampler(nn.Module, Sampler):
                              f"{self.options['input_dim']}-d input (its input_dim): give the input it was trained on")
         return torch.as_tensor(values, dtype=torch.float32)[None]
 
+    def frame_scores(self, features: torch.Tensor) -> torch.Tensor:
+        """Importance logits [B, T] of candidate features [B, T, D], differentiable (each subclass's)."""
+        raise NotImplementedError
+
+    def loss(self, batch: TrainingBatch) -> dict[str, torch.Tensor]:
+        """The paper's training objective on ``batch``: ``{"loss": scalar, ...components}`` (each subclass's)."""
+        raise NotImplementedError
+
     def batch_scores(self, features: torch.Tensor) -> torch.Tensor:
         """Scores [B, T] of many videos' candidate features [B, T, D], in inference mode."""
         with inference(self):
             return self.frame_scores(features)
 
-    def scores(self, candidates: Candidates, context: Context | None = None) -> np.ndarray:
+    def scores(self, candidates: Candidates, context: Context | None = None) -> np.ndarray | None:
         return self.batch_scores(self.candidate_input(candidates))[0].numpy()
 
     def with_inference_options(self, **options: Any) -> LearnedSampler:

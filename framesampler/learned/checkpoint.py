@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from framesampler.candidates import MAX_T
-from framesampler.classifiers.frozen import FrameClassifier
+from framesampler.classifiers.frozen import VideoClassifier
 from framesampler.classifiers.pretrained import MAX_RESOLUTION, MIN_RESOLUTION
 from framesampler.classifiers.saved import any_classifier_from_saved
 from framesampler.data.dataset import ExtractConfig
@@ -36,6 +36,7 @@ from framesampler.storage import load_module, one_line, save_module
 FORMAT = "framesampler-sampler-checkpoint"
 VERSION = 2
 MAKE = "`framesampler train`"
+Loaded = typing.TypeVar("Loaded", bound=torch.nn.Module)
 
 
 @dataclass
@@ -63,13 +64,13 @@ class Checkpoint:
     """A loaded checkpoint: the sampler, the frozen head it was trained against, and its config."""
 
     sampler: LearnedSampler
-    classifier: FrameClassifier
+    classifier: VideoClassifier
     config: CheckpointConfig
 
 CHECKPOINT_KEYS = ("sampler", "options", "classifier")  # in config.json of every checkpoint version: what may be replaced
 
 
-def classifier_fingerprint(classifier: FrameClassifier) -> dict:
+def classifier_fingerprint(classifier: VideoClassifier) -> dict:
     """What a checkpoint must match: the classifier's weights digest (with the user's model's fingerprint), label
     map and consensus."""
     buffer = io.BytesIO()
@@ -82,7 +83,7 @@ def classifier_fingerprint(classifier: FrameClassifier) -> dict:
 
 
 def save_checkpoint(sampler: LearnedSampler, directory: str | os.PathLike, *, T: int, N: int,
-                    classifier: FrameClassifier, extract: dict | None = None, data: dict | None = None,
+                    classifier: VideoClassifier, extract: dict | None = None, data: dict | None = None,
                     training: dict | None = None, log: list[dict] | None = None) -> Path:
     """Write the checkpoint atomically into ``directory`` (replacing a previous checkpoint, never another
     folder): a reader sees the old checkpoint or the new one, never a mix. Non-finite weights are refused."""
@@ -95,7 +96,7 @@ def save_checkpoint(sampler: LearnedSampler, directory: str | os.PathLike, *, T:
 
 
 def read_checkpoint(directory: str | os.PathLike, *, T: int | None = None, N: int | None = None,
-                    input_dim: int | None = None, classifier: FrameClassifier | None = None) -> Checkpoint:
+                    input_dim: int | None = None, classifier: VideoClassifier | None = None) -> Checkpoint:
     """Load a checkpoint, checking each given setting against the one it was trained with."""
     directory = Path(directory)
     raw, states = load_module(directory, ("weights.pt", "classifier.pt"), what="sampler checkpoint", make=MAKE)
@@ -118,7 +119,7 @@ def read_checkpoint(directory: str | os.PathLike, *, T: int | None = None, N: in
             raise ValueError(f"checkpoint {directory} was trained against another frozen classifier "
                              f"({found['weights_sha256']} != {expected['weights_sha256']}): train it again "
                              "with this evaluation's --features/--vocab/--seed/--consensus")
-    sampler = _fitted(directory, lambda: _loaded(create_sampler(config.sampler, **config.options), states["weights.pt"]))
+    sampler = _fitted(directory, lambda: _loaded(_learned(config.sampler, config.options), states["weights.pt"]))
     head = _fitted(directory, lambda: any_classifier_from_saved(config.classifier_config, states["classifier.pt"]))
     return Checkpoint(sampler.eval(), head, config)
 
@@ -156,12 +157,19 @@ def checked_config(raw: dict, directory: Path) -> CheckpointConfig:
     return CheckpointConfig(**raw)
 
 
-def _loaded(model: torch.nn.Module, state: dict) -> torch.nn.Module:
+def _learned(name: str, options: dict) -> LearnedSampler:
+    sampler = create_sampler(name, **options)
+    if not isinstance(sampler, LearnedSampler):
+        raise ValueError(f"{name!r} is not a learned sampler: it has no weights to load")
+    return sampler
+
+
+def _loaded(model: Loaded, state: dict) -> Loaded:
     model.load_state_dict(state)
     return model
 
 
-def _fitted(directory: Path, make: Callable[[], torch.nn.Module]) -> torch.nn.Module:
+def _fitted(directory: Path, make: Callable[[], Loaded]) -> Loaded:
     """``make()`` (build a model from config.json and load its weights), first on the meta device, which
     allocates nothing: another model's weights, or a config sized like no weights file, are refused first."""
     try:
@@ -174,7 +182,7 @@ def _fitted(directory: Path, make: Callable[[], torch.nn.Module]) -> torch.nn.Mo
     return make()
 
 
-def load_checkpoint(directory: str | os.PathLike, classifier: FrameClassifier | None = None, *, T: int | None = None,
+def load_checkpoint(directory: str | os.PathLike, classifier: VideoClassifier | None = None, *, T: int | None = None,
                     N: int | None = None, input_dim: int | None = None) -> LearnedSampler:
     """The trained sampler of a checkpoint (see ``read_checkpoint`` for the checks)."""
     return read_checkpoint(directory, T=T, N=N, input_dim=input_dim, classifier=classifier).sampler

@@ -191,7 +191,7 @@ class Sampler:
         return Selection(np.sort(np.asarray(chosen, dtype=np.int64)), scores)
 
     def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator,
-                scores: np.ndarray | None) -> np.ndarray:
+                scores: np.ndarray | None) -> np.ndarray | Selection:
         if scores is None:
             raise NotImplementedError(f"sampler {self.name!r} gives no scores: it must override _select")
         return top_n_sorted(scores, k)
