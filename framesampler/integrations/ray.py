@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import types
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -35,6 +36,7 @@ from framesampler.video.decode import VideoError
 
 if TYPE_CHECKING:
     from framesampler.app.extract import Runner
+    from framesampler.data.dataset import ExtractConfig
 
 LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
 LOCAL_OBJECT_STORE_BYTES = 512 * 1024**2
@@ -134,7 +136,8 @@ class RayExtractor:
         for path in batch["path"]:
             try:
                 buffer = io.BytesIO()
-                np.savez(buffer, **self.extractor(Path(str(path))))
+                # numpy's stub types **arrays as allow_pickle's bool; these are arrays named by cache key
+                np.savez(buffer, **self.extractor(Path(str(path))))  # type: ignore[arg-type]
                 arrays.append(buffer.getvalue())
                 errors.append("")
             except VideoError as error:
@@ -146,7 +149,7 @@ class RayExtractor:
 def extract_runner(*, model: dict | None = None, address: str | None = None, num_actors: int | None = None,
                    num_gpus: float = 0, progress: bool = False) -> Runner:
     """``framesampler extract --ray``'s runner for ``app.extract.extract(runner=...)`` (see the module docstring)."""
-    def run(config: object, paths: list[Path]) -> Iterator[tuple[Path, dict | None, str | None]]:
+    def run(config: ExtractConfig, paths: list[Path]) -> Iterator[tuple[Path, dict | None, str | None]]:
         by_name = {str(path): path for path in paths}
         kwargs = dict(config=asdict(config), model=model, device="auto" if num_gpus else "cpu")
         for row in _map_paths(paths, RayExtractor, kwargs, address=address,
@@ -175,7 +178,7 @@ def run_batch_ray(paths: Sequence[str | os.PathLike], sampler: SamplerSpec, *, T
     return [by_path[str(path)] for path in paths]
 
 
-def _connect(ray: object, address: str | None) -> bool:
+def _connect(ray: types.ModuleType, address: str | None) -> bool:
     """Connect to ``address`` or start a loopback-only local Ray; True when this call started it."""
     if ray.is_initialized():
         return False
