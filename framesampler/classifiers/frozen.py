@@ -160,7 +160,7 @@ def fit_tsn(model: VideoClassifier, videos: VideoSet, members: np.ndarray, *, cl
 
 
 @torch.no_grad()
-def dense_scores(model: FrameClassifier, videos: VideoSet, members: np.ndarray | None = None) -> tuple[float, float]:
+def dense_scores(model: VideoClassifier, videos: VideoSet, members: np.ndarray | None = None) -> tuple[float, float]:
     """(top-1, mean negative log-likelihood) of the classifier on all frames of each video."""
     members = np.arange(len(videos)) if members is None else members
     log_probs = model.video_log_probs(videos.frames[torch.from_numpy(videos.refs[members])])

@@ -15,8 +15,7 @@ import torch
 from tqdm import tqdm
 
 from framesampler.candidates import Candidates, Reads, candidate_indices
-from framesampler.classifiers.clip import ClipClassifier
-from framesampler.classifiers.frozen import FrameClassifier
+from framesampler.classifiers.frozen import VideoClassifier
 from framesampler.data.features import VideoSet
 from framesampler.eval.metrics import in_burst_fraction, mean_average_precision, sampling_fidelity, top1
 from framesampler.policies import Context, Sampler
@@ -24,7 +23,7 @@ from framesampler.policies.optimal import OptimalPolicy
 
 
 @torch.no_grad()
-def evaluate(videos: VideoSet, classifier: FrameClassifier | ClipClassifier, samplers: dict[str, Sampler], *, T: int, N: int,
+def evaluate(videos: VideoSet, classifier: VideoClassifier, samplers: dict[str, Sampler], *, T: int, N: int,
              seed: int = 0, reference: Sampler | None = None, optimal: list[np.ndarray] | None = None,
              progress: bool = True) -> dict[str, dict]:
     """Per sampler: {"top1", "mAP", "fidelity" (null when it does not pick N), "in_burst" (null without an

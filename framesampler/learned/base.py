@@ -20,6 +20,7 @@ from framesampler.cost import count_macs, inference
 from framesampler.learned.encoder import FeatureEncoder
 from framesampler.learned.recipe import Recipe
 from framesampler.policies.base import Context, Sampler
+from framesampler.policies.registry import create_sampler, sampler_factory
 
 MAX_INPUT_DIM = 16384  # features per candidate the encoder reads
 MAX_WIDTH = 4096  # the encoder's width W (--width)
@@ -45,6 +46,22 @@ class TrainingBatch:
 
 
 ENCODER_INPUTS = ("features", "compressed")
+
+
+def learned_sampler_class(name: str) -> type[LearnedSampler]:
+    """The class registered as ``name``; ``ValueError`` unless it is a learned sampler."""
+    factory = sampler_factory(name)
+    if not (isinstance(factory, type) and issubclass(factory, LearnedSampler)):
+        raise ValueError(f"{name!r} is not a learned sampler: it has no weights to train or load")
+    return factory
+
+
+def create_learned_sampler(name: str, **options: Any) -> LearnedSampler:
+    """``create_sampler`` for a learned sampler; ``ValueError`` unless ``name`` is one."""
+    sampler = create_sampler(name, **options)
+    if not isinstance(sampler, LearnedSampler):
+        raise ValueError(f"{name!r} is not a learned sampler: it has no weights to train or load")
+    return sampler
 
 
 class LearnedSampler(nn.Module, Sampler):

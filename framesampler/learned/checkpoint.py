@@ -29,8 +29,7 @@ from framesampler.classifiers.frozen import VideoClassifier
 from framesampler.classifiers.pretrained import MAX_RESOLUTION, MIN_RESOLUTION
 from framesampler.classifiers.saved import any_classifier_from_saved
 from framesampler.data.dataset import ExtractConfig
-from framesampler.learned.base import MAX_INPUT_DIM, LearnedSampler
-from framesampler.policies.registry import create_sampler
+from framesampler.learned.base import MAX_INPUT_DIM, LearnedSampler, create_learned_sampler
 from framesampler.storage import load_module, one_line, save_module
 
 FORMAT = "framesampler-sampler-checkpoint"
@@ -119,7 +118,7 @@ def read_checkpoint(directory: str | os.PathLike, *, T: int | None = None, N: in
             raise ValueError(f"checkpoint {directory} was trained against another frozen classifier "
                              f"({found['weights_sha256']} != {expected['weights_sha256']}): train it again "
                              "with this evaluation's --features/--vocab/--seed/--consensus")
-    sampler = _fitted(directory, lambda: _loaded(_learned(config.sampler, config.options), states["weights.pt"]))
+    sampler = _fitted(directory, lambda: _loaded(create_learned_sampler(config.sampler, **config.options), states["weights.pt"]))
     head = _fitted(directory, lambda: any_classifier_from_saved(config.classifier_config, states["classifier.pt"]))
     return Checkpoint(sampler.eval(), head, config)
 
@@ -155,13 +154,6 @@ def checked_config(raw: dict, directory: Path) -> CheckpointConfig:
         raise ValueError(f"{directory / 'config.json'} is not a checkpoint's config ({'; '.join(wrong)}); "
                          f"train it again with {MAKE}")
     return CheckpointConfig(**raw)
-
-
-def _learned(name: str, options: dict) -> LearnedSampler:
-    sampler = create_sampler(name, **options)
-    if not isinstance(sampler, LearnedSampler):
-        raise ValueError(f"{name!r} is not a learned sampler: it has no weights to load")
-    return sampler
 
 
 def _loaded(model: Loaded, state: dict) -> Loaded:
