@@ -26,7 +26,7 @@ from framesampler.classifiers.consensus import check_consensus, consensus_log_pr
 from framesampler.cost import count_macs
 from framesampler.data.features import VideoSet
 from framesampler.data.manifest import stratified_split
-from framesampler.storage import load_module, save_module
+from framesampler.storage import load_module, save_module, settings_from_dict
 
 HEADS = ("linear", "mlp")  # the heads framesampler trains
 LOGITS_HEAD = "identity"  # the user's own classifier: its cached per-frame logits are the frames, nothing is trained
@@ -207,7 +207,8 @@ def save_classifier(model: VideoClassifier, directory: str | os.PathLike) -> Pat
 
 def classifier_from_saved(config: dict, weights: dict) -> FrameClassifier:
     """The frozen classifier of a saved ``ClassifierConfig`` (as a dict) and its state dict."""
-    model = FrameClassifier(ClassifierConfig(**config))
+    model = FrameClassifier(settings_from_dict(ClassifierConfig, config, where="the saved classifier's config",
+                                               fix="train it again (framesampler train or evaluate)"))
     model.load_state_dict(weights)
     return model.freeze()
 
