@@ -6,7 +6,13 @@ reaching any of them registers every sampler, training-free and learned.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what a type checker sees; at run time the names load lazily through __getattr__ below
+    from framesampler.candidates import Candidates, candidate_indices
+    from framesampler.classifiers.model import Classifier, load_classifier
+    from framesampler.learned import load_checkpoint
+    from framesampler.policies import Context, Sampler, Selection, create_sampler, list_samplers, top_n_sorted
 
 _PUBLIC = {
     "Candidates": "framesampler.candidates", "candidate_indices": "framesampler.candidates",
@@ -15,7 +21,10 @@ _PUBLIC = {
     "top_n_sorted": "framesampler.policies", "load_checkpoint": "framesampler.learned",
     "Classifier": "framesampler.classifiers.model", "load_classifier": "framesampler.classifiers.model",
 }
-__all__ = sorted(_PUBLIC)
+__all__ = [
+    "Candidates", "Classifier", "Context", "Sampler", "Selection", "candidate_indices", "create_sampler",
+    "list_samplers", "load_checkpoint", "load_classifier", "top_n_sorted",
+]
 __version__ = "0.1.0"
 
 

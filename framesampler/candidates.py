@@ -1,6 +1,7 @@
 """Which T frames of a video are candidates for a sampler.
 
-Four rules, all returning sorted frame indices into a video of ``num_frames`` frames:
+Four rules, all returning sorted frame indices into a video of ``frame_count`` frames (F; ``num_frames=``, its
+old name, still works with a ``DeprecationWarning``):
 
 - ``"uniform"``: TSN segment centres, ``floor((i + 0.5) * F / T)`` for ``i < T`` (test mode).
 - ``"jitter"``: one random frame per equal segment (TSN training mode); needs ``rng``.
@@ -26,6 +27,7 @@ import numpy as np
 import torch
 
 from framesampler.constants import MAX_T
+from framesampler.deprecation import renamed_keyword
 
 CandidateMode = Literal["uniform", "jitter", "fps", "keyframes"]
 ShortPolicy = Literal["all", "repeat", "error"]
@@ -36,20 +38,22 @@ def check_integer(value: Any, name: str, minimum: int = 0, maximum: int | None =
     ``minimum..maximum``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r} ({type(value).__name__})")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        raise ValueError(f"{name} must be an integer in {minimum}..{maximum}, got {value}")
-    return int(value)
+    number = int(value)
+    if number < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {number}")
+    if maximum is not None and number > maximum:
+        raise ValueError(f"{name} must be an integer in {minimum}..{maximum}, got {number}")
+    return number
 
 
 def check_positive(value: Any, name: str) -> float:
     """``value`` as a float; ``TypeError`` unless it is a real number, ``ValueError`` unless finite and > 0."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number > 0, got {value!r} ({type(value).__name__})")
-    if not (math.isfinite(value) and value > 0):
+    number = float(value)
+    if not (math.isfinite(number) and number > 0):
         raise ValueError(f"{name} must be a finite number > 0, got {value}")
-    return float(value)
+    return number
 
 
 def finite_array(value: Any, name: str, *, ndim: int, rows: int | None = None, shape: str = "") -> np.ndarray:
@@ -76,8 +80,9 @@ def finite_array(value: Any, name: str, *, ndim: int, rows: int | None = None, s
     return array
 
 
+@renamed_keyword("num_frames", "frame_count")
 def candidate_indices(
-    num_frames: int,
+    frame_count: int,
     num_candidates: int | None = None,
     *,
     mode: CandidateMode = "uniform",
@@ -87,56 +92,56 @@ def candidate_indices(
     rng: np.random.Generator | None = None,
     keyframes: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Return sorted int64 frame indices of the T candidates of a video of ``num_frames`` frames."""
-    check_integer(num_frames, "num_frames")
+    """Return sorted int64 frame indices of the T candidates of a video of ``frame_count`` frames."""
+    check_integer(frame_count, "frame_count")
     if mode == "keyframes":
-        return _keyframe_candidates(num_frames, num_candidates, keyframes, short_policy)
+        return _keyframe_candidates(frame_count, num_candidates, keyframes, short_policy)
     if mode == "fps":
         if fps is None or video_fps is None:
             raise ValueError("mode='fps' needs fps > 0 (the sampling rate) and video_fps > 0 (the video's rate)")
         step = check_positive(video_fps, "video_fps") / check_positive(fps, "fps")
         if num_candidates is not None:
             check_integer(num_candidates, "num_candidates (T)")
-        indices = np.floor(np.arange(0.0, num_frames, step)).astype(np.int64)
+        indices = np.floor(np.arange(0.0, frame_count, step)).astype(np.int64)
         return indices if num_candidates is None else indices[:num_candidates]
     if num_candidates is None:
         raise ValueError(f"num_candidates (T) must be >= 1 for mode={mode!r}, got None")
     check_integer(num_candidates, "num_candidates (T)", minimum=1, maximum=MAX_T)
-    if num_frames == 0:
+    if frame_count == 0:
         raise ValueError("the video has no frames: nothing to sample (check that it decodes)")
     if mode not in ("uniform", "jitter"):
         raise ValueError(f"unknown candidate mode {mode!r}: use 'uniform', 'jitter', 'fps' or 'keyframes'")
-    if num_frames < num_candidates:
+    if frame_count < num_candidates:
         if short_policy == "all":
-            return np.arange(num_frames, dtype=np.int64)
+            return np.arange(frame_count, dtype=np.int64)
         if short_policy == "error":
             raise ValueError(
-                f"the video has {num_frames} frames, fewer than the {num_candidates} candidates asked; "
+                f"the video has {frame_count} frames, fewer than the {num_candidates} candidates asked; "
                 "lower T or pass short_policy='all' or 'repeat'"
             )
         if short_policy != "repeat":
             raise ValueError(f"unknown short_policy {short_policy!r}: use 'all', 'repeat' or 'error'")
     if mode == "uniform":
-        return segment_points(torch.full((num_candidates,), 0.5, dtype=torch.float64), num_frames).numpy()
+        return segment_points(torch.full((num_candidates,), 0.5, dtype=torch.float64), frame_count).numpy()
     if rng is None:
         raise ValueError("mode='jitter' is random: pass rng=np.random.default_rng(seed)")
     # a random frame of each whole-frame segment [floor(i F / T), floor((i + 1) F / T)): disjoint, so no frame
     # is drawn twice while F >= T (segment_points' floor((i + u) F / T) can repeat one, e.g. F = 4, T = 3)
-    starts = np.floor(np.arange(num_candidates) * num_frames / num_candidates).astype(np.int64)
-    ends = np.floor(np.arange(1, num_candidates + 1) * num_frames / num_candidates).astype(np.int64)
+    starts = np.floor(np.arange(num_candidates) * frame_count / num_candidates).astype(np.int64)
+    ends = np.floor(np.arange(1, num_candidates + 1) * frame_count / num_candidates).astype(np.int64)
     return np.clip(starts + np.floor(rng.random(num_candidates) * np.maximum(ends - starts, 1)).astype(np.int64),
-                   0, num_frames - 1)
+                   0, frame_count - 1)
 
 
-def _keyframe_candidates(num_frames: int, num_candidates: int | None, keyframes: np.ndarray | None,
+def _keyframe_candidates(frame_count: int, num_candidates: int | None, keyframes: np.ndarray | None,
                          short_policy: ShortPolicy) -> np.ndarray:
     if keyframes is None:
         raise ValueError("mode='keyframes' needs keyframes=<the video's keyframe indices> (VideoReader.keyframes)")
     keys = np.asarray(keyframes)
     if keys.ndim != 1 or keys.size == 0 or not np.issubdtype(keys.dtype, np.integer):
         raise ValueError(f"keyframes must be a non-empty 1-d array of frame indices, got {keys.dtype} of shape {keys.shape}")
-    if np.any(np.diff(keys) <= 0) or keys[0] < 0 or keys[-1] >= num_frames:
-        raise ValueError(f"keyframes must be sorted unique frame indices in 0..{num_frames - 1}")
+    if np.any(np.diff(keys) <= 0) or keys[0] < 0 or keys[-1] >= frame_count:
+        raise ValueError(f"keyframes must be sorted unique frame indices in 0..{frame_count - 1}")
     if num_candidates is None:
         return keys.astype(np.int64)
     if short_policy == "error" and len(keys) < num_candidates:

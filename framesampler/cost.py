@@ -27,6 +27,7 @@ _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 def _layer_macs(module: nn.Module, output: torch.Tensor) -> int:
     if isinstance(module, _CONVS):
         return output.numel() * (module.in_channels // module.groups) * math.prod(module.kernel_size)
+    assert isinstance(module, nn.Linear)  # the hooks are registered on convolutions and linear layers only
     return output.numel() * module.in_features
 
 

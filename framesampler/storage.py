@@ -5,6 +5,8 @@ only when it is one of framesampler's own (see ``atomic_directory``): never a us
 """
 from __future__ import annotations
 
+import dataclasses
+import importlib.util
 import json
 import os
 import pickle
@@ -14,8 +16,16 @@ import shutil
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import torch
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+WeightsFormat = Literal["pt", "safetensors"]
+WEIGHTS_FORMATS: tuple[WeightsFormat, ...] = ("pt", "safetensors")
+Settings = TypeVar("Settings", bound="DataclassInstance")  # a dataclass rebuilt from the JSON object it was saved as
 
 
 def is_own_directory(directory: Path, keys: Iterable[str]) -> bool:
@@ -168,21 +178,67 @@ def non_finite(states: dict[str, dict]) -> list[str]:
             if torch.is_tensor(value) and value.is_floating_point() and not value.isfinite().all()]
 
 
+def key_problems(cls: type[DataclassInstance], raw: dict) -> list[str]:
+    """What keeps the JSON object ``raw`` from being the dataclass ``cls``: its unknown keys (e.g. written by a
+    newer framesampler) and the required ones it lacks; empty when none."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    required = {f.name for f in dataclasses.fields(cls)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+    return ([f"unknown key(s) {', '.join(sorted(set(raw) - names))}"] if set(raw) - names else []) + \
+        ([f"no {', '.join(sorted(required - set(raw)))}"] if required - set(raw) else [])
+
+
+def settings_from_dict(cls: type[Settings], raw: object, *, where: str, fix: str) -> Settings:
+    """The dataclass ``cls`` of a saved JSON object, refused in one line (``ValueError``) naming what is wrong with
+    its keys (``key_problems``); ``fix`` says what to do."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"{where} is a {type(raw).__name__}, not an object of settings: {fix}")
+    problems = key_problems(cls, raw)
+    if problems:
+        raise ValueError(f"{where} has {'; '.join(problems)}: {fix}")
+    return cls(**raw)
+
+
+def weights_file(directory: Path, name: str) -> Path | None:
+    """The file holding the state ``name`` (e.g. ``weights.pt``) in a saved directory: ``weights.pt`` as
+    ``torch.save`` wrote it, or ``weights.safetensors``; None when neither is there."""
+    found = [path for path in (directory / name, (directory / name).with_suffix(".safetensors")) if path.is_file()]
+    if len(found) > 1:
+        raise ValueError(f"{directory} holds both {found[0].name} and {found[1].name}: remove the one not meant")
+    return found[0] if found else None
+
+
+def _safetensors() -> Any:
+    if importlib.util.find_spec("safetensors") is None:
+        raise ValueError("safetensors weights need the safetensors package: pip install 'framesampler[safetensors]'")
+    import safetensors.torch
+
+    return safetensors.torch
+
+
 def save_module(directory: str | os.PathLike, config: dict, states: dict[str, dict], *, keys: Iterable[str],
-                texts: dict[str, str] | None = None) -> Path:
-    """One saved model directory, written atomically: ``config.json``, one ``torch.save`` file per entry
-    of ``states`` (file name -> state dict) and the ``texts`` (file name -> content, e.g. a training log).
-    Classifiers and sampler checkpoints both use it. It
+                texts: dict[str, str] | None = None, weights_format: WeightsFormat = "pt") -> Path:
+    """One saved model directory, written atomically: ``config.json``, one weights file per entry of ``states``
+    (file name -> state dict) and the ``texts`` (file name -> content, e.g. a training log). Classifiers and
+    sampler checkpoints both use it. ``weights_format``: ``"pt"`` (``torch.save``, the file named as given) or
+    ``"safetensors"`` (``weights.pt`` becomes ``weights.safetensors``; needs the ``safetensors`` extra). It
     replaces only a directory of the same kind (``config.json`` with ``keys``), and non-finite weights
     (a diverged training, NaN in the data) are refused: nothing non-finite is ever saved."""
+    if weights_format not in WEIGHTS_FORMATS:
+        raise ValueError(f"unknown weights format {weights_format!r}: use one of {', '.join(WEIGHTS_FORMATS)}")
     bad = non_finite(states)
     if bad:
         raise ValueError(f"not saving {directory}: non-finite (NaN/inf) weights in {', '.join(bad[:3])}; the training "
                          "diverged (lower --lr) or its data holds NaN/inf")
+    writer = _safetensors() if weights_format == "safetensors" else None
     with atomic_directory(directory, keys=keys) as staging:
         (staging / "config.json").write_text(json.dumps(config, indent=2))
         for name, state in states.items():
-            torch.save(state, staging / name)
+            if writer is None:
+                torch.save(state, staging / name)
+            else:
+                writer.save_file({key: value.contiguous() for key, value in state.items()},
+                                 str((staging / name).with_suffix(".safetensors")))
         for name, text in (texts or {}).items():
             (staging / name).write_text(text)
     return Path(directory)
@@ -192,7 +248,9 @@ def load_module(directory: str | os.PathLike, states: tuple[str, ...], *, what: 
     """``config.json`` (read once) and the named state files of a directory written by ``save_module``;
     ``what`` names the kind of directory and ``make`` the command that makes one, for the errors."""
     directory = Path(directory)
-    missing = [name for name in ("config.json", *states) if not (directory / name).is_file()]
+    files = {name: weights_file(directory, name) for name in states}
+    missing = [name for name in ("config.json",) if not (directory / name).is_file()] + \
+        [name for name, path in files.items() if path is None]
     if missing:
         raise FileNotFoundError(f"{directory} is not a {what} (it lacks {', '.join(missing)}); make one with {make}")
     try:
@@ -202,8 +260,10 @@ def load_module(directory: str | os.PathLike, states: tuple[str, ...], *, what: 
     if not isinstance(config, dict):
         raise ValueError(f"{directory / 'config.json'} holds a {type(config).__name__}, not a {what}'s settings; "
                          f"make it again with {make}")
+    reader = _safetensors() if any(path and path.suffix == ".safetensors" for path in files.values()) else None
     try:
-        loaded = {name: torch.load(directory / name, map_location="cpu", weights_only=True) for name in states}
+        loaded = {name: reader.load_file(str(path), device="cpu") if reader and path.suffix == ".safetensors" else
+                  torch.load(path, map_location="cpu", weights_only=True) for name, path in files.items() if path}
     except pickle.UnpicklingError:  # refused by weights_only: loading it could run code
         raise ValueError(f"{directory} holds a weights file with Python objects beyond tensors, refused because loading "
                          f"it could run code; make the {what} again with {make}") from None

@@ -102,7 +102,7 @@ def assert_old_cache_entry_gains(keys: tuple[str, ...], tmp_path: Path, monkeypa
     from framesampler.data.synthetic import write_synthetic_videos
     from framesampler.video import VideoReader
 
-    manifest = write_synthetic_videos(tmp_path / "videos", classes=1, videos_per_class=1, num_frames=24, size=64)
+    manifest = write_synthetic_videos(tmp_path / "videos", classes=1, videos_per_class=1, frame_count=24, size=64)
     splits = {"train": read_manifest(manifest)}
     config = ExtractConfig(T=8, classifier_resolution=64, sampler_resolution=64, sampler_stages=2)
     [(_, _, target)] = extract(splits, config, cache_dir=tmp_path / "cache", progress=False).done

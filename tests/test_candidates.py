@@ -30,10 +30,10 @@ def test_short_video_policies():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(num_frames=0, num_candidates=4), "no frames"),
-    (dict(num_frames=10, num_candidates=0), "must be an integer >= 1"),
-    (dict(num_frames=10, num_candidates=4, mode="jitter"), "pass rng"),
-    (dict(num_frames=10, mode="fps", fps=1), "video_fps"),
+    (dict(frame_count=0, num_candidates=4), "no frames"),
+    (dict(frame_count=10, num_candidates=0), "must be an integer >= 1"),
+    (dict(frame_count=10, num_candidates=4, mode="jitter"), "pass rng"),
+    (dict(frame_count=10, mode="fps", fps=1), "video_fps"),
 ])
 def test_bad_arguments_say_what_to_do(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -60,3 +60,12 @@ def test_keyframe_candidates_thin_or_pad_the_keyframes_by_the_uniform_rule():
 def test_keyframe_candidates_check_the_keyframes(keyframes, message):
     with pytest.raises(ValueError, match=message):
         candidate_indices(80, 4, mode="keyframes", keyframes=keyframes)
+
+
+def test_num_frames_is_the_deprecated_name_of_frame_count():
+    """One name per idea: a video's length is ``frame_count``; ``num_frames=`` still works, with a warning."""
+    with pytest.warns(DeprecationWarning, match=r"candidate_indices\(num_frames=...\) is deprecated: pass frame_count="):
+        old = candidate_indices(num_frames=10, num_candidates=4)
+    assert old.tolist() == candidate_indices(frame_count=10, num_candidates=4).tolist() == [1, 3, 6, 8]
+    with pytest.raises(TypeError, match="got both num_frames= and frame_count="):
+        candidate_indices(num_frames=10, frame_count=10, num_candidates=4)

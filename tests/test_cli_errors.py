@@ -36,8 +36,8 @@ def world(tmp_path_factory) -> Path:
             (root / name / "config.json").write_text(config)
             (root / name / "weights.pt").write_bytes(b"")
             (root / name / "classifier.pt").write_bytes(b"")
-    write_synthetic_videos(root / "two", classes=2, videos_per_class=1, num_frames=12, size=64)
-    write_synthetic_videos(root / "three", classes=1, videos_per_class=1, num_frames=3, size=64)
+    write_synthetic_videos(root / "two", classes=2, videos_per_class=1, frame_count=12, size=64)
+    write_synthetic_videos(root / "three", classes=1, videos_per_class=1, frame_count=3, size=64)
     (root / "two" / "twice.txt").write_text("videos/disc_000.mp4 disc\nvideos/square_000.mp4 square\n"
                                             "videos/disc_000.mp4 disc\n")
     (root / "two" / "again.txt").write_text("videos/square_000.mp4 square\n")

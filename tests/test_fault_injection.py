@@ -29,7 +29,7 @@ SEEDS = (0,) if CI else (0, 1, 2)
 def inputs(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("inputs")
     write_feature_file(root / "small.npz", [1, 2, 3, 4, 5, 6])
-    write_synthetic_videos(root / "videos", classes=2, videos_per_class=3, num_frames=12, size=64)
+    write_synthetic_videos(root / "videos", classes=2, videos_per_class=3, frame_count=12, size=64)
     return root
 
 

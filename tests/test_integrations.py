@@ -282,7 +282,7 @@ def test_extract_on_ray_writes_the_local_dataset_with_the_users_classifier(tmp_p
     from framesampler.data.synthetic import write_synthetic_videos
 
     folder = tmp_path / "videos"
-    write_synthetic_videos(folder, classes=2, videos_per_class=2, num_frames=16, size=64)
+    write_synthetic_videos(folder, classes=2, videos_per_class=2, frame_count=16, size=64)
     (folder / "videos" / "broken.mp4").write_text("not a video")
     manifest = folder / "all.txt"
     manifest.write_text((folder / "manifest.txt").read_text() + "videos/broken.mp4 disc\n")

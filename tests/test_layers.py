@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "framesampler"
 
 # Bottom to top; a module may import its own layer's modules and any layer below, never one above.
 LAYERS = [
-    {"candidates", "constants", "cost", "device", "storage"},
+    {"candidates", "constants", "cost", "deprecation", "device", "storage"},
     {"video"},
     {"data"},
     {"classifiers"},

@@ -23,13 +23,13 @@ SIZE = ["--classifier-size", "160"]
 def collection(tmp_path_factory) -> Path:
     """Synthetic train/test manifests, the train one with five broken entries appended."""
     root = tmp_path_factory.mktemp("pixels")
-    manifest = write_synthetic_videos(root / "videos", classes=3, videos_per_class=12, num_frames=48, size=128)
+    manifest = write_synthetic_videos(root / "videos", classes=3, videos_per_class=12, frame_count=48, size=128)
     videos = manifest.parent
     good = videos / "videos" / "disc_000.mp4"
     (videos / "empty.mp4").write_bytes(b"")
     (videos / "notes.mp4").write_text("not a video\n")
     (videos / "cut.mp4").write_bytes(good.read_bytes()[: good.stat().st_size // 3])
-    write_synthetic_videos(root / "short", classes=1, videos_per_class=1, num_frames=8, size=64)
+    write_synthetic_videos(root / "short", classes=1, videos_per_class=1, frame_count=8, size=64)
     shutil.copy(root / "short" / "videos" / "disc_000.mp4", videos / "short.mp4")
     with (videos / "train.txt").open("a") as lines:
         lines.write("empty.mp4 disc\nnotes.mp4 square\ncut.mp4 disc\nshort.mp4 disc\nmissing.mp4 triangle\n")

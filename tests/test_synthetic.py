@@ -7,7 +7,7 @@ from framesampler.data.manifest import class_names, read_manifest
 from framesampler.data.synthetic import CLASSES, write_synthetic_videos
 from framesampler.video import probe, read_frames
 
-SETTINGS = dict(classes=3, videos_per_class=3, num_frames=24, size=96, action_fraction=0.25)
+SETTINGS = dict(classes=3, videos_per_class=3, frame_count=24, size=96, action_fraction=0.25)
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ def logits(rows: int, classes: int = 5) -> torch.Tensor:
     (lambda: Context(frame_logits=logits(10), label=-1), ValueError, r"context.label must be an integer >= 0, got -1"),
     (lambda: Context(frame_logits=logits(10), label=5), ValueError, r"context.label 5 is not a class .*0..4"),
     (lambda: Context(frame_logits=logits(10), label=True), TypeError, r"context.label must be an integer"),
-    (lambda: candidate_indices(float("nan"), 5), TypeError, r"num_frames must be an integer"),
+    (lambda: candidate_indices(float("nan"), 5), TypeError, r"frame_count must be an integer"),
     (lambda: candidate_indices(100, 5.0), TypeError, r"num_candidates \(T\) must be an integer"),
     (lambda: create_sampler("mgsampler", mu=float("nan")), ValueError, r"mu .* must be a finite number > 0, got nan"),
     (lambda: create_sampler("uniform").select(Candidates.of_length(10), True), TypeError, r"n \(frames to select\)"),

@@ -27,7 +27,7 @@ def videos() -> Path:
 def synthetic_video(tmp_path_factory) -> Path:
     """40 frames of H.264 with B-frames and a keyframe every 16 frames."""
     manifest = write_synthetic_videos(tmp_path_factory.mktemp("synthetic"), classes=1, videos_per_class=1,
-                                      num_frames=40, size=64)
+                                      frame_count=40, size=64)
     return manifest.parent / manifest.read_text().split()[0]
 
 

@@ -30,7 +30,7 @@ CLASSES = ["disc", "square", "triangle"]
 def videos(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """3 classes x 3 synthetic videos of 24 frames; returns the folder (manifest.txt, train.txt, test.txt)."""
     folder = tmp_path_factory.mktemp("videos")
-    write_synthetic_videos(folder, classes=3, videos_per_class=3, num_frames=24, size=64)
+    write_synthetic_videos(folder, classes=3, videos_per_class=3, frame_count=24, size=64)
     return folder
 
 

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from tqdm import tqdm
@@ -146,6 +147,10 @@ def run_batch(pipeline: Pipeline | None, source: str | os.PathLike, out: str | o
     ``framesampler.integrations.ray.batch_records`` on a Ray cluster); ``pipeline`` is then not used."""
     if not 0 <= workers <= MAX_WORKERS:
         raise ValueError(f"--workers {workers}: use 0..{MAX_WORKERS} (threads decoding the next videos)")
+    if records is None:
+        if pipeline is None:
+            raise ValueError("run_batch needs a pipeline, or records to run the videos elsewhere")
+        records = partial(_records, pipeline, workers=workers)
     items = batch_items(source)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -153,7 +158,7 @@ def run_batch(pipeline: Pipeline | None, source: str | os.PathLike, out: str | o
         finished = finished_videos(out)
         todo = [item for item in items if item.video not in finished]
         report = BatchReport(skipped=len(items) - len(todo))
-        _append(out, todo, report, records(todo) if records is not None else _records(pipeline, todo, workers), progress)
+        _append(out, todo, report, records(todo), progress)
     return report
 
 

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from framesampler.app.prepare import DataConfig, check_budget_flags, prepare
 from framesampler.candidates import Reads
-from framesampler.classifiers.frozen import LOGITS_HEAD, FrameClassifier
+from framesampler.classifiers.frozen import LOGITS_HEAD, VideoClassifier
 from framesampler.classifiers.model import Classifier
 from framesampler.classifiers.pretrained import backbone_macs
 from framesampler.cost import video_macs
@@ -31,7 +31,7 @@ from framesampler.eval.evaluate import evaluate, summarise
 from framesampler.eval.metrics import top1
 from framesampler.learned.checkpoint import read_checkpoint
 from framesampler.policies import TRAINING_FREE, Sampler, create_sampler
-from framesampler.policies.optimal import optimal_search_kind
+from framesampler.policies.optimal import Search, optimal_search_kind
 from framesampler.policies.registry import sampler_factory
 
 
@@ -43,7 +43,7 @@ class EvaluationConfig(DataConfig):
     N: int = 6
     policies: list[str] = field(default_factory=lambda: list(TRAINING_FREE))
     checkpoints: list[str] = field(default_factory=list)
-    oracle_search: str = "auto"
+    oracle_search: Search = "auto"
     repeats: int = 3
     timed: bool = False
     device: str = "cpu"  # where the timed pipelines' networks and the user's classifier run (``framesampler.device``)
@@ -55,7 +55,7 @@ class EvaluationConfig(DataConfig):
         check_budget_flags(self.T, self.N)
 
 
-def named_checkpoints(directories: list[str], classifier: FrameClassifier, taken: set[str], *,
+def named_checkpoints(directories: list[str], classifier: VideoClassifier, taken: set[str], *,
                       T: int | None = None, N: int | None = None) -> dict[str, Sampler]:
     """Load each checkpoint (refusing ones made for another classifier) under its sampler's name, or
     its directory's name when that is taken; one made for another T or N is used, with a note on stderr."""
@@ -82,7 +82,10 @@ def run(config: EvaluationConfig, *, progress: bool = True) -> dict:
     classifier = setup.classifier
     learned = named_checkpoints(config.checkpoints, classifier, taken=set(config.policies), T=config.T, N=config.N)
     reference = create_sampler("oracle", search=config.oracle_search)
-    runs, num_videos, length, fixed, optimal = [], 0, 0, {}, []
+    runs: list[dict[str, dict]] = []
+    fixed: dict[str, dict] = {}  # a deterministic sampler's row, kept across repeats on the same clips
+    optimal: list[np.ndarray] = []
+    num_videos = length = 0
     for seed in range(config.seed, config.seed + config.repeats):
         videos = setup.videos("test", seed)
         num_videos, length = len(videos), videos.length
@@ -101,9 +104,11 @@ def run(config: EvaluationConfig, *, progress: bool = True) -> dict:
     if classifier.config.head == LOGITS_HEAD:  # the user's model: loaded (and checked) for its cost and the pipeline
         from framesampler.app.pipeline import frozen_classifier
 
+        assert setup.extract is not None  # the user's model's logits come from a video dataset, which records it
         model = frozen_classifier(classifier, None, ExtractConfig(**setup.extract).pipeline(), config.device,
                                   batch_size=config.batch_size, precision=config.precision)
     if config.timed:
+        assert config.vocab is not None  # prepare resolved it
         for name, row in timed_pipeline(samplers, classifier, features=config.features, vocab=config.vocab,
                                         T=config.T, N=config.N, seed=config.seed, progress=progress, model=model,
                                         device=config.device, batch_size=config.batch_size,
@@ -123,7 +128,7 @@ def run(config: EvaluationConfig, *, progress: bool = True) -> dict:
     }
 
 
-def timed_pipeline(samplers: dict[str, Sampler], classifier: FrameClassifier, *, features: str, vocab: list[int],
+def timed_pipeline(samplers: dict[str, Sampler], classifier: VideoClassifier, *, features: str, vocab: list[int],
                    T: int, N: int, seed: int = 0, progress: bool = True, model: Classifier | None = None,
                    device: str = "cpu", batch_size: int = DEFAULT_BATCH_SIZE,
                    precision: str = "float32", decode_aware: float = 0.0) -> dict[str, dict]:
@@ -147,7 +152,9 @@ def timed_pipeline(samplers: dict[str, Sampler], classifier: FrameClassifier, *,
     rngs = {name: np.random.default_rng(seed) for name in pipelines}
     for pipeline in pipelines.values():
         pipeline(paths[0], rng=np.random.default_rng(seed))  # warm-up, not counted
-    seconds, macs, probs = ({name: [] for name in pipelines} for _ in range(3))
+    seconds: dict[str, list[float]] = {name: [] for name in pipelines}
+    macs: dict[str, list[float]] = {name: [] for name in pipelines}
+    probs: dict[str, list[np.ndarray]] = {name: [] for name in pipelines}
     stages: dict[str, dict[str, list[float]]] = {name: {} for name in pipelines}
     for path in tqdm(paths, desc="timed", disable=not progress or None, file=sys.stderr):
         Path(path).read_bytes()  # the file in the page cache before the first policy's turn, as for the others
@@ -164,7 +171,7 @@ def timed_pipeline(samplers: dict[str, Sampler], classifier: FrameClassifier, *,
                    "pipeline_top1": top1(np.stack(probs[name]), labels)} for name in pipelines}
 
 
-def video_cost(samplers: dict[str, Sampler], summary: dict, extract: dict | None, classifier: FrameClassifier,
+def video_cost(samplers: dict[str, Sampler], summary: dict, extract: dict | None, classifier: VideoClassifier,
                num_candidates: int, *, model: Classifier | None = None) -> dict | None:
     """GMACs per video of each sampler on a video dataset (``framesampler extract``), by
     ``framesampler.cost.video_macs``: its sampler on the candidates it reads and the classifier on the

@@ -68,13 +68,13 @@ from framesampler.app.evaluate import timed_pipeline, video_cost
 from framesampler.app.extract import folder_dataset
 from framesampler.app.prepare import DataConfig, Setup, prepare
 from framesampler.app.train import train_and_save, training_options
-from framesampler.classifiers.clip import ClipClassifier
-from framesampler.classifiers.frozen import FrameClassifier
+from framesampler.classifiers.frozen import VideoClassifier
 from framesampler.classifiers.vgg16 import vgg16_relu6_macs
 from framesampler.constants import DEFAULT_EXPERIMENTS
 from framesampler.cost import video_macs
 from framesampler.eval.evaluate import evaluate, summarise
 from framesampler.learned import LearnedSampler, TrainSettings, load_checkpoint
+from framesampler.learned.base import create_learned_sampler
 from framesampler.policies import Sampler, create_sampler
 from framesampler.policies.registry import sampler_factory
 from framesampler.report.plots import plot_top1_vs_cost, plot_top1_vs_nt
@@ -111,7 +111,7 @@ class Comparison:
 
 
 BOTH = {"ocsampler": Learned("ocsampler"), "sosampler": Learned("sosampler")}
-LOSS_VARIANTS = {  # Tab. 6's rows, then this project's extra ones
+LOSS_VARIANTS: dict[str, dict] = {  # Tab. 6's rows, then this project's extra ones
     "mse, label, no L_LG": {"so_loss": "mse", "importance": "label", "lam": 1.0},
     "mse, label": {"so_loss": "mse", "importance": "label"},
     "rank, label, no L_LG": {"so_loss": "rank", "importance": "label", "lam": 1.0},
@@ -231,8 +231,8 @@ class Runner:
         if not (isinstance(factory, type) and issubclass(factory, LearnedSampler)):
             parts = {k: self.learned(v, T=T, N=N, seed=seed) if isinstance(v, Learned) else v for k, v in spec.options.items()}
             return create_sampler(spec.kind, seed=seed, **parts)
-        defaults = create_sampler(spec.kind, input_dim=self.setup.sampler_input_dim,
-                                  num_classes=self.setup.classifier.config.num_classes).options
+        defaults = create_learned_sampler(spec.kind, input_dim=self.setup.sampler_input_dim,
+                                          num_classes=self.setup.classifier.config.num_classes).options
         options = factory.data_options(dict(spec.options), self.setup.inputs)
         tag = "-".join(f"{k}={v}" for k, v in sorted(options.items())
                        if k != "input_dim" and (k not in defaults or defaults[k] != v))
@@ -241,8 +241,8 @@ class Runner:
         directory = self.out / "checkpoints" / name.replace(" ", "")
         sampler = load_checkpoint(directory, self.setup.classifier) if (directory / "weights.pt").is_file() else None
         trained_as = None if sampler is None else json.loads((directory / "config.json").read_text())["training"]
-        wanted = create_sampler(spec.kind, **training_options(self.setup, spec.kind, dict(spec.options), N=N, seed=seed))
-        if sampler is None or sampler.options != wanted.options or \
+        wanted = create_learned_sampler(spec.kind, **training_options(self.setup, spec.kind, dict(spec.options), N=N, seed=seed))
+        if sampler is None or trained_as is None or sampler.options != wanted.options or \
                 {k: v for k, v in trained_as.items() if k != "seconds"} != json.loads(json.dumps(self.settings.record(wanted))):
             sampler = train_and_save(self.setup, spec.kind, dict(spec.options), T=T, N=N, seed=seed,
                                      settings=self.settings, out=directory, progress=self.progress, device=self.device)
@@ -251,7 +251,9 @@ class Runner:
     def compare(self, comparison: Comparison) -> dict:
         """Mean and spread over the seeds of every sampler of ``comparison``, with its GMACs per video; timed:
         seed 0's samplers through the real pipeline too (``framesampler.app.evaluate.timed_pipeline``)."""
-        T, N, runs, first = comparison.T, comparison.N, [], {}
+        T, N = comparison.T, comparison.N
+        runs: list[dict[str, dict]] = []
+        first: dict[str, Sampler] = {}  # seed 0's samplers, timed through the pipeline
         for seed in range(self.seeds):
             samplers = {name: create_sampler(name, seed=seed) for name in comparison.policies}
             samplers |= {label: create_sampler(name, seed=seed, **options)
@@ -270,6 +272,7 @@ class Runner:
                        {"sampler_gmacs": video[name]["sampler_gmacs"],
                         "gmacs": video[name]["sampler_gmacs"] + video[name]["classifier_gmacs"]})
         if comparison.timed:
+            assert self.data.vocab is not None  # prepare resolved it
             for name, row in timed_pipeline(first, self.setup.classifier, features=self.data.features,
                                             vocab=self.data.vocab, T=T, N=N, progress=self.progress,
                                             device=self.device).items():
@@ -277,14 +280,14 @@ class Runner:
         return summary
 
 
-def classifier_frame_macs(classifier: FrameClassifier | ClipClassifier, frames: float) -> float:
+def classifier_frame_macs(classifier: VideoClassifier, frames: float) -> float:
     """MACs of the frozen classifier on ``frames`` frames of the shared features: the VGG16 relu6 backbone
     on 5 crops (how the features were made) per frame, plus the head (or the clip transformer)."""
     k = max(1, round(frames))
     return frames * vgg16_relu6_macs(crops=5) + classifier.macs(k) * frames / k
 
 
-def row_gmacs(sampler, classifier: FrameClassifier | ClipClassifier, num_candidates: int, frames: float) -> dict:
+def row_gmacs(sampler, classifier: VideoClassifier, num_candidates: int, frames: float) -> dict:
     """GMACs per video (``framesampler.cost.video_macs``): the sampler (its network on the candidates it
     reads, and the classifier on every candidate for one that reads class scores, pi_s and pi_o) plus the
     classifier on the frames chosen. On feature data the sampler's cheap input is not counted: f_s reads

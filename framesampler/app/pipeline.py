@@ -50,7 +50,7 @@ import torch
 from framesampler.app.prepare import DataConfig, check_budget_flags, prepare
 from framesampler.candidates import CLASSIFIER_ON_ALL, Candidates, Reads, candidate_indices
 from framesampler.classifiers.consensus import consensus_probs
-from framesampler.classifiers.frozen import LOGITS_HEAD, FrameClassifier
+from framesampler.classifiers.frozen import LOGITS_HEAD, VideoClassifier
 from framesampler.classifiers.language import LANGUAGE_DIM, language_features
 from framesampler.classifiers.model import BUILT_IN, Classifier, load_classifier, load_recorded
 from framesampler.classifiers.pixel import PixelClassifier
@@ -174,7 +174,7 @@ class Pipeline:
     GOPs its other picks already decode (``Context.decode_aware``, ``planner.decode_aware_top_n``)."""
 
     def __init__(self, sampler: Sampler, *, T: int, N: int, config: PipelineConfig = PipelineConfig(),
-                 head: FrameClassifier | None = None, classifier: Classifier | None = None, reread: str = "memory",
+                 head: VideoClassifier | None = None, classifier: Classifier | None = None, reread: str = "memory",
                  thumbnails: int | None = None, candidates: str = "uniform", strategy: str = "auto",
                  device: str | torch.device = "cpu", batch_size: int = DEFAULT_BATCH_SIZE,
                  precision: str = "float32", decode_aware: float = 0.0) -> None:
@@ -382,7 +382,7 @@ def _stage(seconds: dict[str, float], name: str) -> Iterator[None]:
     seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
 
 
-def frozen_classifier(head: FrameClassifier | None, classifier: Classifier | None, config: PipelineConfig,
+def frozen_classifier(head: VideoClassifier | None, classifier: Classifier | None, config: PipelineConfig,
                       device: str | torch.device = "cpu", *, batch_size: int = DEFAULT_BATCH_SIZE,
                       precision: str = "float32") -> Classifier:
     """The classifier a pipeline runs: the user's ``classifier`` (or, for a head over a user's logits, the model the
@@ -406,7 +406,7 @@ def frozen_classifier(head: FrameClassifier | None, classifier: Classifier | Non
     return classifier
 
 
-def dataset_head(dataset: str | Path, cache_dir: str | Path | None = None) -> FrameClassifier:
+def dataset_head(dataset: str | Path, cache_dir: str | Path | None = None) -> VideoClassifier:
     """The frozen head of a video dataset, trained on its training videos (or loaded from the cache)."""
     data = DataConfig(features=str(dataset), **({"cache_dir": str(cache_dir)} if cache_dir else {}))
     return prepare(data).classifier

@@ -24,7 +24,7 @@ from framesampler.classifiers.clip import (
     load_clip_classifier,
     train_clip_classifier,
 )
-from framesampler.classifiers.frozen import FrameClassifier, cached_classifier, dense_scores, logits_head, train_classifier
+from framesampler.classifiers.frozen import VideoClassifier, cached_classifier, dense_scores, logits_head, train_classifier
 from framesampler.classifiers.language import LANGUAGE_DIM, language_available, language_features
 from framesampler.classifiers.model import clip_subsets, load_classifier, load_recorded
 from framesampler.constants import REGIMES, default_cache_dir
@@ -61,7 +61,7 @@ class DataConfig:
 
 @dataclass
 class Setup:
-    classifier: FrameClassifier | ClipClassifier
+    classifier: VideoClassifier
     videos: Callable[[str, int], VideoSet]
     trimmed_test_top1: float
     sampler_input_dim: int
@@ -90,9 +90,9 @@ def resolve_classes(source: FeatureFile, background: FeatureFile, vocab: list[in
             raise ValueError(f"vocabulary classes {unknown} are not in {source.path} (it has {classes})")
     if background is not source:
         return vocab or classes, background_classes or background.class_ids
-    if vocab is None and background_classes is None:
-        background_classes = classes[len(classes) - math.ceil(len(classes) / 3):]
     if vocab is None:
+        if background_classes is None:
+            background_classes = classes[len(classes) - math.ceil(len(classes) / 3):]
         vocab = [c for c in classes if c not in background_classes]
     if background_classes is None:
         background_classes = [c for c in classes if c not in vocab]
@@ -134,7 +134,9 @@ def language_frames(frames: torch.Tensor, backbone: str) -> torch.Tensor:
     GloVe vectors of the top 10 classes (``classifiers.language``)."""
     from framesampler.classifiers.pretrained import PretrainedBackbone
 
-    return language_features(PretrainedBackbone(backbone).classifier(frames.float()))
+    imagenet = PretrainedBackbone(backbone).classifier
+    assert imagenet is not None  # the whole network (stages=None) keeps its ImageNet classifier
+    return language_features(imagenet(frames.float()))
 
 
 def check_dataset_classifier(config: DataConfig, source: FeatureFile) -> None:
@@ -164,6 +166,8 @@ def clip_model_scorer(features: str, source: FeatureFile, vocab: list[int],
     """For a dataset of a user's clip model: (video v of ``split``, candidate positions) -> the model itself on subsets
     of them (``classifiers.model.clip_subsets``, decoding the video again). The one-frame-clip logits stay the frames
     (pi_s) and, under their average, the training signal of samplers that score subsets; evaluation uses the model."""
+    if source.classifier is None or source.extract is None:
+        raise ValueError(f"{features} holds no user's clip model: extract it with --classifier")
     model = load_recorded(source.classifier, probe=False)
     stored = read_npz(features, ("path", "frame_indices"), what="video dataset")
     rows = source.clips(vocab, split)
@@ -204,6 +208,7 @@ def prepare(config: DataConfig, *, T: int | None = None) -> Setup:
     data = file_fingerprint(config.features)
     key = {"features": data["path"], "size": data["size"], "mtime": data["mtime"],
            "vocab": vocab, "consensus": config.consensus, "seed": config.seed, "version": 2}
+    classifier: VideoClassifier
     if source.classifier is not None:  # the user's classifier: its logits are the frames, nothing to train
         classifier = logits_head(source.classifier, config.consensus)
     elif config.classifier == "frame":
@@ -242,8 +247,8 @@ def prepare(config: DataConfig, *, T: int | None = None) -> Setup:
     if source.classifier is not None:
         identity["classifier"] = source.classifier["fingerprint"]
     test = classifier_data["test"]
-    all_frames = dense_scores(classifier, test)[0] if isinstance(classifier, FrameClassifier) else \
-        clip_scores(classifier, test, np.arange(len(test)), test.refs.shape[1])
+    all_frames = clip_scores(classifier, test, np.arange(len(test)), test.refs.shape[1]) \
+        if isinstance(classifier, ClipClassifier) else dense_scores(classifier, test)[0]
     inputs = {Reads.FEATURES: sampler_input.shape[1], Reads.FRAME_VECTORS: trimmed["test"].frames.shape[1]}
     if source.compressed is not None and config.regime == "trimmed":
         inputs[Reads.COMPRESSED] = source.compressed.shape[2]

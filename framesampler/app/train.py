@@ -7,10 +7,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from framesampler.app.prepare import DataConfig, Setup, check_budget_flags, prepare
-from framesampler.learned.base import LearnedSampler
+from framesampler.learned.base import LearnedSampler, create_learned_sampler, learned_sampler_class
 from framesampler.learned.checkpoint import CHECKPOINT_KEYS, save_checkpoint
 from framesampler.learned.train import TrainSettings, learned_sampler_names, train_sampler
-from framesampler.policies.registry import check_option_types, create_sampler, sampler_factory
+from framesampler.policies.registry import check_option_types
 from framesampler.storage import check_replaceable
 
 
@@ -38,7 +38,7 @@ def training_options(setup: Setup, sampler_name: str, options: dict, *, N: int, 
         raise ValueError(f"unknown learned sampler {sampler_name!r}: use one of {', '.join(learned_sampler_names())}")
     options = {"input_dim": setup.sampler_input_dim, "num_classes": setup.classifier.config.num_classes,
                "seed": seed, **options}
-    factory = sampler_factory(sampler_name)
+    factory = learned_sampler_class(sampler_name)
     if factory.budget_option:
         options.setdefault(factory.budget_option, N)
     return factory.data_options(options, setup.inputs)
@@ -51,7 +51,7 @@ def train_and_save(setup: Setup, sampler_name: str, options: dict, *, T: int, N:
     ``seed + epoch``) on ``device`` and write the checkpoint to ``out``; resumes from ``out``.resume.pt if it holds
     this very run (data, classifier, T, N, options, seed and settings), else starts afresh and says so."""
     classifier = setup.classifier
-    sampler = create_sampler(sampler_name, **training_options(setup, sampler_name, options, N=N, seed=seed))
+    sampler = create_learned_sampler(sampler_name, **training_options(setup, sampler_name, options, N=N, seed=seed))
     state_path = out.with_name(out.name + ".resume.pt")
     start = time.perf_counter()
     log = train_sampler(sampler, lambda epoch: setup.videos("train", seed + epoch), classifier, T=T,

@@ -27,11 +27,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from framesampler.classifiers.frozen import ClassifierConfig, fit_tsn
+from framesampler.classifiers.frozen import ClassifierConfig, VideoClassifier, fit_tsn
 from framesampler.cost import count_macs
 from framesampler.data.features import VideoSet
 from framesampler.data.manifest import stratified_split
-from framesampler.storage import load_module
+from framesampler.storage import load_module, settings_from_dict
 
 CLIP_HEAD = "transformer"
 
@@ -67,7 +67,7 @@ class Block(nn.Module):
         return x + self.dropout(self.mlp(self.norm2(x)))
 
 
-class ClipClassifier(nn.Module):
+class ClipClassifier(VideoClassifier):
     """The clip classifier f_c (see the module docstring); ``config.hidden`` is the width d."""
 
     def __init__(self, config: ClassifierConfig) -> None:
@@ -158,7 +158,8 @@ def train_clip_classifier(train: VideoSet, *, width: int = 128, layers: int = 2,
 
 def clip_from_saved(config: dict, weights: dict) -> ClipClassifier:
     """The frozen clip classifier of a saved ``ClassifierConfig`` (as a dict) and its state dict."""
-    model = ClipClassifier(ClassifierConfig(**config))
+    model = ClipClassifier(settings_from_dict(ClassifierConfig, config, where="the saved clip classifier's config",
+                                              fix="train it again (framesampler train or evaluate --classifier clip)"))
     model.load_state_dict(weights)
     return model.freeze()
 

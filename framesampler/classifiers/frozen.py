@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TypeVar, overload
 
 import numpy as np
 import torch
@@ -24,7 +26,7 @@ from framesampler.classifiers.consensus import check_consensus, consensus_log_pr
 from framesampler.cost import count_macs
 from framesampler.data.features import VideoSet
 from framesampler.data.manifest import stratified_split
-from framesampler.storage import load_module, save_module
+from framesampler.storage import load_module, save_module, settings_from_dict
 
 HEADS = ("linear", "mlp")  # the heads framesampler trains
 LOGITS_HEAD = "identity"  # the user's own classifier: its cached per-frame logits are the frames, nothing is trained
@@ -54,7 +56,30 @@ class ClassifierConfig:
         return len(self.class_ids)
 
 
-class FrameClassifier(nn.Module):
+class VideoClassifier(nn.Module):
+    """The frozen classifier of frame features, either kind (``FrameClassifier``, ``ClipClassifier``): what
+    ``fit_tsn`` trains, ``save_classifier`` saves and the samplers are trained and evaluated against."""
+
+    config: ClassifierConfig
+
+    def frame_logits(self, frames: torch.Tensor) -> torch.Tensor:
+        """Logits [..., C] of each frame [..., D] alone."""
+        raise NotImplementedError
+
+    def video_log_probs(self, frames: torch.Tensor) -> torch.Tensor:
+        """Log class probabilities [..., C] of clips of frames [..., K, D]."""
+        raise NotImplementedError
+
+    def subset_log_probs(self, frames: torch.Tensor, frame_logits: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+        """``subsets [S, K] -> log probs [S, C]`` of one video's candidates: frames [T, D], their logits [T, C]."""
+        raise NotImplementedError
+
+    def macs(self, num_frames: int) -> int:
+        """MACs of the classifier after the backbone on K frames."""
+        raise NotImplementedError
+
+
+class FrameClassifier(VideoClassifier):
     """Head over per-frame features plus the consensus; eval mode and no gradients once frozen."""
 
     def __init__(self, config: ClassifierConfig) -> None:
@@ -63,6 +88,7 @@ class FrameClassifier(nn.Module):
             raise ValueError(f"unknown head {config.head!r}: use one of {', '.join(HEADS)}")
         check_consensus(config.consensus)
         self.config = config
+        self.head: nn.Module
         if config.head == LOGITS_HEAD:
             self.head = nn.Identity()
             return
@@ -109,7 +135,7 @@ def logits_head(model: dict, consensus: str = "avg_logits") -> FrameClassifier:
     return FrameClassifier(config).freeze()
 
 
-def fit_tsn(model: nn.Module, videos: VideoSet, members: np.ndarray, *, clip_frames: Callable[[torch.Generator, int], int],
+def fit_tsn(model: VideoClassifier, videos: VideoSet, members: np.ndarray, *, clip_frames: Callable[[torch.Generator, int], int],
             epochs: int, batch_size: int, lr: float, seed: int) -> None:
     """TSN training of a classifier with ``video_log_probs``: each step, one random frame in each of
     ``clip_frames(generator, length)`` segments of every video of the batch, cross-entropy of the video's
@@ -134,7 +160,7 @@ def fit_tsn(model: nn.Module, videos: VideoSet, members: np.ndarray, *, clip_fra
 
 
 @torch.no_grad()
-def dense_scores(model: FrameClassifier, videos: VideoSet, members: np.ndarray | None = None) -> tuple[float, float]:
+def dense_scores(model: VideoClassifier, videos: VideoSet, members: np.ndarray | None = None) -> tuple[float, float]:
     """(top-1, mean negative log-likelihood) of the classifier on all frames of each video."""
     members = np.arange(len(videos)) if members is None else members
     log_probs = model.video_log_probs(videos.frames[torch.from_numpy(videos.refs[members])])
@@ -149,9 +175,13 @@ def train_classifier(train: VideoSet, *, heads: tuple[str, ...] = HEADS, consens
     """Train each head kind on the training videos, keep the best by validation top-1 (ties: lower
     validation NLL), freeze it."""
     torch.manual_seed(seed)
+    if not heads:
+        raise ValueError("heads is empty: name at least one of " + ", ".join(HEADS))
     fit, val = stratified_split(train.labels, val_fraction, np.random.default_rng(seed))
-    best, best_key = None, None
-    report = {"validation_top1": {}, "validation_nll": {}, "validation_videos": int(len(val)), "train_videos": int(len(fit))}
+    best: FrameClassifier | None = None
+    best_key = (-math.inf, -math.inf)
+    top1s: dict[str, float] = {}
+    nlls: dict[str, float] = {}
     for head in heads:
         config = ClassifierConfig(input_dim=train.frames.shape[1], class_ids=list(train.class_ids),
                                   class_names=list(train.class_names), head=head, consensus=consensus,
@@ -160,14 +190,16 @@ def train_classifier(train: VideoSet, *, heads: tuple[str, ...] = HEADS, consens
         fit_tsn(model, train, fit, clip_frames=lambda generator, length: segments, epochs=epochs,
                 batch_size=batch_size, lr=lr, seed=seed)
         top1, nll = dense_scores(model, train, val)
-        report["validation_top1"][head], report["validation_nll"][head] = top1, nll
+        top1s[head], nlls[head] = top1, nll
         if best is None or (top1, -nll) > best_key:
             best, best_key = model, (top1, -nll)
-    best.config.report.update(report, chosen_head=best.config.head)
+    assert best is not None  # heads is not empty
+    best.config.report.update({"validation_top1": top1s, "validation_nll": nlls, "validation_videos": int(len(val)),
+                               "train_videos": int(len(fit))}, chosen_head=best.config.head)
     return best.freeze()
 
 
-def save_classifier(model: nn.Module, directory: str | os.PathLike) -> Path:
+def save_classifier(model: VideoClassifier, directory: str | os.PathLike) -> Path:
     """Write ``config.json`` and ``weights.pt`` atomically: a reader sees the old or the new, never half.
     It replaces only a saved classifier, and one with non-finite weights is refused (``save_module``)."""
     return save_module(directory, asdict(model.config), {"weights.pt": model.state_dict()}, keys=CLASSIFIER_KEYS)
@@ -175,7 +207,8 @@ def save_classifier(model: nn.Module, directory: str | os.PathLike) -> Path:
 
 def classifier_from_saved(config: dict, weights: dict) -> FrameClassifier:
     """The frozen classifier of a saved ``ClassifierConfig`` (as a dict) and its state dict."""
-    model = FrameClassifier(ClassifierConfig(**config))
+    model = FrameClassifier(settings_from_dict(ClassifierConfig, config, where="the saved classifier's config",
+                                               fix="train it again (framesampler train or evaluate)"))
     model.load_state_dict(weights)
     return model.freeze()
 
@@ -186,8 +219,16 @@ def load_head(directory: str | os.PathLike) -> FrameClassifier:
     return classifier_from_saved(config, states["weights.pt"])
 
 
-def cached_classifier(cache_dir: str | os.PathLike, key: dict, train: Callable[[], nn.Module],
-                      load: Callable[[Path], nn.Module] = load_head) -> nn.Module:
+Trained = TypeVar("Trained", bound=VideoClassifier)
+
+
+@overload
+def cached_classifier(cache_dir: str | os.PathLike, key: dict, train: Callable[[], FrameClassifier]) -> FrameClassifier: ...
+@overload
+def cached_classifier(cache_dir: str | os.PathLike, key: dict, train: Callable[[], Trained],
+                      load: Callable[[Path], Trained]) -> Trained: ...
+def cached_classifier(cache_dir: str | os.PathLike, key: dict, train: Callable[[], VideoClassifier],
+                      load: Callable[[Path], VideoClassifier] = load_head) -> VideoClassifier:
     """Load the classifier trained for ``key`` from ``cache_dir``, or train, save and return it. A cached
     one with non-finite weights (written by an older version) is trained again; none is ever saved."""
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]

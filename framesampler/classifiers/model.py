@@ -34,7 +34,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -76,10 +76,10 @@ class Preprocess:
     std: tuple[float, float, float] = (1.0, 1.0, 1.0)
 
     def __call__(self, frames: np.ndarray | torch.Tensor) -> torch.Tensor:
-        frames = torch.as_tensor(np.ascontiguousarray(frames) if isinstance(frames, np.ndarray) else frames)
-        if frames.dim() != 4 or frames.shape[-1] != 3 or frames.dtype != torch.uint8:
-            raise ValueError(f"expected uint8 RGB frames [n, H, W, 3], got {frames.dtype} {tuple(frames.shape)}")
-        x = center_crop(resize_short_side(frames, self.size), self.size).permute(0, 3, 1, 2).float() / 255.0
+        pixels = torch.as_tensor(np.ascontiguousarray(frames) if isinstance(frames, np.ndarray) else frames)
+        if pixels.dim() != 4 or pixels.shape[-1] != 3 or pixels.dtype != torch.uint8:
+            raise ValueError(f"expected uint8 RGB frames [n, H, W, 3], got {pixels.dtype} {tuple(pixels.shape)}")
+        x = center_crop(resize_short_side(pixels, self.size), self.size).permute(0, 3, 1, 2).float() / 255.0
         mean, std = torch.tensor(self.mean).view(1, 3, 1, 1), torch.tensor(self.std).view(1, 3, 1, 1)
         return (x - mean) / std
 
@@ -217,8 +217,8 @@ def _classes_beside(path: Path) -> list[str] | None:
     return None
 
 
-def _check_size(size: int) -> int:
-    if not 16 <= size <= MAX_RESOLUTION:  # the upper bound bounds the memory of a batch of frames
+def _check_size(size: object) -> int:
+    if isinstance(size, bool) or not isinstance(size, int) or not 16 <= size <= MAX_RESOLUTION:  # bounds a batch's memory
         raise ValueError(f"--classifier-size {size}: give the model's input side in pixels, 16..{MAX_RESOLUTION}")
     return size
 
@@ -275,6 +275,7 @@ def _hf_classifier(directory: Path, *, classes: list[str] | None, gmacs: float |
     except (OSError, ValueError) as err:
         raise ValueError(f"--classifier {directory}: not a readable Hugging Face model directory ({err}); give a "
                          "folder with config.json and the weights (save_pretrained)") from None
+    auto: type[transformers.AutoModelForVideoClassification | transformers.AutoModelForImageClassification]
     if config.model_type in MODEL_FOR_VIDEO_CLASSIFICATION_MAPPING_NAMES:
         kind, auto = "clip", transformers.AutoModelForVideoClassification
     elif config.model_type in MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES:
@@ -287,11 +288,11 @@ def _hf_classifier(directory: Path, *, classes: list[str] | None, gmacs: float |
     except (OSError, ValueError) as err:
         raise ValueError(f"--classifier {directory}: its weights cannot be loaded ({err})") from None
     processor_file = directory / "preprocessor_config.json"
-    processor = json.loads(processor_file.read_text()) if processor_file.is_file() else {}
+    processor: dict[str, Any] = json.loads(processor_file.read_text()) if processor_file.is_file() else {}
     box = processor.get("crop_size") or processor.get("size") or {}
     box = {"height": box, "width": box} if isinstance(box, int) else box
-    size = box.get("height") or box.get("shortest_edge") or getattr(config, "image_size", 224)
-    size = size if isinstance(size, int) else size[0]
+    side = box.get("height") or box.get("shortest_edge") or getattr(config, "image_size", None) or 224
+    size = side if isinstance(side, int) else side[0]
     scale = processor.get("rescale_factor", 1 / 255) * 255
     mean = [m / scale for m in processor.get("image_mean", [0.5] * 3)]
     std = [s / scale for s in processor.get("image_std", [0.5] * 3)]
@@ -338,15 +339,15 @@ def load_classifier(spec: str, *, size: int | None = None, classes: list[str] | 
         else:
             raise ValueError(f"--classifier {spec}: not a model; give frame, clip, a TorchScript file (.pt, .ts), a "
                              "torch.export file (.pt2), a Hugging Face model directory, or package.module:function")
-        kind = kind or getattr(module, "framesampler_kind", "frame")
+        module_kind = str(kind or getattr(module, "framesampler_kind", "frame"))  # ModelClassifier checks it
         names = classes or getattr(module, "classes", None) or (_classes_beside(origin) if origin else None)
         if not names:
             where = f"{origin.with_suffix('.classes.txt')} (one name per line) or " if origin else "a `classes` attribute or "
             raise ValueError(f"--classifier {spec}: no class names; give {where}--classes A,B,C")
-        size = _check_size(size or getattr(module, "framesampler_size", 224))
-        settings = {"size": size, "kind": kind, "classes": list(names), "spec": None if files else spec}
+        side = _check_size(size or getattr(module, "framesampler_size", 224))
+        settings = {"size": side, "kind": module_kind, "classes": list(names), "spec": None if files else spec}
         fingerprint = digest(files, settings) if files else _module_fingerprint(module, settings)
-        model = ModelClassifier(module, classes=list(names), preprocess=Preprocess(size), kind=kind, fingerprint=fingerprint,
+        model = ModelClassifier(module, classes=list(names), preprocess=Preprocess(side), kind=module_kind, fingerprint=fingerprint,
                                 spec=spec, clip_length=getattr(module, "framesampler_clip_length", None), gmacs=gmacs,
                                 batch_size=batch_size, device=device, precision=precision)
     if expect is not None and model.fingerprint != expect:

@@ -47,7 +47,7 @@ class PixelClassifier:
     def clip_logits(self, frames: np.ndarray) -> torch.Tensor:
         """Logits [C] of a clip of uint8 frames [K, H, W, 3] in time order: the clip classifier on it (log
         probabilities, consensus ``"clip"``), or the mean of the frame logits."""
-        if self.kind == "clip":
+        if self.head is not None and self.kind == "clip":
             return self.head.video_log_probs(self.backbone.features(frames))
         return self.frame_logits(frames).mean(0)
 
@@ -55,5 +55,10 @@ class PixelClassifier:
         """Backbone and head on ``num_frames`` frames."""
         if self.head is not None and hasattr(self.head, "macs"):
             return float(num_frames * (self.backbone.macs_per_frame() + self.head.macs(1)))
-        head = count_macs(self.backbone.classifier, torch.zeros(1, self.backbone.out_dim))
+        head = count_macs(self._imagenet_classifier(), torch.zeros(1, self.backbone.out_dim))
         return float(num_frames * (self.backbone.macs_per_frame() + head))
+
+    def _imagenet_classifier(self) -> torch.nn.Module:
+        if self.backbone.classifier is None:
+            raise ValueError(f"the backbone keeps only {self.backbone.stages} stages: ImageNet logits need the whole network")
+        return self.backbone.classifier

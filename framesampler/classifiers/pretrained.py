@@ -150,7 +150,7 @@ _BACKBONES = {"efficientnet_lite0": efficientnet_lite0}
 
 
 @functools.cache
-def _pretrained_network(name: str) -> nn.Module:
+def _pretrained_network(name: str) -> EfficientNetLite0:
     """The pretrained network ``name``, loaded once per process; backbones built from it share its frozen
     modules (a classifier backbone and a sampler's shallow one cost one load)."""
     if name not in _BACKBONES:
@@ -190,6 +190,7 @@ class PretrainedBackbone(nn.Module):
         if stages is not None and not 1 <= stages <= len(net.stages):
             raise ValueError(f"stages must be None (whole network) or 1..{len(net.stages)}, got {stages}")
         self.name, self.resolution, self.stages = name, resolution, stages
+        self.out_dim: int
         if stages is None:
             self.body = nn.Sequential(net.stem, net.stages, net.head)
             self.classifier: nn.Sequential | None = net.classifier
@@ -200,7 +201,8 @@ class PretrainedBackbone(nn.Module):
             self.out_dim = LITE0_STAGES[stages - 1][-1]
         self.requires_grad_(False)
         self.train(False)
-        self.to(memory_format=torch.channels_last)  # 2-3x faster than NCHW on CPU (oneDNN) for these convs
+        # 2-3x faster than NCHW on CPU (oneDNN) for these convs; torch's overloads of Module.to omit memory_format
+        self.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.to(device)  # the frozen modules are shared by the process's backbones: one device per process
 
     def train(self, mode: bool = True) -> PretrainedBackbone:
@@ -214,10 +216,10 @@ class PretrainedBackbone(nn.Module):
     def preprocess(self, frames: np.ndarray | torch.Tensor) -> torch.Tensor:
         """uint8 RGB frames [n, H, W, 3] -> normalised float [n, 3, r, r] on the module's device: the
         shorter side resized to r = ``resolution`` (antialiased bilinear), then the centre r x r crop."""
-        frames = frames if isinstance(frames, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(frames))
-        if frames.dim() != 4 or frames.shape[-1] != 3 or frames.dtype != torch.uint8:
-            raise ValueError(f"expected uint8 RGB frames of shape [n, H, W, 3], got {frames.dtype} {tuple(frames.shape)}")
-        x = center_crop(resize_short_side(frames, self.resolution), self.resolution)
+        pixels = frames if isinstance(frames, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(frames))
+        if pixels.dim() != 4 or pixels.shape[-1] != 3 or pixels.dtype != torch.uint8:
+            raise ValueError(f"expected uint8 RGB frames of shape [n, H, W, 3], got {pixels.dtype} {tuple(pixels.shape)}")
+        x = center_crop(resize_short_side(pixels, self.resolution), self.resolution)
         return (x.to(self.device).permute(0, 3, 1, 2).float() - LITE_MEAN) / LITE_STD
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -236,7 +238,9 @@ class PretrainedBackbone(nn.Module):
         """uint8 RGB frames [n, H, W, 3] -> ImageNet logits [n, 1000] (whole network only)."""
         if self.classifier is None:
             raise ValueError(f"this backbone keeps only {self.stages} stages: ImageNet logits need stages=None")
-        return self._batched(frames, lambda x: self.classifier(self(x)), self.classifier[-1].out_features, batch_size)
+        classifier, last = self.classifier, self.classifier[-1]
+        assert isinstance(last, nn.Linear)  # EfficientNetLite0.classifier: Dropout, Linear
+        return self._batched(frames, lambda x: classifier(self(x)), last.out_features, batch_size)
 
     @torch.no_grad()
     def imagenet_logits(self, pooled: torch.Tensor) -> torch.Tensor:

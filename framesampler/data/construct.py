@@ -136,12 +136,15 @@ def plan_video(clip: Source, background: list[Source], config: ConstructConfig, 
     background_ids = np.repeat(np.arange(len(stream)), [len(frames) for _, frames in stream])
     background_frames = np.concatenate([frames for _, frames in stream]) if stream else np.empty(0, np.int64)
     slots = np.sort(rng.choice(needed + 1, size=config.bursts, replace=needed + 1 < config.bursts))
-    ids, frames, previous = [], [], 0
+    id_parts: list[np.ndarray] = []
+    frame_parts: list[np.ndarray] = []
+    previous = 0
     for b, (slot, piece) in enumerate(zip(slots, pieces)):
-        ids += [background_ids[previous:slot], np.full(len(piece), len(stream) + b)]
-        frames += [background_frames[previous:slot], piece]
+        id_parts += [background_ids[previous:slot], np.full(len(piece), len(stream) + b)]
+        frame_parts += [background_frames[previous:slot], piece]
         previous = slot
-    ids, frames = np.concatenate([*ids, background_ids[previous:]]), np.concatenate([*frames, background_frames[previous:]])
+    ids = np.concatenate([*id_parts, background_ids[previous:]])
+    frames = np.concatenate([*frame_parts, background_frames[previous:]])
     paths = [path for path, _ in stream] + [clip.path] * config.bursts
     starts = np.flatnonzero(np.r_[True, np.diff(ids) != 0])
     runs = [Run(paths[ids[a]], frames[a:b], int(a), bool(ids[a] >= len(stream)))
@@ -195,7 +198,7 @@ def write_video(plan: Plan, path: str | os.PathLike, config: ConstructConfig) ->
                         frame.pts, frame.time_base = run.start + offset, 1 / rate
                         container.mux(stream.encode(frame))
                 end = min(len(track), round(run.stop / plan.fps * AUDIO_RATE)) if track is not None else 0
-                if end > muxed:
+                if end > muxed and track is not None and sound is not None:  # track is None exactly when sound is
                     samples = av.AudioFrame.from_ndarray(track[None, muxed:end], format="fltp", layout="mono")
                     samples.sample_rate, samples.pts, muxed = AUDIO_RATE, muxed, end
                     container.mux(sound.encode(samples))

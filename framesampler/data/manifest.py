@@ -126,15 +126,15 @@ def _is_csv_header(line: str) -> bool:
     return "path" in cells and "label" in cells
 
 
-def stratified_split(labels: Sequence, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def stratified_split(labels: Sequence | np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Indices (kept, held out) of a split stratified by label, classes in sorted order: about ``fraction``
     of each class held out, at least one of each class with two or more members, never its last one."""
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"the held-out fraction must be in (0, 1), got {fraction}")
-    labels = np.asarray(labels)
-    held = []
-    for label in np.unique(labels):
-        members = np.flatnonzero(labels == label)
+    label_array = np.asarray(labels)
+    held: list[int] = []
+    for label in np.unique(label_array):
+        members = np.flatnonzero(label_array == label)
         count = min(len(members) - 1, max(1, round(fraction * len(members))))
         held.extend(members[rng.permutation(len(members))[:count]])
     mask = np.zeros(len(labels), bool)

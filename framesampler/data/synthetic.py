@@ -22,6 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from framesampler.deprecation import renamed_keyword
+
 # (name, RGB) of each class, in class order; the shapes are drawn by _shape_mask
 CLASSES = (("disc", (220, 30, 30)), ("square", (30, 190, 40)), ("triangle", (40, 70, 230)),
            ("cross", (240, 210, 20)), ("ring", (210, 40, 210)), ("diamond", (20, 200, 210)),
@@ -29,15 +31,16 @@ CLASSES = (("disc", (220, 30, 30)), ("square", (30, 190, 40)), ("triangle", (40,
 DISTRACTOR_COLOURS = ((120, 120, 120), (150, 110, 70), (95, 75, 55), (170, 160, 150))
 
 
+@renamed_keyword("num_frames", "frame_count")
 def write_synthetic_videos(out_dir: str | os.PathLike, *, classes: int = 3, videos_per_class: int = 8,
-                           num_frames: int = 48, fps: int = 8, size: int = 160, action_fraction: float = 0.2,
+                           frame_count: int = 48, fps: int = 8, size: int = 160, action_fraction: float = 0.2,
                            seed: int = 0) -> Path:
-    """Write ``classes * videos_per_class`` videos of ``num_frames`` frames (``size`` x ``size``) under
+    """Write ``classes * videos_per_class`` videos of ``frame_count`` frames (``size`` x ``size``) under
     ``out_dir`` and return the path of ``manifest.txt`` listing them all (see the module docstring)."""
     if not 1 <= classes <= len(CLASSES):
         raise ValueError(f"classes must be between 1 and {len(CLASSES)} (one per shape), got {classes}")
-    if videos_per_class < 1 or num_frames < 1 or fps < 1:
-        raise ValueError("videos_per_class, num_frames and fps must all be >= 1")
+    if videos_per_class < 1 or frame_count < 1 or fps < 1:
+        raise ValueError("videos_per_class, frame_count and fps must all be >= 1")
     if size < 32 or size % 2:
         raise ValueError(f"size must be even (yuv420p) and >= 32, got {size}")
     if not 0 < action_fraction <= 1:
@@ -49,7 +52,7 @@ def write_synthetic_videos(out_dir: str | os.PathLike, *, classes: int = 3, vide
         for i in range(videos_per_class):
             name = f"videos/{CLASSES[label][0]}_{i:03d}.mp4"
             rng = np.random.default_rng([seed, label, i])
-            _write_mp4(out_dir / name, _video(rng, label, num_frames, size, action_fraction), fps)
+            _write_mp4(out_dir / name, _video(rng, label, frame_count, size, action_fraction), fps)
             lines["manifest"].append(f"{name} {CLASSES[label][0]}")
             lines["test" if i % 3 == 2 else "train"].append(f"{name} {CLASSES[label][0]}")
     for split, entries in lines.items():
@@ -57,12 +60,12 @@ def write_synthetic_videos(out_dir: str | os.PathLike, *, classes: int = 3, vide
     return out_dir / "manifest.txt"
 
 
-def _video(rng: np.random.Generator, label: int, num_frames: int, size: int, action_fraction: float) -> np.ndarray:
-    """uint8 [num_frames, size, size, 3]: distractor frames with the class object in one burst."""
+def _video(rng: np.random.Generator, label: int, frame_count: int, size: int, action_fraction: float) -> np.ndarray:
+    """uint8 [frame_count, size, size, 3]: distractor frames with the class object in one burst."""
     pan = size // 4
     texture = _texture(rng, size + pan)
-    burst = max(1, round(action_fraction * num_frames))
-    start = int(rng.integers(0, num_frames - burst + 1))
+    burst = max(1, round(action_fraction * frame_count))
+    start = int(rng.integers(0, frame_count - burst + 1))
     y, x = np.mgrid[0:size, 0:size].astype(np.float32)
     blobs = [(rng.uniform(0, size, 2), rng.uniform(-2, 2, 2), rng.uniform(0.08, 0.18) * size,
               DISTRACTOR_COLOURS[int(rng.integers(len(DISTRACTOR_COLOURS)))]) for _ in range(3)]
@@ -71,9 +74,9 @@ def _video(rng: np.random.Generator, label: int, num_frames: int, size: int, act
     along = (x * np.sin(angle) - y * np.cos(angle)) / period
     radius = 0.3 * size
     centre, velocity = rng.uniform(radius, size - radius, 2), rng.uniform(-1.5, 1.5, 2)
-    frames = np.empty((num_frames, size, size, 3), np.uint8)
-    for t in range(num_frames):
-        offset = int(round(pan / 2 + pan / 2 * np.sin(2 * np.pi * t / max(num_frames, 2))))
+    frames = np.empty((frame_count, size, size, 3), np.uint8)
+    for t in range(frame_count):
+        offset = int(round(pan / 2 + pan / 2 * np.sin(2 * np.pi * t / max(frame_count, 2))))
         frame = texture[offset:offset + size, offset:offset + size].copy()
         frame[band & ((along + speed * t / period) % 1 < 0.5)] = (90, 90, 90)
         for blob_centre, blob_velocity, blob_radius, colour in blobs:

@@ -28,17 +28,22 @@ class UntrimmedConfig:
 
     def for_clips(self, clip_frames: int) -> UntrimmedConfig:
         """This config with ``action_frames`` resolved for clips of ``clip_frames`` frames, validated."""
-        config = replace(self, action_frames=clip_frames if self.action_frames is None else self.action_frames)
+        config = replace(self, action_frames=self.action_frames_of(clip_frames))
         config.check(clip_frames)
         return config
 
+    def action_frames_of(self, clip_frames: int) -> int:
+        """The action frames taken from a clip of ``clip_frames`` frames (all of them when ``action_frames`` is None)."""
+        return clip_frames if self.action_frames is None else self.action_frames
+
     def check(self, clip_frames: int) -> None:
-        if not 1 <= self.action_frames <= clip_frames:
-            raise ValueError(f"action_frames must be in 1..{clip_frames} (frames per clip), got {self.action_frames}")
-        if not 1 <= self.bursts <= self.action_frames:
-            raise ValueError(f"bursts must be in 1..action_frames ({self.action_frames}), got {self.bursts}")
-        if not self.action_frames <= self.length <= MAX_LENGTH:
-            raise ValueError(f"length ({self.length}) must be >= action_frames ({self.action_frames}) and at most {MAX_LENGTH}")
+        action_frames = self.action_frames_of(clip_frames)
+        if not 1 <= action_frames <= clip_frames:
+            raise ValueError(f"action_frames must be in 1..{clip_frames} (frames per clip), got {action_frames}")
+        if not 1 <= self.bursts <= action_frames:
+            raise ValueError(f"bursts must be in 1..action_frames ({action_frames}), got {self.bursts}")
+        if not action_frames <= self.length <= MAX_LENGTH:
+            raise ValueError(f"length ({self.length}) must be >= action_frames ({action_frames}) and at most {MAX_LENGTH}")
 
 
 def build_video(action: np.ndarray, background_clips: list[np.ndarray], config: UntrimmedConfig,
@@ -47,14 +52,15 @@ def build_video(action: np.ndarray, background_clips: list[np.ndarray], config: 
 
     ``action``: the clip's frame refs; ``background_clips``: frame refs of each background clip.
     """
-    keep = np.round(np.linspace(0, len(action) - 1, config.action_frames)).astype(np.int64)
+    action_frames = config.action_frames_of(len(action))
+    keep = np.round(np.linspace(0, len(action) - 1, action_frames)).astype(np.int64)
     pieces = np.array_split(action[keep], config.bursts)
-    needed = config.length - config.action_frames
+    needed = config.length - action_frames
     stream: list[np.ndarray] = []
     have = 0
     while have < needed:
         clip = background_clips[rng.integers(len(background_clips))]
-        start = rng.integers(len(clip)) if not stream else 0
+        start = int(rng.integers(len(clip))) if not stream else 0
         stream.append(clip[start:])
         have += len(clip) - start
     background = np.concatenate(stream)[:needed] if stream else np.empty(0, dtype=np.int64)

@@ -15,8 +15,7 @@ import torch
 from tqdm import tqdm
 
 from framesampler.candidates import Candidates, Reads, candidate_indices
-from framesampler.classifiers.clip import ClipClassifier
-from framesampler.classifiers.frozen import FrameClassifier
+from framesampler.classifiers.frozen import VideoClassifier
 from framesampler.data.features import VideoSet
 from framesampler.eval.metrics import in_burst_fraction, mean_average_precision, sampling_fidelity, top1
 from framesampler.policies import Context, Sampler
@@ -24,7 +23,7 @@ from framesampler.policies.optimal import OptimalPolicy
 
 
 @torch.no_grad()
-def evaluate(videos: VideoSet, classifier: FrameClassifier | ClipClassifier, samplers: dict[str, Sampler], *, T: int, N: int,
+def evaluate(videos: VideoSet, classifier: VideoClassifier, samplers: dict[str, Sampler], *, T: int, N: int,
              seed: int = 0, reference: Sampler | None = None, optimal: list[np.ndarray] | None = None,
              progress: bool = True) -> dict[str, dict]:
     """Per sampler: {"top1", "mAP", "fidelity" (null when it does not pick N), "in_burst" (null without an
@@ -46,7 +45,7 @@ def evaluate(videos: VideoSet, classifier: FrameClassifier | ClipClassifier, sam
     table_logits = classifier.frame_logits(videos.frames)
     reference = reference or OptimalPolicy()
     rng = np.random.default_rng(seed)
-    probs = {name: [] for name in samplers}
+    probs: dict[str, list[np.ndarray]] = {name: [] for name in samplers}
     chosen: dict[str, list[np.ndarray]] = {name: [] for name in samplers}
     optimal = [] if optimal is None else optimal
     known = len(optimal) == len(videos)
@@ -76,7 +75,7 @@ def evaluate(videos: VideoSet, classifier: FrameClassifier | ClipClassifier, sam
             if sampler is reference:
                 picked = optimal[v]
             else:
-                seen = candidates if Reads.MOTION not in sampler.reads else \
+                seen = candidates if bitstream_motion is None or Reads.MOTION not in sampler.reads else \
                     replace(candidates, motion=bitstream_motion[rows.numpy()])
                 selection = sampler.choose(seen, N, context=context, rng=rng)
                 picked, own = selection.positions, selection.prediction

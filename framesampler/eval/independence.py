@@ -23,6 +23,7 @@ from torch.nn import functional as F
 
 from framesampler.candidates import MAX_T, candidate_indices
 from framesampler.classifiers.pretrained import PretrainedBackbone
+from framesampler.deprecation import renamed_keyword
 from framesampler.device import DEFAULT_BATCH_SIZE
 from framesampler.video import VideoError, VideoReader
 
@@ -67,13 +68,14 @@ def median_bandwidth(embeddings_per_video: list[torch.Tensor], *, max_points: in
     return sigma
 
 
-def candidates_by_rate(num_frames: int, video_fps: float, rates: Sequence[float], *,
+@renamed_keyword("num_frames", "frame_count")
+def candidates_by_rate(frame_count: int, video_fps: float, rates: Sequence[float], *,
                        max_candidates: int) -> dict[float, np.ndarray]:
     """Frame indices of the candidates at each rate (frames per second): the first ``max_candidates``
     of ``candidate_indices(mode="fps")``, so consecutive from the video's start. A rate above the
     video's own fps (beyond 0.1 % for rounding) is left out, not clamped: it would repeat frames and
     fake a relevance of 1, or, clamped, measure the video's rate under another rate's name."""
-    return {rate: candidate_indices(num_frames, max_candidates, mode="fps", fps=rate, video_fps=video_fps)
+    return {rate: candidate_indices(frame_count, max_candidates, mode="fps", fps=rate, video_fps=video_fps)
             for rate in rates if rate <= video_fps * 1.001}
 
 

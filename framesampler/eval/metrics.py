@@ -54,9 +54,9 @@ def sampling_fidelity(selected: Sequence[np.ndarray], optimal: Sequence[np.ndarr
     return float(np.mean([len(np.intersect1d(s, o)) / max(len(o), 1) for s, o in zip(selected, optimal)]))
 
 
-def in_burst_fraction(selected: Sequence[np.ndarray], inside: Sequence[np.ndarray]) -> float:
+def in_burst_fraction(selected: Sequence[np.ndarray], inside: Sequence[np.ndarray] | np.ndarray) -> float:
     """Chosen frames inside a burst over all chosen frames, pooled over videos; ``selected[v]`` are
-    positions into ``inside[v]`` ([T] bool, per candidate)."""
+    positions into ``inside[v]`` ([T] bool, per candidate; ``inside`` a list or a [V, T] array)."""
     if len(selected) != len(inside) or not selected:
         raise ValueError("in_burst needs one selection and one inside-burst mask per video")
     chosen = sum(len(s) for s in selected)

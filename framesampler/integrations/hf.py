@@ -16,12 +16,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from framesampler.app.pipeline import SampledVideo
 from framesampler.integrations.common import SamplerSpec, pipeline_for
 from framesampler.video.decode import read_frames
+
+if TYPE_CHECKING:
+    from transformers.video_utils import VideoMetadata
 
 
 def indices_fn(path: str | os.PathLike, sampler: SamplerSpec, *, T: int, N: int, **options) -> Callable[..., np.ndarray]:
@@ -32,9 +37,9 @@ def indices_fn(path: str | os.PathLike, sampler: SamplerSpec, *, T: int, N: int,
     pipeline = pipeline_for(sampler, T=T, N=N, **options)
     result: list[SampledVideo] = []
 
-    def sample_indices_fn(metadata: object = None, **kwargs) -> np.ndarray:
+    def sample_indices_fn(metadata: VideoMetadata | None = None, **kwargs) -> np.ndarray:
         if not result:
-            result.append(pipeline(path))
+            result.append(pipeline(Path(path)))
         video = result[0]
         if metadata is not None:
             metadata.total_num_frames, metadata.fps = video.num_frames, video.fps
@@ -45,13 +50,13 @@ def indices_fn(path: str | os.PathLike, sampler: SamplerSpec, *, T: int, N: int,
 
 
 def load_video(path: str | os.PathLike, sampler: SamplerSpec, *, T: int, N: int, size: int | None = None,
-               **options) -> tuple[np.ndarray, object]:
+               **options) -> tuple[np.ndarray, VideoMetadata]:
     """``(frames, VideoMetadata)``: the N chosen frames as uint8 RGB ``[N, H, W, 3]`` (shorter side
     ``size`` if given) and transformers' metadata with ``frames_indices`` and the exact ``fps`` and
     frame count filled, so ``metadata.timestamps`` are the chosen frames' times in seconds."""
     from transformers.video_utils import VideoMetadata
 
-    video = pipeline_for(sampler, T=T, N=N, **options)(path)
+    video = pipeline_for(sampler, T=T, N=N, **options)(Path(path))
     indices = video.candidates[video.chosen]
     frames = read_frames(path, indices, size=size)
     metadata = VideoMetadata(total_num_frames=video.num_frames, fps=video.fps, width=frames.shape[2],

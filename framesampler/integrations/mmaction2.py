@@ -117,7 +117,9 @@ def _register() -> None:
         __doc__ = FrameSamplerSampleFrames.__doc__
 
     Registered.__name__ = Registered.__qualname__ = "FrameSamplerSampleFrames"
-    FrameSamplerSampleFrames = TRANSFORMS.register_module(name="FrameSamplerSampleFrames", module=Registered)
+    # the registered subclass (a BaseTransform too) takes the plain class's name in this module
+    FrameSamplerSampleFrames = TRANSFORMS.register_module(  # type: ignore[misc]
+        name="FrameSamplerSampleFrames", module=Registered)
 
 
 _register()

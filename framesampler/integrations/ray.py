@@ -24,6 +24,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import types
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -38,6 +39,7 @@ from framesampler.video.decode import VideoError
 
 if TYPE_CHECKING:
     from framesampler.app.extract import Runner
+    from framesampler.data.dataset import ExtractConfig
 
 LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
 LOCAL_OBJECT_STORE_BYTES = 512 * 1024**2
@@ -141,7 +143,8 @@ class RayExtractor:
         for path in batch["path"]:
             try:
                 buffer = io.BytesIO()
-                np.savez(buffer, **self.extractor(Path(str(path))))
+                # numpy's stub types **arrays as allow_pickle's bool; these are arrays named by cache key
+                np.savez(buffer, **self.extractor(Path(str(path))))  # type: ignore[arg-type]
                 arrays.append(buffer.getvalue())
                 errors.append("")
             except VideoError as error:
@@ -155,7 +158,7 @@ def extract_runner(*, model: dict | None = None, address: str | None = None, num
     """``framesampler extract --ray``'s runner for ``app.extract.extract(runner=...)`` (see the module docstring)."""
     check_batch_size(batch_size)
 
-    def run(config: object, paths: list[Path]) -> Iterator[tuple[Path, dict | None, str | None]]:
+    def run(config: ExtractConfig, paths: list[Path]) -> Iterator[tuple[Path, dict | None, str | None]]:
         if not num_gpus:  # CPU actors: a precision they cannot run is refused here, before the cluster starts
             check_precision(config.precision, "cpu")
         by_name = {str(path): path for path in paths}
@@ -186,7 +189,7 @@ def run_batch_ray(paths: Sequence[str | os.PathLike], sampler: SamplerSpec, *, T
     return [by_path[str(path)] for path in paths]
 
 
-def _connect(ray: object, address: str | None) -> bool:
+def _connect(ray: types.ModuleType, address: str | None) -> bool:
     """Connect to ``address`` or start a loopback-only local Ray; True when this call started it."""
     if ray.is_initialized():
         return False

@@ -9,6 +9,8 @@ cannot run (framesampler's own ``--backend pyav`` decodes the same frames).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 
@@ -16,9 +18,13 @@ from framesampler.app.pipeline import previous_frames
 from framesampler.candidates import candidate_indices
 from framesampler.integrations.common import SamplerSpec, in_memory, pipeline_for
 
+if TYPE_CHECKING:
+    from torchcodec import FrameBatch
+    from torchcodec.decoders import VideoDecoder
 
-def clips_at_sampler_indices(decoder: object, sampler: SamplerSpec, *, num_candidates: int, num_frames: int,
-                             **options) -> object:
+
+def clips_at_sampler_indices(decoder: VideoDecoder, sampler: SamplerSpec, *, num_candidates: int, num_frames: int,
+                             **options) -> FrameBatch:
     """The ``num_frames`` frames a framesampler sampler picks among ``num_candidates`` uniform candidates
     of ``decoder`` (a ``torchcodec.decoders.VideoDecoder``), as a 5-D ``FrameBatch`` of ``num_frames`` clips
     of one frame (time order). The candidates are decoded once; the chosen are taken from them."""

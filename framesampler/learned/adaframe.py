@@ -329,9 +329,9 @@ class AdaFrame(LearnedSampler):
             location = policy.sample() if sample else mean
             return location_to_index(location, num_candidates), policy.log_prob(location)
         scores = torch.einsum("bw,bmw->bm", self.selection(h), memory.detach())
-        policy = torch.distributions.Categorical(logits=scores)
-        slot = policy.sample() if sample else scores.argmax(dim=-1)
-        return positions[slot], policy.log_prob(slot)
+        choice = torch.distributions.Categorical(logits=scores)
+        slot = choice.sample() if sample else scores.argmax(dim=-1)
+        return positions[slot], choice.log_prob(slot)
 
     def rollout(self, features: torch.Tensor, steps: int, *, sample: bool, episodes: int = 1,
                 vectors: torch.Tensor | None = None) -> Rollout:
@@ -401,6 +401,8 @@ class AdaFrame(LearnedSampler):
         else:
             confidence = agent.amax(dim=-1)
             if self.options["confidence"] == "agreement":
+                if context is None or context.frame_logits is None:
+                    raise ValueError("adaframe with confidence='agreement' needs context.frame_logits; none was given")
                 frame_logits = torch.as_tensor(context.frame_logits, dtype=torch.float32)[None]
                 seen = seen_consensus_probs(frame_logits, episode.indices.cpu(), context.consensus)[0]
                 confidence = torch.minimum(confidence, seen.gather(-1, agent.argmax(dim=-1, keepdim=True)).squeeze(-1))
@@ -416,7 +418,9 @@ class AdaFrame(LearnedSampler):
         """Multiply-accumulates per candidate, an upper bound: f_s on it as a memory frame plus one agent
         step (projection of v_t, memory query, LSTM, the three heads; attention products not counted)."""
         width, hidden = self.encoder.out_dim, self.lstm.hidden_size
-        heads = (self.frame_projection[1], self.memory_query, self.prediction, self.selection, self.utility)
+        projection = self.frame_projection[1]
+        assert isinstance(projection, nn.Linear)  # frame_projection: Dropout, Linear
+        heads = (projection, self.memory_query, self.prediction, self.selection, self.utility)
         step = sum(layer.in_features * layer.out_features for layer in heads) + 4 * (2 * width + hidden) * hidden
         return super().macs_per_frame() - width + step
 

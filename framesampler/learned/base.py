@@ -21,6 +21,7 @@ from framesampler.cost import count_macs, inference
 from framesampler.learned.encoder import FeatureEncoder
 from framesampler.learned.recipe import Recipe
 from framesampler.policies.base import Context, Sampler
+from framesampler.policies.registry import create_sampler, sampler_factory
 
 MAX_INPUT_DIM = 16384  # features per candidate the encoder reads
 
@@ -48,6 +49,22 @@ class TrainingBatch:
 
 
 ENCODER_INPUTS = ("features", "compressed")
+
+
+def learned_sampler_class(name: str) -> type[LearnedSampler]:
+    """The class registered as ``name``; ``ValueError`` unless it is a learned sampler."""
+    factory = sampler_factory(name)
+    if not (isinstance(factory, type) and issubclass(factory, LearnedSampler)):
+        raise ValueError(f"{name!r} is not a learned sampler: it has no weights to train or load")
+    return factory
+
+
+def create_learned_sampler(name: str, **options: Any) -> LearnedSampler:
+    """``create_sampler`` for a learned sampler; ``ValueError`` unless ``name`` is one."""
+    sampler = create_sampler(name, **options)
+    if not isinstance(sampler, LearnedSampler):
+        raise ValueError(f"{name!r} is not a learned sampler: it has no weights to train or load")
+    return sampler
 
 
 class LearnedSampler(nn.Module, Sampler):
@@ -101,7 +118,8 @@ class LearnedSampler(nn.Module, Sampler):
         """The encoder's input for one video [1, T, D]: its candidates' features, or their compressed-domain
         vectors or audio patches for a sampler that reads those (``Reads.COMPRESSED``, ``Reads.AUDIO``), followed by their
         language features for one that reads them (``Reads.LANGUAGE``)."""
-        name = next((flag.name.lower() for flag in (Reads.COMPRESSED, Reads.AUDIO) if flag in self.reads), "features")
+        name = next((field for flag, field in ((Reads.COMPRESSED, "compressed"), (Reads.AUDIO, "audio")) if flag in self.reads),
+                    "features")
         values = getattr(candidates, name)
         if Reads.LANGUAGE in self.reads:  # SMART's X_i: the visual features, then the language ones
             values, name = np.concatenate([values, candidates.language], axis=1), "features + candidates.language"
@@ -114,6 +132,13 @@ class LearnedSampler(nn.Module, Sampler):
     def device(self) -> torch.device:
         """Where the sampler's parameters are (``Pipeline`` and ``train_sampler`` move it to their device)."""
         return next(self.parameters()).device
+    def frame_scores(self, features: torch.Tensor) -> torch.Tensor:
+        """Importance logits [B, T] of candidate features [B, T, D], differentiable (each subclass's)."""
+        raise NotImplementedError
+
+    def loss(self, batch: TrainingBatch) -> dict[str, torch.Tensor]:
+        """The paper's training objective on ``batch``: ``{"loss": scalar, ...components}`` (each subclass's)."""
+        raise NotImplementedError
 
     def batch_scores(self, features: torch.Tensor) -> torch.Tensor:
         """Scores [B, T] of many videos' candidate features [B, T, D], in inference mode, on the sampler's device;
@@ -121,7 +146,7 @@ class LearnedSampler(nn.Module, Sampler):
         with inference(self):
             return self.frame_scores(features.to(self.device)).cpu()
 
-    def scores(self, candidates: Candidates, context: Context | None = None) -> np.ndarray:
+    def scores(self, candidates: Candidates, context: Context | None = None) -> np.ndarray | None:
         return self.batch_scores(self.candidate_input(candidates))[0].numpy()
 
     def with_inference_options(self, **options: Any) -> LearnedSampler:

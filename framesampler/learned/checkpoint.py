@@ -9,6 +9,14 @@ neither the training data nor any training, and ``load_checkpoint`` refuses a ch
 another T, N, input width or classifier, saying what differs. A checkpoint may come from anyone: its
 ``config.json`` is checked (its keys, their types, T, N and widths within bounds) and its models are built
 and loaded on the meta device first, so a config that does not fit its weights costs no memory.
+
+Checkpoints evolve: ``config.json`` records the framesampler and torch ``versions`` that wrote it, and a key this
+framesampler does not know (a newer one wrote it) or a required key it lacks is refused in one line naming them and
+the writer's version. Version 2 checkpoints written before ``versions`` existed load unchanged (no versions);
+version 1 (before the frozen head was saved beside the sampler) lacks ``classifier.pt`` and cannot be migrated.
+The weights are ``weights.pt``/``classifier.pt`` (``torch.save``, the default) or, with ``weights_format=
+"safetensors"`` (the ``safetensors`` extra), ``.safetensors`` files; loading reads whichever is there,
+``torch.load`` always with ``weights_only=True``.
 """
 from __future__ import annotations
 
@@ -19,23 +27,24 @@ import os
 import typing
 import warnings
 from collections.abc import Callable
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
+from framesampler import __version__
 from framesampler.candidates import MAX_T
-from framesampler.classifiers.frozen import FrameClassifier
+from framesampler.classifiers.frozen import ClassifierConfig, VideoClassifier
 from framesampler.classifiers.pretrained import MAX_RESOLUTION, MIN_RESOLUTION
 from framesampler.classifiers.saved import any_classifier_from_saved
 from framesampler.data.dataset import ExtractConfig
-from framesampler.learned.base import MAX_INPUT_DIM, LearnedSampler
-from framesampler.policies.registry import create_sampler, sampler_factory
-from framesampler.storage import load_module, one_line, save_module
+from framesampler.learned.base import MAX_INPUT_DIM, LearnedSampler, create_learned_sampler, learned_sampler_class
+from framesampler.storage import WeightsFormat, key_problems, load_module, one_line, save_module
 
 FORMAT = "framesampler-sampler-checkpoint"
 VERSION = 2
 MAKE = "`framesampler train`"
+Loaded = typing.TypeVar("Loaded", bound=torch.nn.Module)
 
 
 @dataclass
@@ -54,6 +63,7 @@ class CheckpointConfig:
     data: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)
     macs_per_frame: int = 0
+    versions: dict = field(default_factory=dict)  # {"framesampler": ..., "torch": ...} that wrote it
     format: str = FORMAT
     version: int = VERSION
 
@@ -63,13 +73,13 @@ class Checkpoint:
     """A loaded checkpoint: the sampler, the frozen head it was trained against, and its config."""
 
     sampler: LearnedSampler
-    classifier: FrameClassifier
+    classifier: VideoClassifier
     config: CheckpointConfig
 
 CHECKPOINT_KEYS = ("sampler", "options", "classifier")  # in config.json of every checkpoint version: what may be replaced
 
 
-def classifier_fingerprint(classifier: FrameClassifier) -> dict:
+def classifier_fingerprint(classifier: VideoClassifier) -> dict:
     """What a checkpoint must match: the classifier's weights digest (with the user's model's fingerprint), label
     map and consensus."""
     buffer = io.BytesIO()
@@ -82,20 +92,23 @@ def classifier_fingerprint(classifier: FrameClassifier) -> dict:
 
 
 def save_checkpoint(sampler: LearnedSampler, directory: str | os.PathLike, *, T: int, N: int,
-                    classifier: FrameClassifier, extract: dict | None = None, data: dict | None = None,
-                    training: dict | None = None, log: list[dict] | None = None) -> Path:
+                    classifier: VideoClassifier, extract: dict | None = None, data: dict | None = None,
+                    training: dict | None = None, log: list[dict] | None = None, weights_format: WeightsFormat = "pt") -> Path:
     """Write the checkpoint atomically into ``directory`` (replacing a previous checkpoint, never another
-    folder): a reader sees the old checkpoint or the new one, never a mix. Non-finite weights are refused."""
+    folder): a reader sees the old checkpoint or the new one, never a mix. Non-finite weights are refused.
+    ``weights_format``: ``"pt"`` (``torch.save``) or ``"safetensors"`` (module docstring)."""
     config = CheckpointConfig(sampler=sampler.name, options=sampler.options, T=T, N=N,
                               input_dim=sampler.options["input_dim"], classifier=classifier_fingerprint(classifier),
                               classifier_config=asdict(classifier.config), extract=extract, data=data or {},
-                              training=training or {}, macs_per_frame=sampler.macs_per_frame())
+                              training=training or {}, macs_per_frame=sampler.macs_per_frame(),
+                              versions={"framesampler": __version__, "torch": torch.__version__})
     return save_module(directory, asdict(config), {"weights.pt": sampler.state_dict(), "classifier.pt": classifier.state_dict()},
-                       keys=CHECKPOINT_KEYS, texts={"train_log.jsonl": "".join(json.dumps(row) + "\n" for row in log or [])})
+                       keys=CHECKPOINT_KEYS, texts={"train_log.jsonl": "".join(json.dumps(row) + "\n" for row in log or [])},
+                       weights_format=weights_format)
 
 
 def read_checkpoint(directory: str | os.PathLike, *, T: int | None = None, N: int | None = None,
-                    input_dim: int | None = None, classifier: FrameClassifier | None = None) -> Checkpoint:
+                    input_dim: int | None = None, classifier: VideoClassifier | None = None) -> Checkpoint:
     """Load a checkpoint, checking each given setting against the one it was trained with."""
     directory = Path(directory)
     raw, states = load_module(directory, ("weights.pt", "classifier.pt"), what="sampler checkpoint", make=MAKE)
@@ -118,8 +131,8 @@ def read_checkpoint(directory: str | os.PathLike, *, T: int | None = None, N: in
             raise ValueError(f"checkpoint {directory} was trained against another frozen classifier "
                              f"({found['weights_sha256']} != {expected['weights_sha256']}): train it again "
                              "with this evaluation's --features/--vocab/--seed/--consensus")
-    options = {**getattr(sampler_factory(config.sampler), "earlier_options", {}), **config.options}  # an older config
-    sampler = _fitted(directory, lambda: _loaded(create_sampler(config.sampler, **options), states["weights.pt"]))
+    options = {**learned_sampler_class(config.sampler).earlier_options, **config.options}  # an older config
+    sampler = _fitted(directory, lambda: _loaded(create_learned_sampler(config.sampler, **options), states["weights.pt"]))
     head = _fitted(directory, lambda: any_classifier_from_saved(config.classifier_config, states["classifier.pt"]))
     return Checkpoint(sampler.eval(), head, config)
 
@@ -129,14 +142,11 @@ def checked_config(raw: dict, directory: Path) -> CheckpointConfig:
     keys, each of its type, 1 <= N <= T <= ``MAX_T``, 1 <= input_dim <= ``MAX_INPUT_DIM``, a classifier
     fingerprint and ``extract`` settings with resolutions a backbone takes."""
     types = typing.get_type_hints(CheckpointConfig)
-    required = {f.name for f in fields(CheckpointConfig) if f.default is MISSING and f.default_factory is MISSING}
     wrong = [f"{key} {raw[key]!r:.30} is not {getattr(kind, '__name__', kind)}" for key, kind in types.items()
              if key in raw and (not isinstance(raw[key], kind) or (kind is int and isinstance(raw[key], bool)))]
-    if set(raw) - set(types):
-        wrong.append(f"unknown key(s) {', '.join(sorted(set(raw) - set(types)))}")
-    if required - set(raw):
-        wrong.append(f"no {', '.join(sorted(required - set(raw)))}")
+    wrong += key_problems(CheckpointConfig, raw)
     if not wrong:
+        wrong += [f"classifier_config has {problem}" for problem in key_problems(ClassifierConfig, raw["classifier_config"])]
         if not 1 <= raw["N"] <= raw["T"] <= MAX_T:
             wrong.append(f"T {raw['T']} and N {raw['N']}: need 1 <= N <= T <= {MAX_T}")
         if not 1 <= raw["input_dim"] <= MAX_INPUT_DIM:
@@ -152,17 +162,20 @@ def checked_config(raw: dict, directory: Path) -> CheckpointConfig:
             if not all(isinstance(size, int) and MIN_RESOLUTION <= size <= MAX_RESOLUTION for size in sizes):
                 wrong.append(f"extract resolutions {sizes}: need {MIN_RESOLUTION}..{MAX_RESOLUTION} px")
     if wrong:
-        raise ValueError(f"{directory / 'config.json'} is not a checkpoint's config ({'; '.join(wrong)}); "
+        writer = raw.get("versions", {}).get("framesampler") if isinstance(raw.get("versions"), dict) else None
+        newer = f"; it was written by framesampler {writer} (this is {__version__}): use that version or" \
+            if writer not in (None, __version__) else ";"
+        raise ValueError(f"{directory / 'config.json'} is not a checkpoint's config ({'; '.join(wrong)}){newer} "
                          f"train it again with {MAKE}")
     return CheckpointConfig(**raw)
 
 
-def _loaded(model: torch.nn.Module, state: dict) -> torch.nn.Module:
+def _loaded(model: Loaded, state: dict) -> Loaded:
     model.load_state_dict(state)
     return model
 
 
-def _fitted(directory: Path, make: Callable[[], torch.nn.Module]) -> torch.nn.Module:
+def _fitted(directory: Path, make: Callable[[], Loaded]) -> Loaded:
     """``make()`` (build a model from config.json and load its weights), first on the meta device, which
     allocates nothing: another model's weights, or a config sized like no weights file, are refused first."""
     try:
@@ -175,7 +188,7 @@ def _fitted(directory: Path, make: Callable[[], torch.nn.Module]) -> torch.nn.Mo
     return make()
 
 
-def load_checkpoint(directory: str | os.PathLike, classifier: FrameClassifier | None = None, *, T: int | None = None,
+def load_checkpoint(directory: str | os.PathLike, classifier: VideoClassifier | None = None, *, T: int | None = None,
                     N: int | None = None, input_dim: int | None = None) -> LearnedSampler:
     """The trained sampler of a checkpoint (see ``read_checkpoint`` for the checks)."""
     return read_checkpoint(directory, T=T, N=N, input_dim=input_dim, classifier=classifier).sampler

@@ -397,8 +397,10 @@ class SaliencyCombination(Sampler):
 
     def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator,
                 scores: np.ndarray | None) -> np.ndarray:
-        return combine_saliency(self.first.scores(candidates, context), self.second.scores(candidates, context), k,
-                                self.scheme, weight=self.weight, k_prime=self.k_prime)
+        first, second = (sampler.scores(candidates, context) for sampler in (self.first, self.second))
+        if first is None or second is None:
+            raise ValueError(f"scsampler combines two scoring samplers; {self.first.name!r} or {self.second.name!r} gives no scores")
+        return combine_saliency(first, second, k, self.scheme, weight=self.weight, k_prime=self.k_prime)
 
 
 register_sampler("scsampler", SCSampler)

@@ -179,6 +179,7 @@ class GlobalSelector(nn.Module):
         self.relation = nn.Linear(4 * width, 1)  # Theta_1, Eq. 2
         self.lstm = nn.LSTM(2 * width, hidden, batch_first=True)  # Eq. 3
         self.temporal = nn.Linear(hidden, 1)  # V and b, Eq. 4
+        self.classifier: nn.Module
         if form == "paper":
             self.relation_temporal = nn.Linear(4 * width, 1, bias=False)  # Theta_2, Eq. 5
             nn.init.zeros_(self.relation_temporal.weight)  # gamma starts at 1/2 (see the module docstring)
@@ -278,7 +279,9 @@ class SMARTSampler(LearnedSampler):
         score, ranked in log space, where a gamma below float precision still orders the frames."""
         x = self.encoder(features)
         selector = self.options["selector"]
-        log_delta = nn.functional.logsigmoid(self.single(x)).squeeze(-1) if selector != "global" else 0.0
+        if selector == "global":
+            return self.log_global_scores(x)
+        log_delta = nn.functional.logsigmoid(self.single(x)).squeeze(-1)
         return log_delta if selector == "single" else log_delta + self.log_global_scores(x)
 
     def loss(self, batch: TrainingBatch) -> dict[str, torch.Tensor]:

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from framesampler.candidates import Reads, segment_positions
 from framesampler.classifiers.clip import ClipClassifier
-from framesampler.classifiers.frozen import FrameClassifier
+from framesampler.classifiers.frozen import VideoClassifier
 from framesampler.constants import RECIPES
 from framesampler.data.features import VideoSet
 from framesampler.device import resolve_device
@@ -43,7 +43,7 @@ def learned_sampler_names() -> list[str]:
 
 
 
-def clip_scorer(classifier: FrameClassifier | ClipClassifier, frames: torch.Tensor):
+def clip_scorer(classifier: VideoClassifier, frames: torch.Tensor):
     """For a clip classifier, ``positions [B, K] -> log probs [B, C]`` on a batch's candidate frames [B, T, D] (the
     classifier runs where the frames are; the log probs go where the positions are)."""
     if not isinstance(classifier, ClipClassifier):
@@ -89,7 +89,7 @@ class TrainSettings:
         return {"recipe": self.recipe, **asdict(self.resolve(sampler))}
 
 
-def run_identity(sampler: LearnedSampler, classifier: FrameClassifier, *, T: int, settings: TrainSettings, seed: int,
+def run_identity(sampler: LearnedSampler, classifier: VideoClassifier, *, T: int, settings: TrainSettings, seed: int,
                  run: dict | None = None) -> dict:
     """What a resume state must match (JSON values): the sampler's options, T, seed, training settings, the
     frozen classifier's fingerprint and ``run`` (the caller's data identity: data file fingerprint,
@@ -132,7 +132,7 @@ def load_resume_state(state_path: Path, identity: dict) -> dict | None:
     return state
 
 
-def train_sampler(sampler: LearnedSampler, videos: Callable[[int], VideoSet], classifier: FrameClassifier, *,
+def train_sampler(sampler: LearnedSampler, videos: Callable[[int], VideoSet], classifier: VideoClassifier, *,
                   T: int, settings: TrainSettings = TrainSettings(), seed: int = 0,
                   state_path: Path | None = None, run: dict | None = None, progress: bool = True,
                   device: str | torch.device = "cpu") -> list[dict]:

@@ -69,6 +69,20 @@ class Context:
             check_consensus(self.consensus)
 
 
+def context_logits(context: Context | None) -> torch.Tensor:
+    """``context.frame_logits`` [T, C]: there for a sampler that reads ``Reads.FRAME_LOGITS`` (``check_select``)."""
+    if context is None or context.frame_logits is None:
+        raise ValueError("this sampler needs context.frame_logits (the classifier's logits on each candidate)")
+    return context.frame_logits
+
+
+def context_label(context: Context | None) -> int:
+    """``context.label``: there for a sampler that reads ``Reads.LABEL`` (``check_select``)."""
+    if context is None or context.label is None:
+        raise ValueError("this sampler needs context.label (the true class)")
+    return context.label
+
+
 @dataclass(frozen=True)
 class Selection:
     """The chosen positions (sorted, unique int64 into the candidates) and the per-candidate scores they
@@ -102,11 +116,11 @@ def check_select(sampler: Sampler, candidates: Candidates, n: int, context: Cont
         raise TypeError(f"context must be a framesampler.Context or None, got {type(context).__name__}")
     if rng is not None and not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator or None, got {type(rng).__name__}")
-    for flag in (Reads.FRAME_LOGITS, Reads.LABEL):
-        if flag in sampler.reads and (context is None or getattr(context, flag.name.lower()) is None):
-            raise ValueError(f"sampler {sampler.name!r} needs context.{flag.name.lower()}; none was given")
-    wanted = [flag.name.lower() for flag in (Reads.PIXELS, Reads.FEATURES, Reads.MOTION, Reads.COMPRESSED, Reads.AUDIO)
-              if flag in sampler.reads]
+    for flag, field in ((Reads.FRAME_LOGITS, "frame_logits"), (Reads.LABEL, "label")):
+        if flag in sampler.reads and (context is None or getattr(context, field) is None):
+            raise ValueError(f"sampler {sampler.name!r} needs context.{field}; none was given")
+    wanted = [field for flag, field in ((Reads.PIXELS, "pixels"), (Reads.FEATURES, "features"), (Reads.MOTION, "motion"),
+                                        (Reads.COMPRESSED, "compressed"), (Reads.AUDIO, "audio")) if flag in sampler.reads]
     if wanted and all(getattr(candidates, what) is None for what in wanted):
         raise ValueError(f"sampler {sampler.name!r} needs candidates.{' or candidates.'.join(wanted)}; none was given")
     if Reads.LANGUAGE in sampler.reads and candidates.language is None:
@@ -153,13 +167,17 @@ class Sampler:
 
     name: str = "sampler"
     reads: Reads = Reads.NOTHING
-    stochastic: bool = False
     trainable: bool = False
     predicts: bool = False
 
     def __init__(self, *, seed: int = 0, training: bool = False) -> None:
         self.training = training
         self.rng = np.random.default_rng(seed)
+
+    @property
+    def stochastic(self) -> bool:
+        """Whether two runs may pick differently (a subclass overrides it with a class attribute or a property)."""
+        return False
 
     def select(self, candidates: Candidates, n: int, *, context: Context | None = None,
                rng: np.random.Generator | None = None, short_policy: SelectShortPolicy = "all") -> np.ndarray:
@@ -180,7 +198,9 @@ class Sampler:
         return Selection(np.sort(np.asarray(chosen, dtype=np.int64)), scores)
 
     def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator,
-                scores: np.ndarray | None) -> np.ndarray:
+                scores: np.ndarray | None) -> np.ndarray | Selection:
+        if scores is None:
+            raise NotImplementedError(f"sampler {self.name!r} gives no scores: it must override _select")
         if context is not None and context.decode_aware and context.keyframes is not None:
             return decode_aware_top_n(scores, k, candidates.frame_indices, context.keyframes, context.decode_aware)
         return top_n_sorted(scores, k)

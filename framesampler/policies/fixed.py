@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from framesampler.candidates import Candidates, candidate_indices
+from framesampler.candidates import CandidateMode, Candidates, candidate_indices
 from framesampler.policies.base import Context, Sampler, Selection, check_select
 from framesampler.policies.registry import register_sampler
 
@@ -20,7 +20,7 @@ class UniformSampler(Sampler):
                 scores: np.ndarray | None) -> np.ndarray:
         if k == 0:
             return np.empty(0, dtype=np.int64)
-        mode = "jitter" if self.training else "uniform"
+        mode: CandidateMode = "jitter" if self.training else "uniform"
         return candidate_indices(len(candidates), k, mode=mode, rng=rng)
 
 

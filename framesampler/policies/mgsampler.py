@@ -265,6 +265,7 @@ class MGSampler(Sampler):
         elif kind == "ssim":
             motion = ssim_difference(frames, following)
         else:
+            assert self.conv is not None  # built when motion == "conv", the only kind left
             motion = conv_difference(frames, following, self.conv)
         return motion if pairs in NEIGHBOUR else np.concatenate([[0.0], motion])
 
@@ -274,6 +275,7 @@ class MGSampler(Sampler):
 
     def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator,
                 scores: np.ndarray | None) -> np.ndarray:
+        assert scores is not None  # self.scores always scores
         return motion_guided_positions(scores, k, mu=self.mu, rng=rng if self.stochastic else None)
 
 

@@ -20,7 +20,7 @@ import torch
 
 from framesampler.candidates import Candidates, Reads
 from framesampler.classifiers.consensus import check_consensus, consensus_log_probs
-from framesampler.policies.base import Context, Sampler
+from framesampler.policies.base import Context, Sampler, context_label, context_logits
 from framesampler.policies.registry import register_sampler
 
 Search = Literal["auto", "exact", "approximate"]
@@ -156,6 +156,7 @@ def optimal_subset(
             if best is None or score > best_score:
                 i, j = divmod(flat, scores.shape[1])
                 best_score, best = score, np.concatenate([heads[r0 + i], tails[t0 + j]])
+    assert best is not None  # 0 < n < t: the loop scores every subset, at least one
     return np.sort(best).astype(np.int64)
 
 
@@ -192,11 +193,7 @@ def search_subset(value: Value, t: int, n: int, *, restarts: int = 0, seed: int 
         chosen = grown[int(torch.argmax(value(grown)))]
     rng = np.random.default_rng(seed)
     starts = [chosen] + [np.sort(rng.choice(t, size=n, replace=False)) for _ in range(restarts)]
-    best, best_score = None, -math.inf
-    for start in starts:
-        subset, score = _local_search(value, t, start)
-        if best is None or score > best_score:
-            best, best_score = subset, score
+    best, _ = max((_local_search(value, t, start) for start in starts), key=lambda found: found[1])  # first of ties
     return best.astype(np.int64)
 
 
@@ -262,23 +259,24 @@ class OptimalPolicy(Sampler):
 
     def _select(self, candidates: Candidates, k: int, context: Context | None, rng: np.random.Generator,
                 scores: np.ndarray | None) -> np.ndarray:
-        logits = context.frame_logits
+        logits, label = context_logits(context), context_label(context)
+        assert context is not None  # context_logits raised otherwise
         if logits.shape[0] != len(candidates):
             raise ValueError(f"context.frame_logits has {logits.shape[0]} rows for {len(candidates)} candidates")
         if context.consensus == "clip":
-            if context.video_log_probs is None:
+            video_log_probs = context.video_log_probs
+            if video_log_probs is None:
                 raise ValueError("pi_o under a clip classifier needs context.video_log_probs (the classifier on a subset)")
             kind = optimal_search_kind(len(candidates), k, self.search, self.max_exact_network_subsets)
-            label = int(context.label)
 
             def value(subsets: np.ndarray) -> torch.Tensor:
-                return context.video_log_probs(torch.from_numpy(subsets))[:, label]
+                return video_log_probs(torch.from_numpy(subsets))[:, label]
 
             search = exhaustive_subset if kind == "exact" else search_subset
             return search(value, len(candidates), k)
         kind = optimal_search_kind(len(candidates), k, self.search, self.max_exact_subsets)
-        search = optimal_subset if kind == "exact" else approximate_optimal_subset
-        return search(logits, k, int(context.label), context.consensus)
+        logit_search = optimal_subset if kind == "exact" else approximate_optimal_subset
+        return logit_search(logits, k, label, context.consensus)
 
 
 register_sampler("oracle", OptimalPolicy)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from framesampler.candidates import Candidates, Reads
-from framesampler.policies.base import Context, Sampler
+from framesampler.policies.base import Context, Sampler, context_label, context_logits
 from framesampler.policies.registry import register_sampler
 
 Importance = Literal["label", "max"]
@@ -44,7 +44,8 @@ class SemiOptimalPolicy(Sampler):
         self.reads = Reads.FRAME_LOGITS | (Reads.LABEL if importance == "label" else Reads.NOTHING)
 
     def scores(self, candidates: Candidates, context: Context | None = None) -> np.ndarray:
-        return frame_importance(context.frame_logits, self.importance, context.label).cpu().numpy()
+        label = context_label(context) if self.importance == "label" else None
+        return frame_importance(context_logits(context), self.importance, label).cpu().numpy()
 
 
 register_sampler("semi_optimal", SemiOptimalPolicy, listed=False)

@@ -87,7 +87,8 @@ def render_html(records: Sequence[dict], *, title: str = "framesampler report", 
     Every value from a record is written escaped; one whose shape the page cannot use raises ``ValueError``."""
     if isinstance(thumb_px, bool) or not isinstance(thumb_px, int) or not MIN_THUMB_PX <= thumb_px <= MAX_THUMB_PX:
         raise ValueError(f"--thumb-size {thumb_px}: give {MIN_THUMB_PX}..{MAX_THUMB_PX} pixels (the thumbnails' shorter side)")
-    sections, thumbnails = [], {}
+    sections: list[str] = []
+    thumbnails: dict = {}  # per video path, shared by the records of one video
     for number, record in enumerate(records, 1):
         what = kind(record)
         if what == "video":
@@ -111,11 +112,11 @@ def render_html(records: Sequence[dict], *, title: str = "framesampler report", 
 def write_html(results: Iterable[str | os.PathLike], out: str | os.PathLike, *, thumb_px: int = THUMB_PX,
                title: str | None = None) -> Path:
     """Read the results files, render them and write ``out`` atomically."""
-    results = [Path(r) for r in results]
-    records = [record for path in results for record in load_results(path)]
+    paths = [Path(r) for r in results]
+    records = [record for path in paths for record in load_results(path)]
     if not records:
-        raise ValueError(f"{', '.join(map(str, results))}: no results in it; run sample --json, batch or evaluate --json first")
-    page = render_html(records, title=title or f"framesampler: {', '.join(r.name for r in results)}", thumb_px=thumb_px)
+        raise ValueError(f"{', '.join(map(str, paths))}: no results in it; run sample --json, batch or evaluate --json first")
+    page = render_html(records, title=title or f"framesampler: {', '.join(p.name for p in paths)}", thumb_px=thumb_px)
     with atomic_file(out) as partial:
         partial.write_text(page)
     return Path(out)

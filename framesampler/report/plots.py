@@ -35,13 +35,13 @@ def plot_top1_vs_cost(section: dict, cost: str, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     names = list(dict.fromkeys(name for rows in section.values() for name in rows))
-    colours, markers = plt.get_cmap("tab20").colors, "os^vDP*Xhp<>d"
+    colours, markers = plt.get_cmap("tab20"), "os^vDP*Xhp<>d"  # 20 listed colours: an int picks one
     figure, axis = plt.subplots(figsize=(8, 5.5))
     for i, name in enumerate(names):
         rows = [rows[name] for rows in section.values() if name in rows and cost in rows[name]]
         if not rows:
             continue
-        colour = colours[(2 * i) % 20 + (2 * i) // 20]
+        colour = colours((2 * i) % 20 + (2 * i) // 20)
         axis.errorbar([row[cost] for row in rows], [row["top1"] for row in rows], yerr=[row["top1_std"] for row in rows],
                       marker=markers[i % len(markers)], color=colour, capsize=3, label=name)
         for row in rows:

@@ -58,7 +58,8 @@ def read_audio(path: str | os.PathLike, *, rate: int = AUDIO_RATE) -> np.ndarray
         stream = container.streams.audio[0]
         native = stream.codec_context.sample_rate or rate
         video = container.streams.video[0] if container.streams.video else None
-        origin = float(video.start_time * video.time_base) if video is not None and video.start_time is not None else 0.0
+        origin = float(video.start_time * video.time_base) \
+            if video is not None and video.start_time is not None and video.time_base is not None else 0.0
         mono = av.AudioResampler(format="flt", layout="mono", rate=native)
         pieces, cursor = [], 0  # (first sample, samples) at the native rate
         for packet in container.demux(stream):

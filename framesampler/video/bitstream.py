@@ -104,7 +104,7 @@ def motion_vectors(reader: VideoReader, indices: Sequence[int] | np.ndarray, *, 
             exported |= data is not None
             vectors = data is not None and len(data) > 0
             if position in wanted and position not in found and (exact or (vectors and frame.pict_type == PictureType.P)):
-                found[position] = block_motion(data.to_ndarray(), meta.width, meta.height, grid) if vectors \
+                found[position] = block_motion(data.to_ndarray(), meta.width, meta.height, grid) if data is not None and vectors \
                     else (0.0, np.zeros((grid, grid)))  # every block intra-coded (or no vectors exported)
 
     read(wanted, False, packets="alone", flags2=MV_FLAGS + "+showall", ec="0", **NO_RECONSTRUCTION)
@@ -128,5 +128,5 @@ def compressed_vectors(reader: VideoReader, indices: Sequence[int] | np.ndarray,
     frames = np.where(view.frames >= 0, view.frames, indices)
     reference = index.sizes[index.predicted] if index.predicted.size else index.sizes
     residual = index.sizes[frames] / max(float(reference.mean()), 1.0)
-    maps = view.maps.reshape(len(indices), -1) if view.available else np.zeros((len(indices), GRID * GRID))
+    maps = view.maps.reshape(len(indices), -1) if view.maps is not None else np.zeros((len(indices), GRID * GRID))
     return np.concatenate([maps, residual[:, None]], axis=1).astype(np.float32)

@@ -35,13 +35,24 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import av
 import numpy as np
+from av.video.codeccontext import VideoCodecContext
 from av.video.reformatter import VideoReformatter
 
 from framesampler.constants import BACKENDS
-from framesampler.video.planner import STRATEGIES, DecodeFloor, DecodePlan, floor_frames, plan_decode, plan_sparse
+from framesampler.video.planner import (
+    STRATEGIES,
+    DecodeFloor,
+    DecodePlan,
+    Strategy,
+    check_strategy,
+    floor_frames,
+    plan_decode,
+    plan_sparse,
+)
 from framesampler.video.transforms import center_crop, output_size, resize_short_side
 
 REORDER_WINDOW = 32  # decoders may emit frames this far out of pts order (B-frames, AVI packed B-frames)
@@ -50,6 +61,7 @@ REORDER_WINDOW = 32  # decoders may emit frames this far out of pts order (B-fra
 # GOP that each fills and drains the frame threads: 64 candidates of the four long shared videos decode in
 # 0.27/0.20/0.23/0.32 s with "SLICE" against 0.39/0.26/0.23/0.41 s with "AUTO" (PyAV 18, 2 cores, idle machine).
 THREAD_TYPE = "SLICE"
+Converted = TypeVar("Converted")  # what a read turns each decoded frame into
 
 
 class VideoError(RuntimeError):
@@ -135,13 +147,11 @@ class VideoReader:
         if backend != "pyav" and backend not in list_backends():
             raise ValueError(f"backend {backend!r} is not installed or does not decode here: pip install "
                              f"framesampler[{backend}] (usable here: {list_backends()})")
-        if strategy not in STRATEGIES:
-            raise ValueError(f"unknown decode strategy {strategy!r}: use one of {', '.join(STRATEGIES)}")
         self.path = str(path)
-        self.backend, self.strategy = backend, strategy
+        self.backend, self.strategy = backend, check_strategy(strategy)
         self._source: _PyAVSource | None = _PyAVSource(self.path, thread_type=thread_type)
         self.metadata = self._source.metadata(backend)
-        self._external: dict[tuple[int, int], object] = {}  # decord readers by output (width, height)
+        self._external: dict[tuple[int, int], Any] = {}  # decord readers (untyped) by output (width, height)
 
     def frames(self, indices: Sequence[int] | np.ndarray, *, size: int | None = None,
                crop: int | None = None) -> np.ndarray:
@@ -157,8 +167,8 @@ class VideoReader:
             return np.zeros((0, crop or height, crop or width, 3), np.uint8)
         wanted = np.unique(indices)
         if self.backend == "pyav":
-            decoded = self._source.read(wanted, lambda frame: _to_rgb(self._source.reformatter, frame, width, height),
-                                        self.strategy)
+            reformatter = self._source.reformatter
+            decoded = self._source.read(wanted, lambda frame: _to_rgb(reformatter, frame, width, height), self.strategy)
         elif self.backend == "decord":
             decoded = self._decord(wanted, width, height)
         else:
@@ -230,7 +240,7 @@ class VideoReader:
         if self._source is None:
             raise ValueError(f"the VideoReader of {self.path} is closed: open a new one")
         wanted = np.unique(self._check_indices(indices))
-        seconds = {}
+        seconds: dict[str, float] = {}
         for thread_type in ("AUTO", "SLICE"):
             source = _PyAVSource(self.path, thread_type=thread_type, index=self._source.index)
             try:
@@ -243,7 +253,7 @@ class VideoReader:
                     seconds[f"{strategy}/{thread_type}"] = min(times)
             finally:
                 source.close()
-        fastest = min(seconds, key=seconds.get)
+        fastest = min(seconds, key=seconds.__getitem__)
         return DecodeFloor(floor_frames(wanted, self.keyframes), seconds[fastest], fastest, seconds)
 
     def close(self) -> None:
@@ -373,15 +383,16 @@ class _PyAVSource:
         return VideoMetadata(path=self.path, num_frames=count, fps=fps, duration=count / fps if fps else 0.0,
                              width=stream.width, height=stream.height, backend=backend)
 
-    def read(self, wanted: np.ndarray, convert: Callable[[av.VideoFrame], object],
-             strategy: str = "auto") -> dict[int, object]:
+    def read(self, wanted: np.ndarray, convert: Callable[[av.VideoFrame], Converted],
+             strategy: Strategy = "auto") -> dict[int, Converted]:
         """Decode the sorted unique frame indices ``wanted`` -> {index: convert(frame)}, by the runs of
         ``plan_decode``. With ``"auto"``, a request of keyframes only decodes just their packets, with the
         decoder set to skip every other frame (``skip_frame="NONKEY"``)."""
         if strategy == "auto" and np.isin(wanted, self.keyframes).all():
             return self._read_keyframes(wanted, convert)
         plan = plan_decode(wanted, self.keyframes, strategy=strategy)
-        out, pending = {}, set(wanted.tolist())
+        out: dict[int, Converted] = {}
+        pending = set(wanted.tolist())
         packets: Iterator[av.Packet] | None = None
         fed = previous = -1  # the last keyframe fed to the decoder; the frame index last produced
         try:
@@ -414,7 +425,7 @@ class _PyAVSource:
                              "the file is damaged there; pick other frames or re-encode it") from None
         return out
 
-    def feed(self, frames: np.ndarray, codec_context: av.codec.context.CodecContext, *,
+    def feed(self, frames: np.ndarray, codec_context: VideoCodecContext, *,
              alone: bool = False) -> Iterator[tuple[int, av.VideoFrame]]:
         """Decode with ``codec_context`` the packets of the sorted unique ``frames`` only, none between them
         (runs of ``plan_sparse``), then drain and flush the decoder -> (frame index, frame) as they come
@@ -448,7 +459,7 @@ class _PyAVSource:
         finally:
             codec_context.flush_buffers()
 
-    def _read_keyframes(self, wanted: np.ndarray, convert: Callable[[av.VideoFrame], object]) -> dict[int, object]:
+    def _read_keyframes(self, wanted: np.ndarray, convert: Callable[[av.VideoFrame], Converted]) -> dict[int, Converted]:
         context = self.stream.codec_context
         context.skip_frame = "NONKEY"
         try:
@@ -494,7 +505,11 @@ class _PyAVSource:
         """Demux every packet once (all streams, to see where the file ends) into a ``PacketIndex``.
         A file whose packets end well before the end its header states is truncated (Matroska and
         similar streams have no sample table to notice it otherwise)."""
-        timestamps, sizes, keys, earliest, end = [], {}, {}, None, None
+        timestamps: list[int] = []
+        sizes: dict[int, int] = {}  # bytes by pts
+        keys: dict[int, int] = {}  # the decode timestamp of each keyframe, by pts
+        earliest: int | None = None
+        end: float | None = None
         try:
             for packet in self.container.demux():
                 if packet.size == 0 or packet.is_discard:
@@ -507,20 +522,20 @@ class _PyAVSource:
                 if packet.is_corrupt:
                     raise VideoError(self.path, f"the data of video packet {len(timestamps)} is incomplete "
                                      "(the file is truncated or damaged)", "re-download or re-encode it")
-                pts = packet.pts if packet.pts is not None else packet.dts
-                if pts is None:
+                stamp = packet.pts if packet.pts is not None else packet.dts
+                if stamp is None:
                     raise VideoError(self.path, "the video packets carry no timestamps",
                                      "remux it into mp4 or mkv (ffmpeg -i IN -c copy OUT.mkv)")
-                decode_ts = packet.dts if packet.dts is not None else pts
-                timestamps.append(pts)
-                sizes[pts] = sizes.get(pts, 0) + packet.size
+                decode_ts = packet.dts if packet.dts is not None else stamp
+                timestamps.append(stamp)
+                sizes[stamp] = sizes.get(stamp, 0) + packet.size
                 earliest = decode_ts if earliest is None else min(earliest, decode_ts)
                 if packet.is_keyframe:
-                    keys[pts] = decode_ts
+                    keys[stamp] = decode_ts
         except av.FFmpegError as error:
             raise VideoError(self.path, f"the file is damaged after {len(timestamps)} video packets ({error})",
                              "re-download or re-encode it") from None
-        if not timestamps:
+        if not timestamps or earliest is None:
             raise VideoError(self.path, "the video stream has no frames", "check that the file plays")
         pts = np.unique(np.asarray(timestamps, dtype=np.int64))
         keys.setdefault(int(pts[0]), earliest)  # frame 0 is always reachable: from the start of the stream
@@ -553,7 +568,7 @@ class _PyAVSource:
                              "interval(s) there: the file is truncated)", "re-download or re-encode it")
 
 
-def _decode(codec_context: av.codec.context.CodecContext, packet: av.Packet | None) -> list[av.VideoFrame]:
+def _decode(codec_context: VideoCodecContext, packet: av.Packet | None) -> list[av.VideoFrame]:
     """The frames ``packet`` completes (``None``: drain the decoder); none when the packet fails to decode
     (its frame is then missing and reported by the caller)."""
     try:
@@ -579,7 +594,7 @@ def _open(path: str) -> av.container.InputContainer:
         raise VideoError(path, f"not a readable video ({error.strerror})",
                          "check that it is a complete video file that ffmpeg can play") from None
     if not container.streams.video:
-        kinds = sorted({stream.type for stream in container.streams}) or ["none"]
+        kinds: list[str] = sorted({stream.type for stream in container.streams}) or ["none"]
         container.close()
         raise VideoError(path, f"no video stream (streams: {', '.join(kinds)})", "pass a file with video in it")
     return container

@@ -38,7 +38,15 @@ from typing import Literal
 import numpy as np
 
 Strategy = Literal["auto", "seek", "sequential"]
-STRATEGIES: tuple[str, ...] = ("auto", "seek", "sequential")
+STRATEGIES: tuple[Strategy, ...] = ("auto", "seek", "sequential")
+
+
+def check_strategy(strategy: str) -> Strategy:
+    """``strategy`` as a ``Strategy``; ``ValueError`` naming the known ones otherwise."""
+    for known in STRATEGIES:
+        if strategy == known:
+            return known
+    raise ValueError(f"unknown decode strategy {strategy!r}: use one of {', '.join(STRATEGIES)}")
 
 
 @dataclass(frozen=True)
@@ -119,8 +127,7 @@ def floor_frames(wanted: np.ndarray, keyframes: np.ndarray) -> int:
 def plan_decode(wanted: np.ndarray, keyframes: np.ndarray, *, strategy: Strategy = "auto",
                 costs: DecodeCosts = DecodeCosts()) -> DecodePlan:
     """The runs that decode the sorted unique frames ``wanted`` of a video with these ``keyframes``."""
-    if strategy not in STRATEGIES:
-        raise ValueError(f"unknown decode strategy {strategy!r}: use one of {', '.join(STRATEGIES)}")
+    strategy = check_strategy(strategy)
     gops = needed_gops(wanted, keyframes)
     if not gops:
         return DecodePlan((), strategy)

@@ -6,11 +6,13 @@ agree exactly and the pixels closely (not bit for bit).
 """
 from __future__ import annotations
 
+from typing import TypeVar
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-Frames = np.ndarray | torch.Tensor
+Frames = TypeVar("Frames", np.ndarray, torch.Tensor)  # the kind of array given is the kind returned
 
 
 def output_size(width: int, height: int, size: int) -> tuple[int, int]:
@@ -76,6 +78,6 @@ def _resize(frames: torch.Tensor, width: int, height: int) -> torch.Tensor:
     return resized.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
 
 
-def _check_frames(frames: Frames) -> None:
+def _check_frames(frames: np.ndarray | torch.Tensor) -> None:
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype not in (np.uint8, torch.uint8):
         raise ValueError(f"expected uint8 frames [n, H, W, 3], got {frames.dtype} {tuple(frames.shape)}")
