@@ -133,10 +133,10 @@ class RayExtractor:
         from framesampler.data.dataset import ExtractConfig
 
         torch.set_num_threads(threads)
-        config = ExtractConfig(**config)
+        extract_config = ExtractConfig(**config)
         classifier = None if model is None else \
-            load_recorded(model, device=device, batch_size=batch_size, precision=config.precision)
-        self.extractor = Extractor(config, classifier, device, batch_size)
+            load_recorded(model, device=device, batch_size=batch_size, precision=extract_config.precision)
+        self.extractor = Extractor(extract_config, classifier, device, batch_size)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         arrays, errors = [], []
