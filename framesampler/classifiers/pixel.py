@@ -55,10 +55,5 @@ class PixelClassifier:
         """Backbone and head on ``num_frames`` frames."""
         if self.head is not None and hasattr(self.head, "macs"):
             return float(num_frames * (self.backbone.macs_per_frame() + self.head.macs(1)))
-        head = count_macs(self._imagenet_classifier(), torch.zeros(1, self.backbone.out_dim))
+        head = count_macs(self.backbone.imagenet_classifier(), torch.zeros(1, self.backbone.out_dim))
         return float(num_frames * (self.backbone.macs_per_frame() + head))
-
-    def _imagenet_classifier(self) -> torch.nn.Module:
-        if self.backbone.classifier is None:
-            raise ValueError(f"the backbone keeps only {self.backbone.stages} stages: ImageNet logits need the whole network")
-        return self.backbone.classifier

@@ -236,7 +236,7 @@ class PretrainedBackbone(nn.Module):
     @torch.no_grad()
     def logits(self, frames: np.ndarray | torch.Tensor, *, batch_size: int | None = None) -> torch.Tensor:
         """uint8 RGB frames [n, H, W, 3] -> ImageNet logits [n, 1000] (whole network only)."""
-        classifier = self._imagenet_classifier()
+        classifier = self.imagenet_classifier()
         last = classifier[-1]
         assert isinstance(last, nn.Linear)  # EfficientNetLite0.classifier: Dropout, Linear
         return self._batched(frames, lambda x: classifier(self(x)), last.out_features, batch_size)
@@ -245,12 +245,13 @@ class PretrainedBackbone(nn.Module):
     def imagenet_logits(self, pooled: torch.Tensor) -> torch.Tensor:
         """ImageNet logits [n, 1000] (float32 on the CPU) of pooled features [n, 1280] from ``features``
         (whole network only)."""
-        classifier = self._imagenet_classifier()
+        classifier = self.imagenet_classifier()
         with autocast(self.device, self.precision):
             return classifier(pooled.to(self.device)).float().cpu()
 
-    def _imagenet_classifier(self) -> nn.Sequential:
-        """The ImageNet classifier; one line saying so when this backbone was cut before it (``stages``)."""
+    def imagenet_classifier(self) -> nn.Sequential:
+        """The ImageNet classifier on the pooled features; one line saying so when this backbone was cut before it
+        (``stages``)."""
         if self.classifier is None:
             raise ValueError(f"this backbone keeps only {self.stages} stages: ImageNet logits need stages=None")
         return self.classifier

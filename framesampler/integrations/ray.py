@@ -143,8 +143,7 @@ class RayExtractor:
         for path in batch["path"]:
             try:
                 buffer = io.BytesIO()
-                # numpy's stub types **arrays as allow_pickle's bool; these are arrays named by cache key
-                np.savez(buffer, **self.extractor(Path(str(path))))  # type: ignore[arg-type]
+                np.savez(buffer, allow_pickle=False, **self.extractor(Path(str(path))))
                 arrays.append(buffer.getvalue())
                 errors.append("")
             except VideoError as error:
