@@ -37,6 +37,7 @@ reference SOSampler learns to imitate cheaply), and its chosen frames need no se
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -218,7 +219,7 @@ class Pipeline:
         self.cheap_macs = self.sampler_backbone.macs_per_frame() if self.sampler_backbone is not None else 0.0
 
     @torch.no_grad()
-    def __call__(self, path: str | Path, *, rng: np.random.Generator | None = None) -> SampledVideo:
+    def __call__(self, path: str | os.PathLike, *, rng: np.random.Generator | None = None) -> SampledVideo:
         return self.run(self.decode(path, rng=rng), rng=rng)
 
     @property
@@ -227,7 +228,7 @@ class Pipeline:
         return Reads.FEATURES in self.input or bool(self.sampler.reads & ON_ALL_CANDIDATES)
 
     @torch.no_grad()
-    def decode(self, path: str | Path, *, rng: np.random.Generator | None = None) -> DecodedVideo:
+    def decode(self, path: str | os.PathLike, *, rng: np.random.Generator | None = None) -> DecodedVideo:
         """The stages that need no network; raises ``VideoError`` for a video that cannot be read."""
         c = self.config
         with VideoReader(path, backend=c.backend, strategy=self.strategy) as reader:
