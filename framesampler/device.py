@@ -16,12 +16,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TypedDict
 
 import torch
 
 from framesampler.constants import DEFAULT_BATCH_SIZE, PRECISIONS
 
 DEVICE_CHOICES = "auto, cpu, cuda or cuda:K"
+
+
+class DeviceSettings(TypedDict):
+    """Where a network runs, frames per forward pass there, and in which precision: the keyword arguments that
+    ``PretrainedBackbone``, ``load_classifier`` and ``Pipeline`` share, passed on as ``**settings``."""
+
+    device: str | torch.device
+    batch_size: int
+    precision: str
 
 
 def resolve_device(spec: str | torch.device = "cpu") -> torch.device:

@@ -52,13 +52,13 @@ from tqdm import tqdm
 
 from framesampler.app.pipeline import decode_candidates, previous_frames
 from framesampler.candidates import candidate_indices
-from framesampler.classifiers.model import BUILT_IN, Classifier, check_labels
+from framesampler.classifiers.model import BUILT_IN, Classifier, ModelClassifier, check_labels
 from framesampler.classifiers.pretrained import LITE0_STAGES, MAX_RESOLUTION, MIN_RESOLUTION, PretrainedBackbone
 from framesampler.data.construct import burst_mask
 from framesampler.data.dataset import ExtractConfig
 from framesampler.data.features import read_npz
 from framesampler.data.manifest import ManifestEntry, check_disjoint, class_names
-from framesampler.device import DEFAULT_BATCH_SIZE
+from framesampler.device import DEFAULT_BATCH_SIZE, DeviceSettings
 from framesampler.policies.mgsampler import image_difference, image_motion
 from framesampler.storage import atomic_file
 from framesampler.video.audio import audio_patches, read_audio
@@ -106,7 +106,7 @@ class Extractor:
     def __init__(self, config: ExtractConfig, model: Classifier | None = None, device: str | torch.device = "cpu",
                  batch_size: int = DEFAULT_BATCH_SIZE) -> None:
         self.config, self.model = config, model
-        settings = {"device": device, "batch_size": batch_size, "precision": config.precision}
+        settings: DeviceSettings = {"device": device, "batch_size": batch_size, "precision": config.precision}
         self.classifier_backbone = None if model is not None else \
             PretrainedBackbone(config.backbone, resolution=config.classifier_resolution, **settings)
         self.sampler_backbone = PretrainedBackbone(config.backbone, resolution=config.sampler_resolution,
@@ -122,16 +122,20 @@ class Extractor:
                                  "extract with a smaller --T, or --short repeat to repeat frames")
             indices = candidate_indices(meta.num_frames, c.T, short_policy=c.short_policy)
             decoded = decode_candidates(reader, indices, keep=True).frames
+            assert decoded is not None, "keep=True decodes every candidate"
             full = decoded.to_array(size=c.classifier_resolution, crop=c.classifier_resolution)
             low = decoded.to_array(size=c.sampler_resolution, crop=c.sampler_resolution)
             undecoded = undecoded_inputs(reader, indices, UNDECODED)
             eq1 = neighbour_motion(reader, indices, c.sampler_resolution, low=low)
-        classified = {"frame_logits": self.model.frame_logits(full).numpy().astype(np.float32)} if self.model is not None \
-            else {"features": self.classifier_backbone.features(full).numpy().astype(np.float16)}
-        arrays = {
+        if self.model is not None:
+            classified = {"frame_logits": self.model.frame_logits(full).numpy().astype(np.float32)}
+        else:
+            assert self.classifier_backbone is not None, "built when no model is given"
+            classified = {"features": self.classifier_backbone.features(full).numpy().astype(np.float16)}
+        arrays: dict[str, np.ndarray] = {
             "frame_indices": indices,
-            "num_frames": np.int64(meta.num_frames),
-            "fps": np.float64(meta.fps),
+            "num_frames": np.array(meta.num_frames, dtype=np.int64),
+            "fps": np.array(meta.fps, dtype=np.float64),
             **classified,
             "sampler_features": self.sampler_backbone.features(low).numpy().astype(np.float16),
             "motion": image_motion(low).astype(np.float32),
@@ -153,7 +157,7 @@ def video_key(path: Path) -> str:
 def save_npz_atomically(arrays: dict[str, np.ndarray], path: Path) -> None:
     """``np.savez`` to ``path`` through ``framesampler.storage.atomic_file``."""
     with atomic_file(path) as partial, partial.open("wb") as file:
-        np.savez(file, **arrays)
+        np.savez(file, allow_pickle=False, **arrays)
 
 
 CACHED_KEYS = ("frame_indices", "num_frames", "fps", "features", "sampler_features", "motion", "neighbour_motion",
@@ -181,7 +185,7 @@ def undecoded_inputs(reader: VideoReader, indices: np.ndarray, keys: tuple[str, 
     if {"audio", "has_audio"} & set(keys):
         samples = read_audio(reader.metadata.path)
         arrays["audio"] = audio_patches(samples, np.asarray(indices) / reader.metadata.fps).astype(np.float16)
-        arrays["has_audio"] = np.bool_(samples is not None)
+        arrays["has_audio"] = np.array(samples is not None)
     return arrays
 TRIMMED_T = 16  # candidates per source clip of a constructed folder: the frozen classifier's training frames
 
@@ -242,7 +246,7 @@ def local_runner(model: Classifier | None, device: str | torch.device = "cpu",
 
 
 def extract(splits: dict[str, list[ManifestEntry]], config: ExtractConfig, *, cache_dir: str | os.PathLike,
-            progress: bool = True, model: Classifier | None = None, runner: Runner | None = None) -> ExtractReport:
+            progress: bool = True, model: ModelClassifier | None = None, runner: Runner | None = None) -> ExtractReport:
     """Cache every video of every split (``{"train": entries, "test": entries}``); see the module docstring.
     A video in two splits, settings it cannot use, or (with the user's classifier ``model``, whose spec and
     fingerprint ``config`` names) a label that is not one of its classes, or one loaded in another precision than
@@ -351,7 +355,7 @@ def construct_segments(manifest: str | os.PathLike) -> Path | None:
 
 def extract_dataset(splits: dict[str, list[ManifestEntry]], config: ExtractConfig, out: str | os.PathLike, *,
                     cache_dir: str | os.PathLike, segments: Path | None = None, progress: bool = True,
-                    model: Classifier | None = None, label_map: dict[str, str] | None = None,
+                    model: ModelClassifier | None = None, label_map: dict[str, str] | None = None,
                     runner: Runner | None = None) -> DatasetReport:
     """``extract`` then ``write_dataset``; with a constructed folder's ``segments.json``, also the in-burst
     label of every candidate and, for the built-in classifier, the source clips (see the module docstring).
@@ -364,7 +368,8 @@ def extract_dataset(splits: dict[str, list[ManifestEntry]], config: ExtractConfi
         return DatasetReport(report, write_dataset(report, out), failed=report.failed)
     listed = json.loads(Path(segments).read_text())["videos"]
     folder = Path(segments).resolve().parent
-    in_burst, clips = [], {}
+    in_burst: list[np.ndarray] = []
+    clips: dict[str, tuple[str, str]] = {}  # source clip -> (label, split)
     for entry, split, target in report.done:
         name = entry.path.resolve().relative_to(folder).as_posix() if entry.path.resolve().is_relative_to(folder) else None
         if name not in listed:

@@ -37,6 +37,7 @@ reference SOSampler learns to imitate cheaply), and its chosen frames need no se
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -48,7 +49,7 @@ import numpy as np
 import torch
 
 from framesampler.app.prepare import DataConfig, check_budget_flags, prepare
-from framesampler.candidates import CLASSIFIER_ON_ALL, Candidates, Reads, candidate_indices
+from framesampler.candidates import CLASSIFIER_ON_ALL, CandidateMode, Candidates, Reads, candidate_indices
 from framesampler.classifiers.consensus import consensus_probs
 from framesampler.classifiers.frozen import LOGITS_HEAD, VideoClassifier
 from framesampler.classifiers.language import LANGUAGE_DIM, language_features
@@ -57,7 +58,7 @@ from framesampler.classifiers.pixel import PixelClassifier
 from framesampler.classifiers.pretrained import PretrainedBackbone
 from framesampler.cost import video_macs
 from framesampler.data.dataset import ExtractConfig, PipelineConfig, dataset_config
-from framesampler.device import DEFAULT_BATCH_SIZE, check_batch_size, check_precision, resolve_device
+from framesampler.device import DEFAULT_BATCH_SIZE, DeviceSettings, check_batch_size, check_precision, resolve_device
 from framesampler.learned.base import LearnedSampler
 from framesampler.learned.checkpoint import read_checkpoint
 from framesampler.policies import Context, Sampler, create_sampler, list_samplers
@@ -71,7 +72,7 @@ REREADS = ("memory", "decode")
 # what the pipeline runs the classifier's backbone on every candidate for: its class scores, its ImageNet classes, and
 # its per-frame vectors (AdaFrame's v_t, computed here for all T though the agent reads only the frames it looks at)
 ON_ALL_CANDIDATES = CLASSIFIER_ON_ALL | Reads.FRAME_VECTORS
-CANDIDATES = ("uniform", "keyframes")
+CANDIDATES: tuple[CandidateMode, ...] = ("uniform", "keyframes")
 
 
 def previous_frames(indices: np.ndarray) -> np.ndarray:
@@ -192,12 +193,14 @@ class Pipeline:
         self.decode_aware = Context(decode_aware=decode_aware).decode_aware  # checked: a fraction in [0, 1]
         self.input = sampler.reads.candidate_input()
         device = resolve_device(device)
-        settings = {"device": device, "batch_size": check_batch_size(batch_size),
-                    "precision": check_precision(precision, device)}
+        settings: DeviceSettings = {"device": device, "batch_size": check_batch_size(batch_size),
+                                    "precision": check_precision(precision, device)}
         if isinstance(sampler, torch.nn.Module):
             sampler.to(device)
         self.classifier = frozen_classifier(head, classifier, config, **settings)
-        self.consensus = head.config.consensus if head is not None else self.classifier.consensus
+        # a Classifier need not name its consensus: one of its kind's (a frame model's logits are averaged)
+        own = getattr(self.classifier, "consensus", "clip" if self.classifier.kind == "clip" else "avg_logits")
+        self.consensus: str = head.config.consensus if head is not None else own
         if not isinstance(self.classifier, PixelClassifier):
             if Reads.LANGUAGE in sampler.reads:
                 raise ValueError(f"{sampler.name} reads the ImageNet classes of the built-in backbone (SMART's language "
@@ -216,7 +219,7 @@ class Pipeline:
         self.cheap_macs = self.sampler_backbone.macs_per_frame() if self.sampler_backbone is not None else 0.0
 
     @torch.no_grad()
-    def __call__(self, path: str | Path, *, rng: np.random.Generator | None = None) -> SampledVideo:
+    def __call__(self, path: str | os.PathLike, *, rng: np.random.Generator | None = None) -> SampledVideo:
         return self.run(self.decode(path, rng=rng), rng=rng)
 
     @property
@@ -225,7 +228,7 @@ class Pipeline:
         return Reads.FEATURES in self.input or bool(self.sampler.reads & ON_ALL_CANDIDATES)
 
     @torch.no_grad()
-    def decode(self, path: str | Path, *, rng: np.random.Generator | None = None) -> DecodedVideo:
+    def decode(self, path: str | os.PathLike, *, rng: np.random.Generator | None = None) -> DecodedVideo:
         """The stages that need no network; raises ``VideoError`` for a video that cannot be read."""
         c = self.config
         with VideoReader(path, backend=c.backend, strategy=self.strategy) as reader:
@@ -241,42 +244,46 @@ class Pipeline:
             with _stage(video.seconds, "decode_candidates"):
                 self._decode_candidates(reader, video)
             if self.thumbnails is not None:
+                assert video.kept is not None, "the candidates are kept for thumbnails"
                 video.thumbnails = video.kept.to_array(size=self.thumbnails)
             if not self.reads_networks:
-                self._choose(video, rng)
+                chosen = self._choose(video, rng).positions
                 with _stage(video.seconds, "decode_chosen"):
-                    video.frames = self._chosen_frames(reader, video)
+                    video.frames = self._chosen_frames(reader, video, chosen)
         return video
 
     @torch.no_grad()
     def run(self, video: DecodedVideo, *, rng: np.random.Generator | None = None) -> SampledVideo:
         """The stages with networks on a decoded video: the sampler's input and choice (unless made), the
         chosen frames, the frozen classifier."""
-        if video.selection is None:
-            self._choose(video, rng)
-        own = video.selection.prediction
+        selection = video.selection if video.selection is not None else self._choose(video, rng)
+        own, chosen = selection.prediction, selection.positions
         if video.frames is None and own is None:
             with _stage(video.seconds, "decode_chosen"):
                 if video.kept is None and video.high is None:
                     with VideoReader(video.path, backend=self.config.backend, strategy=self.strategy) as reader:
-                        video.frames = self._chosen_frames(reader, video)
+                        video.frames = self._chosen_frames(reader, video, chosen)
                 else:
-                    video.frames = self._chosen_frames(None, video)
-        chosen = video.selection.positions
+                    video.frames = self._chosen_frames(None, video, chosen)
         with _stage(video.seconds, "classifier"):
             if own is not None:  # the sampler's own (AdaFrame's f_p), as evaluate takes it: no classifier runs
                 probs = np.asarray(own, dtype=np.float64)
-            elif self.classifier.kind == "clip":
-                probs = torch.softmax(self.classifier.clip_logits(video.frames), -1).numpy()
             else:
-                logits = video.logits[torch.from_numpy(chosen)] if video.high is not None \
-                    else self.classifier.frame_logits(video.frames)
-                probs = consensus_probs(logits, self.consensus).numpy()
+                assert video.frames is not None, "the chosen frames are decoded above when the sampler predicts nothing"
+                if self.classifier.kind == "clip":
+                    probs = torch.softmax(self.classifier.clip_logits(video.frames), -1).numpy()
+                else:
+                    if video.high is not None:
+                        assert video.logits is not None, "_choose runs the classifier on every candidate read at its size"
+                        logits = video.logits[torch.from_numpy(chosen)]
+                    else:
+                        logits = self.classifier.frame_logits(video.frames)
+                    probs = consensus_probs(logits, self.consensus).numpy()
         macs = video_macs(self.sampler, num_candidates=len(video.indices), num_chosen=len(chosen),
                           classifier_frame=self.frame_macs, cheap_frame=self.cheap_macs,
                           classifier_chosen=self.classifier.macs(len(chosen)) if self.classifier.kind == "clip" else None)
         meta = video.metadata
-        return SampledVideo(video.path, meta.num_frames, meta.fps, video.indices, chosen, video.selection.scores, probs,
+        return SampledVideo(video.path, meta.num_frames, meta.fps, video.indices, chosen, selection.scores, probs,
                             self.classifier.classes, video.seconds, macs, video.thumbnails, video.motion_source,
                             getattr(self.classifier, "clip_note", None) if own is None else None)
 
@@ -297,17 +304,16 @@ class Pipeline:
                              "not carry: run the pipeline on the video file (pipeline(path))")
         low = read(size=c.sampler_resolution, crop=c.sampler_resolution) if self.input or Reads.MOTION in reads else None
         high = read(size=c.classifier_resolution, crop=c.classifier_resolution) if reads & ON_ALL_CANDIDATES else None
-        meta = VideoMetadata("", num_frames, fps, num_frames / fps if fps else 0.0, 0, 0, "memory")
+        # fps None (frames from another library, their rate not known) goes on to Candidates(fps=None) as it is
+        meta = VideoMetadata("", num_frames, fps, num_frames / fps if fps else 0.0, 0, 0, "memory")  # type: ignore[arg-type]
         previous = read_previous(size=c.sampler_resolution, crop=c.sampler_resolution) \
             if read_previous is not None and Reads.PIXELS in self.input and Reads.PREVIOUS_PIXELS in reads else None
-        video = DecodedVideo("", meta, np.asarray(indices), low=low, high=high, previous_low=previous,
-                             motion=image_motion(low) if Reads.MOTION in reads else None)
-        self._choose(video, rng)
-        return video.selection
+        motion = image_motion(low) if low is not None and Reads.MOTION in reads else None  # low is read for motion
+        video = DecodedVideo("", meta, np.asarray(indices), low=low, high=high, previous_low=previous, motion=motion)
+        return self._choose(video, rng)
 
     def _decode_candidates(self, reader: VideoReader, video: DecodedVideo) -> None:
         c, reads, indices = self.config, self.sampler.reads, video.indices
-        full = {"size": c.classifier_resolution, "crop": c.classifier_resolution}
         if reads & (Reads.MOTION | Reads.COMPRESSED):
             view = motion_vectors(reader, indices)
             video.motion_source = view.source if view.available or Reads.MOTION not in reads else \
@@ -322,8 +328,10 @@ class Pipeline:
         keep = (reads_frames and self.reread == "memory") or self.thumbnails is not None
         video.kept = decode_candidates(reader, indices, keep=keep).frames
         if self.input or image_motion_needed:
-            low = {"size": c.sampler_resolution, "crop": c.sampler_resolution}
-            video.low = video.kept.to_array(**low) if video.kept else reader.frames(indices, **low)
+            size = c.sampler_resolution
+            video.low = video.kept.to_array(size=size, crop=size) if video.kept else reader.frames(indices, size=size, crop=size)
+            if image_motion_needed:
+                video.motion = image_motion(video.low)
         if Reads.PIXELS in self.input and Reads.NEXT_PIXELS in reads:
             video.next_low = reader.frames(np.minimum(indices + 1, video.metadata.num_frames - 1),
                                            size=c.sampler_resolution, crop=c.sampler_resolution)
@@ -331,16 +339,20 @@ class Pipeline:
             video.previous_low = reader.frames(previous_frames(indices), size=c.sampler_resolution,
                                                crop=c.sampler_resolution)
         if reads & ON_ALL_CANDIDATES:
-            video.high = video.kept.to_array(**full) if video.kept else reader.frames(indices, **full)
-        if image_motion_needed:
-            video.motion = image_motion(video.low)
+            size = c.classifier_resolution
+            video.high = video.kept.to_array(size=size, crop=size) if video.kept else reader.frames(indices, size=size, crop=size)
 
-    def _choose(self, video: DecodedVideo, rng: np.random.Generator | None) -> None:
+    def _choose(self, video: DecodedVideo, rng: np.random.Generator | None) -> Selection:
+        """The sampler's choice on ``video``, kept in ``video.selection`` too."""
         with _stage(video.seconds, "sampler"):
             meta = video.metadata
-            features = self.sampler_backbone.features(video.low).numpy() if self.sampler_backbone is not None else None
+            features = None
+            if self.sampler_backbone is not None:
+                assert video.low is not None, "the candidates are read at the sampler's size for its backbone"
+                features = self.sampler_backbone.features(video.low).numpy()
             language = vectors = None
             if video.high is not None and Reads.LANGUAGE in self.sampler.reads:  # the backbone runs once for both
+                assert isinstance(self.classifier, PixelClassifier), "__init__ refuses a language sampler without it"
                 video.logits, imagenet = self.classifier.logits_and_imagenet(video.high)
                 language = language_features(imagenet).numpy()
             elif video.high is not None and Reads.FRAME_VECTORS in self.sampler.reads:
@@ -357,15 +369,17 @@ class Pipeline:
             context = Context(frame_logits=video.logits, consensus=self.consensus, keyframes=video.keyframes,
                               decode_aware=self.decode_aware)
             video.selection = self.sampler.choose(candidates, self.N, context=context, rng=rng or np.random.default_rng(0))
+        return video.selection
 
-    def _chosen_frames(self, reader: VideoReader | None, video: DecodedVideo) -> np.ndarray:
-        chosen, c = video.selection.positions, self.config
-        full = {"size": c.classifier_resolution, "crop": c.classifier_resolution}
+    def _chosen_frames(self, reader: VideoReader | None, video: DecodedVideo, chosen: np.ndarray) -> np.ndarray:
+        """The candidates at positions ``chosen`` at the classifier's size: from those kept, else read by ``reader``."""
+        size = self.config.classifier_resolution
         if video.high is not None:
             return video.high[chosen]
         if video.kept is not None:
-            return video.kept.to_array(positions=chosen, **full)
-        return reader.frames(video.indices[chosen], **full)
+            return video.kept.to_array(positions=chosen, size=size, crop=size)
+        assert reader is not None, "run opens the video when no candidates are kept"
+        return reader.frames(video.indices[chosen], size=size, crop=size)
 
 
 def frame_vectors(classifier: Classifier, frames: np.ndarray) -> torch.Tensor:
@@ -390,9 +404,10 @@ def frozen_classifier(head: VideoClassifier | None, classifier: Classifier | Non
     ``head`` (None: its ImageNet head). One line when a checkpoint or dataset meets another classifier. The backbone
     or the recorded model runs on ``device``, ``batch_size`` frames at a time, in ``precision``."""
     model = head.config.model if head is not None and head.config.head == LOGITS_HEAD else None
+    name = getattr(classifier, "spec", type(classifier).__name__)  # a loaded model's spec names it
     if model is None:
         if classifier is not None and head is not None:
-            raise ValueError(f"this checkpoint or dataset was made with the built-in classifier, not {classifier.spec}: "
+            raise ValueError(f"this checkpoint or dataset was made with the built-in classifier, not {name}: "
                              "drop --classifier, or extract and train again with it")
         if classifier is not None:
             return classifier
@@ -401,14 +416,14 @@ def frozen_classifier(head: VideoClassifier | None, classifier: Classifier | Non
     if classifier is None:
         return load_recorded(model, device=device, batch_size=batch_size, precision=precision)
     if classifier.fingerprint != model["fingerprint"]:
-        raise ValueError(f"classifier {classifier.spec} (fingerprint {classifier.fingerprint}) is not the one this "
+        raise ValueError(f"classifier {name} (fingerprint {classifier.fingerprint}) is not the one this "
                          f"checkpoint or dataset was made with ({model['spec']}, {model['fingerprint']}): use that one")
     return classifier
 
 
 def dataset_head(dataset: str | Path, cache_dir: str | Path | None = None) -> VideoClassifier:
     """The frozen head of a video dataset, trained on its training videos (or loaded from the cache)."""
-    data = DataConfig(features=str(dataset), **({"cache_dir": str(cache_dir)} if cache_dir else {}))
+    data = DataConfig(features=str(dataset), cache_dir=str(cache_dir)) if cache_dir else DataConfig(features=str(dataset))
     return prepare(data).classifier
 
 
@@ -433,7 +448,7 @@ def load_pipeline(sampler: str | Path, *, T: int, N: int, dataset: str | Path | 
     run, frames per forward pass there, and in which precision (``framesampler.device``; a ``Classifier`` given
     loaded keeps its own). ``decode_aware``: see ``Pipeline``.
     """
-    settings = {"device": device, "batch_size": batch_size, "precision": precision}
+    settings: DeviceSettings = {"device": device, "batch_size": batch_size, "precision": precision}
     if isinstance(classifier, str) and classifier not in BUILT_IN:
         classifier = load_classifier(classifier, size=classifier_size, classes=classes, gmacs=classifier_gmacs,
                                      **settings)

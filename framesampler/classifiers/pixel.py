@@ -8,8 +8,7 @@ import hashlib
 import numpy as np
 import torch
 
-from framesampler.classifiers.clip import ClipClassifier
-from framesampler.classifiers.frozen import FrameClassifier
+from framesampler.classifiers.frozen import VideoClassifier
 from framesampler.classifiers.pretrained import PretrainedBackbone, imagenet_classes
 from framesampler.cost import count_macs
 
@@ -17,7 +16,7 @@ from framesampler.cost import count_macs
 class PixelClassifier:
     """The frozen classifier on pixels: pretrained backbone -> trained head (or ImageNet's) -> consensus."""
 
-    def __init__(self, backbone: PretrainedBackbone, head: FrameClassifier | ClipClassifier | None = None) -> None:
+    def __init__(self, backbone: PretrainedBackbone, head: VideoClassifier | None = None) -> None:
         self.backbone, self.head = backbone, head
         self.classes = list(head.config.class_names) if head is not None else imagenet_classes()
         self.consensus = head.config.consensus if head is not None else "avg_logits"
@@ -55,10 +54,5 @@ class PixelClassifier:
         """Backbone and head on ``num_frames`` frames."""
         if self.head is not None and hasattr(self.head, "macs"):
             return float(num_frames * (self.backbone.macs_per_frame() + self.head.macs(1)))
-        head = count_macs(self._imagenet_classifier(), torch.zeros(1, self.backbone.out_dim))
+        head = count_macs(self.backbone.imagenet_classifier(), torch.zeros(1, self.backbone.out_dim))
         return float(num_frames * (self.backbone.macs_per_frame() + head))
-
-    def _imagenet_classifier(self) -> torch.nn.Module:
-        if self.backbone.classifier is None:
-            raise ValueError(f"the backbone keeps only {self.backbone.stages} stages: ImageNet logits need the whole network")
-        return self.backbone.classifier

@@ -236,17 +236,25 @@ class PretrainedBackbone(nn.Module):
     @torch.no_grad()
     def logits(self, frames: np.ndarray | torch.Tensor, *, batch_size: int | None = None) -> torch.Tensor:
         """uint8 RGB frames [n, H, W, 3] -> ImageNet logits [n, 1000] (whole network only)."""
-        if self.classifier is None:
-            raise ValueError(f"this backbone keeps only {self.stages} stages: ImageNet logits need stages=None")
-        classifier, last = self.classifier, self.classifier[-1]
+        classifier = self.imagenet_classifier()
+        last = classifier[-1]
         assert isinstance(last, nn.Linear)  # EfficientNetLite0.classifier: Dropout, Linear
         return self._batched(frames, lambda x: classifier(self(x)), last.out_features, batch_size)
 
     @torch.no_grad()
     def imagenet_logits(self, pooled: torch.Tensor) -> torch.Tensor:
-        """ImageNet logits [n, 1000] (float32 on the CPU) of pooled features [n, 1280] from ``features``."""
+        """ImageNet logits [n, 1000] (float32 on the CPU) of pooled features [n, 1280] from ``features``
+        (whole network only)."""
+        classifier = self.imagenet_classifier()
         with autocast(self.device, self.precision):
-            return self.classifier(pooled.to(self.device)).float().cpu()
+            return classifier(pooled.to(self.device)).float().cpu()
+
+    def imagenet_classifier(self) -> nn.Sequential:
+        """The ImageNet classifier on the pooled features; one line saying so when this backbone was cut before it
+        (``stages``)."""
+        if self.classifier is None:
+            raise ValueError(f"this backbone keeps only {self.stages} stages: ImageNet logits need stages=None")
+        return self.classifier
 
     def _batched(self, frames: np.ndarray | torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor], width: int,
                  batch_size: int | None) -> torch.Tensor:

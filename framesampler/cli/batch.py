@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from framesampler.cli.options import model_options, pipeline_options, progress_options, user_model, view_options
 from framesampler.constants import MAX_FRAMES_AHEAD, MAX_WORKERS
+
+if TYPE_CHECKING:
+    from framesampler.app.batch import Records
 
 
 def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -42,7 +46,7 @@ def run(args: argparse.Namespace) -> None:
           f"({report.skipped} videos were already there)")
 
 
-def _ray_records(args: argparse.Namespace) -> object:
+def _ray_records(args: argparse.Namespace) -> Records:
     """The Ray actor pool's records (each actor loads the model itself: a spec travels, a model may not)."""
     from framesampler.integrations.ray import batch_records
 

@@ -80,7 +80,7 @@ def _convert(action: argparse.Action, value: Any, where: str) -> Any:
         if isinstance(item, (dict, list, bool)):
             raise ValueError(f"{where}: {item!r} is not a value this flag takes")
         try:
-            converted = action.type(str(item)) if action.type else str(item)
+            converted = action.type(str(item)) if callable(action.type) else str(item)
         except (argparse.ArgumentTypeError, TypeError, ValueError) as err:
             raise ValueError(f"{where}: {err}") from None
         if action.choices is not None and converted not in action.choices:

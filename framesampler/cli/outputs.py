@@ -55,7 +55,8 @@ def check_outputs(args: argparse.Namespace) -> None:
                                  f"choose another {flag}")
             inside = Path(os.path.realpath(source)).is_relative_to(os.path.realpath(path))
             # train replaces its --out folder (check_replaceable first says when it may not be replaced at all)
-            if args.command == "train" and flag == "--out" and inside and _replaceable_checkpoint(path):
+            if args.command == "train" and flag == "--out" and inside:
+                _check_replaceable_checkpoint(path)
                 raise ValueError(f"--out {path} is replaced by the new checkpoint, and it holds the input {source}: "
                                  "choose another --out")
         for other, earlier in outputs[:number]:
@@ -63,8 +64,9 @@ def check_outputs(args: argparse.Namespace) -> None:
                 raise ValueError(f"{other} and {flag} both name {path}: give each output its own file")
 
 
-def _replaceable_checkpoint(path: Path) -> bool:
+def _check_replaceable_checkpoint(path: Path) -> None:
+    """Raise ``ValueError`` unless ``path`` may be replaced by a checkpoint (``storage.check_replaceable``)."""
     from framesampler.learned.checkpoint import CHECKPOINT_KEYS
     from framesampler.storage import check_replaceable
 
-    return check_replaceable(path, CHECKPOINT_KEYS)
+    check_replaceable(path, CHECKPOINT_KEYS)

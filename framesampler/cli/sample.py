@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> None:
     if args.sheet:
         from framesampler.report.sheet import contact_sheet
 
+        assert result.thumbnails is not None, "thumbnails=160 was asked for with --sheet"
         scores = None if result.scores is None else result.scores.tolist()
         labels = [f"#{i} {i / result.fps:.2f}s" for i in result.candidates]
         contact_sheet(result.thumbnails, args.sheet, chosen=result.chosen.tolist(), labels=labels, scores=scores,

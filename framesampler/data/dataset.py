@@ -7,7 +7,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, fields
 
-from framesampler.candidates import MAX_T
+from framesampler.candidates import MAX_T, ShortPolicy
 from framesampler.data.features import read_npz
 from framesampler.device import PRECISIONS
 
@@ -39,7 +39,7 @@ class ExtractConfig(PipelineConfig):
     policy, the networks' ``precision``: ``framesampler.device``); any change gives a new cache folder."""
 
     T: int = 32
-    short_policy: str = "error"
+    short_policy: ShortPolicy = "error"
     precision: str = "float32"
 
     def key(self) -> str:

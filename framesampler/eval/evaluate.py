@@ -92,8 +92,9 @@ def evaluate(videos: VideoSet, classifier: VideoClassifier, samplers: dict[str, 
             "in_burst": None if videos.action_mask is None else in_burst_fraction(chosen[name], videos.action_mask[:, positions]),
             "frames": float(np.mean([len(s) for s in chosen[name]])),
         }
-        if hasattr(samplers[name], "reading"):  # what an input-dependent sampler read (MGSampler's motion)
-            results[name]["reading"] = samplers[name].reading(candidates)
+        reading = getattr(samplers[name], "reading", None)  # what an input-dependent sampler read (MGSampler's motion)
+        if reading is not None:
+            results[name]["reading"] = reading(candidates)
     return results
 
 

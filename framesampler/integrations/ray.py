@@ -133,18 +133,17 @@ class RayExtractor:
         from framesampler.data.dataset import ExtractConfig
 
         torch.set_num_threads(threads)
-        config = ExtractConfig(**config)
+        extract_config = ExtractConfig(**config)
         classifier = None if model is None else \
-            load_recorded(model, device=device, batch_size=batch_size, precision=config.precision)
-        self.extractor = Extractor(config, classifier, device, batch_size)
+            load_recorded(model, device=device, batch_size=batch_size, precision=extract_config.precision)
+        self.extractor = Extractor(extract_config, classifier, device, batch_size)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         arrays, errors = [], []
         for path in batch["path"]:
             try:
                 buffer = io.BytesIO()
-                # numpy's stub types **arrays as allow_pickle's bool; these are arrays named by cache key
-                np.savez(buffer, **self.extractor(Path(str(path))))  # type: ignore[arg-type]
+                np.savez(buffer, allow_pickle=False, **self.extractor(Path(str(path))))
                 arrays.append(buffer.getvalue())
                 errors.append("")
             except VideoError as error:

@@ -188,7 +188,7 @@ def utility_stop(utility: torch.Tensor, threshold: float, patience: float) -> in
     return t
 
 
-def lookahead_stop(confidence: torch.Tensor, utility: torch.Tensor, threshold: float, patience: int) -> int:
+def lookahead_stop(confidence: torch.Tensor, utility: torch.Tensor, threshold: float, patience: float) -> int:
     """``stop="confidence"`` (not the paper's): how many of the K steps are used, from the prediction's
     confidence [K] and the utility [K] at each step: it stops after the first step t whose confidence
     exceeds ``threshold``, or where the utility has not exceeded its running maximum for ``patience`` steps."""
@@ -259,9 +259,9 @@ class AdaFrame(LearnedSampler):
                                      ("patience_rule", patience_rule, PATIENCE_RULES)):
             if value not in allowed:
                 raise ValueError(f"unknown {name} {value!r}: use one of {', '.join(allowed)}")
-        for name, value, low in (("frame_dim", frame_dim, 1), ("lstm_width", lstm_width, 0)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not low <= value <= MAX_WIDTH):
-                raise ValueError(f"{name} must be an integer in {low}..{MAX_WIDTH}, got {value!r}")
+        for name, width, low in (("frame_dim", frame_dim, 1), ("lstm_width", lstm_width, 0)):
+            if width is not None and (isinstance(width, bool) or not isinstance(width, int) or not low <= width <= MAX_WIDTH):
+                raise ValueError(f"{name} must be an integer in {low}..{MAX_WIDTH}, got {width!r}")
         if patience is not None and patience < 1:
             raise ValueError(f"patience must be >= 1 (or None for K/2 + 1 below mu = 0.7, else K), got {patience}")
         if not 0.0 <= gamma <= 1.0 or location_std <= 0 or not 0.0 <= first_location <= 1.0:
