@@ -206,23 +206,12 @@ def _evaluate(args: argparse.Namespace) -> dict:
 
 
 def _demo(args: argparse.Namespace) -> None:
-    from framesampler.classifiers.model import BUILT_IN, load_classifier
+    from framesampler.app.demo import DemoConfig, run_demo
 
-    model = None if args.classifier in BUILT_IN else args.classifier
-    if model is not None:  # the tables are of the feature file's built-in head; the shared videos go to the user's model
-        load_classifier(model)  # checked before the tables run
-        args.classifier = "frame"
-    reports = {}
-    for regime in ("trimmed", "untrimmed"):
-        reports[regime] = run(_config(args, regime, list(TRAINING_FREE)), progress=not args.no_progress)
-        print(format_table(reports[regime]), end="\n\n")
-    if args.json:
-        write_text_atomically(args.json, json.dumps(reports, indent=2))
-    from framesampler.app.demo import DEMO_SAMPLERS, DEMO_VIDEOS, write_demo_report
-
-    print(f"sampling {len(DEMO_VIDEOS)} shared videos with {' and '.join(DEMO_SAMPLERS)} (T=16, N=4) ...")
-    print(f"wrote {write_demo_report(reports, args.html, classifier=model)}: open it in a browser to see the frames each "
-          "sampler chose")
+    config = DemoConfig(_config(args, "untrimmed", list(TRAINING_FREE)), settings=TrainSettings(recipe="short", epochs=args.epochs),
+                        videos_per_class=args.videos_per_class)
+    page = run_demo(config, args.html, json_out=args.json, progress=not args.no_progress)
+    print(f"wrote {page.resolve()}: open it in a browser to see the frames uniform and SOSampler chose on each long video")
 
 
 def _extract(args: argparse.Namespace) -> None:
@@ -469,12 +458,16 @@ def build_parser() -> argparse.ArgumentParser:
     experiments.add_argument("--csv", type=Path, help="also write a row per table, N/T and sampler as CSV here")
     experiments.set_defaults(handler=_experiments)
 
-    demo = commands.add_parser("demo", help="evaluate every training-free policy on the shared data, trimmed and "
-                               "untrimmed, then sample a few shared videos into an HTML report")
+    demo = commands.add_parser("demo", help="the paper in a few minutes: every training-free policy on the shared features "
+                               "(trimmed and untrimmed), SOSampler trained there beside uniform and pi_s, then uniform and "
+                               "the shipped SOSampler on long videos built from the shared clips, into an HTML report")
     _add_evaluation_options(demo)
-    demo.add_argument("--json", type=Path, help="write both reports as JSON here")
+    demo.add_argument("--epochs", type=int, help="epochs of SOSampler's training on the features (default: the short recipe's)")
+    demo.add_argument("--videos-per-class", type=int, default=2,
+                      help="long videos built per class of the shipped SOSampler's vocabulary (default: %(default)s)")
+    demo.add_argument("--json", type=Path, help="write every result (both reports, SOSampler's table, the videos) as JSON here")
     demo.add_argument("--html", type=Path, default=Path("framesampler-demo.html"),
-                      help="the HTML report to write: the tables and a few shared videos sampled (default: %(default)s)")
+                      help="the HTML report to write: the tables and each long video's chosen frames (default: %(default)s)")
     demo.set_defaults(handler=_demo)
 
     extract = commands.add_parser("extract", help="decode a labeled video collection once into a video dataset "
