@@ -21,6 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
+import numpy as np
+
 from framesampler.app.evaluate import EvaluationConfig, run
 from framesampler.app.prepare import DataConfig, prepare
 from framesampler.data.construct import ConstructConfig
@@ -70,19 +72,16 @@ def run_demo(config: DemoConfig, html: str | os.PathLike, *, json_out: str | os.
         say(format_table(reports[regime]) + "\n")
     say(f"training SOSampler on the untrimmed construction ({config.settings.recipe} recipe; cached) ...")
     learned = sosampler_on_features(config, progress=progress)
-    say(markdown(learned))
+    say(markdown({"config": {**learned["config"], "seeds": 1},
+                  "SOSampler beside uniform and pi_s": {f"{learned['config']['N']}/{learned['config']['T']}": learned["policies"]}}))
     videos = demo_videos(config, progress=progress)
     say(f"sampling {len(videos)} long videos built from the shared UCF101 test clips with uniform and SOSampler ...")
     comparisons, summary = compare_on_videos(videos, config.checkpoint)
     say(format_table(summary) + "\n")
+    results = {**reports, "sosampler": learned, "videos": summary}  # regime -> evaluation report: `report` reads it
     if json_out is not None:
-        write_text_atomically(json_out, json.dumps({**reports, "sosampler": learned, "videos": summary,
-                                                    "comparisons": comparisons}, indent=2))
-    table = {"config": {"regime": "untrimmed", "T": config.evaluation.T, "N": config.evaluation.N, "repeats": 1},
-             "policies": next(v for k, v in learned.items() if k != "config")[f"{config.evaluation.N}/{config.evaluation.T}"]}
-    sections = {"SOSampler trained on the features, beside uniform and pi_s": table,
-                "uniform and SOSampler on long videos built from the shared UCF101 test clips": summary}
-    page = render_html([reports, sections, *comparisons], title="framesampler demo: choosing the frames that matter")
+        write_text_atomically(json_out, json.dumps({**results, "videos": {**summary, "comparisons": comparisons}}, indent=2))
+    page = render_html([results, *comparisons], title="framesampler demo: choosing the frames that matter")
     with atomic_file(html) as partial:
         partial.write_text(page)
     return Path(html)
@@ -90,8 +89,8 @@ def run_demo(config: DemoConfig, html: str | os.PathLike, *, json_out: str | os.
 
 def sosampler_on_features(config: DemoConfig, *, progress: bool = True) -> dict:
     """SOSampler trained on the untrimmed construction of the features (reused from ``cache_dir/demo`` when trained
-    with these data and settings) and evaluated beside uniform and pi_s on one construction: ``experiments``'
-    results format (``config`` and one table)."""
+    with these data and settings) and evaluated beside uniform and pi_s on one construction, as an evaluation report
+    (``config``, ``policies``)."""
     from framesampler.app.experiments import Comparison, Learned, Runner
 
     evaluation = replace(config.evaluation, regime="untrimmed")
@@ -99,8 +98,9 @@ def sosampler_on_features(config: DemoConfig, *, progress: bool = True) -> dict:
     out = Path(data.cache_dir) / "demo" / f"features-{_key({**asdict(data), 'cache_dir': None})}"
     runner = Runner(prepare(data, T=evaluation.T), data, seeds=1, settings=config.settings, out=out, progress=progress)
     comparison = Comparison(evaluation.T, evaluation.N, BESIDE, {"sosampler": Learned("sosampler")})
-    return {"config": {**asdict(data), "seeds": 1, "training": asdict(config.settings)},
-            "SOSampler on the features": {f"{evaluation.N}/{evaluation.T}": runner.compare(comparison)}}
+    return {"config": {**asdict(data), "T": evaluation.T, "N": evaluation.N, "repeats": 1,
+                       "training": asdict(config.settings)},
+            "policies": runner.compare(comparison)}
 
 
 def demo_videos(config: DemoConfig, *, progress: bool = True) -> list[dict]:
@@ -135,7 +135,8 @@ def demo_videos(config: DemoConfig, *, progress: bool = True) -> list[dict]:
 def compare_on_videos(videos: list[dict], checkpoint: str | os.PathLike) -> tuple[list[dict], dict]:
     """Each video through uniform's and the checkpoint's pipelines (T and N its own, the frozen head it was trained
     against for both): the page's comparison records, and an evaluation-style summary (top-1 against each video's
-    ``label``, mean wall seconds per video after one untimed warm-up call)."""
+    ``label``, mean wall seconds per video after one untimed warm-up call, the share of chosen frames inside the
+    action bursts)."""
     from framesampler.app.pipeline import Pipeline, load_pipeline
     from framesampler.data.dataset import ExtractConfig
     from framesampler.learned.checkpoint import read_checkpoint
@@ -148,7 +149,7 @@ def compare_on_videos(videos: list[dict], checkpoint: str | os.PathLike) -> tupl
                  "sosampler": load_pipeline(checkpoint, T=T, N=N)}
     for pipeline in pipelines.values():
         pipeline(videos[0]["video"])  # warm-up, not counted
-    comparisons, seconds, correct, gmacs = [], *({name: [] for name in pipelines} for _ in range(3))
+    comparisons, seconds, correct, gmacs, inside = [], *({name: [] for name in pipelines} for _ in range(4))
     for video in videos:
         samplers = []
         for name, pipeline in pipelines.items():
@@ -157,10 +158,11 @@ def compare_on_videos(videos: list[dict], checkpoint: str | os.PathLike) -> tupl
             seconds[name].append(time.perf_counter() - start)
             correct[name].append(summary["prediction"][0]["class"] == video["label"])
             gmacs[name].append(summary["gmacs"]["total"])
+            inside[name].append(np.mean([any(a <= row["frame"] <= b for a, b in video["bursts"]) for row in summary["chosen"]]))
             samplers.append({"sampler": name, **summary})
         comparisons.append({**video, "samplers": samplers})
     policies = {name: {"top1": sum(correct[name]) / len(videos), "top1_std": 0.0, "mAP": None, "fidelity": None,
-                       "in_burst": None, "frames": float(N), "seconds_per_video": sum(seconds[name]) / len(videos),
+                       "in_burst": float(np.mean(inside[name])), "in_burst_std": float(np.std(inside[name])), "frames": float(N), "seconds_per_video": sum(seconds[name]) / len(videos),
                        "gmacs": sum(gmacs[name]) / len(videos)} for name in pipelines}
     return comparisons, {"config": {"regime": "long videos from the UCF101 test clips", "T": T, "N": N,
                                     "videos": len(videos), "repeats": 1, "oracle": "-"},

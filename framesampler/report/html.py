@@ -275,7 +275,7 @@ def _evaluation_section(report: dict, name: str | None, number: int) -> str:
     if not all(isinstance(part, dict) for part in (config, cost, policies)) or \
             not all(isinstance(row, dict) for row in (*policies.values(), *cost.values())):
         raise _bad_record(number, "'config', 'cost' and 'policies' must be objects, each policy's row an object")
-    columns = [("top1", "top-1"), ("mAP", "mAP"), ("fidelity", "fidelity")]
+    columns = [("top1", "top-1"), ("mAP", "mAP"), ("fidelity", "fidelity"), ("in_burst", "in-burst")]
     seconds = {policy: _seconds(row, cost.get(policy)) for policy, row in policies.items()}
     rows = []
     for policy, row in policies.items():
