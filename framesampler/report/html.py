@@ -6,6 +6,9 @@
   stage times and GMACs. A line ``{"video", "error"}`` shows its reason.
 - An evaluation report (``evaluate --json``; ``demo --json`` holds one per regime): the per-policy table,
   and top-1 against seconds per video when the report has them.
+- A comparison (``demo``'s long videos): one video's summaries by several samplers side by side (``samplers``), each
+  with a timeline of the video (its action ``bursts``, ``[first, last]`` frames, shaded; the chosen frames ticked)
+  and the chosen frames as thumbnails (those inside a burst marked), the prediction against the true ``label``.
 
 Everything is inline: thumbnails and plots as ``data:`` URIs, CSS in the page, no script, font, or
 other file referenced, so the page opens anywhere without a server.
@@ -36,6 +39,11 @@ section{background:#fff;border:1px solid #ddd;border-radius:6px;padding:12px 16p
 .tile{margin:0;padding:3px;border:2px solid #ccc;border-radius:4px;background:#f4f4f4;font-size:11px;text-align:center}
 .tile img{display:block;height:72px;width:auto}
 .tile.chosen{border:4px solid #e6550d;background:#fdebd9;font-weight:bold}
+.tile.action{border-color:#1a7f37;background:#e3f4e8}
+.pair{display:flex;flex-wrap:wrap;gap:16px} .side{flex:1 1 420px;min-width:0}
+.timeline{position:relative;height:14px;background:#e4e4e4;border-radius:3px;margin:6px 0}
+.timeline .burst{position:absolute;top:0;bottom:0;background:#7cc48c}
+.timeline .pick{position:absolute;top:-3px;bottom:-3px;width:3px;margin-left:-1px;background:#e6550d}
 .tile .missing{display:block;height:72px;width:96px;background:#ddd}
 .error{color:#b00020}
 table{border-collapse:collapse;font-size:13px;margin:8px 0}
@@ -68,9 +76,12 @@ def load_results(path: str | os.PathLike) -> list[dict]:
 
 
 def kind(record: object) -> str:
-    """``"video"``, ``"error"``, ``"evaluation"``, ``"evaluations"`` (regime -> evaluation) or ``"unknown"``."""
+    """``"video"``, ``"error"``, ``"comparison"``, ``"evaluation"``, ``"evaluations"`` (regime -> evaluation) or
+    ``"unknown"``."""
     if not isinstance(record, dict):
         return "unknown"
+    if "video" in record and "samplers" in record:
+        return "comparison"
     if "video" in record and "error" in record:
         return "error"
     if "video" in record and "candidates" in record and "chosen" in record:
@@ -96,6 +107,8 @@ def render_html(records: Sequence[dict], *, title: str = "framesampler report", 
         elif what == "error":
             sections.append(f"<section><h2>{_e(os.path.basename(str(record['video'])))}</h2><p class=meta>"
                             f"{_e(record['video'])}</p><p class=error>{_e(record['error'])}</p></section>")
+        elif what == "comparison":
+            sections.append(_comparison_section(record, number, thumbnails, thumb_px))
         elif what == "evaluation":
             sections.append(_evaluation_section(record, None, number))
         elif what == "evaluations":
@@ -103,7 +116,7 @@ def render_html(records: Sequence[dict], *, title: str = "framesampler report", 
         else:
             keys = ", ".join(list(record)[:6]) if isinstance(record, dict) else type(record).__name__
             raise ValueError(f"cannot report a record with keys {keys}: pass what sample --json, batch or evaluate --json wrote")
-    videos = sum(kind(r) in ("video", "error") for r in records)
+    videos = sum(kind(r) in ("video", "error", "comparison") for r in records)
     intro = f"<p class=meta>{videos} video(s), {len(sections) - videos} evaluation(s)</p>"
     return (f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{_e(title)}</title><style>{STYLE}</style>"
             f"</head><body><h1>{_e(title)}</h1>{intro}{''.join(sections)}</body></html>\n")
@@ -170,6 +183,46 @@ def _video_section(record: dict, number: int, thumbnails: dict, thumb_px: int) -
             f"{_numbers('stage seconds', record.get('seconds'), '{:.4f}')}{_numbers('GMACs', record.get('gmacs'), '{:.3f}')}</section>")
 
 
+def _comparison_section(record: dict, number: int, thumbnails: dict, thumb_px: int) -> str:
+    """One video, each sampler's choice beside the others': a timeline (bursts shaded, chosen frames ticked), the
+    chosen frames' thumbnails (a frame inside a burst marked) and the prediction against ``label``."""
+    samplers, bursts, label = record["samplers"], record.get("bursts") or [], record.get("label")
+    if not isinstance(samplers, list) or not samplers or not all(isinstance(s, dict) and kind(s) == "video" for s in samplers):
+        raise _bad_record(number, "'samplers' must list per-sampler video summaries")
+    if not isinstance(bursts, list) or not all(isinstance(b, list) and len(b) == 2 and all(_is_int(f) and f >= 0 for f in b)
+                                               and b[0] <= b[1] for b in bursts):
+        raise _bad_record(number, "'bursts' must list [first, last] frame numbers")
+    sides = []
+    for summary in samplers:
+        video, candidates, rows, _ = _checked_video(summary, number)
+        frames = [candidates[row["position"]] for row in rows]
+        expected = summary.get("num_frames") if _is_int(summary.get("num_frames")) and summary["num_frames"] > 0 else None
+        length = expected or max(candidates, default=0) + 1
+        fps = summary.get("fps") if _is_number(summary.get("fps")) and summary["fps"] > 0 else 0.0
+        images, problem = _thumbnails(video, frames, expected, thumbnails, thumb_px)
+        inside = [any(first <= frame <= last for first, last in bursts) for frame in frames]
+        timeline = "".join(f"<span class=burst style='left:{100 * first / length:.3f}%;width:{100 * (last + 1 - first) / length:.3f}%'>"
+                           "</span>" for first, last in bursts)
+        timeline += "".join(f"<span class=pick style='left:{100 * frame / length:.3f}%'></span>" for frame in frames)
+        tiles = []
+        for position, (frame, action) in enumerate(zip(frames, inside)):
+            image = f"<img alt='frame {frame}' src='{images[position]}'>" if images else "<span class=missing></span>"
+            caption = [f"#{frame}", f"{frame / fps:.2f} s" if fps else "", "action" if action else ""]
+            tiles.append(f"<figure class='tile chosen{' action' if action else ''}'>{image}<figcaption>"
+                         f"{'<br>'.join(c for c in caption if c)}</figcaption></figure>")
+        name = summary.get("sampler", "sampler")
+        warning = f"<p class=error>thumbnails unavailable: {_e(problem)}</p>" if problem else ""
+        sides.append(f"<div class=side data-sampler='{_e(name)}'><h3>{_e(name)}</h3><div class=timeline>{timeline}</div>"
+                     f"<p class=meta>{sum(inside)} of {len(frames)} chosen frames inside the action</p>{warning}"
+                     f"<div class=grid>{''.join(tiles)}</div>{_prediction({**summary, 'label': label})}"
+                     f"{_numbers('stage seconds', summary.get('seconds'), '{:.4f}')}</div>")
+    spans = ", ".join(f"{first}-{last}" for first, last in bursts) or "none"
+    truth = "" if label is None else f"; true label {_e(label)}"
+    return (f"<section><h2>{_e(Path(record['video']).name)}</h2><p class=meta>{_e(record['video'])}{truth}; "
+            f"action frames {spans} (shaded on each timeline, chosen frames ticked)</p>"
+            f"<div class=pair>{''.join(sides)}</div></section>")
+
+
 def _thumbnails(video: str, candidates: list[int], expected: int | None, cache: dict,
                 thumb_px: int) -> tuple[list[str], str | None]:
     """data: URIs of the candidates (decoded once per video and candidate list), or the reason there are none
@@ -222,7 +275,7 @@ def _evaluation_section(report: dict, name: str | None, number: int) -> str:
     if not all(isinstance(part, dict) for part in (config, cost, policies)) or \
             not all(isinstance(row, dict) for row in (*policies.values(), *cost.values())):
         raise _bad_record(number, "'config', 'cost' and 'policies' must be objects, each policy's row an object")
-    columns = [("top1", "top-1"), ("mAP", "mAP"), ("fidelity", "fidelity")]
+    columns = [("top1", "top-1"), ("mAP", "mAP"), ("fidelity", "fidelity"), ("in_burst", "in-burst")]
     seconds = {policy: _seconds(row, cost.get(policy)) for policy, row in policies.items()}
     rows = []
     for policy, row in policies.items():
