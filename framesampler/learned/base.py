@@ -132,6 +132,7 @@ class LearnedSampler(nn.Module, Sampler):
     def device(self) -> torch.device:
         """Where the sampler's parameters are (``Pipeline`` and ``train_sampler`` move it to their device)."""
         return next(self.parameters()).device
+
     def frame_scores(self, features: torch.Tensor) -> torch.Tensor:
         """Importance logits [B, T] of candidate features [B, T, D], differentiable (each subclass's)."""
         raise NotImplementedError
