@@ -143,13 +143,19 @@ def compare_on_videos(videos: list[dict], checkpoint: str | os.PathLike) -> tupl
     from framesampler.policies import create_sampler
 
     made = read_checkpoint(checkpoint)
-    T, N = made.config.T, made.config.N
+    T, N, extracted = made.config.T, made.config.N, made.config.extract
+    if extracted is None:
+        raise ValueError(f"{checkpoint} was trained on a feature file: the demo needs one trained on a video dataset")
     pipelines = {"uniform": Pipeline(create_sampler("uniform"), T=T, N=N, head=made.classifier,
-                                     config=ExtractConfig(**made.config.extract).pipeline()),
-                 "sosampler": load_pipeline(checkpoint, T=T, N=N)}
+                                     config=ExtractConfig(**extracted).pipeline()),
+                 "sosampler": load_pipeline(Path(checkpoint), T=T, N=N)}
     for pipeline in pipelines.values():
         pipeline(videos[0]["video"])  # warm-up, not counted
-    comparisons, seconds, correct, gmacs, inside = [], *({name: [] for name in pipelines} for _ in range(4))
+    comparisons: list[dict] = []
+    seconds: dict[str, list[float]] = {name: [] for name in pipelines}
+    correct: dict[str, list[bool]] = {name: [] for name in pipelines}
+    gmacs: dict[str, list[float]] = {name: [] for name in pipelines}
+    inside: dict[str, list[float]] = {name: [] for name in pipelines}
     for video in videos:
         samplers = []
         for name, pipeline in pipelines.items():
@@ -158,7 +164,7 @@ def compare_on_videos(videos: list[dict], checkpoint: str | os.PathLike) -> tupl
             seconds[name].append(time.perf_counter() - start)
             correct[name].append(summary["prediction"][0]["class"] == video["label"])
             gmacs[name].append(summary["gmacs"]["total"])
-            inside[name].append(np.mean([any(a <= row["frame"] <= b for a, b in video["bursts"]) for row in summary["chosen"]]))
+            inside[name].append(float(np.mean([any(a <= row["frame"] <= b for a, b in video["bursts"]) for row in summary["chosen"]])))
             samplers.append({"sampler": name, **summary})
         comparisons.append({**video, "samplers": samplers})
     policies = {name: {"top1": sum(correct[name]) / len(videos), "top1_std": 0.0, "mAP": None, "fidelity": None,
