@@ -165,6 +165,7 @@ class Reads(enum.Flag):
     COMPRESSED = enum.auto()  # candidates.compressed: the compressed-domain vector of each candidate (SCSampler)
     AUDIO = enum.auto()  # candidates.audio: the log-MEL patch of the audio around each candidate (SCSampler)
     LANGUAGE = enum.auto()  # candidates.language: the GloVe vector of each candidate's top ImageNet classes (SMART)
+    CODED_SIZES = enum.auto()  # of candidates.compressed, only the coded sizes: no motion vector is read
 
     def candidate_input(self) -> Reads:
         """The one candidate input to give: a sampler that reads either pixels or features (MGSampler's

@@ -172,3 +172,29 @@ def test_every_learned_sampler_reads_the_compressed_domain_input(name: str) -> N
     assert 1 <= len(chosen) <= 3 and set(chosen) <= set(range(8))
     with pytest.raises(ValueError, match="unknown input"):
         create_sampler(name, num_classes=3, input_dim=65, input="pixels")
+
+
+def test_the_coded_sizes_reading_trains_on_the_size_column_and_reads_no_motion_vector(monkeypatch):
+    """input="sizes": f_s reads only the coded size of each candidate's motion frame (the compressed vector's last
+    column), so the pipeline reads the packet index alone: no motion vector, no candidate decoded."""
+    from framesampler.app import pipeline as pipeline_module
+    from framesampler.app.pipeline import Pipeline
+    from framesampler.learned.sosampler import SOSampler
+    from framesampler.video import decode
+
+    options = SOSampler.data_options({"input": "sizes", "input_dim": 112}, {Reads.FEATURES: 112, Reads.COMPRESSED: 65})
+    assert options["input_dim"] == 1
+    sampler = create_sampler("sosampler", num_classes=2, width=16, **options)
+    assert Reads.CODED_SIZES in sampler.reads and Reads.COMPRESSED in sampler.reads
+    videos = tiny_videos()
+    assert videos.input_for(sampler.reads).shape[1] == 1
+    assert_trains(sampler, videos)
+    compressed = np.random.default_rng(0).random((6, COMPRESSED_DIM))
+    other_maps = compressed.copy()
+    other_maps[:, :64] = 0
+    np.testing.assert_array_equal(sampler.scores(Candidates.of_length(6, compressed=compressed)),
+                                  sampler.scores(Candidates.of_length(6, compressed=other_maps)))
+    monkeypatch.setattr(pipeline_module, "motion_vectors", lambda *args: pytest.fail("motion vectors were read"))
+    monkeypatch.setattr(decode.VideoReader, "decode", lambda *args: pytest.fail("the candidates were decoded"))
+    result = Pipeline(sampler, T=16, N=4)(CLIPS / "Surfing" / "v_Surfing_g01_c01.mp4")
+    assert result.motion_source.startswith("coded sizes") and len(result.chosen) == 4

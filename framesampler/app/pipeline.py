@@ -314,7 +314,10 @@ class Pipeline:
 
     def _decode_candidates(self, reader: VideoReader, video: DecodedVideo) -> None:
         c, reads, indices = self.config, self.sampler.reads, video.indices
-        if reads & (Reads.MOTION | Reads.COMPRESSED):
+        if Reads.CODED_SIZES in reads and Reads.MOTION not in reads:  # the packet index alone: nothing decoded
+            video.compressed = compressed_vectors(reader, indices, None)
+            video.motion_source = "coded sizes from the packet index (no motion vectors read)"
+        elif reads & (Reads.MOTION | Reads.COMPRESSED):
             view = motion_vectors(reader, indices)
             video.motion_source = view.source if view.available or Reads.MOTION not in reads else \
                 f"image differences of the candidates at {c.sampler_resolution} px ({view.source})"

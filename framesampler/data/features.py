@@ -247,7 +247,8 @@ class VideoSet:
 
     def input_for(self, reads: Reads) -> torch.Tensor:
         """The frame table a learned sampler reading ``reads`` is given: ``compressed_frames`` when it reads the
-        compressed-domain input (``Reads.COMPRESSED``), ``audio_frames`` when it reads audio (``Reads.AUDIO``),
+        compressed-domain input (``Reads.COMPRESSED``; its last column, the coded size, alone with
+        ``Reads.CODED_SIZES``), ``audio_frames`` when it reads audio (``Reads.AUDIO``),
         else ``sampler_input``, followed by ``language_frames`` when it reads those too (``Reads.LANGUAGE``)."""
         if Reads.LANGUAGE in reads:
             if self.language_frames is None:
@@ -261,7 +262,7 @@ class VideoSet:
             if flag in reads:
                 if table is None:
                     raise ValueError(f"{self.source} has no {missing}")
-                return table
+                return table[:, -1:] if Reads.CODED_SIZES in reads else table
         return self.sampler_input
 
     @cached_property

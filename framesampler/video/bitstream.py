@@ -118,15 +118,20 @@ def motion_vectors(reader: VideoReader, indices: Sequence[int] | np.ndarray, *, 
     return MotionView(frames, np.asarray(motion), np.stack(maps), source)
 
 
-def compressed_vectors(reader: VideoReader, indices: Sequence[int] | np.ndarray, view: MotionView) -> np.ndarray:
+def compressed_vectors(reader: VideoReader, indices: Sequence[int] | np.ndarray, view: MotionView | None) -> np.ndarray:
     """The compressed-domain input of the candidates ``indices`` (module docstring) -> float32
     [T, grid * grid + 1]: each motion frame's MD map (``view = motion_vectors(reader, indices)``), then its
     coded size over the mean coded size of the video's predicted frames (all frames for an intra-only stream,
-    whose candidates are their own motion frames)."""
+    whose candidates are their own motion frames). ``view=None``: the coded sizes alone, from the packet index (no
+    packet decoded), the maps left zero."""
     indices = np.asarray(indices, dtype=np.int64)
     index = reader.index
-    frames = np.where(view.frames >= 0, view.frames, indices)
+    if view is None:
+        frames = motion_frames(indices, index.predicted) if index.predicted.size else indices
+    else:
+        frames = np.where(view.frames >= 0, view.frames, indices)
     reference = index.sizes[index.predicted] if index.predicted.size else index.sizes
     residual = index.sizes[frames] / max(float(reference.mean()), 1.0)
-    maps = view.maps.reshape(len(indices), -1) if view.maps is not None else np.zeros((len(indices), GRID * GRID))
+    maps = view.maps.reshape(len(indices), -1) if view is not None and view.maps is not None \
+        else np.zeros((len(indices), GRID * GRID))
     return np.concatenate([maps, residual[:, None]], axis=1).astype(np.float32)
