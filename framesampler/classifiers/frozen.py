@@ -7,6 +7,7 @@ pi_s needs); ``video_log_probs`` combines any subset of frames with the consensu
 """
 from __future__ import annotations
 
+import abc
 import hashlib
 import json
 import math
@@ -56,27 +57,28 @@ class ClassifierConfig:
         return len(self.class_ids)
 
 
-class VideoClassifier(nn.Module):
+class VideoClassifier(nn.Module, metaclass=abc.ABCMeta):
     """The frozen classifier of frame features, either kind (``FrameClassifier``, ``ClipClassifier``): what
-    ``fit_tsn`` trains, ``save_classifier`` saves and the samplers are trained and evaluated against."""
+    ``fit_tsn`` trains, ``save_classifier`` saves and the samplers are trained and evaluated against. An abstract
+    interface: each kind implements the four methods."""
 
     config: ClassifierConfig
 
+    @abc.abstractmethod
     def frame_logits(self, frames: torch.Tensor) -> torch.Tensor:
         """Logits [..., C] of each frame [..., D] alone."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def video_log_probs(self, frames: torch.Tensor) -> torch.Tensor:
         """Log class probabilities [..., C] of clips of frames [..., K, D]."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def subset_log_probs(self, frames: torch.Tensor, frame_logits: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
         """``subsets [S, K] -> log probs [S, C]`` of one video's candidates: frames [T, D], their logits [T, C]."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def macs(self, num_frames: int) -> int:
         """MACs of the classifier after the backbone on K frames."""
-        raise NotImplementedError
 
 
 class FrameClassifier(VideoClassifier):
