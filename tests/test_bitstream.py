@@ -119,3 +119,26 @@ def test_streams_without_motion_vectors_say_why(videos, tmp_path):
     with VideoReader(mjpeg) as reader:
         view = motion_vectors(reader, np.arange(0, 12, 3))
     assert not view.available and "mjpeg stream has no predicted frames (intra-only)" in view.source
+
+
+def test_a_motion_frame_without_vectors_alone_is_read_after_its_reference_not_with_its_gop(videos, monkeypatch):
+    """mmaction2's demo (H.264): 3 of the 64 motion frames come out of their lone packet without vectors; each is
+    decoded again right after the anchor before it (two packets), and none with its GOP. The vectors are exact."""
+    path = videos / "mmaction2" / "demo_demo.mp4"
+    calls = {"packets": 0}
+    real = decode._decode
+
+    def counting(codec_context, packet):
+        calls["packets"] += packet is not None and packet.size > 0
+        return real(codec_context, packet)
+
+    with VideoReader(path) as reader:
+        indices = candidate_indices(reader.metadata.num_frames, 64)
+        monkeypatch.setattr(decode, "_decode", counting)
+        view = motion_vectors(reader, indices)
+        monkeypatch.setattr(decode, "_decode", real)
+        expected = full_decode_motion(path, reader, view.frames)
+    wanted = len(np.unique(view.frames))
+    assert "; 0 of 64 motion frames decoded with their GOP" in view.source
+    assert wanted + 2 <= calls["packets"] <= wanted + 2 * 3  # the second read: each failed frame after its reference
+    np.testing.assert_allclose(view.motion, [expected[int(f)] for f in view.frames])

@@ -192,20 +192,28 @@ class VideoReader:
         """Frames decoded on a second decoder of this video opened with FFmpeg ``decoder_options`` (e.g.
         ``flags2="+export_mvs"``) -> (frame index, frame) as they come out. ``packets``: ``"only"`` decodes
         the packets of ``frames`` and none between them, ``"alone"`` each of them as if it were the first
-        of the stream, ``"all"`` every packet they need (the planner's runs; exact frames). A frame whose
-        references were not decoded has wrong pixels but its own bitstream data (motion vectors of a
-        predicted frame, a keyframe's picture) intact."""
+        of the stream, ``"with_reference"`` each of them right after the anchor (keyframe or predicted frame)
+        before it, as if that pair began the stream, ``"all"`` every packet they need (the planner's runs; exact
+        frames). A frame whose references were not decoded has wrong pixels but its own bitstream data (motion
+        vectors of a predicted frame, a keyframe's picture) intact."""
         if self._source is None:
             raise ValueError(f"the VideoReader of {self.path} is closed: open a new one")
-        if packets not in ("only", "alone", "all"):
-            raise ValueError(f"packets must be 'only', 'alone' or 'all', got {packets!r}")
+        if packets not in ("only", "alone", "with_reference", "all"):
+            raise ValueError(f"packets must be 'only', 'alone', 'with_reference' or 'all', got {packets!r}")
         wanted = np.unique(self._check_indices(frames))
         source = self._source.twin(**decoder_options)
         try:
             if packets == "all":
                 yield from source.read(wanted, lambda frame: frame).items()
+            elif packets == "only":
+                yield from source.feed(wanted, source.stream.codec_context)
             else:
-                yield from source.feed(wanted, source.stream.codec_context, alone=packets == "alone")
+                fed = wanted
+                if packets == "with_reference":
+                    anchors = np.union1d(self.index.keyframes, self.index.predicted)
+                    before = anchors[np.maximum(np.searchsorted(anchors, wanted) - 1, 0)]
+                    fed = np.union1d(wanted, before[before < wanted])
+                yield from source.feed(fed, source.stream.codec_context, flush_after=wanted)
         finally:
             source.close()
 
@@ -426,13 +434,14 @@ class _PyAVSource:
         return out
 
     def feed(self, frames: np.ndarray, codec_context: VideoCodecContext, *,
-             alone: bool = False) -> Iterator[tuple[int, av.VideoFrame]]:
+             flush_after: np.ndarray | None = None) -> Iterator[tuple[int, av.VideoFrame]]:
         """Decode with ``codec_context`` the packets of the sorted unique ``frames`` only, none between them
         (runs of ``plan_sparse``), then drain and flush the decoder -> (frame index, frame) as they come
-        out (a frame that cannot be decoded is missing). ``alone``: drain and flush after every packet, so
-        each is decoded as if it were the first of the stream."""
+        out (a frame that cannot be decoded is missing). ``flush_after``: frames after whose packet the decoder
+        is drained and flushed, so that the next packet is decoded as if it were the first of the stream."""
         packets: Iterator[av.Packet] | None = None
         selected, previous = set(frames.tolist()), -1
+        flushed = set(() if flush_after is None else np.asarray(flush_after).tolist())
 
         def emit(packet: av.Packet | None) -> Iterator[tuple[int, av.VideoFrame]]:
             nonlocal previous
@@ -448,7 +457,7 @@ class _PyAVSource:
                     position = self.position.get(packet.pts) if packet.size else None
                     if position in selected:
                         yield from emit(packet)
-                        if alone:
+                        if position in flushed:
                             yield from emit(None)
                             codec_context.flush_buffers()
                     if position is not None and position >= run.stop:
