@@ -34,6 +34,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -518,14 +519,17 @@ class _PyAVSource:
         sizes: dict[int, int] = {}  # bytes by pts
         keys: dict[int, int] = {}  # the decode timestamp of each keyframe, by pts
         earliest: int | None = None
-        end: float | None = None
+        last: dict[int, int] = {}  # the latest end (pts + duration) of each stream's packets, in its time base
+        bases: dict[int, Fraction] = {}
         try:
             for packet in self.container.demux():
                 if packet.size == 0 or packet.is_discard:
                     continue
                 if packet.pts is not None and packet.time_base is not None:
-                    packet_end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
-                    end = packet_end if end is None else max(end, packet_end)
+                    packet_end = packet.pts + (packet.duration or 0)
+                    stream = packet.stream_index
+                    if packet_end > last.get(stream, packet_end - 1):
+                        last[stream], bases[stream] = packet_end, packet.time_base
                 if packet.stream_index != self.stream.index:
                     continue
                 if packet.is_corrupt:
@@ -544,6 +548,7 @@ class _PyAVSource:
         except av.FFmpegError as error:
             raise VideoError(self.path, f"the file is damaged after {len(timestamps)} video packets ({error})",
                              "re-download or re-encode it") from None
+        end = max((float(stamp * bases[stream]) for stream, stamp in last.items()), default=None)
         if not timestamps or earliest is None:
             raise VideoError(self.path, "the video stream has no frames", "check that the file plays")
         pts = np.unique(np.asarray(timestamps, dtype=np.int64))
