@@ -39,3 +39,44 @@ def test_pixels_data_is_a_video_dataset_file_or_a_construct_folder(tmp_path, sma
         pixels_dataset(tmp_path, cache_dir=tmp_path / "cache")
     assert main(["experiments", "--which", "pixels", "--data", str(tmp_path), "--features", str(small_features),
                  "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "out")]) == 2
+
+
+def test_a_run_resumes_from_its_kept_rows_without_checkpoints(tmp_path, small_features, monkeypatch):
+    """Each sampler's row of each seed is kept under out/rows: a rerun with the checkpoints gone trains nothing and
+    gives the same table; a row whose key differs (another recipe) is computed again."""
+    import shutil
+
+    import framesampler.app.experiments as experiments
+
+    args = ["experiments", "--features", str(small_features), "--which", "small", "--seeds", "2", "--epochs", "1",
+            "--length", "32", "--out", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache"), "--no-progress"]
+    assert main(args) == 0
+    first = json.loads((tmp_path / "out" / "experiments.json").read_text())["small"]["6/10"]
+    rows = sorted(p.relative_to(tmp_path / "out" / "rows").as_posix() for p in (tmp_path / "out" / "rows").rglob("*.json"))
+    assert "T10-N6-s1/sosampler.json" in rows and "T10-N6-s0/semi_optimal_max.json" in rows
+    assert len(rows) == 2 * len(first)
+    shutil.rmtree(tmp_path / "out" / "checkpoints")
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a kept row was trained again")
+
+    monkeypatch.setattr(experiments, "train_and_save", no_training)
+    assert main(args) == 0
+    assert json.loads((tmp_path / "out" / "experiments.json").read_text())["small"]["6/10"] == first
+    with pytest.raises(AssertionError, match="trained again"):
+        main([*args, "--recipe", "short"])
+
+
+def test_a_random_sampler_row_does_not_depend_on_the_others(tmp_path, small_features):
+    """evaluate gives each sampler its own generator: random's row alone equals its row beside MGSampler's random
+    test points (which draw from a generator too)."""
+    from framesampler.app.prepare import DataConfig, prepare
+    from framesampler.eval.evaluate import evaluate
+    from framesampler.policies import create_sampler
+
+    setup = prepare(DataConfig(features=str(small_features), length=32, cache_dir=str(tmp_path)))
+    videos = setup.videos("test", 0)
+    alone = evaluate(videos, setup.classifier, {"random": create_sampler("random")}, T=10, N=4, progress=False)
+    beside = evaluate(videos, setup.classifier, {"mgsampler": create_sampler("mgsampler"), "random": create_sampler("random")},
+                      T=10, N=4, progress=False)
+    assert alone["random"] == beside["random"]

@@ -3,7 +3,8 @@
 Every number is the mean over ``seeds`` runs (each seed trains the learned samplers anew and builds
 its own untrimmed test construction) with the standard deviation as ``<metric>_std``. Trained
 checkpoints are kept under ``out/checkpoints`` and reused, so an interrupted run picks up where it
-stopped. Results go to ``out/experiments.json``, ``out/experiments.md`` and ``out/top1_vs_nt.png``; a run with the
+stopped; each sampler's row of each seed is kept too (``out/rows``, small enough to commit), so a run resumes from
+its finished rows even without the checkpoints (a training of the paper recipes can outlast a session). Results go to ``out/experiments.json``, ``out/experiments.md`` and ``out/top1_vs_nt.png``; a run with the
 same data, seeds and training settings (wherever its classifier cache lives) keeps the sections of earlier runs it does not recompute.
 
 - ``small`` (Tab. 3): N/T = 6/10, training-free policies, pi_s, pi_o, OCSampler, SOSampler;
@@ -60,6 +61,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -222,14 +224,16 @@ class Runner:
         self.setup, self.data, self.seeds, self.settings, self.out, self.progress = setup, data, seeds, settings, out, progress
         self.device = device
 
-    def learned(self, spec: Learned, *, T: int, N: int, seed: int) -> Sampler:
+    def learned(self, spec: Learned, *, T: int, N: int, seed: int, train: bool = True) -> Sampler:
         """The trained sampler for these settings, from its checkpoint when one exists with the same options and
         training recipe (else it is trained again, into the same directory). Its directory is named by the
         options (as the data resolves them, ``data_options``) that differ from the sampler's defaults, the seed
-        and the recipe. A sampler built from learned ones gets each of them so."""
+        and the recipe. A sampler built from learned ones gets each of them so. ``train=False``: the sampler
+        untrained, for its cost alone (its row is kept, ``row_path``)."""
         factory = sampler_factory(spec.kind)
         if not (isinstance(factory, type) and issubclass(factory, LearnedSampler)):
-            parts = {k: self.learned(v, T=T, N=N, seed=seed) if isinstance(v, Learned) else v for k, v in spec.options.items()}
+            parts = {k: self.learned(v, T=T, N=N, seed=seed, train=train) if isinstance(v, Learned) else v
+                     for k, v in spec.options.items()}
             return create_sampler(spec.kind, seed=seed, **parts)
         defaults = create_learned_sampler(spec.kind, input_dim=self.setup.sampler_input_dim,
                                           num_classes=self.setup.classifier.config.num_classes).options
@@ -242,11 +246,39 @@ class Runner:
         sampler = load_checkpoint(directory, self.setup.classifier) if (directory / "weights.pt").is_file() else None
         trained_as = None if sampler is None else json.loads((directory / "config.json").read_text())["training"]
         wanted = create_learned_sampler(spec.kind, **training_options(self.setup, spec.kind, dict(spec.options), N=N, seed=seed))
+        if not train:
+            return wanted.with_inference_options(**spec.inference)
         if sampler is None or trained_as is None or sampler.options != wanted.options or \
                 {k: v for k, v in trained_as.items() if k != "seconds"} != json.loads(json.dumps(self.settings.record(wanted))):
             sampler = train_and_save(self.setup, spec.kind, dict(spec.options), T=T, N=N, seed=seed,
                                      settings=self.settings, out=directory, progress=self.progress, device=self.device)
         return sampler.with_inference_options(**spec.inference)
+
+    def row_key(self, comparison: Comparison, name: str) -> dict:
+        """What a kept row was computed from: the data, the training settings, T, N and the sampler's spec."""
+        what = comparison.learned.get(name) or comparison.variants.get(name) or name
+        return json.loads(json.dumps({"data": comparable_config(asdict(self.data)), "training": asdict(self.settings),
+                                      "T": comparison.T, "N": comparison.N,
+                                      "sampler": asdict(what) if isinstance(what, Learned) else what}))
+
+    def row_path(self, comparison: Comparison, name: str, seed: int) -> Path:
+        """``out/rows/T<T>-N<N>-s<seed>/<name>.json``: one sampler's row of one seed, kept (small, committable) so
+        that a run resumes from its finished rows without their checkpoints; read back only when its key matches."""
+        slug = re.sub(r"[^A-Za-z0-9=.,_-]+", "_", name).strip("_")
+        return self.out / "rows" / f"T{comparison.T}-N{comparison.N}-s{seed}" / f"{slug}.json"
+
+    def kept_rows(self, comparison: Comparison, seed: int) -> dict[str, dict]:
+        """The rows of this seed an earlier run of the same comparison wrote (``row_path``), by sampler name."""
+        kept = {}
+        for name in (*comparison.policies, *comparison.variants, *comparison.learned):
+            path = self.row_path(comparison, name, seed)
+            try:
+                stored = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            if isinstance(stored, dict) and stored.get("key") == self.row_key(comparison, name):
+                kept[name] = stored["row"]
+        return kept
 
     def compare(self, comparison: Comparison) -> dict:
         """Mean and spread over the seeds of every sampler of ``comparison``, with its GMACs per video; timed:
@@ -255,13 +287,19 @@ class Runner:
         runs: list[dict[str, dict]] = []
         first: dict[str, Sampler] = {}  # seed 0's samplers, timed through the pipeline
         for seed in range(self.seeds):
+            kept = {} if comparison.timed else self.kept_rows(comparison, seed)
             samplers = {name: create_sampler(name, seed=seed) for name in comparison.policies}
             samplers |= {label: create_sampler(name, seed=seed, **options)
                          for label, (name, options) in comparison.variants.items()}
-            samplers |= {name: self.learned(spec, T=T, N=N, seed=seed) for name, spec in comparison.learned.items()}
-            reference = samplers["oracle"] if "oracle" in comparison.policies else None  # pi_o runs once
-            runs.append(evaluate(self.setup.videos("test", seed), self.setup.classifier, samplers, T=T, N=N,
-                                 seed=seed, reference=reference, progress=False))
+            samplers |= {name: self.learned(spec, T=T, N=N, seed=seed, train=name not in kept)
+                         for name, spec in comparison.learned.items()}
+            todo = {name: sampler for name, sampler in samplers.items() if name not in kept}
+            run = evaluate(self.setup.videos("test", seed), self.setup.classifier, todo, T=T, N=N, seed=seed,
+                           reference=samplers.get("oracle"), progress=False) if todo else {}  # pi_o runs once
+            for name in run:
+                write_text_atomically(self.row_path(comparison, name, seed),
+                                      json.dumps({"key": self.row_key(comparison, name), "row": run[name]}, indent=1))
+            runs.append({name: kept[name] if name in kept else run[name] for name in samplers})
             first = first or samplers
         summary = summarise(runs)
         for name in comparison.learned:
@@ -354,18 +392,21 @@ def run_experiments(data: DataConfig, which: list[str] | tuple[str, ...] = DEFAU
     return results
 
 
+def comparable_config(config: dict) -> dict:
+    """A results config as compared between runs: where the cache lives does not count."""
+    return {"classifier": "frame", **{k: v for k, v in config.items() if k != "cache_dir"}}
+
+
 def previous_results(path: Path, config: dict) -> dict:
     """The sections of an earlier run into the same folder with the same config (a new run replaces
     only the sections it computes), else just the config."""
-    def comparable(c: dict) -> dict:
-        return {"classifier": "frame", **{k: v for k, v in c.items() if k != "cache_dir"}}
-
     if path.is_file():
         try:
             previous = json.loads(path.read_text())
         except (UnicodeDecodeError, ValueError):
             print(f"framesampler: {path} is not readable JSON; its earlier sections are not kept", file=sys.stderr)
             return {"config": config}
-        if isinstance(previous, dict) and comparable(previous.get("config", {})) == comparable(json.loads(json.dumps(config))):
+        if isinstance(previous, dict) and comparable_config(previous.get("config", {})) == \
+                comparable_config(json.loads(json.dumps(config))):
             return previous
     return {"config": config}

@@ -39,12 +39,13 @@ def evaluate(videos: VideoSet, classifier: VideoClassifier, samplers: dict[str, 
 
     Fidelity is measured against ``reference``'s picks (pi_o, ``OptimalPolicy()`` by default); a sampler
     that is the reference object is not run twice. ``optimal``: the reference's picks of these videos from
-    an earlier call (reused), or an empty list to receive them.
+    an earlier call (reused), or an empty list to receive them. A random sampler draws from its own generator seeded
+    with ``seed`` (as ``timed_pipeline``'s), so each sampler's row is the same whichever samplers it is evaluated with.
     """
     consensus = "clip" if videos.clip_model is not None else classifier.config.consensus
     table_logits = classifier.frame_logits(videos.frames)
     reference = reference or OptimalPolicy()
-    rng = np.random.default_rng(seed)
+    rngs = {name: np.random.default_rng(seed) for name in samplers}  # each its own: a row does not depend on the others
     probs: dict[str, list[np.ndarray]] = {name: [] for name in samplers}
     chosen: dict[str, list[np.ndarray]] = {name: [] for name in samplers}
     optimal = [] if optimal is None else optimal
@@ -77,7 +78,7 @@ def evaluate(videos: VideoSet, classifier: VideoClassifier, samplers: dict[str, 
             else:
                 seen = candidates if bitstream_motion is None or Reads.MOTION not in sampler.reads else \
                     replace(candidates, motion=bitstream_motion[rows.numpy()])
-                selection = sampler.choose(seen, N, context=context, rng=rng)
+                selection = sampler.choose(seen, N, context=context, rng=rngs[name])
                 picked, own = selection.positions, selection.prediction
             chosen[name].append(picked)
             probs[name].append(own if own is not None else score(torch.from_numpy(picked)[None])[0].exp().numpy())
