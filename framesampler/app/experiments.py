@@ -288,18 +288,26 @@ class Runner:
         first: dict[str, Sampler] = {}  # seed 0's samplers, timed through the pipeline
         for seed in range(self.seeds):
             kept = {} if comparison.timed else self.kept_rows(comparison, seed)
+            videos, optimal = self.setup.videos("test", seed), []  # pi_o's picks, found once per seed
             samplers = {name: create_sampler(name, seed=seed) for name in comparison.policies}
             samplers |= {label: create_sampler(name, seed=seed, **options)
                          for label, (name, options) in comparison.variants.items()}
-            samplers |= {name: self.learned(spec, T=T, N=N, seed=seed, train=name not in kept)
-                         for name, spec in comparison.learned.items()}
-            todo = {name: sampler for name, sampler in samplers.items() if name not in kept}
-            run = evaluate(self.setup.videos("test", seed), self.setup.classifier, todo, T=T, N=N, seed=seed,
-                           reference=samplers.get("oracle"), progress=False) if todo else {}  # pi_o runs once
-            for name in run:
-                write_text_atomically(self.row_path(comparison, name, seed),
-                                      json.dumps({"key": self.row_key(comparison, name), "row": run[name]}, indent=1))
-            runs.append({name: kept[name] if name in kept else run[name] for name in samplers})
+            run = dict(kept)
+
+            def add(todo: dict[str, Sampler]) -> None:  # evaluate, and keep each row as soon as it is known
+                for name, row in evaluate(videos, self.setup.classifier, todo, T=T, N=N, seed=seed, optimal=optimal,
+                                          reference=samplers.get("oracle"), progress=False).items():
+                    write_text_atomically(self.row_path(comparison, name, seed),
+                                          json.dumps({"key": self.row_key(comparison, name), "row": row}, indent=1))
+                    run[name] = row
+
+            if any(name not in kept for name in samplers):
+                add({name: sampler for name, sampler in samplers.items() if name not in kept})
+            for name, spec in comparison.learned.items():  # each trained, then evaluated at once
+                samplers[name] = self.learned(spec, T=T, N=N, seed=seed, train=name not in kept)
+                if name not in kept:
+                    add({name: samplers[name]})
+            runs.append({name: run[name] for name in samplers})
             first = first or samplers
         summary = summarise(runs)
         for name in comparison.learned:
