@@ -66,6 +66,8 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from framesampler.app.evaluate import timed_pipeline, video_cost
 from framesampler.app.extract import folder_dataset
 from framesampler.app.prepare import DataConfig, Setup, prepare
@@ -74,6 +76,7 @@ from framesampler.classifiers.frozen import VideoClassifier
 from framesampler.classifiers.vgg16 import vgg16_relu6_macs
 from framesampler.constants import DEFAULT_EXPERIMENTS
 from framesampler.cost import video_macs
+from framesampler.data.features import VideoSet
 from framesampler.eval.evaluate import evaluate, summarise
 from framesampler.learned import LearnedSampler, TrainSettings, load_checkpoint
 from framesampler.learned.base import create_learned_sampler
@@ -280,6 +283,17 @@ class Runner:
                 kept[name] = stored["row"]
         return kept
 
+    def evaluate_rows(self, comparison: Comparison, seed: int, videos: VideoSet, samplers: dict[str, Sampler], *,
+                      reference: Sampler | None, optimal: list[np.ndarray]) -> dict[str, dict]:
+        """``evaluate`` these samplers of ``comparison`` on one seed's test videos, each row kept (``row_path``) as
+        soon as it is known; ``optimal``: pi_o's picks of these videos, found on the first call."""
+        rows = evaluate(videos, self.setup.classifier, samplers, T=comparison.T, N=comparison.N, seed=seed,
+                        reference=reference, optimal=optimal, progress=False)
+        for name, row in rows.items():
+            write_text_atomically(self.row_path(comparison, name, seed),
+                                  json.dumps({"key": self.row_key(comparison, name), "row": row}, indent=1))
+        return rows
+
     def compare(self, comparison: Comparison) -> dict:
         """Mean and spread over the seeds of every sampler of ``comparison``, with its GMACs per video; timed:
         seed 0's samplers through the real pipeline too (``framesampler.app.evaluate.timed_pipeline``)."""
@@ -288,25 +302,20 @@ class Runner:
         first: dict[str, Sampler] = {}  # seed 0's samplers, timed through the pipeline
         for seed in range(self.seeds):
             kept = {} if comparison.timed else self.kept_rows(comparison, seed)
-            videos, optimal = self.setup.videos("test", seed), []  # pi_o's picks, found once per seed
+            videos = self.setup.videos("test", seed)
+            optimal: list[np.ndarray] = []  # pi_o's picks, found once per seed
             samplers = {name: create_sampler(name, seed=seed) for name in comparison.policies}
             samplers |= {label: create_sampler(name, seed=seed, **options)
                          for label, (name, options) in comparison.variants.items()}
-            run = dict(kept)
-
-            def add(todo: dict[str, Sampler]) -> None:  # evaluate, and keep each row as soon as it is known
-                for name, row in evaluate(videos, self.setup.classifier, todo, T=T, N=N, seed=seed, optimal=optimal,
-                                          reference=samplers.get("oracle"), progress=False).items():
-                    write_text_atomically(self.row_path(comparison, name, seed),
-                                          json.dumps({"key": self.row_key(comparison, name), "row": row}, indent=1))
-                    run[name] = row
-
+            reference, run = samplers.get("oracle"), dict(kept)
             if any(name not in kept for name in samplers):
-                add({name: sampler for name, sampler in samplers.items() if name not in kept})
+                run |= self.evaluate_rows(comparison, seed, videos, {n: s for n, s in samplers.items() if n not in kept},
+                                          reference=reference, optimal=optimal)
             for name, spec in comparison.learned.items():  # each trained, then evaluated at once
                 samplers[name] = self.learned(spec, T=T, N=N, seed=seed, train=name not in kept)
                 if name not in kept:
-                    add({name: samplers[name]})
+                    run |= self.evaluate_rows(comparison, seed, videos, {name: samplers[name]}, reference=reference,
+                                              optimal=optimal)
             runs.append({name: run[name] for name in samplers})
             first = first or samplers
         summary = summarise(runs)
