@@ -80,3 +80,11 @@ def test_a_random_sampler_row_does_not_depend_on_the_others(tmp_path, small_feat
     beside = evaluate(videos, setup.classifier, {"mgsampler": create_sampler("mgsampler"), "random": create_sampler("random")},
                       T=10, N=4, progress=False)
     assert alone["random"] == beside["random"]
+
+
+def test_a_checkpoint_or_row_name_is_one_file_name():
+    from framesampler.app.experiments import file_name
+
+    assert file_name("smart-T30-omega_scale=1/T-s0-paper") == "smart-T30-omega_scale=1_T-s0-paper"
+    assert file_name("adaframe (mu=0.7, first reading: cheap v_t, LSTM 256)") == "adaframe_mu=0.7,_first_reading_cheap_v_t,_LSTM_256"
+    assert file_name("sosampler-T30-s0-paper") == "sosampler-T30-s0-paper"

@@ -245,7 +245,7 @@ class Runner:
                        if k != "input_dim" and (k not in defaults or defaults[k] != v))
         name = f"{spec.kind}-T{T}" + (f"-N{N}" if factory.budget_option else "") + (f"-{tag}" if tag else "") + \
             f"-s{seed}-{self.settings.recipe}"
-        directory = self.out / "checkpoints" / name.replace(" ", "")
+        directory = self.out / "checkpoints" / file_name(name.replace(" ", ""))
         sampler = load_checkpoint(directory, self.setup.classifier) if (directory / "weights.pt").is_file() else None
         trained_as = None if sampler is None else json.loads((directory / "config.json").read_text())["training"]
         wanted = create_learned_sampler(spec.kind, **training_options(self.setup, spec.kind, dict(spec.options), N=N, seed=seed))
@@ -267,8 +267,7 @@ class Runner:
     def row_path(self, comparison: Comparison, name: str, seed: int) -> Path:
         """``out/rows/T<T>-N<N>-s<seed>/<name>.json``: one sampler's row of one seed, kept (small, committable) so
         that a run resumes from its finished rows without their checkpoints; read back only when its key matches."""
-        slug = re.sub(r"[^A-Za-z0-9=.,_-]+", "_", name).strip("_")
-        return self.out / "rows" / f"T{comparison.T}-N{comparison.N}-s{seed}" / f"{slug}.json"
+        return self.out / "rows" / f"T{comparison.T}-N{comparison.N}-s{seed}" / f"{file_name(name)}.json"
 
     def kept_rows(self, comparison: Comparison, seed: int) -> dict[str, dict]:
         """The rows of this seed an earlier run of the same comparison wrote (``row_path``), by sampler name."""
@@ -407,6 +406,12 @@ def run_experiments(data: DataConfig, which: list[str] | tuple[str, ...] = DEFAU
         plot_top1_vs_cost(results["pixels"], "seconds_per_video", out / "top1_vs_seconds.png")
         plot_top1_vs_cost(results["pixels"], "gmacs", out / "top1_vs_gmacs.png")
     return results
+
+
+def file_name(text: str) -> str:
+    """``text`` as one file name: every run of characters outside letters, digits and ``=.,_-`` (a ``/``, say, as in
+    ``omega_scale=1/T``) becomes one ``_``."""
+    return re.sub(r"[^A-Za-z0-9=.,_-]+", "_", text).strip("_")
 
 
 def comparable_config(config: dict) -> dict:
