@@ -65,6 +65,10 @@ def test_a_run_resumes_from_its_kept_rows_without_checkpoints(tmp_path, small_fe
     assert json.loads((tmp_path / "out" / "experiments.json").read_text())["small"]["6/10"] == first
     with pytest.raises(AssertionError, match="trained again"):
         main([*args, "--recipe", "short"])
+    assert main([*args, "--recipe", "short", "--exclude", "*sampler,dense"]) == 0  # nothing to train: ocsampler, sosampler left out
+    short = json.loads((tmp_path / "out" / "experiments.json").read_text())["small"]["6/10"]
+    assert set(short) == set(first) - {"ocsampler", "sosampler", "dense"}
+    assert "left out: *sampler, dense" in (tmp_path / "out" / "experiments.md").read_text()
 
 
 def test_a_random_sampler_row_does_not_depend_on_the_others(tmp_path, small_features):

@@ -18,6 +18,8 @@ def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.Ar
     parser.add_argument("--out", type=Path, default=Path("experiments"), help="output directory (checkpoints are reused)")
     parser.add_argument("--data", type=Path, help="real videos for --which pixels: a folder from `framesampler "
                         "construct` (extracted at T=64 into it on first use) or a video dataset (.npz) from `extract`")
+    parser.add_argument("--exclude", type=names, default=[],
+                        help="comma-separated rows to leave out, by name or glob, e.g. 'adaframe (mu=*' (the tables say so)")
     parser.add_argument("--csv", type=Path, help="also write a row per table, N/T and sampler as CSV here")
     return parser
 
@@ -36,7 +38,7 @@ def run(args: argparse.Namespace) -> None:
         data.features, data.regime = str(features), None
     settings = TrainSettings(recipe=args.recipe, epochs=args.epochs)
     results = run_experiments(data, args.which, seeds=args.seeds, settings=settings, out=args.out,
-                              progress=not args.no_progress, device=args.device)
+                              progress=not args.no_progress, device=args.device, exclude=args.exclude)
     print(markdown(results))
     plots = [name for section, name in (("large", "top1_vs_nt.png"), ("pixels", "top1_vs_seconds.png"),
                                         ("pixels", "top1_vs_gmacs.png")) if section in results]

@@ -36,7 +36,8 @@ def markdown(results: dict) -> str:
     config = results["config"]
     length = f", L={config['length']}" if config["regime"] == "untrimmed" else ""
     lines = [f"Seeds: {config['seeds']}; data: {config['features']} ({config['regime']}{length}, vocab {config['vocab']}); "
-             f"classifier: {config.get('classifier', 'frame')}; training: {training_note(config.get('training', {}))}", ""]
+             f"classifier: {config.get('classifier', 'frame')}; training: {training_note(config.get('training', {}))}"
+             + (f"; left out: {', '.join(config['exclude'])}" if config.get("exclude") else ""), ""]
     for section, tables in results.items():
         if section in ("config", "cost"):
             continue
