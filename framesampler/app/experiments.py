@@ -385,8 +385,8 @@ def run_experiments(data: DataConfig, which: list[str] | tuple[str, ...] = DEFAU
                     device: str = "cpu", exclude: list[str] | tuple[str, ...] = ()) -> dict:
     """Run the experiments ``which`` (names of ``SECTIONS`` and ``"cost"``) and write their results to ``out``; the
     samplers train and the timed pipelines run on ``device`` (not part of the results' config). ``exclude``: row names
-    or globs (``fnmatch``) left out of every table (AdaFrame's paper recipe with 2,048 LSTM units on the 4,096-d UCF101
-    features takes about 1.6 min an epoch on 2 CPU cores, 100 epochs); recorded in the config, so the tables say so."""
+    or globs (``fnmatch``) left out of every table (a quick look without the slowest trainings, say); recorded in the
+    config, so the tables say so."""
     unknown = sorted(set(which) - set(EXPERIMENTS))
     if unknown:
         raise ValueError(f"unknown experiment(s) {', '.join(unknown)}; choose from {', '.join(EXPERIMENTS)}")
