@@ -243,9 +243,9 @@ def main() -> None:
     print(f"{len(videos)} videos x {args.repeats} repeats, {args.threads} threads, reread={args.reread}, "
           f"sampler at {args.sampler_size} px with {args.sampler_stages} stages; load average {load_before[0]:.1f} "
           f"on {os.cpu_count()} cores (machine shared with other jobs)")
-    print(f"{'pipeline':<32}{'videos/s':>10}{'videos/cpu-s':>14}" + "".join(f"{s:>19}" for s in STAGES))
+    print(f"{'pipeline':<42}{'videos/s':>10}{'videos/cpu-s':>14}" + "".join(f"{s:>19}" for s in STAGES))
     for name, row in results.items():
-        print(f"{name:<32}{row['videos_per_s']:>10.2f}{row['videos_per_cpu_s']:>14.2f}" + "".join(f"{row[s]:>19.4f}" for s in STAGES))
+        print(f"{name:<42}{row['videos_per_s']:>10.2f}{row['videos_per_cpu_s']:>14.2f}" + "".join(f"{row[s]:>19.4f}" for s in STAGES))
     print(f"\n{'video':<34}{'frames':>8}{'keys':>6}{'floor frames':>14}{'plan frames':>13}{'floor s':>9}{'fastest':>18}"
           f"{'decode_candidates s':>21}{'ratio':>7}")
     for video, f in floor.items():
