@@ -166,6 +166,7 @@ class Reads(enum.Flag):
     AUDIO = enum.auto()  # candidates.audio: the log-MEL patch of the audio around each candidate (SCSampler)
     LANGUAGE = enum.auto()  # candidates.language: the GloVe vector of each candidate's top ImageNet classes (SMART)
     CODED_SIZES = enum.auto()  # of candidates.compressed, only the coded sizes: no motion vector is read
+    AUGMENTED_VIEWS = enum.auto()  # in training only: augmented views of the training frames (SOSampler, App. A.3)
 
     def candidate_input(self) -> Reads:
         """The one candidate input to give: a sampler that reads either pixels or features (MGSampler's

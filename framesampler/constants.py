@@ -28,6 +28,7 @@ EXPERIMENTS = ("small", "large", "loss", "nt", "peers", "large_peers", "peers_co
                "cost")  # framesampler.app.experiments' sections, then cost (checked by a test)
 DEFAULT_EXPERIMENTS = ("small", "large", "loss", "nt", "cost")
 BACKENDS = ("pyav", "decord", "torchcodec")  # video decoding backends (framesampler.video.decode)
+AUGMENT_VIEWS = 4  # augmented views of each training video `extract` caches (Lee et al. 2024 App. A.3)
 
 # Bounds: every number that sizes memory or work is bounded, and the bound is in the flag's help
 MAX_T = 4096  # candidates per video (--T): every one is decoded, and kept in memory for a second conversion

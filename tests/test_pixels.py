@@ -50,10 +50,11 @@ def test_synthetic_videos_go_through_extract_train_evaluate_and_sample(collectio
     stored = np.load(data)
     assert stored["features"].shape == (36, 16, 1280) and stored["sampler_features"].shape == (36, 16, 112)
     assert list(stored["class_name"]) == ["disc", "square", "triangle"]
+    assert stored["augmented_features"].shape == (24, 16, 4, 1280)  # SOSampler's augmentation (App. A.3): 4 views each
 
     cached = sorted((tmp_path / "cache" / "videos").glob("*/*.npz"))
     stamps = {p: p.stat().st_mtime_ns for p in cached}
-    assert len(cached) == 36 and main(extract_args) == 0  # a rerun reads the cache and rewrites nothing
+    assert len(cached) == 36 + 24 and main(extract_args) == 0  # and the training videos' views; a rerun rewrites nothing
     assert {p: p.stat().st_mtime_ns for p in cached} == stamps
 
     train = ["train", "--features", str(data), "--sampler", "sosampler", "--T", "16", "--N", "3", *cache, "--no-progress"]

@@ -73,6 +73,7 @@ from framesampler.app.evaluate import timed_pipeline, video_cost
 from framesampler.app.extract import folder_dataset
 from framesampler.app.prepare import DataConfig, Setup, prepare
 from framesampler.app.train import train_and_save, training_options
+from framesampler.candidates import Reads
 from framesampler.classifiers.frozen import VideoClassifier
 from framesampler.classifiers.vgg16 import vgg16_relu6_macs
 from framesampler.constants import DEFAULT_EXPERIMENTS
@@ -177,6 +178,7 @@ PIXEL_PEERS = {  # pixel_peers: PEERS on the decoded features (SCSampler's visua
     **{name: Learned(spec.kind, {**spec.options, "input": "features"}, spec.inference) if spec.kind == "scsampler" else spec
        for name, spec in PEERS.items()},
     **{name: spec for name, spec in SC_PIXELS.items() if name != "scsampler (features)"},
+    "sosampler (first reading: no augmentation)": Learned("sosampler", {"augment": "none"}),
 }
 PIXEL_POLICIES = ("uniform", "random", "dense", "frameexit", "mgsampler", "semi_optimal_label", "semi_optimal_max", "oracle")
 
@@ -247,23 +249,35 @@ class Runner:
         name = f"{spec.kind}-T{T}" + (f"-N{N}" if factory.budget_option else "") + (f"-{tag}" if tag else "") + \
             f"-s{seed}-{self.settings.recipe}"
         directory = self.out / "checkpoints" / file_name(name.replace(" ", ""))
+        wanted = create_learned_sampler(spec.kind, **training_options(self.setup, spec.kind, dict(spec.options), N=N, seed=seed))
+        if not train:  # its row is kept: no checkpoint is read (it may be gone, or of a classifier since retrained)
+            return wanted.with_inference_options(**spec.inference)
         sampler = load_checkpoint(directory, self.setup.classifier) if (directory / "weights.pt").is_file() else None
         trained_as = None if sampler is None else json.loads((directory / "config.json").read_text())["training"]
-        wanted = create_learned_sampler(spec.kind, **training_options(self.setup, spec.kind, dict(spec.options), N=N, seed=seed))
-        if not train:
-            return wanted.with_inference_options(**spec.inference)
         if sampler is None or trained_as is None or sampler.options != wanted.options or \
                 {k: v for k, v in trained_as.items() if k != "seconds"} != json.loads(json.dumps(self.settings.record(wanted))):
             sampler = train_and_save(self.setup, spec.kind, dict(spec.options), T=T, N=N, seed=seed,
                                      settings=self.settings, out=directory, progress=self.progress, device=self.device)
         return sampler.with_inference_options(**spec.inference)
 
+    def augmented_views(self, spec: Learned) -> int:
+        """The augmented views of each training video ``spec`` trains on (``SOSampler``'s ``augment``, resolved by the
+        data), 0 for none: a dataset gains views in place, so they are part of a kept row's key."""
+        factory = sampler_factory(spec.kind)
+        if not (isinstance(factory, type) and issubclass(factory, LearnedSampler)):
+            return max((self.augmented_views(part) for part in spec.options.values() if isinstance(part, Learned)), default=0)
+        resolved = factory.data_options(dict(spec.options), self.setup.inputs)
+        return self.setup.inputs[Reads.AUGMENTED_VIEWS] if resolved.get("augment") == "views" else 0
+
     def row_key(self, comparison: Comparison, name: str) -> dict:
-        """What a kept row was computed from: the data, the training settings, T, N and the sampler's spec."""
+        """What a kept row was computed from: the data, the training settings, T, N and the sampler's spec (with the
+        augmented views it trains on, if any)."""
         what = comparison.learned.get(name) or comparison.variants.get(name) or name
+        views = self.augmented_views(what) if isinstance(what, Learned) else 0
         return json.loads(json.dumps({"data": comparable_config(asdict(self.data)), "training": asdict(self.settings),
                                       "T": comparison.T, "N": comparison.N,
-                                      "sampler": asdict(what) if isinstance(what, Learned) else what}))
+                                      "sampler": asdict(what) if isinstance(what, Learned) else what,
+                                      **({"augmented_views": views} if views else {})}))
 
     def row_path(self, comparison: Comparison, name: str, seed: int) -> Path:
         """``out/rows/T<T>-N<N>-s<seed>/<name>.json``: one sampler's row of one seed, kept (small, committable) so

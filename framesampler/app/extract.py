@@ -18,7 +18,12 @@ candidates (``framesampler.candidates``), decodes them at two resolutions, and s
   coded size), what SCSampler's visual sampler reads;
 - ``audio`` [T, 2000] (float16) and ``has_audio`` (a bool): each candidate's log-MEL patch of the 2 s of audio
   around it (``framesampler.video.audio.audio_patches``, from the audio stream alone), what SCSampler's audio
-  sampler reads; a video without an audio track gets silence patches and ``has_audio`` False.
+  sampler reads; a video without an audio track gets silence patches and ``has_audio`` False;
+- for each training video (``views`` > 0; ``extract --augment-views``, default ``AUGMENT_VIEWS``), K augmented views of
+  its candidates (``Extractor.views``: a random-resized crop and a random flip each, Lee et al. 2024 App. A.3), the
+  classifier's and the sampler's input of each, in its own cache file beside the video's (``views_path``), gathered
+  into the dataset as ``augmented_features`` (``augmented_frame_logits`` for the user's classifier),
+  ``augmented_sampler_features`` and ``augmented_video``: what SOSampler trains on.
 
 Each video goes to its own file in the cache, written atomically, under a folder named by a hash of the
 settings (``ExtractConfig.key``): a rerun after a kill skips finished videos, a changed setting starts a new
@@ -54,6 +59,7 @@ from framesampler.app.pipeline import decode_candidates, previous_frames
 from framesampler.candidates import candidate_indices
 from framesampler.classifiers.model import BUILT_IN, Classifier, ModelClassifier, check_labels
 from framesampler.classifiers.pretrained import LITE0_STAGES, MAX_RESOLUTION, MIN_RESOLUTION, PretrainedBackbone
+from framesampler.constants import AUGMENT_VIEWS
 from framesampler.data.construct import burst_mask
 from framesampler.data.dataset import ExtractConfig
 from framesampler.data.features import read_npz
@@ -64,6 +70,7 @@ from framesampler.storage import atomic_file
 from framesampler.video.audio import audio_patches, read_audio
 from framesampler.video.bitstream import compressed_vectors, motion_vectors
 from framesampler.video.decode import VideoError, VideoReader
+from framesampler.video.transforms import crop_resize, random_crop_box
 
 
 def check_extract_config(config: ExtractConfig) -> None:
@@ -146,6 +153,36 @@ class Extractor:
             raise VideoError(path, "its frames gave non-finite (NaN/inf) features", "check the video; it was not cached")
         return arrays
 
+    def views(self, path: Path, indices: np.ndarray, count: int) -> dict[str, np.ndarray]:
+        """``count`` augmented views of the candidates ``indices`` of a training video (Lee et al. 2024 App. A.3:
+        every frame randomly scaled and cropped to the classifier's size, then flipped at random; the sampler reads the
+        same crop reduced to its resolution). As mmaction2's ``RandomResizedCrop`` and ``Flip`` do for a clip, one box
+        and one flip serve every frame of a view. The draws are seeded by the video's name, size and ``count``, so a
+        rerun gives the same views. Returns ``augmented_<classifier key>`` [T, count, D] and
+        ``augmented_sampler_features`` [T, count, D_s]; raises ``VideoError`` when the video cannot be read."""
+        c = self.config
+        seed = hashlib.sha1(f"{path.name}|{path.stat().st_size}|{count}".encode()).hexdigest()[:16]
+        rng = np.random.default_rng(int(seed, 16))
+        with VideoReader(path, backend=c.backend) as reader:
+            decoded = decode_candidates(reader, indices, keep=True).frames
+            assert decoded is not None, "keep=True decodes every candidate"
+            frames = decoded.to_array()
+        classified, cheap = [], []
+        for _ in range(count):
+            box = random_crop_box(frames.shape[2], frames.shape[1], rng)
+            view = crop_resize(frames, box, c.classifier_resolution, flip=bool(rng.random() < FLIP_PROBABILITY))
+            if self.model is not None:
+                classified.append(self.model.frame_logits(view).numpy().astype(np.float32))
+            else:
+                assert self.classifier_backbone is not None, "built when no model is given"
+                classified.append(self.classifier_backbone.features(view).numpy().astype(np.float16))
+            cheap.append(self.sampler_backbone.features(view).numpy().astype(np.float16))
+        arrays: dict[str, np.ndarray] = {f"augmented_{classifier_key(c)}": np.stack(classified, axis=1),
+                  "augmented_sampler_features": np.stack(cheap, axis=1)}
+        if not all(np.isfinite(a).all() for a in arrays.values()):
+            raise VideoError(path, "its augmented views gave non-finite (NaN/inf) features", "check the video")
+        return arrays
+
 
 def video_key(path: Path) -> str:
     """A cache file name for a video: its resolved path, size and modification time."""
@@ -188,6 +225,12 @@ def undecoded_inputs(reader: VideoReader, indices: np.ndarray, keys: tuple[str, 
         arrays["has_audio"] = np.array(samples is not None)
     return arrays
 TRIMMED_T = 16  # candidates per source clip of a constructed folder: the frozen classifier's training frames
+FLIP_PROBABILITY = 0.5  # mmaction2's Flip (flip_ratio=0.5), Lee et al.'s config
+
+
+def views_path(target: Path, count: int) -> Path:
+    """The cache file of a video's ``count`` augmented views, beside its entry ``target``."""
+    return target.with_name(f"{target.stem}.views{count}.npz")
 
 
 def cached(target: Path, video: Path, config: ExtractConfig) -> bool:
@@ -225,6 +268,7 @@ class ExtractReport:
     cache: Path
     config: ExtractConfig
     classifier: dict | None = None  # the user's classifier's identity (``ModelClassifier.identity``)
+    views: int = 0  # augmented views per training video (``Extractor.views``), in ``views_path`` of its entry
 
 
 # (settings, videos) -> (video, its cache arrays or None, the one-line reason it cannot be read or None), any order
@@ -246,8 +290,12 @@ def local_runner(model: Classifier | None, device: str | torch.device = "cpu",
 
 
 def extract(splits: dict[str, list[ManifestEntry]], config: ExtractConfig, *, cache_dir: str | os.PathLike,
-            progress: bool = True, model: ModelClassifier | None = None, runner: Runner | None = None) -> ExtractReport:
+            progress: bool = True, model: ModelClassifier | None = None, runner: Runner | None = None,
+            views: int = 0, device: str | torch.device = "cpu") -> ExtractReport:
     """Cache every video of every split (``{"train": entries, "test": entries}``); see the module docstring.
+    ``views``: augmented views of each ``"train"`` video to cache too (``Extractor.views``, made here whatever the
+    runner, on ``device``; a training video whose views cannot be made is reported and skipped like one that cannot be
+    read).
     A video in two splits, settings it cannot use, or (with the user's classifier ``model``, whose spec and
     fingerprint ``config`` names) a label that is not one of its classes, or one loaded in another precision than
     ``config.precision``, are refused before any work.
@@ -285,11 +333,22 @@ def extract(splits: dict[str, list[ManifestEntry]], config: ExtractConfig, *, ca
                 with atomic_file(cache / "config.json") as partial:
                     partial.write_text(json.dumps(asdict(config), indent=2))
             save_npz_atomically(arrays, targets[path])
+    if views:
+        augment = [path for path in dict.fromkeys(entry.path for entry in splits.get("train", []))
+                   if path not in reasons and not views_path(targets[path], views).is_file()]
+        extractor = Extractor(config, model, device) if augment else None
+        for path in tqdm(augment, desc="augmented views", unit="video", disable=not progress or None, file=sys.stderr):
+            assert extractor is not None, "built when there is a video to augment"
+            indices = read_npz(targets[path], ("frame_indices",), what="cache entry")["frame_indices"]
+            try:
+                save_npz_atomically(extractor.views(path, indices, views), views_path(targets[path], views))
+            except VideoError as err:
+                reasons[path] = str(err)
     done = [(entry, split, targets[entry.path]) for split, entries in splits.items() for entry in entries
             if entry.path not in reasons]
     failed = [(str(entry.path), reasons[entry.path]) for entries in splits.values() for entry in entries
               if entry.path in reasons]
-    return ExtractReport(done, failed, cache, config, model.identity() if model is not None else None)
+    return ExtractReport(done, failed, cache, config, model.identity() if model is not None else None, views)
 
 
 def write_dataset(report: ExtractReport, out: str | os.PathLike, *, trimmed: ExtractReport | None = None,
@@ -312,6 +371,8 @@ def write_dataset(report: ExtractReport, out: str | os.PathLike, *, trimmed: Ext
         arrays["in_burst"] = in_burst
     if trimmed is not None:
         arrays.update({f"trimmed_{key}": value for key, value in _video_arrays(trimmed, names).items()})
+    if report.views:
+        arrays.update(_view_arrays(report))
     out = Path(out)
     save_npz_atomically(arrays, out)
     return out
@@ -331,6 +392,18 @@ def _video_arrays(report: ExtractReport, names: list[str]) -> dict[str, np.ndarr
         "video_id": np.array([entry.path.stem for entry, _, _ in report.done]),
         "path": np.array([str(entry.path) for entry, _, _ in report.done]),
     }
+
+
+def _view_arrays(report: ExtractReport) -> dict[str, np.ndarray]:
+    """The training videos' augmented views: ``augmented_<classifier key>`` [V_a, T, K, D],
+    ``augmented_sampler_features`` [V_a, T, K, D_s] and ``augmented_video`` [V_a], their rows in the dataset."""
+    rows = [row for row, (_, split, _) in enumerate(report.done) if split == "train"]
+    if not rows:
+        return {}
+    keys = (f"augmented_{classifier_key(report.config)}", "augmented_sampler_features")
+    stored = [read_npz(views_path(report.done[row][2], report.views), keys, what="augmented views") for row in rows]
+    return {**{key: np.stack([views[key] for views in stored]) for key in keys},
+            "augmented_video": np.array(rows, dtype=np.int64)}
 
 
 @dataclass
@@ -356,14 +429,17 @@ def construct_segments(manifest: str | os.PathLike) -> Path | None:
 def extract_dataset(splits: dict[str, list[ManifestEntry]], config: ExtractConfig, out: str | os.PathLike, *,
                     cache_dir: str | os.PathLike, segments: Path | None = None, progress: bool = True,
                     model: ModelClassifier | None = None, label_map: dict[str, str] | None = None,
-                    runner: Runner | None = None) -> DatasetReport:
+                    runner: Runner | None = None, views: int = AUGMENT_VIEWS,
+                    device: str | torch.device = "cpu") -> DatasetReport:
     """``extract`` then ``write_dataset``; with a constructed folder's ``segments.json``, also the in-burst
     label of every candidate and, for the built-in classifier, the source clips (see the module docstring).
-    ``model``: the user's classifier (``config.classifier`` names it); ``label_map``: manifest label -> its class."""
+    ``model``: the user's classifier (``config.classifier`` names it); ``label_map``: manifest label -> its class;
+    ``views``: augmented views of each training video (0: none), made on ``device``."""
     if label_map:
         splits = {split: [replace(entry, label=label_map.get(entry.label, entry.label)) for entry in entries]
                   for split, entries in splits.items()}
-    report = extract(splits, config, cache_dir=cache_dir, progress=progress, model=model, runner=runner)
+    report = extract(splits, config, cache_dir=cache_dir, progress=progress, model=model, runner=runner, views=views,
+                     device=device)
     if segments is None or not report.done:
         return DatasetReport(report, write_dataset(report, out), failed=report.failed)
     listed = json.loads(Path(segments).read_text())["videos"]

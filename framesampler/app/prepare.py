@@ -256,4 +256,6 @@ def prepare(config: DataConfig, *, T: int | None = None) -> Setup:
         inputs[Reads.AUDIO] = source.audio.shape[2]
     if trimmed["test"].language_of is not None and config.regime == "trimmed":
         inputs[Reads.LANGUAGE] = LANGUAGE_DIM
+    if source.augmented is not None and config.regime == "trimmed":
+        inputs[Reads.AUGMENTED_VIEWS] = source.augmented.count
     return Setup(classifier, videos, all_frames, sampler_input.shape[1], source.extract, identity, inputs)

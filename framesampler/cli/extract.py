@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from framesampler.cli.options import cache_options, model_options, progress_options, user_model
-from framesampler.constants import BACKENDS, MAX_T
+from framesampler.constants import AUGMENT_VIEWS, BACKENDS, MAX_T
 
 
 def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -27,6 +27,9 @@ def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.Ar
     parser.add_argument("--sampler-stages", type=int, default=5,
                         help="pretrained stages in the sampler's backbone (0: the whole network)")
     parser.add_argument("--backend", choices=BACKENDS, default="pyav")
+    parser.add_argument("--augment-views", type=int, default=AUGMENT_VIEWS, metavar="K",
+                        help="augmented views of each training video, what SOSampler trains on (its paper's random "
+                        f"scale, crop and flip, App. A.3; default {AUGMENT_VIEWS}; 0: none)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the train/test split")
     parser.add_argument("--ray", action="store_true", help="one Ray task per video (extra [ray]): an actor pool on this "
                         "machine's loopback, or on the cluster at --ray-address / $RAY_ADDRESS (its workers must see the "
@@ -54,6 +57,11 @@ def run(args: argparse.Namespace) -> None:
                            classifier_resolution=model.size if model is not None else args.classifier_size or 224,
                            sampler_resolution=args.sampler_size, sampler_stages=args.sampler_stages or None,
                            backend=args.backend, precision=args.precision, **model_settings)
+    if args.augment_views < 0:
+        raise ValueError(f"--augment-views {args.augment_views}: give 0 (none) or more views")
+    from framesampler.device import resolve_device
+
+    device = resolve_device(args.device)
     if args.ray or args.ray_address:
         from framesampler.integrations.ray import extract_runner
 
@@ -61,12 +69,12 @@ def run(args: argparse.Namespace) -> None:
                                 num_gpus=args.ray_gpus, batch_size=args.batch_size)
     else:
         from framesampler.app.extract import local_runner
-        from framesampler.device import resolve_device
 
-        runner = local_runner(model, resolve_device(args.device), args.batch_size)
+        runner = local_runner(model, device, args.batch_size)
     segments = construct_segments(args.manifest)
     result = extract_dataset(splits, config, args.out, cache_dir=args.cache_dir, model=model, label_map=label_map,
-                             segments=segments, progress=not args.no_progress, runner=runner)
+                             segments=segments, progress=not args.no_progress, runner=runner,
+                             views=args.augment_views, device=device)
     for _, reason in result.failed:
         print(f"skipped: {reason}", file=sys.stderr)
     report = result.videos

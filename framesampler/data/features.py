@@ -36,6 +36,29 @@ SHARED_FEATURES = Path("shared/data/ucf101-vgg16/ucf101_vgg16_c02-10.npz")
 
 
 @dataclass(frozen=True)
+class AugmentedViews:
+    """K augmented views of some videos' frames (Lee et al. 2024 App. A.3; ``framesampler.app.extract``): ``videos``
+    [V_a], their rows in the file; ``features`` [V_a, F, K, D] what the classifier reads of each view (its logits, for
+    the user's classifier), ``sampler_features`` [V_a, F, K, D_s] what the sampler reads of the same view."""
+
+    videos: np.ndarray
+    features: torch.Tensor
+    sampler_features: torch.Tensor
+
+    @property
+    def count(self) -> int:
+        return self.features.shape[2]
+
+    def rows(self, num_videos: int) -> np.ndarray:
+        """[num_videos * F, K]: for each row of the file's frame table (video v, frame f at ``v * F + f``), the rows of
+        its K views in the view tables (``features.reshape(-1, D)``), -1 for a video without views."""
+        frames, count = self.features.shape[1], self.count
+        table = np.full((num_videos, frames, count), -1, dtype=np.int64)
+        table[self.videos] = np.arange(len(self.videos) * frames * count).reshape(len(self.videos), frames, count)
+        return table.reshape(num_videos * frames, count)
+
+
+@dataclass(frozen=True)
 class FeatureFile:
     """One loaded feature file: clips of F frames with D-dim features, labels and splits."""
 
@@ -53,6 +76,7 @@ class FeatureFile:
     compressed: torch.Tensor | None = None  # [V, F, D_c]: each frame's compressed-domain vector (video datasets)
     audio: torch.Tensor | None = None  # [V, F, D_a]: each frame's log-MEL audio patch (video datasets with audio)
     classifier: dict | None = None  # the user's classifier the ``frame_logits`` came from (``extract --classifier``)
+    augmented: AugmentedViews | None = None  # the training videos' augmented views (``extract --augment-views``)
 
     @property
     def class_ids(self) -> list[int]:
@@ -117,12 +141,15 @@ def load_feature_file(path: str | os.PathLike, *, prefix: str = "") -> FeatureFi
         raise FileNotFoundError(f"feature file {path} does not exist; pass --features with an .npz in the shared format")
     shared = ("class_id", "class_name", "scale", "extract_config", "classifier")
     names = (*REQUIRED_KEYS, "scale", "sampler_features", "extract_config", "in_burst", "motion", "neighbour_motion",
-             "compressed", "audio", "has_audio", "frame_logits", "classifier")
+             "compressed", "audio", "has_audio", "frame_logits", "classifier", "augmented_features",
+             "augmented_frame_logits", "augmented_sampler_features", "augmented_video")
     stored = read_npz(path, [name if name in shared else prefix + name for name in names])
     data = {name: stored[name if name in shared else prefix + name] for name in names
             if (name if name in shared else prefix + name) in stored}
     if "features" not in data and "frame_logits" in data:  # the user's classifier: its logits are the frames
         data["features"] = data.pop("frame_logits")
+        if "augmented_frame_logits" in data:
+            data["augmented_features"] = data.pop("augmented_frame_logits")
     missing = [key for key in REQUIRED_KEYS if key not in data]
     if missing:
         raise ValueError(f"{path} lacks key(s) {', '.join(missing)}; the format needs {', '.join(REQUIRED_KEYS)}")
@@ -167,13 +194,39 @@ def load_feature_file(path: str | os.PathLike, *, prefix: str = "") -> FeatureFi
                 raise ValueError(f"{path}: '{prefix}{name}' must be [videos, frames] = {raw.shape[:2]}, got {data[name].shape}")
             per_frame[name] = data[name]
     extract = json.loads(str(data["extract_config"])) if "extract_config" in data else None
+    augmented = _augmented_views(path, data, raw.shape, per_frame_vectors.get("sampler_features"))
     return FeatureFile(str(path), features, labels, split, video_ids, class_names, per_frame_vectors.get("sampler_features"),
                        extract, action_mask=per_frame["in_burst"].astype(bool) if "in_burst" in per_frame else None,
                        motion=per_frame["motion"].astype(np.float64) if "motion" in per_frame else None,
                        neighbour_motion=per_frame["neighbour_motion"].astype(np.float64) if "neighbour_motion" in per_frame
                        else None,
                        compressed=per_frame_vectors.get("compressed"), audio=per_frame_vectors.get("audio"),
-                       classifier=json.loads(str(data["classifier"])) if "classifier" in data else None)
+                       classifier=json.loads(str(data["classifier"])) if "classifier" in data else None,
+                       augmented=augmented)
+
+
+def _augmented_views(path: Path, data: dict[str, np.ndarray], shape: tuple[int, ...],
+                     sampler_features: torch.Tensor | None) -> AugmentedViews | None:
+    """The file's ``augmented_*`` arrays, checked against its videos [V, F, D] and sampler features; None without."""
+    keys = ("augmented_features", "augmented_sampler_features", "augmented_video")
+    if not any(key in data for key in keys):
+        return None
+    if not all(key in data for key in keys) or sampler_features is None:
+        raise ValueError(f"{path}: augmented views need {', '.join(keys)} and 'sampler_features'; extract it again")
+    videos, features, cheap = data["augmented_video"], data["augmented_features"], data["augmented_sampler_features"]
+    expected = (len(videos), shape[1])
+    if (videos.ndim != 1 or videos.dtype.kind not in "iu" or len(np.unique(videos)) != len(videos)
+            or not ((0 <= videos) & (videos < shape[0])).all()
+            or features.ndim != 4 or features.shape[:2] != expected or features.shape[3] != shape[2]
+            or cheap.ndim != 4 or cheap.shape[:3] != features.shape[:3] or cheap.shape[3] != sampler_features.shape[2]
+            or features.dtype.kind != "f" or cheap.dtype.kind != "f"):
+        raise ValueError(f"{path}: the augmented views must be [views' videos, {shape[1]} frames, K, dims] for distinct "
+                         f"videos 0..{shape[0] - 1}, got {features.shape} and {cheap.shape} for {videos.shape} videos; "
+                         "extract it again")
+    if not (np.isfinite(features).all() and np.isfinite(cheap).all()):
+        raise ValueError(f"{path}: the augmented views hold NaN or inf; extract it again")
+    return AugmentedViews(videos.astype(np.int64), torch.from_numpy(np.ascontiguousarray(features)).float(),
+                          torch.from_numpy(np.ascontiguousarray(cheap)).float())
 
 
 def has_trimmed_clips(path: str | os.PathLike) -> bool:
@@ -224,6 +277,9 @@ class VideoSet:
     video_ids: list[str]
     action_mask: np.ndarray | None = None  # [V, L] bool
     sampler_frames: torch.Tensor | None = None  # [M, D_s]: what samplers read, when not ``frames``
+    views: np.ndarray | None = None  # [M, K]: each frame's augmented views, rows of the view tables (-1: none)
+    view_frames: torch.Tensor | None = None  # [M_v, D]: ``frames`` of each augmented view
+    view_sampler_frames: torch.Tensor | None = None  # [M_v, D_s]: ``sampler_frames`` of each augmented view
     frame_motion: np.ndarray | None = None  # [M]: image motion into each frame from the one before it in its video
     neighbour_motion: np.ndarray | None = None  # [M]: Eq. 1, each frame against the video frame before it (MGSampler)
     compressed_frames: torch.Tensor | None = None  # [M, D_c]: each frame's compressed-domain vector
@@ -296,6 +352,7 @@ def trimmed_videos(source: FeatureFile, vocab: list[int], split: str) -> VideoSe
         raise ValueError(f"{source.path} has no '{split}' clips of classes {vocab}; check --vocab")
     num_frames = source.features.shape[1]
     refs = clips[:, None] * num_frames + np.arange(num_frames)[None, :]
+    views = source.augmented
     return VideoSet(
         frames=source.features.reshape(-1, source.features.shape[2]),
         refs=refs.astype(np.int64),
@@ -311,6 +368,9 @@ def trimmed_videos(source: FeatureFile, vocab: list[int], split: str) -> VideoSe
         compressed_frames=None if source.compressed is None else source.compressed.reshape(-1, source.compressed.shape[2]),
         audio_frames=None if source.audio is None else source.audio.reshape(-1, source.audio.shape[2]),
         source=source.path,
+        views=None if views is None else views.rows(len(source.labels)),
+        view_frames=None if views is None else views.features.reshape(-1, views.features.shape[3]),
+        view_sampler_frames=None if views is None else views.sampler_features.reshape(-1, views.sampler_features.shape[3]),
     )
 
 

@@ -25,8 +25,17 @@ Inference: top N of h_s, sorted by time (any N: the ranking does not depend on N
 Recipe (``paper_recipe``, App. A.3): SGD, momentum 0.9, weight decay 1e-4, lr 1e-3, cosine annealing without
 warm-up. The paper gives no epochs, batch or clipping; the authors' released configs (e.g.
 ``configs/activitynet/activitynet_so_resnet50_config.py``) train 100 epochs of 64 videos with gradients clipped at
-norm 40, which stand in. Its augmentation (random scale, crop and flip of every training frame, App. A.3) is not
-applied: f_s reads features extracted once per candidate (see the README's "where we differ from the papers").
+norm 40, which stand in.
+
+Augmentation (App. A.3: "all frames are randomly scaled and cropped to 224x224, followed by random flipping", the
+sampler reading the same frames reduced in resolution; the authors' config: mmaction2's ``RandomResizedCrop`` and
+``Flip``, one box and flip per clip). f_s reads features computed once per frame, so a video dataset from ``extract``
+holds K augmented views of each training video (``--augment-views``, default 4: ``framesampler.app.extract``), the
+classifier's and the sampler's input of each; every epoch each training video is seen through one of its K views
+drawn at random, the teacher's confidences computed on that view too (``augment="auto"``: the views when the data
+has them, as on a video dataset, and the frames as they are on data without; ``"views"`` requires them; ``"none"``,
+this project's first reading, trains on the frames as they are). The paper draws a new crop every epoch; K fixed views per video stand in. The UCF101 feature
+file holds no pixels and so no views: there SOSampler trains without augmentation.
 """
 from __future__ import annotations
 
@@ -35,6 +44,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from framesampler.candidates import Reads
 from framesampler.learned.base import LearnedSampler, TrainingBatch
 from framesampler.learned.recipe import Recipe
 from framesampler.policies.registry import register_sampler
@@ -43,6 +53,7 @@ SOLoss = Literal["rank", "rank_weighted", "mse", "kl"]
 SO_LOSSES = ("rank", "rank_weighted", "mse", "kl")
 MARGIN_SCALES = ("none", "pairs")
 LABEL_GUIDANCES = ("probs", "logits")
+AUGMENTS = ("auto", "views", "none")
 
 
 def scaled_margin(margin: float, num_candidates: int, scale: str) -> float:
@@ -79,8 +90,13 @@ class SOSampler(LearnedSampler):
 
     def __init__(self, *, importance: str = "max", temperature: float = 1.0, so_loss: SOLoss = "rank",
                  margin: float = 0.01, margin_scale: str = "none", lam: float = 0.99, label_guidance: str = "probs",
-                 **kw) -> None:
+                 augment: str = "auto", **kw) -> None:
         super().__init__(**kw)
+        if augment not in AUGMENTS:
+            raise ValueError(f"unknown augment {augment!r}: use one of {', '.join(AUGMENTS)}")
+        if augment == "views" and self.options.get("input", "features") != "features":
+            raise ValueError("augment='views' augments the decoded frames' features; the compressed-domain input has "
+                             "no views: use augment=none")
         if label_guidance not in LABEL_GUIDANCES:
             raise ValueError(f"unknown label_guidance {label_guidance!r}: use one of {', '.join(LABEL_GUIDANCES)}")
         if margin_scale not in MARGIN_SCALES:
@@ -92,9 +108,22 @@ class SOSampler(LearnedSampler):
         if not 0.0 <= lam <= 1.0 or temperature <= 0:
             raise ValueError("lam must be in [0, 1] and temperature > 0")
         self.options.update(importance=importance, temperature=temperature, so_loss=so_loss, margin=margin,
-                            margin_scale=margin_scale, lam=lam, label_guidance=label_guidance)
+                            margin_scale=margin_scale, lam=lam, label_guidance=label_guidance, augment=augment)
         self.importance_head = nn.Linear(self.encoder.out_dim, 1)  # h_s
         self.frame_classifier = nn.Linear(self.encoder.out_dim, kw["num_classes"])  # h_c
+
+    earlier_options = {"augment": "auto"}  # checkpoints from before the views: "auto" on data that had none
+
+    @classmethod
+    def data_options(cls, options: dict, inputs: dict[Reads, int]) -> dict:
+        """``augment="auto"`` becomes ``"views"`` when the data carries augmented views of its training videos
+        (``Reads.AUGMENTED_VIEWS``) and f_s reads the decoded frames' features; without views it stays ``"auto"``
+        (trained on the frames as they are)."""
+        options = super().data_options(options, inputs)
+        if options.get("augment", "auto") == "auto" and options.get("input", "features") == "features" \
+                and Reads.AUGMENTED_VIEWS in inputs:
+            return {**options, "augment": "views"}
+        return options
 
     def paper_recipe(self) -> Recipe:
         return Recipe(lr=1e-3, epochs=100, batch_size=64, schedule="cosine", momentum=0.9, weight_decay=1e-4,

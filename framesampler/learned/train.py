@@ -132,6 +132,24 @@ def load_resume_state(state_path: Path, identity: dict) -> dict | None:
     return state
 
 
+def training_tables(videos: VideoSet, sampler: LearnedSampler, classifier: VideoClassifier, table_logits: torch.Tensor, *,
+                    augment: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """The tables a training batch's rows index: the frames (what the classifier reads), the sampler's input and the
+    classifier's logits, and None; with ``augment``, those of the augmented views (``VideoSet.view_frames``) and the
+    views of each frame (``VideoSet.views``, [M, K]: a batch's frame rows -> its view rows). ``ValueError`` when the
+    sampler augments but a training video has no views."""
+    if not augment:
+        return videos.frames, videos.input_for(sampler.reads), table_logits, None
+    if videos.views is None or videos.view_frames is None or videos.view_sampler_frames is None \
+            or (videos.views[videos.refs] < 0).any():
+        raise ValueError(f"{sampler.name} trains on augmented views of every training video (augment='views') but "
+                         f"{videos.source} has none for some: extract it with --augment-views K, or train with "
+                         "--option augment=none")
+    with torch.no_grad():
+        logits = classifier.frame_logits(videos.view_frames)
+    return videos.view_frames, videos.view_sampler_frames, logits, torch.from_numpy(videos.views)
+
+
 def train_sampler(sampler: LearnedSampler, videos: Callable[[int], VideoSet], classifier: VideoClassifier, *,
                   T: int, settings: TrainSettings = TrainSettings(), seed: int = 0,
                   state_path: Path | None = None, run: dict | None = None, progress: bool = True,
@@ -155,6 +173,8 @@ def train_sampler(sampler: LearnedSampler, videos: Callable[[int], VideoSet], cl
         if recipe.schedule == "plateau" else \
         torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: recipe.lr_factor(step, steps_per_epoch))
     log: list[dict] = []
+    augment = sampler.options.get("augment", "none") == "views" or \
+        (sampler.options.get("augment") == "auto" and first.views is not None and sampler.reads == Reads.FEATURES)
     identity = run_identity(sampler, classifier, T=T, settings=settings, seed=seed, run=run)
     state = None if state_path is None else load_resume_state(state_path, identity)
     if state is not None:
@@ -175,16 +195,18 @@ def train_sampler(sampler: LearnedSampler, videos: Callable[[int], VideoSet], cl
             table = epoch_videos.frames  # the frame table rarely changes between epochs: its logits are kept
             with torch.no_grad():
                 table_logits = classifier.frame_logits(table)
+            frames, inputs, logits, views = training_tables(epoch_videos, sampler, classifier, table_logits, augment=augment)
         refs = torch.from_numpy(epoch_videos.refs)
-        inputs = epoch_videos.input_for(sampler.reads)  # the features, or the compressed-domain vectors
         labels = torch.from_numpy(epoch_videos.labels)
         totals: dict[str, float] = {}
         for batch in torch.randperm(len(refs), generator=generator).split(recipe.batch_size):
             rows = refs[batch].gather(1, segment_positions(len(batch), refs.shape[1], T, generator))
-            vectors = epoch_videos.frames[rows].to(device) if Reads.FRAME_VECTORS in sampler.reads else None
-            losses = sampler.loss(TrainingBatch(inputs[rows].to(device), table_logits[rows].to(device),
+            if views is not None:  # one view of each video, for all its frames (App. A.3: the clip's crop and flip)
+                rows = views[rows, torch.randint(views.shape[1], (len(batch), 1), generator=generator).expand_as(rows)]
+            vectors = frames[rows].to(device) if Reads.FRAME_VECTORS in sampler.reads else None
+            losses = sampler.loss(TrainingBatch(inputs[rows].to(device), logits[rows].to(device),
                                                 labels[batch].to(device), classifier.config.consensus,
-                                                clip_scorer(classifier, epoch_videos.frames[rows]), vectors))
+                                                clip_scorer(classifier, frames[rows]), vectors))
             optimiser.zero_grad()
             losses["loss"].backward()
             if recipe.grad_clip is not None:

@@ -6,6 +6,7 @@ agree exactly and the pixels closely (not bit for bit).
 """
 from __future__ import annotations
 
+import math
 from typing import TypeVar
 
 import numpy as np
@@ -69,6 +70,42 @@ def center_crop(frames: Frames, crop: int) -> Frames:
                          "resize first or pick a smaller crop")
     top, left = (height - crop) // 2, (width - crop) // 2
     return frames[:, top:top + crop, left:left + crop]
+
+
+CROP_AREA = (0.08, 1.0)  # RandomResizedCrop's defaults (mmaction2, torchvision): fraction of the frame's area
+CROP_RATIO = (3 / 4, 4 / 3)  # and width / height
+CROP_TRIES = 10
+
+
+def random_crop_box(width: int, height: int, rng: np.random.Generator, *, area: tuple[float, float] = CROP_AREA,
+                    ratio: tuple[float, float] = CROP_RATIO) -> tuple[int, int, int, int]:
+    """(left, top, crop width, crop height) of a random-resized crop of a ``width`` x ``height`` frame, as mmaction2's
+    ``RandomResizedCrop`` draws it (the augmentation of Lee et al. 2024 App. A.3): an area fraction uniform in
+    ``area`` and a log-uniform aspect ratio in ``ratio``, up to 10 tries for a box that fits, else the central square."""
+    for _ in range(CROP_TRIES):
+        target = rng.uniform(*area) * width * height
+        aspect = math.exp(rng.uniform(math.log(ratio[0]), math.log(ratio[1])))
+        crop_width, crop_height = round(math.sqrt(target * aspect)), round(math.sqrt(target / aspect))
+        if 1 <= crop_width <= width and 1 <= crop_height <= height:
+            return int(rng.integers(0, width - crop_width + 1)), int(rng.integers(0, height - crop_height + 1)), \
+                crop_width, crop_height
+    side = min(width, height)
+    return (width - side) // 2, (height - side) // 2, side, side
+
+
+def crop_resize(frames: Frames, box: tuple[int, int, int, int], size: int, *, flip: bool = False) -> Frames:
+    """The ``box`` (left, top, width, height) of frames ``[n, H, W, 3]`` resized to ``size`` x ``size`` (aspect ratio
+    not kept, as after ``RandomResizedCrop``), mirrored left-right if ``flip``."""
+    _check_frames(frames)
+    left, top, width, height = box
+    if not (0 <= left and 0 <= top and width >= 1 and height >= 1 and left + width <= frames.shape[2]
+            and top + height <= frames.shape[1]):
+        raise ValueError(f"crop box {box} does not fit frames of {frames.shape[2]}x{frames.shape[1]}")
+    tensor = _resize(torch.as_tensor(frames)[:, top:top + height, left:left + width], size, size)
+    if flip:
+        tensor = tensor.flip(2)
+    tensor = tensor.contiguous()
+    return tensor.numpy() if isinstance(frames, np.ndarray) else tensor
 
 
 def _resize(frames: torch.Tensor, width: int, height: int) -> torch.Tensor:
