@@ -137,14 +137,19 @@ def test_extract_re_extracts_a_damaged_cache_entry_and_invalid_settings_leave_no
     args = ["extract", str(world / "two" / "manifest.txt"), "--out", str(tmp_path / "d.npz"), *VIDEO, "--no-progress", *cache]
     assert main(args) == 0
     first = np.load(tmp_path / "d.npz")["features"]
-    entries = sorted((tmp_path / "cache" / "videos").glob("*/*.npz"))
-    assert len(entries) == 2
+    entries = sorted(p for p in (tmp_path / "cache" / "videos").glob("*/*.npz") if ".views" not in p.name)
+    views = sorted((tmp_path / "cache" / "videos").glob("*/*.views4.npz"))
+    assert len(entries) == 2 and len(views) == len(np.load(tmp_path / "d.npz")["augmented_video"])
+    first_views = np.load(tmp_path / "d.npz")["augmented_features"]
     entries[0].write_bytes(entries[0].read_bytes()[:100])
+    views[0].write_bytes(views[0].read_bytes()[:100])
     capsys.readouterr()
     assert main(args) == 0
     err = capsys.readouterr().err
     assert f"the cache entry {entries[0]} of" in err and "is unreadable; extracting it again" in err
+    assert f"the augmented views {views[0]} of" in err and "are unreadable; making them again" in err
     assert np.array_equal(np.load(tmp_path / "d.npz")["features"], first)
+    assert np.array_equal(np.load(tmp_path / "d.npz")["augmented_features"], first_views)  # the same draws again
 
     too_long = ["extract", str(world / "two" / "manifest.txt"), "--out", str(tmp_path / "e.npz"), *VIDEO, "--T", "100",
                 "--no-progress", "--cache-dir", str(tmp_path / "other")]

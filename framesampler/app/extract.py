@@ -233,6 +233,21 @@ def views_path(target: Path, count: int) -> Path:
     return target.with_name(f"{target.stem}.views{count}.npz")
 
 
+def views_cached(path: Path, video: Path, config: ExtractConfig) -> bool:
+    """Whether ``path`` holds a readable cache file of augmented views; an unreadable one (damaged from outside) is
+    reported on stderr and made again."""
+    if not path.is_file():
+        return False
+    keys = (f"augmented_{classifier_key(config)}", "augmented_sampler_features")
+    try:
+        if len(read_npz(path, keys, what="augmented views")) == len(keys):
+            return True
+    except ValueError:
+        pass
+    print(f"framesampler: the augmented views {path} of {video} are unreadable; making them again", file=sys.stderr)
+    return False
+
+
 def cached(target: Path, video: Path, config: ExtractConfig) -> bool:
     """Whether ``target`` holds a complete cache entry. One written before the compressed-domain or audio input or
     the neighbour motion existed gets it added (``ADDED_LATER``), read from the video's bitstream and audio stream, and
@@ -335,7 +350,7 @@ def extract(splits: dict[str, list[ManifestEntry]], config: ExtractConfig, *, ca
             save_npz_atomically(arrays, targets[path])
     if views:
         augment = [path for path in dict.fromkeys(entry.path for entry in splits.get("train", []))
-                   if path not in reasons and not views_path(targets[path], views).is_file()]
+                   if path not in reasons and not views_cached(views_path(targets[path], views), path, config)]
         extractor = Extractor(config, model, device) if augment else None
         for path in tqdm(augment, desc="augmented views", unit="video", disable=not progress or None, file=sys.stderr):
             assert extractor is not None, "built when there is a video to augment"
