@@ -134,11 +134,7 @@ class Extractor:
             low = decoded.to_array(size=c.sampler_resolution, crop=c.sampler_resolution)
             undecoded = undecoded_inputs(reader, indices, UNDECODED)
             eq1 = neighbour_motion(reader, indices, c.sampler_resolution, low=low)
-        if self.model is not None:
-            classified = {"frame_logits": self.model.frame_logits(full).numpy().astype(np.float32)}
-        else:
-            assert self.classifier_backbone is not None, "built when no model is given"
-            classified = {"features": self.classifier_backbone.features(full).numpy().astype(np.float16)}
+        classified = {classifier_key(c): self.classify(full)}
         arrays: dict[str, np.ndarray] = {
             "frame_indices": indices,
             "num_frames": np.array(meta.num_frames, dtype=np.int64),
@@ -152,6 +148,14 @@ class Extractor:
         if not all(np.isfinite(arrays[k]).all() for k in (*classified, "sampler_features")):
             raise VideoError(path, "its frames gave non-finite (NaN/inf) features", "check the video; it was not cached")
         return arrays
+
+    def classify(self, frames: np.ndarray) -> np.ndarray:
+        """What the classifier reads of each frame at its resolution: the user's model's logits (float32), or the
+        built-in backbone's features (float16)."""
+        if self.model is not None:
+            return self.model.frame_logits(frames).numpy().astype(np.float32)
+        assert self.classifier_backbone is not None, "built when no model is given"
+        return self.classifier_backbone.features(frames).numpy().astype(np.float16)
 
     def views(self, path: Path, indices: np.ndarray, count: int) -> dict[str, np.ndarray]:
         """``count`` augmented views of the candidates ``indices`` of a training video (Lee et al. 2024 App. A.3:
@@ -171,13 +175,9 @@ class Extractor:
         for _ in range(count):
             box = random_crop_box(frames.shape[2], frames.shape[1], rng)
             view = crop_resize(frames, box, c.classifier_resolution, flip=bool(rng.random() < FLIP_PROBABILITY))
-            if self.model is not None:
-                classified.append(self.model.frame_logits(view).numpy().astype(np.float32))
-            else:
-                assert self.classifier_backbone is not None, "built when no model is given"
-                classified.append(self.classifier_backbone.features(view).numpy().astype(np.float16))
+            classified.append(self.classify(view))
             cheap.append(self.sampler_backbone.features(view).numpy().astype(np.float16))
-        arrays: dict[str, np.ndarray] = {f"augmented_{classifier_key(c)}": np.stack(classified, axis=1),
+        arrays = {f"augmented_{classifier_key(c)}": np.stack(classified, axis=1),
                   "augmented_sampler_features": np.stack(cheap, axis=1)}
         if not all(np.isfinite(a).all() for a in arrays.values()):
             raise VideoError(path, "its augmented views gave non-finite (NaN/inf) features", "check the video")

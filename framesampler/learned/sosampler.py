@@ -34,8 +34,9 @@ holds K augmented views of each training video (``--augment-views``, default 4: 
 classifier's and the sampler's input of each; every epoch each training video is seen through one of its K views
 drawn at random, the teacher's confidences computed on that view too (``augment="auto"``: the views when the data
 has them, as on a video dataset, and the frames as they are on data without; ``"views"`` requires them; ``"none"``,
-this project's first reading, trains on the frames as they are). The paper draws a new crop every epoch; K fixed views per video stand in. The UCF101 feature
-file holds no pixels and so no views: there SOSampler trains without augmentation.
+this project's first reading, trains on the frames as they are). The paper draws a new crop every epoch; K fixed
+views per video stand in. The UCF101 feature file holds no pixels and so no views: there SOSampler trains without
+augmentation.
 """
 from __future__ import annotations
 

@@ -173,8 +173,8 @@ def train_sampler(sampler: LearnedSampler, videos: Callable[[int], VideoSet], cl
         if recipe.schedule == "plateau" else \
         torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: recipe.lr_factor(step, steps_per_epoch))
     log: list[dict] = []
-    augment = sampler.options.get("augment", "none") == "views" or \
-        (sampler.options.get("augment") == "auto" and first.views is not None and sampler.reads == Reads.FEATURES)
+    views_given = {} if first.views is None else {Reads.AUGMENTED_VIEWS: first.views.shape[1]}
+    augment = type(sampler).data_options(sampler.options, views_given).get("augment") == "views"  # "auto" resolved
     identity = run_identity(sampler, classifier, T=T, settings=settings, seed=seed, run=run)
     state = None if state_path is None else load_resume_state(state_path, identity)
     if state is not None:
